@@ -1,0 +1,84 @@
+# ledgerbox: plain Makefile. `make run` and `make test` install what is
+# missing first (scripts/deps), so both work on a fresh Debian 12 machine.
+
+CC      ?= cc
+BUILD   ?= build
+PKGS     = libseccomp sqlite3 jansson
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wno-format-nonliteral -Wvla
+HARDEN   = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Isrc -MMD -MP \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS ?=
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+SRC      = $(shell find src -name '*.c' ! -name main.c | sort)
+OBJ      = $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/runners/driver_blob.o
+MAIN_OBJ = $(BUILD)/src/main.o
+BIN      = $(BUILD)/ledgerbox
+
+TEST_SRC = $(shell find tests -name 'test_*.c' | sort)
+TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+DEMO_DIR ?= $(BUILD)/demo
+
+.PHONY: all deps run test check-tools unit security asan bench clean demo lint
+
+all: $(BIN)
+
+deps:
+	@scripts/deps build
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The Python driver is embedded in the binary so the sandbox never reads a
+# host path to find it.
+$(BUILD)/src/runners/driver_blob.o: src/runners/driver_blob.S src/runners/python_driver.py
+	@mkdir -p $(dir $@)
+	$(CC) -c -Isrc/runners $< -o $@
+
+$(BIN): $(OBJ) $(MAIN_OBJ)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testlib.h $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(OBJ) $(LIBS) -lcmocka
+
+demo: $(BIN)
+	@[ -f $(DEMO_DIR)/ledger.sqlite ] || $(BIN) demo-data $(DEMO_DIR)
+
+run:
+	@scripts/deps build
+	@$(MAKE) --no-print-directory all demo
+	@echo "ledgerbox: demo data in $(DEMO_DIR)"
+	@echo "ledgerbox: try  $(BIN) exec --lang sql --data $(DEMO_DIR)/ledger.sqlite 'SELECT count(*) FROM gl_entries' --pretty"
+	$(BIN) exec --lang python --data $(DEMO_DIR) --pretty bench/programs/demo_summary.py
+
+test:
+	@scripts/deps all
+	@$(MAKE) --no-print-directory all demo $(TEST_BIN)
+	@BUILD=$(BUILD) tests/run
+
+asan:
+	@scripts/deps all
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" all demo \
+		$(TEST_SRC:tests/%.c=build-asan/tests/%)
+	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 tests/run
+
+bench: all demo
+	@bench/sandbox_overhead
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --std=c11 -Isrc src tests/*.h
+
+clean:
+	rm -rf build build-asan
+
+-include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

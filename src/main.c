@@ -1,0 +1,40 @@
+/* main: `ledgerbox COMMAND ...`; dispatches to src/cli/ and nothing else. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "runners/sql_runner.h"
+#include "util/banned.h"
+
+static const char main_usage[] =
+	"usage: ledgerbox COMMAND [ARGS]\n"
+	"\n"
+	"Commands:\n"
+	"  exec        run Python or SQL in a fresh sandbox and print the result as JSON\n"
+	"  demo-data   write the synthetic small-business dataset\n"
+	"\n"
+	"'ledgerbox COMMAND --help' tells more about each.\n";
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "exec", cmd_exec },
+	{ "demo-data", cmd_demo_data },
+	/* Runs inside the sandbox only; not listed in the help. */
+	{ "sql-runner", sql_runner_main },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(main_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 64 : 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "ledgerbox: unknown command '%s'\n%s", argv[1], main_usage);
+	return 64;
+}

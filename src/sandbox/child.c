@@ -1,0 +1,264 @@
+/*
+ * child: the sandbox's side of a run, from clone() to exec.
+ *
+ * The cloned child is pid 1 of the new pid namespace. It waits for the
+ * parent's "go" (ids mapped, cgroups joined), builds the root, gives up every
+ * privilege, loads the seccomp filter and forks the analyst's process. It
+ * then stays as that process's init: it reaps orphans so zombies never fill
+ * the pids limit, and when the analyst's process ends it reports the wait
+ * status and exits, which makes the kernel kill everything else in the
+ * namespace: nothing the analyst started survives the run.
+ *
+ * System calls only: no allocation, no stdio. Errors go to the parent as a
+ * CTL_ERROR message naming the step, then _exit().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+#include "util/banned.h"
+
+void ctl_send_error(int fd, const char *step, int err)
+{
+	struct ctl_msg msg = { .kind = CTL_ERROR, .value = err };
+	size_t len = strlen(step);
+
+	if (len >= sizeof(msg.text))
+		len = sizeof(msg.text) - 1;
+	memcpy(msg.text, step, len);
+	send(fd, &msg, sizeof(msg), MSG_NOSIGNAL);
+}
+
+static _Noreturn void child_fail(const struct sandbox_plan *p, const char *step, int err)
+{
+	ctl_send_error(p->ctl_fd, step, err < 0 ? -err : err);
+	_exit(126);
+}
+
+static int wait_for_go(int fd)
+{
+	struct ctl_msg msg;
+	ssize_t n;
+
+	do
+		n = recv(fd, &msg, sizeof(msg), 0);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(msg) && msg.kind == CTL_GO ? 0 : -EPIPE;
+}
+
+static int loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		r = -errno;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (r == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int limit_set(int resource, uint64_t soft, uint64_t hard)
+{
+	struct rlimit rl = { soft, hard };
+
+	return setrlimit(resource, &rl) < 0 ? -errno : 0;
+}
+
+/* rlimits are per process; cgroups (when present) bound the whole run. */
+static int limits_apply(const struct sandbox_plan *p)
+{
+	const struct sandbox_limits *l = &p->req->limits;
+	uint64_t cpu_s = (l->cpu_ms + 999) / 1000;
+	int r = limit_set(RLIMIT_CORE, 0, 0);
+
+	/* A backstop: the supervisor stops the run at cpu_ms across all its
+	 * processes; this stops one process that somehow outlives that. */
+	if (r == 0)
+		r = limit_set(RLIMIT_CPU, cpu_s + 1, cpu_s + 2);
+	if (r == 0)
+		r = limit_set(RLIMIT_FSIZE, l->file_bytes, l->file_bytes);
+	if (r == 0)
+		r = limit_set(RLIMIT_NOFILE, l->open_files, l->open_files);
+	if (r == 0)
+		r = limit_set(RLIMIT_MEMLOCK, 0, 0);
+	if (r == 0)
+		r = limit_set(RLIMIT_MSGQUEUE, 0, 0);
+	if (r == 0 && p->memory_by_rlimit)
+		r = limit_set(RLIMIT_AS, l->memory_bytes, l->memory_bytes);
+	/* RLIMIT_NPROC counts every process of the host uid, so it is only a
+	 * fallback for machines without a pids cgroup. */
+	if (r == 0 && p->pids_by_rlimit)
+		r = limit_set(RLIMIT_NPROC, l->pids, l->pids);
+	return r;
+}
+
+static int privileges_drop(const struct sandbox_plan *p)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	for (int cap = 0; cap <= p->cap_last; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -errno;
+	/* uid 0 in the namespace must not regain capabilities on exec. */
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+					     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+					     SECBIT_NO_CAP_AMBIENT_RAISE |
+					     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+		  0, 0, 0) < 0)
+		return -errno;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return -errno;
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int identity_set(const struct sandbox_plan *p)
+{
+	if (p->may_setgroups && setgroups(0, NULL) < 0)
+		return -errno;
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Moves fd to a fixed number; keeps close-on-exec when asked. */
+static int fd_place(int fd, int target, bool cloexec)
+{
+	if (fd == target)
+		return fcntl(fd, F_SETFD, cloexec ? FD_CLOEXEC : 0) < 0 ? -errno : 0;
+	return dup3(fd, target, cloexec ? O_CLOEXEC : 0) < 0 ? -errno : 0;
+}
+
+static void signals_reset(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The analyst's process: stdio on the pipes, result channel on fd 3, the
+ * control socket (close-on-exec) on fd 4 to report a failed exec, nothing
+ * else open. */
+static _Noreturn void payload_exec(const struct sandbox_plan *p)
+{
+	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int high[5] = { null_fd, p->stdout_w, p->stderr_w, p->result_w, p->ctl_fd };
+	int exe = -1;
+
+	signals_reset();
+	if (null_fd < 0)
+		child_fail(p, "open /dev/null", errno);
+	/* Lift every descriptor above the slots first so no dup3 clobbers one
+	 * still needed. */
+	for (int i = 0; i < 5; i++)
+		if ((high[i] = fcntl(high[i], F_DUPFD_CLOEXEC, 8)) < 0)
+			child_fail(p, "move descriptors", errno);
+	if (p->exec_self && (exe = fcntl(p->exe_fd, F_DUPFD_CLOEXEC, 8)) < 0)
+		child_fail(p, "move descriptors", errno);
+	for (int i = 0; i < 5; i++)
+		if (fd_place(high[i], i, i == 4) < 0)
+			child_fail(p, "place descriptors", errno);
+	if (exe >= 0 && fd_place(exe, 5, true) < 0)
+		child_fail(p, "place descriptors", errno);
+	if (syscall(SYS_close_range, exe >= 0 ? 6 : 5, ~0U, 0) < 0)
+		child_fail(p, "close inherited descriptors", errno);
+	if (p->exec_self)
+		syscall(SYS_execveat, 5, "", p->argv, p->envp, AT_EMPTY_PATH);
+	else
+		execve(p->exec_path, p->argv, p->envp);
+	ctl_send_error(4, "start the runner (exec)", errno);
+	_exit(127);
+}
+
+static _Noreturn void init_loop(const struct sandbox_plan *p, pid_t payload)
+{
+	struct ctl_msg msg = { .kind = CTL_STATUS };
+
+	close(p->stdout_w);
+	close(p->stderr_w);
+	close(p->result_w);
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid == payload) {
+			msg.value = status;
+			send(p->ctl_fd, &msg, sizeof(msg), MSG_NOSIGNAL);
+			_exit(0);
+		}
+		if (pid < 0)
+			_exit(0);
+	}
+}
+
+_Noreturn void sandbox_child_main(const struct sandbox_plan *p)
+{
+	const char *step = "wait for the supervisor";
+	pid_t payload;
+	int r;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || wait_for_go(p->ctl_fd) < 0)
+		_exit(125);
+	if (p->use_cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
+		child_fail(p, "enter a new cgroup namespace", errno);
+	if ((r = identity_set(p)) < 0)
+		child_fail(p, "set ids in the user namespace", r);
+	if ((r = mount_build_root(p, &step)) < 0)
+		child_fail(p, step, r);
+	if (sethostname("ledgerbox", 9) < 0)
+		child_fail(p, "set the host name", errno);
+	if ((r = loopback_up()) < 0)
+		child_fail(p, "bring up the loopback interface", r);
+	if (setsid() < 0)
+		child_fail(p, "start a new session", errno);
+	if ((r = limits_apply(p)) < 0)
+		child_fail(p, "set rlimits", r);
+	if ((r = privileges_drop(p)) < 0)
+		child_fail(p, "drop privileges", r);
+	if ((r = seccomp_filter_load(p->seccomp_prog)) < 0)
+		child_fail(p, "load the seccomp filter", r);
+	/* Not dumpable: the analyst's process (same uid) cannot open init's
+	 * /proc files or memory. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	payload = fork();
+	if (payload < 0)
+		child_fail(p, "start the analyst's process", errno);
+	if (payload == 0)
+		payload_exec(p);
+	init_loop(p, payload);
+}

@@ -1,0 +1,175 @@
+/*
+ * Private interfaces between the files of src/sandbox/. Nothing outside the
+ * sandbox part includes this.
+ *
+ * A run goes: the parent (spawn.c) builds a `struct sandbox_plan` with every
+ * path, string and filter the child will need, creates the run's cgroups
+ * (cgroup.c), clones the child, maps its ids, moves it into the cgroups and
+ * says "go" on the control socket. The child (child.c) builds the root
+ * (mount.c), drops privileges, loads the filter (seccomp.c), forks the
+ * analyst's process and stays as its init. The parent watches output, time
+ * and CPU (supervise.c), kills the pid namespace when a limit is hit, then
+ * collects artifacts (artifacts.c) and statistics and removes the cgroups.
+ *
+ * The child only makes system calls and touches memory the parent prepared:
+ * no allocation, no stdio, no locks.
+ */
+#ifndef LEDGERBOX_SANDBOX_INTERNAL_H
+#define LEDGERBOX_SANDBOX_INTERNAL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+
+#define PLAN_MAX_BINDS 32
+#define PLAN_MAX_FILES 12
+#define PLAN_MAX_LINKS 8
+#define PLAN_MAX_ARGS 8
+#define PLAN_MAX_ENV 16
+#define SANDBOX_CODE_MAX_BYTES (4u << 20)
+
+/* Fixed descriptor numbers inside the analyst's process. */
+#define SANDBOX_FD_RESULT 3
+
+struct plan_bind {
+	char src[PATH_MAX]; /* host path, seen below /oldroot in the child */
+	char dst[PATH_MAX]; /* path inside the new root */
+	bool is_file;
+	bool optional; /* skip silently when the host has no such path */
+};
+
+struct plan_file {
+	char dst[PATH_MAX];
+	const char *content; /* owned by the request or static */
+	size_t len;
+	unsigned mode;
+};
+
+struct plan_link {
+	char target[PATH_MAX];
+	char dst[PATH_MAX];
+};
+
+/* Messages on the control socket (SOCK_SEQPACKET, one per send). */
+enum ctl_kind {
+	CTL_GO = 'G',     /* parent -> child: ids mapped, cgroups joined */
+	CTL_OUTDIR = 'O', /* child -> parent: the /out directory, as SCM_RIGHTS */
+	CTL_ERROR = 'E',  /* child -> parent: setup failed */
+	CTL_STATUS = 'S', /* child (init) -> parent: the analyst's wait status */
+};
+
+struct ctl_msg {
+	char kind;
+	int value;    /* errno for CTL_ERROR, wait status for CTL_STATUS */
+	char text[200]; /* the step that failed, for CTL_ERROR */
+};
+
+struct sandbox_plan {
+	const struct sandbox_request *req;
+	uid_t host_uid;
+	gid_t host_gid;
+	bool may_setgroups; /* host root: clear supplementary groups */
+	bool memory_by_rlimit;
+	bool pids_by_rlimit;
+	bool use_cgroup_ns;
+	int cap_last;
+
+	struct plan_bind binds[PLAN_MAX_BINDS];
+	int n_binds;
+	struct plan_file files[PLAN_MAX_FILES];
+	int n_files;
+	struct plan_link links[PLAN_MAX_LINKS];
+	int n_links;
+	struct plan_bind data; /* dataset, dst empty when none */
+
+	char rootfs_opts[64];
+	char tmp_opts[64];
+	char shm_opts[64];
+	char out_opts[64];
+
+	bool exec_self; /* run /proc/self/exe (the SQL runner) instead of exec_path */
+	char exec_path[PATH_MAX];
+	char *argv[PLAN_MAX_ARGS + 1];
+	char *envp[PLAN_MAX_ENV + 1];
+	char env_store[PLAN_MAX_ENV][PATH_MAX];
+
+	const void *seccomp_prog; /* struct sock_fprog */
+
+	/* Descriptors, all O_CLOEXEC in the parent. */
+	int ctl_fd;    /* child's end of the control socket */
+	int exe_fd;    /* /proc/self/exe, for exec_self */
+	int stdout_w, stderr_w, result_w;
+};
+
+/* child.c: the entry point after clone(); never returns. */
+_Noreturn void sandbox_child_main(const struct sandbox_plan *plan);
+/* Sends a CTL_ERROR message; async-signal-safe. */
+void ctl_send_error(int fd, const char *step, int err);
+
+/* mount.c: builds the root and pivots into it; async-signal-safe. Sends the
+ * /out directory to the parent. Returns 0 or -errno with *ret_step set. */
+int mount_build_root(const struct sandbox_plan *plan, const char **ret_step);
+
+/* seccomp.c: the filter program, built once per process. */
+int seccomp_filter_get(const void **ret_prog, char *err, size_t err_len);
+/* Loads it into the calling thread; async-signal-safe. */
+int seccomp_filter_load(const void *prog);
+
+/* cgroup.c */
+struct cgroup_run {
+	int version; /* 0 none, 1 or 2 */
+	bool has_memory, has_pids, has_cpu;
+	char memory_dir[PATH_MAX]; /* v2: the run's only directory */
+	char pids_dir[PATH_MAX];
+	char cpu_dir[PATH_MAX];
+	char why_not[160]; /* when a controller is missing: why */
+};
+struct cgroup_stats {
+	uint64_t cpu_ns;
+	uint64_t peak_memory_bytes;
+	uint64_t oom_kills;
+	uint64_t pids_max_events;
+	bool have_cpu, have_peak;
+};
+int cgroup_run_create(struct cgroup_run *cg, const struct sandbox_limits *l);
+int cgroup_run_attach(const struct cgroup_run *cg, pid_t pid);
+int cgroup_run_cpu_ns(const struct cgroup_run *cg, uint64_t *ret_ns);
+void cgroup_run_stats(const struct cgroup_run *cg, struct cgroup_stats *ret);
+void cgroup_run_kill(const struct cgroup_run *cg);
+/* Removes the run's directories; returns 0 or the first -errno. */
+int cgroup_run_destroy(struct cgroup_run *cg);
+
+/* supervise.c: watches the run until its init is gone. Takes ownership of
+ * (and closes) the three pipe read ends; ctl_fd and pidfd stay the caller's. */
+struct supervise_io {
+	int stdout_r, stderr_r, result_r, ctl_fd, pidfd;
+	pid_t init_pid;
+	const struct sandbox_limits *limits;
+	const struct cgroup_run *cg;
+};
+struct supervise_outcome {
+	int init_status;
+	bool have_payload_status;
+	int payload_status;
+	unsigned killed_for; /* LIMIT_HIT_* that made the supervisor kill */
+	int setup_errno;
+	char setup_step[200];
+	int out_dirfd;
+	uint64_t wall_ms;
+	uint64_t init_cpu_ms; /* from wait4, for runs without a cpu cgroup */
+	uint64_t init_maxrss_bytes;
+};
+int supervise_run(const struct supervise_io *io, struct sandbox_result *res,
+		  struct supervise_outcome *ret);
+
+/* artifacts.c: reads the files left in /out without following links. */
+int artifacts_collect(int out_dirfd, uint64_t max_bytes, struct sandbox_result *res);
+
+/* plan.c */
+int plan_build(struct sandbox_plan *plan, const struct sandbox_request *req,
+	       const struct cgroup_run *cg, char *err, size_t err_len);
+
+#endif

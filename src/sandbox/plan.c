@@ -1,0 +1,292 @@
+/*
+ * plan: everything the child will need, prepared in the parent.
+ *
+ * The child may not allocate or format strings, so every path, option
+ * string, argument and environment variable is written here first. The
+ * environment is built from nothing: no host variable, key or token reaches
+ * the analyst's code.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+#include "util/banned.h"
+
+extern const char python_driver_start[];
+extern const char python_driver_end[];
+
+/* Host /etc entries Python, pandas and matplotlib read. Debian points some
+ * /usr files into /etc (BLAS through /etc/alternatives, matplotlibrc). */
+static const struct {
+	const char *path;
+	bool is_file;
+} etc_binds[] = {
+	{ "/etc/ld.so.cache", true },	  { "/etc/ld.so.conf", true },
+	{ "/etc/ld.so.conf.d", false },	  { "/etc/localtime", true },
+	{ "/etc/timezone", true },	  { "/etc/alternatives", false },
+	{ "/etc/matplotlibrc", true },	  { "/etc/python3", false },
+	{ "/etc/python3.11", false },	  { "/etc/fonts", false },
+	{ "/etc/mime.types", true },
+};
+
+/* Top-level entries that are links into /usr on merged-/usr systems and
+ * directories on older ones. */
+static const char *const top_dirs[] = { "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32" };
+
+static const char etc_passwd[] = "analyst:x:0:0:analyst:/tmp:/usr/sbin/nologin\n"
+				 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+static const char etc_group[] = "analyst:x:0:\nnogroup:x:65534:\n";
+static const char etc_hosts[] = "127.0.0.1\tlocalhost ledgerbox\n::1\tlocalhost ip6-localhost\n";
+static const char etc_hostname[] = "ledgerbox\n";
+static const char etc_nsswitch[] = "passwd: files\ngroup: files\nhosts: files\n";
+
+static int add_bind(struct sandbox_plan *p, const char *src, const char *dst, bool is_file,
+		    bool optional)
+{
+	struct plan_bind *b;
+
+	if (p->n_binds >= PLAN_MAX_BINDS)
+		return -E2BIG;
+	b = &p->binds[p->n_binds++];
+	snprintf(b->src, sizeof(b->src), "%s", src);
+	snprintf(b->dst, sizeof(b->dst), "%s", dst);
+	b->is_file = is_file;
+	b->optional = optional;
+	return 0;
+}
+
+static int add_file(struct sandbox_plan *p, const char *dst, const char *content, size_t len,
+		    unsigned mode)
+{
+	struct plan_file *f;
+
+	if (p->n_files >= PLAN_MAX_FILES)
+		return -E2BIG;
+	f = &p->files[p->n_files++];
+	snprintf(f->dst, sizeof(f->dst), "%s", dst);
+	f->content = content;
+	f->len = len;
+	f->mode = mode;
+	return 0;
+}
+
+static int add_env(struct sandbox_plan *p, int *n, const char *name, const char *value)
+{
+	if (*n >= PLAN_MAX_ENV)
+		return -E2BIG;
+	snprintf(p->env_store[*n], PATH_MAX, "%s=%s", name, value);
+	p->envp[*n] = p->env_store[*n];
+	(*n)++;
+	p->envp[*n] = NULL;
+	return 0;
+}
+
+static int add_system(struct sandbox_plan *p)
+{
+	int r = add_bind(p, "/usr", "/usr", false, false);
+
+	for (size_t i = 0; r == 0 && i < sizeof(top_dirs) / sizeof(top_dirs[0]); i++) {
+		struct stat st;
+		if (lstat(top_dirs[i], &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			struct plan_link *l;
+			ssize_t n;
+			if (p->n_links >= PLAN_MAX_LINKS)
+				return -E2BIG;
+			l = &p->links[p->n_links];
+			n = readlink(top_dirs[i], l->target, sizeof(l->target) - 1);
+			if (n <= 0)
+				continue;
+			l->target[n] = '\0';
+			snprintf(l->dst, sizeof(l->dst), "%s", top_dirs[i]);
+			p->n_links++;
+		} else if (S_ISDIR(st.st_mode)) {
+			r = add_bind(p, top_dirs[i], top_dirs[i], false, false);
+		}
+	}
+	for (size_t i = 0; r == 0 && i < sizeof(etc_binds) / sizeof(etc_binds[0]); i++)
+		r = add_bind(p, etc_binds[i].path, etc_binds[i].path, etc_binds[i].is_file, true);
+	return r;
+}
+
+static int add_etc_files(struct sandbox_plan *p)
+{
+	int r = add_file(p, "/etc/passwd", etc_passwd, sizeof(etc_passwd) - 1, 0644);
+
+	if (r == 0)
+		r = add_file(p, "/etc/group", etc_group, sizeof(etc_group) - 1, 0644);
+	if (r == 0)
+		r = add_file(p, "/etc/hosts", etc_hosts, sizeof(etc_hosts) - 1, 0644);
+	if (r == 0)
+		r = add_file(p, "/etc/hostname", etc_hostname, sizeof(etc_hostname) - 1, 0644);
+	if (r == 0)
+		r = add_file(p, "/etc/nsswitch.conf", etc_nsswitch, sizeof(etc_nsswitch) - 1, 0644);
+	return r;
+}
+
+static int add_data(struct sandbox_plan *p, const struct sandbox_request *req, char *err,
+		    size_t err_len)
+{
+	char real[PATH_MAX];
+	struct stat st;
+	const char *base;
+
+	if (!req->data_path)
+		return 0;
+	if (!realpath(req->data_path, real) || stat(real, &st) < 0) {
+		int r = -errno;
+		snprintf(err, err_len, "dataset %s: %s", req->data_path, strerror(errno));
+		return r;
+	}
+	snprintf(p->data.src, sizeof(p->data.src), "%s", real);
+	if (req->lang == SANDBOX_LANG_PYTHON) {
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, err_len, "dataset %s: Python runs need a folder (mounted at /data)",
+				 req->data_path);
+			return -ENOTDIR;
+		}
+		snprintf(p->data.dst, sizeof(p->data.dst), "/data");
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, err_len, "dataset %s: SQL runs need a SQLite file", req->data_path);
+		return -EINVAL;
+	}
+	base = strrchr(real, '/') + 1;
+	snprintf(p->data.dst, sizeof(p->data.dst), "/data/%s", base);
+	p->data.is_file = true;
+	return 0;
+}
+
+static int add_runner(struct sandbox_plan *p, const struct sandbox_request *req)
+{
+	const struct sandbox_limits *l = &req->limits;
+	char text[32];
+	int n = 0, r;
+
+	snprintf(text, sizeof(text), "%" PRIu64, l->max_rows);
+	r = add_env(p, &n, "PATH", "/usr/bin:/bin");
+	if (r == 0)
+		r = add_env(p, &n, "HOME", "/tmp");
+	if (r == 0)
+		r = add_env(p, &n, "TMPDIR", "/tmp");
+	if (r == 0)
+		r = add_env(p, &n, "LANG", "C.UTF-8");
+	if (r == 0)
+		r = add_env(p, &n, "LEDGERBOX_MAX_ROWS", text);
+	if (r == 0)
+		r = add_env(p, &n, "LEDGERBOX_RESULT_FD", "3");
+	if (r < 0)
+		return r;
+	if (req->lang == SANDBOX_LANG_PYTHON) {
+		static char *const argv[] = { "python3", "-I", "-B", "/run/ledgerbox/driver.py",
+					      "/run/ledgerbox/code.py", NULL };
+		memcpy(p->argv, argv, sizeof(argv));
+		snprintf(p->exec_path, sizeof(p->exec_path), "/usr/bin/python3");
+		r = add_env(p, &n, "MPLBACKEND", "Agg");
+		if (r == 0)
+			r = add_env(p, &n, "MPLCONFIGDIR", "/tmp/.matplotlib");
+		if (r == 0)
+			r = add_env(p, &n, "LEDGERBOX_OUT_DIR", "/out");
+		if (r == 0)
+			r = add_file(p, "/run/ledgerbox/driver.py", python_driver_start,
+				     (size_t)(python_driver_end - python_driver_start), 0444);
+		if (r == 0)
+			r = add_file(p, "/run/ledgerbox/code.py", req->code, req->code_len, 0444);
+		return r;
+	}
+	p->exec_self = true;
+	p->argv[0] = "ledgerbox";
+	p->argv[1] = "sql-runner";
+	p->argv[2] = "--db";
+	p->argv[3] = p->data.dst;
+	p->argv[4] = "--query-file";
+	p->argv[5] = "/run/ledgerbox/query.sql";
+	p->argv[6] = NULL;
+	/* The runner stops the query itself a little before the wall limit, so
+	 * the analyst gets SQLite's clean "interrupted" rather than a kill. */
+	snprintf(text, sizeof(text), "%" PRIu64, l->wall_ms > 200 ? l->wall_ms - 100 : l->wall_ms);
+	r = add_env(p, &n, "LEDGERBOX_SQL_TIMEOUT_MS", text);
+	if (r == 0)
+		r = add_file(p, "/run/ledgerbox/query.sql", req->code, req->code_len, 0444);
+	return r;
+}
+
+static uid_t sandbox_host_id(const char *env_name, uid_t fallback)
+{
+	const char *v = getenv(env_name);
+	char *end;
+	unsigned long id;
+
+	if (!v || !*v)
+		return fallback;
+	errno = 0;
+	id = strtoul(v, &end, 10);
+	return (*end || errno || id == 0 || id > 0xfffffffeUL) ? fallback : (uid_t)id;
+}
+
+static void plan_ids(struct sandbox_plan *p)
+{
+	/* As root, the sandbox's root maps to an otherwise unused id; without
+	 * privilege, a process can only map its own. */
+	if (geteuid() == 0) {
+		p->host_uid = sandbox_host_id("LEDGERBOX_SANDBOX_UID", 100000);
+		p->host_gid = (gid_t)sandbox_host_id("LEDGERBOX_SANDBOX_GID", 100000);
+		p->may_setgroups = true;
+	} else {
+		p->host_uid = geteuid();
+		p->host_gid = getegid();
+	}
+}
+
+static int cap_last_read(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	int last = 63;
+
+	if (f) {
+		if (fscanf(f, "%d", &last) != 1)
+			last = 63;
+		fclose(f);
+	}
+	return last;
+}
+
+int plan_build(struct sandbox_plan *p, const struct sandbox_request *req,
+	       const struct cgroup_run *cg, char *err, size_t err_len)
+{
+	const struct sandbox_limits *l = &req->limits;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	p->req = req;
+	p->ctl_fd = p->exe_fd = p->stdout_w = p->stderr_w = p->result_w = -1;
+	plan_ids(p);
+	p->cap_last = cap_last_read();
+	p->memory_by_rlimit = !cg->has_memory;
+	p->pids_by_rlimit = !cg->has_pids;
+	p->use_cgroup_ns = cg->version != 0;
+	snprintf(p->rootfs_opts, sizeof(p->rootfs_opts), "mode=0755,size=%zu",
+		 req->code_len + (size_t)(python_driver_end - python_driver_start) + (1u << 20));
+	snprintf(p->tmp_opts, sizeof(p->tmp_opts), "mode=1777,size=%" PRIu64, l->tmp_bytes);
+	snprintf(p->shm_opts, sizeof(p->shm_opts), "mode=1777,size=%" PRIu64, l->tmp_bytes);
+	snprintf(p->out_opts, sizeof(p->out_opts), "mode=0755,size=%" PRIu64, l->out_bytes);
+	r = add_data(p, req, err, err_len);
+	if (r < 0)
+		return r;
+	r = add_system(p);
+	if (r == 0)
+		r = add_etc_files(p);
+	if (r == 0)
+		r = add_runner(p, req);
+	if (r < 0)
+		snprintf(err, err_len, "preparing the sandbox failed: %s", strerror(-r));
+	return r;
+}

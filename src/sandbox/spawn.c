@@ -1,0 +1,239 @@
+/*
+ * spawn: sandbox_run(), the parent's side of a run from start to cleanup.
+ *
+ * Order matters: the run's cgroups exist before the child does; the child
+ * is cloned into all its namespaces at once and waits; its uid/gid maps are
+ * written and it is moved into the cgroups before it may do anything, so
+ * every process it ever starts is counted and limited. Whatever happens, the
+ * child is killed and reaped and the cgroups removed before returning.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+#include "sandbox/verdict.h"
+#include "util/banned.h"
+
+#define CLONE_FLAGS \
+	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+
+struct run_fds {
+	int stdout_p[2], stderr_p[2], result_p[2], ctl[2];
+	int exe_fd, pidfd;
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void fds_close_all(struct run_fds *f)
+{
+	int *all[] = { &f->stdout_p[0], &f->stdout_p[1], &f->stderr_p[0], &f->stderr_p[1],
+		       &f->result_p[0], &f->result_p[1], &f->ctl[0], &f->ctl[1],
+		       &f->exe_fd, &f->pidfd };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		close_fd(all[i]);
+}
+
+static int fds_open(struct run_fds *f, bool need_exe)
+{
+	memset(f, -1, sizeof(*f));
+	if (pipe2(f->stdout_p, O_CLOEXEC) < 0 || pipe2(f->stderr_p, O_CLOEXEC) < 0 ||
+	    pipe2(f->result_p, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, f->ctl) < 0)
+		return -errno;
+	/* A larger pipe means fewer wake-ups for chatty programs. */
+	fcntl(f->stdout_p[0], F_SETPIPE_SZ, 1 << 20);
+	if (need_exe && (f->exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int write_proc(pid_t pid, const char *file, const char *text)
+{
+	char path[64];
+	size_t len = strlen(text);
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len)
+		r = errno ? -errno : -EIO;
+	close(fd);
+	return r;
+}
+
+static int ids_map(const struct sandbox_plan *p, pid_t pid)
+{
+	char map[64];
+	int r;
+
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)p->host_uid);
+	r = write_proc(pid, "uid_map", map);
+	if (r == 0 && !p->may_setgroups)
+		r = write_proc(pid, "setgroups", "deny");
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)p->host_gid);
+	if (r == 0)
+		r = write_proc(pid, "gid_map", map);
+	return r;
+}
+
+static void fail(struct sandbox_result *res, int err, const char *what)
+{
+	res->status = SANDBOX_SANDBOX_ERROR;
+	if (!res->error[0])
+		snprintf(res->error, sizeof(res->error), "%s: %s", what, strerror(err < 0 ? -err : err));
+}
+
+/* Lets the child go, then watches it. On any failure before "go" the
+ * child is killed; either way it is reaped before this returns. */
+static int run_child(struct sandbox_plan *plan, struct cgroup_run *cg, struct run_fds *f,
+		     pid_t pid, struct sandbox_result *res, struct supervise_outcome *out)
+{
+	struct ctl_msg go = { .kind = CTL_GO };
+	struct supervise_io io;
+	int r;
+
+	f->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	r = f->pidfd < 0 ? -errno : 0;
+	if (r == 0 && (r = ids_map(plan, pid)) < 0)
+		fail(res, r, "writing the user namespace id maps");
+	if (r == 0 && (r = cgroup_run_attach(cg, pid)) < 0)
+		fail(res, r, "moving the sandbox into its cgroup");
+	if (r == 0 && send(f->ctl[0], &go, sizeof(go), MSG_NOSIGNAL) != sizeof(go))
+		r = -errno;
+	if (r < 0) {
+		fail(res, r, "starting the sandbox");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return r;
+	}
+	io = (struct supervise_io){ .stdout_r = f->stdout_p[0], .stderr_r = f->stderr_p[0],
+				    .result_r = f->result_p[0], .ctl_fd = f->ctl[0],
+				    .pidfd = f->pidfd, .init_pid = pid,
+				    .limits = &plan->req->limits, .cg = cg };
+	/* supervise_run closes the read ends. */
+	f->stdout_p[0] = f->stderr_p[0] = f->result_p[0] = -1;
+	r = supervise_run(&io, res, out);
+	if (r < 0)
+		fail(res, r, "watching the sandbox");
+	return r;
+}
+
+static int spawn_and_watch(struct sandbox_plan *plan, struct cgroup_run *cg,
+			   struct sandbox_result *res, struct supervise_outcome *out)
+{
+	struct run_fds f;
+	pid_t pid;
+	int r = fds_open(&f, plan->exec_self);
+
+	if (r < 0) {
+		fail(res, r, "creating the sandbox's pipes");
+		goto out_close;
+	}
+	plan->ctl_fd = f.ctl[1];
+	plan->exe_fd = f.exe_fd;
+	plan->stdout_w = f.stdout_p[1];
+	plan->stderr_w = f.stderr_p[1];
+	plan->result_w = f.result_p[1];
+	/* A fork-like clone: the child continues on a copy of this stack. */
+	pid = (pid_t)syscall(SYS_clone, CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		r = -errno;
+		fail(res, r, "creating the sandbox's namespaces (clone)");
+		goto out_close;
+	}
+	if (pid == 0)
+		sandbox_child_main(plan);
+	close_fd(&f.ctl[1]);
+	close_fd(&f.stdout_p[1]);
+	close_fd(&f.stderr_p[1]);
+	close_fd(&f.result_p[1]);
+	close_fd(&f.exe_fd);
+	r = run_child(plan, cg, &f, pid, res, out);
+out_close:
+	fds_close_all(&f);
+	return r;
+}
+
+static int request_check(const struct sandbox_request *req, struct sandbox_result *res)
+{
+	int r = sandbox_limits_check(&req->limits, res->error, sizeof(res->error));
+
+	if (r < 0)
+		return r;
+	if (!req->code || req->code_len > SANDBOX_CODE_MAX_BYTES) {
+		snprintf(res->error, sizeof(res->error), "code is missing or larger than %u bytes",
+			 SANDBOX_CODE_MAX_BYTES);
+		return -EINVAL;
+	}
+	if (req->lang == SANDBOX_LANG_SQL && !req->data_path) {
+		snprintf(res->error, sizeof(res->error),
+			 "SQL runs need a dataset: the SQLite file to query");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sandbox_run(const struct sandbox_request *req, struct sandbox_result *res)
+{
+	struct sandbox_plan *plan = NULL;
+	struct supervise_outcome out = { .out_dirfd = -1 };
+	struct cgroup_run cg;
+	const void *prog;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	memset(&cg, 0, sizeof(cg));
+	r = request_check(req, res);
+	if (r == 0)
+		r = seccomp_filter_get(&prog, res->error, sizeof(res->error));
+	if (r < 0) {
+		res->status = SANDBOX_SANDBOX_ERROR;
+		return r;
+	}
+	r = cgroup_run_create(&cg, &req->limits);
+	if (r < 0) {
+		memset(&cg, 0, sizeof(cg));
+		snprintf(cg.why_not, sizeof(cg.why_not), "creating the run's cgroup failed: %s",
+			 strerror(-r));
+	}
+	plan = calloc(1, sizeof(*plan));
+	if (!plan) {
+		fail(res, -ENOMEM, "preparing the sandbox");
+		r = -ENOMEM;
+		goto out_cgroup;
+	}
+	r = plan_build(plan, req, &cg, res->error, sizeof(res->error));
+	if (r < 0) {
+		res->status = SANDBOX_SANDBOX_ERROR;
+		goto out_cgroup;
+	}
+	plan->seccomp_prog = prog;
+	r = spawn_and_watch(plan, &cg, res, &out);
+	if (r == 0)
+		r = verdict_decide(req, &cg, &out, res);
+	if (out.out_dirfd >= 0) {
+		if (r == 0)
+			artifacts_collect(out.out_dirfd, req->limits.out_bytes, res);
+		close(out.out_dirfd);
+	}
+out_cgroup:
+	cgroup_run_destroy(&cg);
+	free(plan);
+	return r;
+}
