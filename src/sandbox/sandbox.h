@@ -135,6 +135,11 @@ int sandbox_run(const struct sandbox_request *req, struct sandbox_result *result
 /* Frees everything the result owns; accepts NULL. */
 void sandbox_result_release(struct sandbox_result *result);
 
+/* The binary run inside the sandbox as the SQL runner: by default this
+ * process's own executable. Programs that embed the sandbox but are not
+ * `ledgerbox` (tests) point it at the ledgerbox binary. */
+void sandbox_set_runner_exe(const char *path);
+
 const char *sandbox_status_name(enum sandbox_status s);
 const char *sandbox_enforcer_name(enum sandbox_enforcer e);
 const char *sandbox_lang_name(enum sandbox_lang l);

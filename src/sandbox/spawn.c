@@ -26,6 +26,13 @@
 #define CLONE_FLAGS \
 	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 
+static const char *runner_exe = "/proc/self/exe";
+
+void sandbox_set_runner_exe(const char *path)
+{
+	runner_exe = path ? path : "/proc/self/exe";
+}
+
 struct run_fds {
 	int stdout_p[2], stderr_p[2], result_p[2], ctl[2];
 	int exe_fd, pidfd;
@@ -56,7 +63,7 @@ static int fds_open(struct run_fds *f, bool need_exe)
 		return -errno;
 	/* A larger pipe means fewer wake-ups for chatty programs. */
 	fcntl(f->stdout_p[0], F_SETPIPE_SZ, 1 << 20);
-	if (need_exe && (f->exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0)
+	if (need_exe && (f->exe_fd = open(runner_exe, O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
 	return 0;
 }

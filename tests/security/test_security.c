@@ -36,8 +36,8 @@
 #define SANDBOX_UID "100000"
 
 struct sec_case {
-	char name[128];
-	char path[4096];
+	char name[256];
+	char path[8192];
 	char *text;
 };
 
@@ -323,7 +323,9 @@ static char **exec_argv(const char *text, const char *lang, const char *code_pat
 	sub = substitute(args ? args : "");
 	for (char *tok = strtok_r(sub, " ", &save); tok && n < 60; tok = strtok_r(NULL, " ", &save))
 		argv[n++] = strdup(tok);
-	argv[n++] = strdup(code_path);
+	/* The program goes in on standard input, as a query would. */
+	argv[n++] = strdup("-");
+	(void)code_path;
 	free(sub);
 	free(args);
 	return argv;
@@ -351,7 +353,7 @@ static void run_case(void **state)
 	/* An inherited descriptor to the secret: the sandbox must not see it. */
 	leak_fd = open(vars_values[0], O_RDONLY);
 	assert_true(leak_fd >= 0);
-	tl_run(argv, NULL, &o);
+	tl_run(argv, code, &o);
 	close(leak_fd);
 	result = json_loads(o.out, 0, NULL);
 	if (!result)
@@ -423,8 +425,8 @@ int main(void)
 	for (int i = 0; i < n; i++) {
 		if (names[i]->d_name[0] != '.') {
 			struct sec_case *c = &cases[count];
-			snprintf(c->name, sizeof(c->name), "%s", names[i]->d_name);
-			snprintf(c->path, sizeof(c->path), "%s/%s", dir, names[i]->d_name);
+			snprintf(c->name, sizeof(c->name), "%.200s", names[i]->d_name);
+			snprintf(c->path, sizeof(c->path), "%.4000s/%.200s", dir, names[i]->d_name);
 			c->text = read_file(c->path);
 			tests[count] = (struct CMUnitTest){ .name = c->name, .test_func = run_case,
 							     .initial_state = c };
