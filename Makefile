@@ -76,7 +76,7 @@ bench: all demo
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --std=c11 -Isrc src tests/*.h
+		--inline-suppr --std=c11 -Isrc -Itests src tests
 
 clean:
 	rm -rf build build-asan

@@ -57,6 +57,16 @@ static int data_fail(struct data_job *job, int errnum, const char *fmt, ...)
 	return errnum;
 }
 
+/* data_fail for a failed system call: "<what> '<path>': <errno text>; <todo>".
+ * errno is read first, before anything else can change it. */
+static int data_fail_os(struct data_job *job, const char *what, const char *path,
+			const char *todo)
+{
+	int e = errno;
+
+	return data_fail(job, -e, "%s '%s': %s; %s", what, path, strerror(e), todo);
+}
+
 static int data_make_dir(struct data_job *job)
 {
 	struct stat st;
@@ -66,11 +76,11 @@ static int data_make_dir(struct data_job *job)
 		return 0;
 	}
 	if (errno != EEXIST)
-		return data_fail(job, -errno, "cannot create folder '%s': %s; check that its parent "
-			      "folder exists and is writable", job->dir, strerror(errno));
+		return data_fail_os(job, "cannot create folder", job->dir,
+				    "check that its parent folder exists and is writable");
 	if (stat(job->dir, &st) < 0)
-		return data_fail(job, -errno, "cannot use folder '%s': %s; check the path and its "
-			      "permissions", job->dir, strerror(errno));
+		return data_fail_os(job, "cannot use folder", job->dir,
+				    "check the path and its permissions");
 	if (!S_ISDIR(st.st_mode))
 		return data_fail(job, -ENOTDIR, "'%s' exists but is not a folder; remove it or "
 			      "choose another path for the demo data", job->dir);
@@ -106,8 +116,8 @@ static int data_tmp_open(struct data_job *job, int i)
 	int fd = mkstemp(f->tmp);
 
 	if (fd < 0)
-		return data_fail(job, -errno, "cannot create a file in '%s': %s; check that the "
-			      "folder is writable", job->dir, strerror(errno));
+		return data_fail_os(job, "cannot create a file in", job->dir,
+				    "check that the folder is writable");
 	f->tmp_exists = true;
 	if (fchmod(fd, 0644) < 0) {
 		int e = errno;
@@ -157,12 +167,13 @@ static int data_sqlite_errno(sqlite3 *db, int rc)
 	}
 }
 
-static int data_sqlite_fail(struct data_job *job, sqlite3 *db, int rc)
+/* `path` is the final name of the file being written when SQLite failed. */
+static int data_sqlite_fail(struct data_job *job, sqlite3 *db, int rc, const char *path)
 {
 	int e = data_sqlite_errno(db, rc);
 
 	return data_fail(job, e, "writing '%s' failed: %s (%s); check free disk space and "
-		      "permissions, then run again", job->files[0].final,
+		      "permissions, then run again", path,
 		      db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), strerror(-e));
 }
 
@@ -188,7 +199,7 @@ static int data_fill_sqlite(struct data_job *job, sqlite3 *db, const struct demo
 	if (rc == SQLITE_OK)
 		return 0;
 	/* Report before ROLLBACK, which resets SQLite's saved OS error. */
-	rc = data_sqlite_fail(job, db, rc);
+	rc = data_sqlite_fail(job, db, rc, job->files[0].final);
 	if (!sqlite3_get_autocommit(db))
 		(void)sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
 	return rc;
@@ -201,12 +212,12 @@ static int data_open_sqlite(struct data_job *job, sqlite3 **db)
 	if (fd < 0)
 		return fd;
 	if (close(fd) < 0)
-		return data_fail(job, -errno, "cannot create a file in '%s': %s; check the "
-			      "folder's filesystem", job->dir, strerror(errno));
+		return data_fail_os(job, "cannot create a file in", job->dir,
+				    "check the folder's filesystem");
 	/* One thread uses this connection: skip SQLite's locking. */
 	rc = sqlite3_open_v2(job->files[0].tmp, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 			     NULL);
-	return rc == SQLITE_OK ? 0 : data_sqlite_fail(job, *db, rc);
+	return rc == SQLITE_OK ? 0 : data_sqlite_fail(job, *db, rc, job->files[0].final);
 }
 
 static int data_write_csvs(struct data_job *job, sqlite3 *db)
@@ -218,7 +229,7 @@ static int data_write_csvs(struct data_job *job, sqlite3 *db)
 		r = demo_csv_export(db, demo_data_tables[i - 1], fd);
 		if (r > 0) {
 			(void)close(fd);
-			return data_sqlite_fail(job, db, r);
+			return data_sqlite_fail(job, db, r, job->files[i].final);
 		}
 		if (r < 0) {
 			(void)close(fd);
@@ -237,8 +248,8 @@ static int data_sync_path(struct data_job *job, int i)
 	int fd = open(job->files[i].tmp, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return data_fail(job, -errno, "cannot reopen '%s': %s; check the folder's "
-			      "permissions", job->files[i].tmp, strerror(errno));
+		return data_fail_os(job, "cannot reopen", job->files[i].tmp,
+				    "check the folder's permissions");
 	return data_sync_close(job, i, fd);
 }
 
@@ -273,7 +284,7 @@ static int data_build(struct data_job *job)
 		r = data_write_csvs(job, db);
 	rc = sqlite3_close(db);
 	if (r == 0 && rc != SQLITE_OK)
-		r = data_sqlite_fail(job, NULL, rc);
+		r = data_sqlite_fail(job, NULL, rc, job->files[0].final);
 	if (r == 0)
 		r = data_sync_path(job, 0);
 	return r;
@@ -284,8 +295,7 @@ static int data_sync_dir(struct data_job *job)
 	int fd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
 
 	if (fd < 0)
-		return data_fail(job, -errno, "cannot open folder '%s': %s; check its "
-			      "permissions", job->dir, strerror(errno));
+		return data_fail_os(job, "cannot open folder", job->dir, "check its permissions");
 	/* Some filesystems cannot fsync a directory; that is no failure. */
 	r = fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
 	if (close(fd) < 0 && r == 0)
@@ -302,9 +312,8 @@ static int data_commit(struct data_job *job)
 	for (int k = 1; k <= DATA_FILES; k++) {
 		struct data_file *f = &job->files[k % DATA_FILES];
 		if (rename(f->tmp, f->final) < 0)
-			return data_fail(job, -errno, "cannot move the new '%s' into place: %s; "
-				      "check the permissions of '%s'", f->final, strerror(errno),
-				      job->dir);
+			return data_fail_os(job, "cannot move into place", f->final,
+					    "check the folder's permissions");
 		f->tmp_exists = false;
 	}
 	return data_sync_dir(job);

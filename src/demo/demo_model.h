@@ -329,8 +329,9 @@ int demo_store(sqlite3 *db, const struct demo_model *m);
 /* demo_csv.c: writes one table as CSV to fd. Returns 0, -errno, or a
  * positive SQLite result code. */
 int demo_csv_export(sqlite3 *db, const char *table, int fd);
-/* Appends one CSV field (quoted when needed) to out; returns bytes needed,
- * like snprintf. Exposed for tests. */
+/* Writes one CSV field (quoted when needed) into out, NUL-terminated and
+ * truncated to out_len like snprintf; returns the full length. Exposed for
+ * tests. */
 size_t demo_csv_field(const char *text, size_t text_len, char *out, size_t out_len);
 
 #endif

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,9 @@
 #include "sandbox/internal.h"
 #include "util/banned.h"
 
-extern const char python_driver_start[];
-extern const char python_driver_end[];
+/* src/runners/driver_blob.S */
+extern const char python_driver_text[];
+extern const uint64_t python_driver_size;
 
 /* Host /etc entries Python, pandas and matplotlib read. Debian points some
  * /usr files into /etc (BLAS through /etc/alternatives, matplotlibrc). */
@@ -196,8 +198,8 @@ static int add_runner(struct sandbox_plan *p, const struct sandbox_request *req)
 		if (r == 0)
 			r = add_env(p, &n, "LEDGERBOX_OUT_DIR", "/out");
 		if (r == 0)
-			r = add_file(p, "/run/ledgerbox/driver.py", python_driver_start,
-				     (size_t)(python_driver_end - python_driver_start), 0444);
+			r = add_file(p, "/run/ledgerbox/driver.py", python_driver_text,
+				     (size_t)python_driver_size, 0444);
 		if (r == 0)
 			r = add_file(p, "/run/ledgerbox/code.py", req->code, req->code_len, 0444);
 		return r;
@@ -274,7 +276,7 @@ int plan_build(struct sandbox_plan *p, const struct sandbox_request *req,
 	p->pids_by_rlimit = !cg->has_pids;
 	p->use_cgroup_ns = cg->version != 0;
 	snprintf(p->rootfs_opts, sizeof(p->rootfs_opts), "mode=0755,size=%zu",
-		 req->code_len + (size_t)(python_driver_end - python_driver_start) + (1u << 20));
+		 req->code_len + (size_t)python_driver_size + (1u << 20));
 	snprintf(p->tmp_opts, sizeof(p->tmp_opts), "mode=1777,size=%" PRIu64, l->tmp_bytes);
 	snprintf(p->shm_opts, sizeof(p->shm_opts), "mode=1777,size=%" PRIu64, l->tmp_bytes);
 	snprintf(p->out_opts, sizeof(p->out_opts), "mode=0755,size=%" PRIu64, l->out_bytes);

@@ -107,12 +107,12 @@ static int deny_terminal_injection(scmp_filter_ctx ctx)
 static int deny_socket_families(scmp_filter_ctx ctx, int call)
 {
 	const int deny = SCMP_ACT_ERRNO(EAFNOSUPPORT);
-	int r = seccomp_rule_add(ctx, deny, call, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNSPEC));
+	int r = seccomp_rule_add(ctx, deny, call, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNSPEC, 0));
 
 	for (int family = AF_INET + 1; r == 0 && family < AF_INET6; family++)
-		r = seccomp_rule_add(ctx, deny, call, 1, SCMP_A0(SCMP_CMP_EQ, family));
+		r = seccomp_rule_add(ctx, deny, call, 1, SCMP_A0(SCMP_CMP_EQ, family, 0));
 	if (r == 0)
-		r = seccomp_rule_add(ctx, deny, call, 1, SCMP_A0(SCMP_CMP_GT, AF_INET6));
+		r = seccomp_rule_add(ctx, deny, call, 1, SCMP_A0(SCMP_CMP_GT, AF_INET6, 0));
 	return r;
 }
 

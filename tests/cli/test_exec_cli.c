@@ -9,20 +9,20 @@
 
 #include "testlib.h"
 
-static json_t *run_exec(const char *input, struct tl_output *o, ...)
+static json_t *run_exec_argv(const char *input, struct tl_output *o, char *const args[])
 {
 	char *argv[32] = { (char *)tl_bin(), "exec" };
 	int n = 2;
-	va_list ap;
 
-	va_start(ap, o);
-	for (char *a; n < 31 && (a = va_arg(ap, char *));)
-		argv[n++] = a;
-	va_end(ap);
+	for (int i = 0; n < 31 && args[i]; i++)
+		argv[n++] = args[i];
 	argv[n] = NULL;
 	tl_run(argv, input, o);
 	return json_loads(o->out, 0, NULL);
 }
+
+/* run_exec(input, &output, "--lang", "python", "-") */
+#define run_exec(input, o, ...) run_exec_argv(input, o, (char *const[]){ __VA_ARGS__, NULL })
 
 static void help_is_there_for_every_command(void **state)
 {
@@ -44,23 +44,25 @@ static void bad_usage_says_what_is_wrong(void **state)
 	json_t *j;
 	(void)state;
 
-	j = run_exec(NULL, &o, "--lang", "ruby", "x.rb", NULL);
+	j = run_exec(NULL, &o, "--lang", "ruby", "x.rb");
 	assert_null(j);
 	assert_int_equal(o.exit_code, 64);
 	assert_non_null(strstr(o.err, "--lang must be python or sql"));
 	tl_output_free(&o);
 
-	run_exec(NULL, &o, "--lang", "python", "--memory", "lots", "x.py", NULL);
+	json_decref(run_exec(NULL, &o, "--lang", "python", "--memory", "lots", "x.py"));
 	assert_int_equal(o.exit_code, 64);
 	assert_non_null(strstr(o.err, "bad value 'lots'"));
 	tl_output_free(&o);
 
-	run_exec(NULL, &o, "--lang", "python", "/nonexistent/analysis.py", NULL);
+	json_decref(run_exec(NULL, &o, "--lang", "python", "/nonexistent/analysis.py"));
 	assert_int_equal(o.exit_code, 64);
 	assert_non_null(strstr(o.err, "/nonexistent/analysis.py"));
 	tl_output_free(&o);
 
-	run_exec(NULL, &o, "--lang", "python", "--pids", "0", "-", NULL);
+	j = run_exec("print(1)", &o, "--lang", "python", "--pids", "0", "-");
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "sandbox_error");
+	json_decref(j);
 	assert_int_equal(o.exit_code, 4);
 	assert_non_null(strstr(o.err, "pids"));
 	tl_output_free(&o);
@@ -80,7 +82,7 @@ static void exit_code_tells_the_outcome(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct tl_output o;
-		json_t *j = run_exec(cases[i].code, &o, "--lang", "python", "--cpu", "500", "-", NULL);
+		json_t *j = run_exec(cases[i].code, &o, "--lang", "python", "--cpu", "500", "-");
 		assert_non_null(j);
 		assert_int_equal(o.exit_code, cases[i].exit_code);
 		assert_string_equal(json_string_value(json_object_get(j, "status")), cases[i].status);
@@ -97,7 +99,7 @@ static void sql_reads_the_query_from_stdin(void **state)
 	(void)state;
 
 	assert_true(asprintf(&db, "%s/ledger.sqlite", tl_demo()) > 0);
-	j = run_exec("SELECT 40 + 2 AS answer", &o, "--lang", "sql", "--data", db, "-", NULL);
+	j = run_exec("SELECT 40 + 2 AS answer", &o, "--lang", "sql", "--data", db, "-");
 	assert_non_null(j);
 	assert_int_equal(o.exit_code, 0);
 	assert_int_equal(json_integer_value(json_array_get(
@@ -119,7 +121,7 @@ static void saved_artifacts_land_in_the_folder(void **state)
 
 	assert_true(asprintf(&dir, "%s/artifacts", tl_tmp()) > 0);
 	j = run_exec("import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\n", &o, "--lang",
-		     "python", "--save-artifacts", dir, "-", NULL);
+		     "python", "--save-artifacts", dir, "-");
 	assert_non_null(j);
 	assert_int_equal(o.exit_code, 0);
 	assert_true(asprintf(&path, "%s/figure-1.png", dir) > 0);
@@ -137,7 +139,7 @@ static void saved_artifacts_land_in_the_folder(void **state)
 static void pretty_output_is_indented_json(void **state)
 {
 	struct tl_output o;
-	json_t *j = run_exec("print(1)", &o, "--lang", "python", "--pretty", "-", NULL);
+	json_t *j = run_exec("print(1)", &o, "--lang", "python", "--pretty", "-");
 	(void)state;
 	assert_non_null(j);
 	assert_non_null(strstr(o.out, "\n  \"status\": \"ok\""));
@@ -189,7 +191,7 @@ static void killed_from_outside_is_reported(void **state)
 	assert_true(killer >= 0);
 	if (killer == 0)
 		kill_analyst_process();
-	j = run_exec("import time\ntime.sleep(15)\n", &o, "--lang", "python", "-", NULL);
+	j = run_exec("import time\ntime.sleep(15)\n", &o, "--lang", "python", "-");
 	assert_int_equal(waitpid(killer, &status, 0), killer);
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_non_null(j);
@@ -209,7 +211,7 @@ static void oversized_code_is_refused(void **state)
 
 	memset(big, '#', size);
 	big[size] = '\0';
-	run_exec(big, &o, "--lang", "python", "-", NULL);
+	json_decref(run_exec(big, &o, "--lang", "python", "-"));
 	assert_int_equal(o.exit_code, 64);
 	assert_non_null(strstr(o.err, "larger than 4 MiB"));
 	tl_output_free(&o);

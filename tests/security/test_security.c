@@ -94,10 +94,14 @@ static char *substitute(const char *in)
 
 static void var_set(const char *name, const char *value)
 {
-	vars_names = realloc(vars_names, (n_vars + 1) * sizeof(char *));
-	vars_values = realloc(vars_values, (n_vars + 1) * sizeof(char *));
-	assert_non_null(vars_names);
-	assert_non_null(vars_values);
+	char **names = realloc(vars_names, (n_vars + 1) * sizeof(char *));
+	char **values;
+
+	assert_non_null(names);
+	vars_names = names;
+	values = realloc(vars_values, (n_vars + 1) * sizeof(char *));
+	assert_non_null(values);
+	vars_values = values;
 	for (size_t i = 0; i < n_vars; i++) {
 		if (strcmp(vars_names[i], name) == 0) {
 			free(vars_values[i]);
