@@ -49,7 +49,7 @@ static _Noreturn void child_fail(const struct sandbox_plan *p, const char *step,
 	_exit(126);
 }
 
-static int wait_for_go(int fd)
+static int wait_for(int fd, char kind)
 {
 	struct ctl_msg msg;
 	ssize_t n;
@@ -57,7 +57,7 @@ static int wait_for_go(int fd)
 	do
 		n = recv(fd, &msg, sizeof(msg), 0);
 	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(msg) && msg.kind == CTL_GO ? 0 : -EPIPE;
+	return n == (ssize_t)sizeof(msg) && msg.kind == kind ? 0 : -EPIPE;
 }
 
 static int loopback_up(void)
@@ -232,10 +232,8 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *p)
 	pid_t payload;
 	int r;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || wait_for_go(p->ctl_fd) < 0)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || wait_for(p->ctl_fd, CTL_GO) < 0)
 		_exit(125);
-	if (p->use_cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
-		child_fail(p, "enter a new cgroup namespace", errno);
 	if ((r = identity_set(p)) < 0)
 		child_fail(p, "set ids in the user namespace", r);
 	if ((r = mount_build_root(p, &step)) < 0)
@@ -244,6 +242,11 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *p)
 		child_fail(p, "set the host name", errno);
 	if ((r = loopback_up()) < 0)
 		child_fail(p, "bring up the loopback interface", r);
+	/* Nothing of the analyst's runs before the cgroups are joined. */
+	if (wait_for(p->ctl_fd, CTL_JOINED) < 0)
+		_exit(125);
+	if (p->use_cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
+		child_fail(p, "enter a new cgroup namespace", errno);
 	if (setsid() < 0)
 		child_fail(p, "start a new session", errno);
 	if ((r = limits_apply(p)) < 0)

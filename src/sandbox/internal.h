@@ -6,7 +6,9 @@
  * path, string and filter the child will need, creates the run's cgroups
  * (cgroup.c), clones the child, maps its ids, moves it into the cgroups and
  * says "go" on the control socket. The child (child.c) builds the root
- * (mount.c), drops privileges, loads the filter (seccomp.c), forks the
+ * (mount.c) while the parent moves it into the cgroups (the first move into
+ * a new cgroup waits for an RCU grace period, so the two overlap), then,
+ * once told the cgroups are joined, drops privileges, loads the filter (seccomp.c), forks the
  * analyst's process and stays as its init. The parent watches output, time
  * and CPU (supervise.c), kills the pid namespace when a limit is hit, then
  * collects artifacts (artifacts.c) and statistics and removes the cgroups.
@@ -55,7 +57,8 @@ struct plan_link {
 
 /* Messages on the control socket (SOCK_SEQPACKET, one per send). */
 enum ctl_kind {
-	CTL_GO = 'G',     /* parent -> child: ids mapped, cgroups joined */
+	CTL_GO = 'G',     /* parent -> child: ids mapped, build the root */
+	CTL_JOINED = 'J', /* parent -> child: cgroups joined, start the analyst */
 	CTL_OUTDIR = 'O', /* child -> parent: the /out directory, as SCM_RIGHTS */
 	CTL_ERROR = 'E',  /* child -> parent: setup failed */
 	CTL_STATUS = 'S', /* child (init) -> parent: the analyst's wait status */

@@ -3,8 +3,8 @@
  *
  * Order matters: the run's cgroups exist before the child does; the child
  * is cloned into all its namespaces at once and waits; its uid/gid maps are
- * written and it is moved into the cgroups before it may do anything, so
- * every process it ever starts is counted and limited. Whatever happens, the
+ * written, and it is moved into the cgroups before it may start anything of
+ * the analyst's, so every process of the run is counted and limited. Whatever happens, the
  * child is killed and reaped and the cgroups removed before returning.
  */
 #include <errno.h>
@@ -111,7 +111,7 @@ static void fail(struct sandbox_result *res, int err, const char *what)
 static int run_child(struct sandbox_plan *plan, struct cgroup_run *cg, struct run_fds *f,
 		     pid_t pid, struct sandbox_result *res, struct supervise_outcome *out)
 {
-	struct ctl_msg go = { .kind = CTL_GO };
+	struct ctl_msg go = { .kind = CTL_GO }, joined = { .kind = CTL_JOINED };
 	struct supervise_io io;
 	int r;
 
@@ -119,9 +119,13 @@ static int run_child(struct sandbox_plan *plan, struct cgroup_run *cg, struct ru
 	r = f->pidfd < 0 ? -errno : 0;
 	if (r == 0 && (r = ids_map(plan, pid)) < 0)
 		fail(res, r, "writing the user namespace id maps");
+	/* The child builds its root while we move it into the cgroups; it
+	 * waits for "joined" before anything of the analyst's runs. */
+	if (r == 0 && send(f->ctl[0], &go, sizeof(go), MSG_NOSIGNAL) != sizeof(go))
+		r = -errno;
 	if (r == 0 && (r = cgroup_run_attach(cg, pid)) < 0)
 		fail(res, r, "moving the sandbox into its cgroup");
-	if (r == 0 && send(f->ctl[0], &go, sizeof(go), MSG_NOSIGNAL) != sizeof(go))
+	if (r == 0 && send(f->ctl[0], &joined, sizeof(joined), MSG_NOSIGNAL) != sizeof(joined))
 		r = -errno;
 	if (r < 0) {
 		fail(res, r, "starting the sandbox");

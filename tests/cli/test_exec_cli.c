@@ -147,6 +147,37 @@ static void pretty_output_is_indented_json(void **state)
 	tl_output_free(&o);
 }
 
+static long parent_of(long pid)
+{
+	char path[64], stat[1024], *close_paren;
+	FILE *f;
+	size_t n;
+	long ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(stat, 1, sizeof(stat) - 1, f);
+	fclose(f);
+	stat[n] = '\0';
+	close_paren = strrchr(stat, ')');
+	if (close_paren && sscanf(close_paren + 1, " %*c %ld", &ppid) != 1)
+		ppid = -1;
+	return ppid;
+}
+
+/* The analyst's process of the run this test started: its parent is the
+ * sandbox's init, whose parent is `ledgerbox exec`, whose parent is the
+ * test process (the killer's own parent). Other runs on the machine are
+ * left alone. */
+static bool is_our_analyst(long pid)
+{
+	long init = parent_of(pid), exec = init > 0 ? parent_of(init) : -1;
+
+	return exec > 0 && parent_of(exec) == (long)getppid();
+}
+
 /* Finds the analyst's process from the host and kills it, the way an
  * operator or the OOM killer of another cgroup might. */
 static void kill_analyst_process(void)
@@ -167,7 +198,8 @@ static void kill_analyst_process(void)
 			for (size_t i = 0; i < n; i++)
 				cmd[i] = cmd[i] ? cmd[i] : ' ';
 			cmd[n] = '\0';
-			if (strstr(cmd, "/run/ledgerbox/code.py")) {
+			if (strstr(cmd, "/run/ledgerbox/code.py") &&
+			    is_our_analyst(strtol(de->d_name, NULL, 10))) {
 				kill((pid_t)strtol(de->d_name, NULL, 10), SIGKILL);
 				closedir(d);
 				_exit(0);
