@@ -57,14 +57,14 @@ static int data_fail(struct data_job *job, int errnum, const char *fmt, ...)
 	return errnum;
 }
 
-/* data_fail for a failed system call: "<what> '<path>': <errno text>; <todo>".
+/* data_fail for a failed system call: "<what> '<path>': <errno text>; <advice>".
  * errno is read first, before anything else can change it. */
 static int data_fail_os(struct data_job *job, const char *what, const char *path,
-			const char *todo)
+			const char *advice)
 {
 	int e = errno;
 
-	return data_fail(job, -e, "%s '%s': %s; %s", what, path, strerror(e), todo);
+	return data_fail(job, -e, "%s '%s': %s; %s", what, path, strerror(e), advice);
 }
 
 static int data_make_dir(struct data_job *job)

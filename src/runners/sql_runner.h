@@ -153,8 +153,5 @@ int sql_table_collect(sqlite3_stmt *stmt, uint64_t max_rows, json_t **ret_table,
 const char *sql_type_from_decltype(const char *decltype);
 /* JSON string from bytes; invalid UTF-8 becomes U+FFFD. NULL when out of memory. */
 json_t *sql_json_string(const char *s, size_t len);
-/* Copy of s with every invalid UTF-8 sequence replaced by U+FFFD. Sets *ret
- * to NULL when s is already valid (nothing to copy). 0 or -ENOMEM. */
-int sql_utf8_sanitize(const char *s, size_t len, char **ret, size_t *ret_len);
 
 #endif

@@ -10,12 +10,14 @@
 static json_t *text_json(const char *data, size_t len)
 {
 	size_t clean_len;
-	char *clean = utf8_sanitize(data ? data : "", data ? len : 0, &clean_len);
+	char *clean;
 	json_t *j;
 
-	if (!clean)
+	if (!data)
+		return json_string("");
+	if (utf8_sanitize(data, len, &clean, &clean_len) < 0)
 		return NULL;
-	j = json_stringn(clean, clean_len);
+	j = json_stringn(clean ? clean : data, clean_len);
 	free(clean);
 	return j;
 }

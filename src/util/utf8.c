@@ -1,69 +1,93 @@
-/* utf8: see utf8.h. Follows the well-formed byte sequences of Unicode 15,
- * table 3-7. */
+/* utf8: see utf8.h. Well-formed sequences follow Unicode's table 3-7. */
 #include "util/utf8.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/banned.h"
 
-/* Length of the valid sequence at s (at most n bytes), or 0. */
-static size_t sequence_len(const unsigned char *s, size_t n)
+/* Length of the well-formed UTF-8 sequence at s[0..avail), or 0 when it is
+ * ill-formed; then *ret_bad is the length of its maximal subpart (the bytes
+ * one U+FFFD replaces, as Unicode and WHATWG recommend). */
+static size_t utf8_sequence(const unsigned char *s, size_t avail, size_t *ret_bad)
 {
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	size_t need;
 
-	if (c >= 0x01 && c < 0x80)
+	if (c < 0x80)
 		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
+	if (c >= 0xC2 && c <= 0xDF) {
+		need = 2;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		need = 3;
+		lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+		hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 4;
+		lo = c == 0xF0 ? 0x90 : 0x80;
+		hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
+	} else {
+		*ret_bad = 1;
 		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
+	}
+	for (size_t i = 1; i < need; i++) {
+		if (i >= avail || s[i] < lo || s[i] > hi) {
+			*ret_bad = i;
 			return 0;
-	return len;
+		}
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	return need;
 }
 
-char *utf8_sanitize(const char *data, size_t len, size_t *ret_len)
+static bool utf8_valid(const unsigned char *s, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)data;
-	/* Each bad byte becomes three bytes at most. */
-	char *out = malloc(len * 3 + 1);
-	size_t o = 0;
+	size_t bad, i = 0;
 
+	while (i < len) {
+		size_t n = utf8_sequence(s + i, len - i, &bad);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+int utf8_sanitize(const char *s, size_t len, char **ret, size_t *ret_len)
+{
+	const unsigned char *in = (const unsigned char *)s;
+	char *out;
+	size_t i = 0, n = 0;
+
+	*ret = NULL;
+	*ret_len = len;
+	if (utf8_valid(in, len))
+		return 0;
+	/* Each input byte yields at most 3 output bytes (one U+FFFD). */
+	if (len > (SIZE_MAX - 1) / 3)
+		return -ENOMEM;
+	out = malloc(len * 3 + 1);
 	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len;) {
-		size_t n = sequence_len(s + i, len - i);
-		if (n) {
-			memcpy(out + o, s + i, n);
-			o += n;
-			i += n;
+		return -ENOMEM;
+	while (i < len) {
+		size_t bad = 0, good = utf8_sequence(in + i, len - i, &bad);
+
+		if (good) {
+			memcpy(out + n, in + i, good);
+			n += good;
+			i += good;
 		} else {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
+			memcpy(out + n, "\xEF\xBF\xBD", 3);
+			n += 3;
+			i += bad;
 		}
 	}
-	out[o] = '\0';
-	if (ret_len)
-		*ret_len = o;
-	return out;
+	out[n] = '\0';
+	*ret = out;
+	*ret_len = n;
+	return 0;
 }

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "runners/sql_runner.h"
+#include "util/utf8.h"
 
 static char *work_dir; /* private folder under LEDGERBOX_TEST_TMP */
 static char *sales_db; /* built once by the group setup */
@@ -331,7 +332,7 @@ static void test_utf8_sanitize_unit(void **state)
 		char *out;
 		size_t out_len;
 
-		assert_int_equal(sql_utf8_sanitize(cases[i].in, cases[i].in_len, &out, &out_len), 0);
+		assert_int_equal(utf8_sanitize(cases[i].in, cases[i].in_len, &out, &out_len), 0);
 		if (!cases[i].out) {
 			assert_null(out);
 			assert_int_equal(out_len, cases[i].in_len);
