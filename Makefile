@@ -3,7 +3,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libseccomp sqlite3 jansson
+PKGS     = libseccomp sqlite3 jansson libsodium libmicrohttpd
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 HARDEN   = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
@@ -12,7 +12,7 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE= $(WARN) $(HARDEN) $(CFLAGS) -Isrc -MMD -M
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 SRC      = $(shell find src -name '*.c' ! -name main.c | sort)
 OBJ      = $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/runners/driver_blob.o
@@ -46,17 +46,17 @@ $(BIN): $(OBJ) $(MAIN_OBJ)
 
 $(BUILD)/tests/%: tests/%.c tests/testlib.h $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(OBJ) $(LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(OBJ) $(LIBS) -lcmocka -lcurl
 
 demo: $(BIN)
 	@[ -f $(DEMO_DIR)/ledger.sqlite ] || $(BIN) demo-data $(DEMO_DIR)
 
 run:
 	@scripts/deps build
-	@$(MAKE) --no-print-directory all demo
-	@echo "ledgerbox: demo data in $(DEMO_DIR)"
-	@echo "ledgerbox: try  $(BIN) exec --lang sql --data $(DEMO_DIR)/ledger.sqlite 'SELECT count(*) FROM gl_entries' --pretty"
-	$(BIN) exec --lang python --data $(DEMO_DIR) --pretty bench/programs/demo_summary.py
+	@$(MAKE) --no-print-directory all
+	LEDGERBOX_STATE_DIR=$${LEDGERBOX_STATE_DIR:-$(CURDIR)/state} \
+	LEDGERBOX_DATA_DIR=$${LEDGERBOX_DATA_DIR:-$(CURDIR)/data} \
+	$(BIN) serve --bootstrap
 
 test:
 	@scripts/deps all
@@ -73,6 +73,7 @@ asan:
 
 bench: all demo
 	@bench/sandbox_overhead
+	@bench/api_throughput
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

@@ -4,14 +4,19 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/store_commands.h"
 #include "runners/sql_runner.h"
+#include "runs/worker.h"
 #include "util/banned.h"
 
 static const char main_usage[] =
 	"usage: ledgerbox COMMAND [ARGS]\n"
 	"\n"
 	"Commands:\n"
+	"  serve       serve the analysis API over HTTP\n"
 	"  exec        run Python or SQL in a fresh sandbox and print the result as JSON\n"
+	"  keys        create, list and revoke API keys\n"
+	"  audit       verify the tamper-evident audit log\n"
 	"  demo-data   write the synthetic small-business dataset\n"
 	"\n"
 	"'ledgerbox COMMAND --help' tells more about each.\n";
@@ -20,10 +25,14 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
+	{ "serve", cmd_serve },
 	{ "exec", cmd_exec },
+	{ "keys", cmd_keys },
+	{ "audit", cmd_audit },
 	{ "demo-data", cmd_demo_data },
-	/* Runs inside the sandbox only; not listed in the help. */
+	/* Internal: inside the sandbox, and the server's sandbox workers. */
 	{ "sql-runner", sql_runner_main },
+	{ "sandbox-worker", cmd_sandbox_worker },
 };
 
 #if defined(__SANITIZE_ADDRESS__)

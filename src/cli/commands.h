@@ -7,6 +7,7 @@
 
 int cmd_exec(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Exit codes of `ledgerbox exec`, also documented in its --help. */
 enum exec_exit {

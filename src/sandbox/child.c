@@ -230,14 +230,22 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *p)
 {
 	const char *step = "wait for the supervisor";
 	pid_t payload;
-	int r;
+	int r, data_fd = -1;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || wait_for(p->ctl_fd, CTL_GO) < 0)
 		_exit(125);
+	/* Opened while this process still has the caller's host ids: a
+	 * dataset below a folder only its owner may search stays reachable,
+	 * while everything the sandbox reads later is checked against the
+	 * unprivileged uid it runs as. */
+	if (p->data.dst[0] && (data_fd = open(p->data.src, O_PATH | O_CLOEXEC)) < 0)
+		child_fail(p, "open the dataset", errno);
 	if ((r = identity_set(p)) < 0)
 		child_fail(p, "set ids in the user namespace", r);
-	if ((r = mount_build_root(p, &step)) < 0)
+	if ((r = mount_build_root(p, data_fd, &step)) < 0)
 		child_fail(p, step, r);
+	if (data_fd >= 0)
+		close(data_fd);
 	if (sethostname("ledgerbox", 9) < 0)
 		child_fail(p, "set the host name", errno);
 	if ((r = loopback_up()) < 0)

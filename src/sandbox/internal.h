@@ -113,8 +113,10 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan);
 void ctl_send_error(int fd, const char *step, int err);
 
 /* mount.c: builds the root and pivots into it; async-signal-safe. Sends the
- * /out directory to the parent. Returns 0 or -errno with *ret_step set. */
-int mount_build_root(const struct sandbox_plan *plan, const char **ret_step);
+ * /out directory to the parent. data_fd: the dataset opened with O_PATH
+ * (or -1), bound through /proc/self/fd. Returns 0 or -errno with *ret_step
+ * set. */
+int mount_build_root(const struct sandbox_plan *plan, int data_fd, const char **ret_step);
 
 /* seccomp.c: the filter program, built once per process. */
 int seccomp_filter_get(const void **ret_prog, char *err, size_t err_len);
@@ -149,6 +151,7 @@ int cgroup_run_destroy(struct cgroup_run *cg);
  * (and closes) the three pipe read ends; ctl_fd and pidfd stay the caller's. */
 struct supervise_io {
 	int stdout_r, stderr_r, result_r, ctl_fd, pidfd;
+	int cancel_fd; /* -1 when the run cannot be cancelled */
 	pid_t init_pid;
 	const struct sandbox_limits *limits;
 	const struct cgroup_run *cg;

@@ -285,9 +285,25 @@ static int mount_proc_and_dev(const struct sandbox_plan *p, const char **step)
 	return 0;
 }
 
-static int mount_runtime(const struct sandbox_plan *p, const char **step)
+/* "/proc/self/fd/N" for fd, without stdio. */
+static void fd_path(char out[PATH_MAX], int fd)
+{
+	char digits[12];
+	int n = 0;
+
+	do
+		digits[n++] = (char)('0' + fd % 10);
+	while ((fd /= 10) > 0 && n < 11);
+	memcpy(out, "/proc/self/fd/", 14);
+	for (int i = 0; i < n; i++)
+		out[14 + i] = digits[n - 1 - i];
+	out[14 + n] = '\0';
+}
+
+static int mount_runtime(const struct sandbox_plan *p, int data_fd, const char **step)
 {
 	const unsigned long scratch = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	struct plan_bind data;
 	int r = mount_proc_and_dev(p, step);
 
 	if (r < 0)
@@ -305,7 +321,9 @@ static int mount_runtime(const struct sandbox_plan *p, const char **step)
 	if (r < 0 || !p->data.dst[0])
 		return r;
 	*step = "mount the dataset at /data";
-	r = bind_readonly(&p->data, scratch, step);
+	data = p->data;
+	fd_path(data.src, data_fd);
+	r = bind_readonly(&data, scratch, step);
 	return r < 0 ? r : 0;
 }
 
@@ -324,7 +342,7 @@ static int pivot_into(const char *dir)
 	return 0;
 }
 
-int mount_build_root(const struct sandbox_plan *p, const char **step)
+int mount_build_root(const struct sandbox_plan *p, int data_fd, const char **step)
 {
 	int r;
 
@@ -344,7 +362,7 @@ int mount_build_root(const struct sandbox_plan *p, const char **step)
 		return -errno;
 	r = fill_root(p, step);
 	if (r == 0)
-		r = mount_runtime(p, step);
+		r = mount_runtime(p, data_fd, step);
 	if (r < 0)
 		return r;
 	*step = "pivot into the new root";

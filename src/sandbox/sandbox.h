@@ -62,6 +62,7 @@ enum {
 	LIMIT_HIT_PIDS = 1 << 3,
 	LIMIT_HIT_OUTPUT = 1 << 4,
 	LIMIT_HIT_ROWS = 1 << 5,
+	LIMIT_HIT_CANCELLED = 1 << 6, /* not a limit: the caller cancelled */
 };
 
 struct sandbox_limits {
@@ -93,6 +94,10 @@ struct sandbox_request {
 	 * SQL: the SQLite file, mounted read-only at /data/<its name>. */
 	const char *data_path;
 	struct sandbox_limits limits;
+	/* When > 0: the run is stopped (status killed, error "cancelled") as
+	 * soon as this descriptor becomes readable or hangs up. 0 (what a
+	 * zeroed request holds) means none. */
+	int cancel_fd;
 };
 
 struct sandbox_artifact {

@@ -120,13 +120,20 @@ static int run_child(struct sandbox_plan *plan, struct cgroup_run *cg, struct ru
 	if (r == 0 && (r = ids_map(plan, pid)) < 0)
 		fail(res, r, "writing the user namespace id maps");
 	/* The child builds its root while we move it into the cgroups; it
-	 * waits for "joined" before anything of the analyst's runs. */
-	if (r == 0 && send(f->ctl[0], &go, sizeof(go), MSG_NOSIGNAL) != sizeof(go))
-		r = -errno;
-	if (r == 0 && (r = cgroup_run_attach(cg, pid)) < 0)
-		fail(res, r, "moving the sandbox into its cgroup");
-	if (r == 0 && send(f->ctl[0], &joined, sizeof(joined), MSG_NOSIGNAL) != sizeof(joined))
-		r = -errno;
+	 * waits for "joined" before anything of the analyst's runs. A failed
+	 * send means the child already ended: the supervisor then collects
+	 * the reason it reported. */
+	if (r == 0)
+		send(f->ctl[0], &go, sizeof(go), MSG_NOSIGNAL);
+	if (r == 0) {
+		r = cgroup_run_attach(cg, pid);
+		if (r == -ESRCH) /* the child is gone already */
+			r = 0;
+		else if (r < 0)
+			fail(res, r, "moving the sandbox into its cgroup");
+	}
+	if (r == 0)
+		send(f->ctl[0], &joined, sizeof(joined), MSG_NOSIGNAL);
 	if (r < 0) {
 		fail(res, r, "starting the sandbox");
 		kill(pid, SIGKILL);
@@ -136,6 +143,7 @@ static int run_child(struct sandbox_plan *plan, struct cgroup_run *cg, struct ru
 	io = (struct supervise_io){ .stdout_r = f->stdout_p[0], .stderr_r = f->stderr_p[0],
 				    .result_r = f->result_p[0], .ctl_fd = f->ctl[0],
 				    .pidfd = f->pidfd, .init_pid = pid,
+				    .cancel_fd = plan->req->cancel_fd > 0 ? plan->req->cancel_fd : -1,
 				    .limits = &plan->req->limits, .cg = cg };
 	/* supervise_run closes the read ends. */
 	f->stdout_p[0] = f->stderr_p[0] = f->result_p[0] = -1;

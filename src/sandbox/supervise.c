@@ -30,7 +30,7 @@
 #define CPU_POLL_MS 20
 #define READ_CHUNK (64 * 1024)
 
-enum { W_STDOUT, W_STDERR, W_RESULT, W_CTL, W_PID, W_COUNT };
+enum { W_STDOUT, W_STDERR, W_RESULT, W_CTL, W_PID, W_CANCEL, W_COUNT };
 
 struct watch {
 	const struct supervise_io *io;
@@ -174,6 +174,10 @@ static int watch_loop(struct watch *w)
 			read_control(w);
 		if (w->pfd[W_PID].fd >= 0 && (w->pfd[W_PID].revents & POLLIN))
 			reap_init(w);
+		if (w->pfd[W_CANCEL].fd >= 0 && w->pfd[W_CANCEL].revents) {
+			watch_kill(w, LIMIT_HIT_CANCELLED);
+			w->pfd[W_CANCEL].fd = -1;
+		}
 		if (!w->init_done) {
 			check_limits(w);
 			continue;
@@ -200,7 +204,8 @@ int supervise_run(const struct supervise_io *io, struct sandbox_result *res,
 		  struct supervise_outcome *ret)
 {
 	struct watch w = { .io = io, .out = ret };
-	const int fds[W_COUNT] = { io->stdout_r, io->stderr_r, io->result_r, io->ctl_fd, io->pidfd };
+	const int fds[W_COUNT] = { io->stdout_r, io->stderr_r, io->result_r,
+				   io->ctl_fd, io->pidfd,	io->cancel_fd };
 	int r;
 
 	memset(ret, 0, sizeof(*ret));

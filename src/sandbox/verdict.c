@@ -116,13 +116,17 @@ int verdict_decide(const struct sandbox_request *req, const struct cgroup_run *c
 		snprintf(res->error, sizeof(res->error), "the SQL runner refused its arguments");
 		return -EINVAL;
 	}
-	res->limits_hit |= out->killed_for;
+	res->limits_hit |= out->killed_for & ~(unsigned)LIMIT_HIT_CANCELLED;
 	if (out->killed_for & LIMIT_HIT_WALL)
 		res->status = SANDBOX_TIMEOUT;
 	else if (out->killed_for & LIMIT_HIT_CPU)
 		res->status = SANDBOX_CPU_LIMIT;
 	else if (out->killed_for & LIMIT_HIT_OUTPUT)
 		res->status = SANDBOX_OUTPUT_LIMIT;
+	else if (out->killed_for & LIMIT_HIT_CANCELLED) {
+		res->status = SANDBOX_KILLED;
+		snprintf(res->error, sizeof(res->error), "cancelled before it finished");
+	}
 	else
 		res->status = status_from_exit(req, &st, res);
 	if (res->status == SANDBOX_CPU_LIMIT)

@@ -1,0 +1,211 @@
+/*
+ * serve_cmd: `ledgerbox serve`, the HTTP API.
+ *
+ * Start order matters: configuration, store, then the sandbox workers
+ * (forked while this process has no threads yet), then the HTTP threads.
+ * SIGINT and SIGTERM are blocked in every thread and taken by the main
+ * thread with sigwait, which then shuts down gracefully: stop accepting,
+ * let admitted runs finish within LEDGERBOX_SHUTDOWN_GRACE_MS (then cancel
+ * them), close connections, close the database cleanly.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "config/config.h"
+#include "datasets/datasets.h"
+#include "demo/demo_data.h"
+#include "http/http.h"
+#include "obs/log.h"
+#include "runs/pool.h"
+#include "store/store.h"
+#include "util/banned.h"
+
+static void usage_print(FILE *out)
+{
+	size_t n;
+	const struct config_setting *s = config_settings(&n);
+
+	fputs("usage: ledgerbox serve [--config FILE] [--bootstrap]\n\n"
+	      "Serves the analysis API. --bootstrap first writes the demo dataset into\n"
+	      "DATA_DIR/demo and creates an admin key when there is none (make run does).\n\n"
+	      "Settings (environment, or the file without the LEDGERBOX_ prefix):\n", out);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  %-30s %-12s %s\n", s[i].variable, s[i].default_text, s[i].description);
+}
+
+static int bootstrap_demo(const struct config *cfg)
+{
+	char dir[PATH_MAX + 16], err[512];
+	struct stat st;
+
+	if (mkdir(cfg->data_dir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "ledgerbox serve: cannot create %s (LEDGERBOX_DATA_DIR): %s\n",
+			cfg->data_dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(dir, sizeof(dir), "%s/demo", cfg->data_dir);
+	if (stat(dir, &st) == 0)
+		return 0;
+	if (demo_data_write(dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ledgerbox serve: %s\n", err);
+		return -EIO;
+	}
+	fprintf(stderr, "ledgerbox: demo dataset written to %s\n", dir);
+	return 0;
+}
+
+/* The first admin key is kept (mode 0600) in the state directory so that
+ * `make run` can show it again; revoke it once real keys exist. */
+static int bootstrap_key(const struct config *cfg, struct store *store)
+{
+	char path[PATH_MAX + 32], key[STORE_KEY_MAX];
+	int64_t admins = 0, id;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/bootstrap-admin.key", cfg->state_dir);
+	if (store_admin_key_count(store, &admins) == 0 && admins > 0) {
+		f = fopen(path, "re");
+		if (f && fgets(key, sizeof(key), f))
+			fprintf(stderr, "ledgerbox: admin key (from %s): %s", path, key);
+		if (f)
+			fclose(f);
+		return 0;
+	}
+	if (store_key_create(store, "system", "admin", "admin", ROLE_ADMIN, key, &id) < 0)
+		return -EIO;
+	umask(077);
+	f = fopen(path, "we");
+	if (f) {
+		fprintf(f, "%s\n", key);
+		fclose(f);
+	}
+	fprintf(stderr, "ledgerbox: created an admin key (kept in %s): %s\n", path, key);
+	return 0;
+}
+
+static int wait_for_signal(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigwait(&set, &sig);
+	return sig;
+}
+
+static void signals_block(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Lets admitted runs finish within the grace period (then cancels them),
+ * and waits for their answers to be sent before connections close. */
+static void shutdown_drain(struct http_server *srv, uint64_t grace_ms)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	uint64_t waited_ms = 0;
+
+	pool_drain(srv->pool, grace_ms);
+	while (http_in_flight() > 0 && waited_ms < grace_ms + 5000) {
+		nanosleep(&pause, NULL);
+		waited_ms += 10;
+	}
+}
+
+static int serve(const struct config *cfg, bool bootstrap)
+{
+	struct http_server srv = { .cfg = cfg };
+	char err[512], exe[PATH_MAX];
+	json_t *f;
+	int r, sig;
+
+	if (!realpath("/proc/self/exe", exe)) {
+		fprintf(stderr, "ledgerbox serve: cannot find its own binary: %s\n", strerror(errno));
+		return 1;
+	}
+	if (store_open(cfg->state_dir, &srv.store, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ledgerbox serve: %s\n", err);
+		return 1;
+	}
+	/* Uploads cut short by a crash leave temporary folders behind. */
+	csv_import_sweep(cfg->data_dir, 3600, NULL);
+	if (bootstrap && (bootstrap_demo(cfg) < 0 || bootstrap_key(cfg, srv.store) < 0)) {
+		store_close(srv.store);
+		return 1;
+	}
+	r = pool_start(exe, cfg->max_runs, cfg->queue_max, &srv.pool);
+	if (r < 0) {
+		fprintf(stderr, "ledgerbox serve: cannot start sandbox workers: %s\n", strerror(-r));
+		store_close(srv.store);
+		return 1;
+	}
+	signals_block();
+	if (http_start(&srv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ledgerbox serve: %s\n", err);
+		pool_stop(srv.pool);
+		store_close(srv.store);
+		return 1;
+	}
+	fprintf(stderr, "ledgerbox: serving on http://%s:%u/\n", cfg->listen_host, cfg->listen_port);
+	f = json_pack("{s:s,s:i,s:i,s:s,s:s}", "host", cfg->listen_host, "port", cfg->listen_port,
+		      "run_slots", (int)cfg->max_runs, "state_dir", cfg->state_dir, "data_dir",
+		      cfg->data_dir);
+	log_event(LOG_INFO, NULL, "serve.start", f);
+	json_decref(f);
+	sig = wait_for_signal();
+	f = json_pack("{s:i,s:I}", "signal", sig, "grace_ms", (json_int_t)cfg->shutdown_grace_ms);
+	log_event(LOG_INFO, NULL, "serve.shutdown", f);
+	json_decref(f);
+	http_quiesce(&srv);
+	shutdown_drain(&srv, cfg->shutdown_grace_ms);
+	http_stop(&srv);
+	pool_stop(srv.pool);
+	store_close(srv.store);
+	log_event(LOG_INFO, NULL, "serve.stopped", NULL);
+	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	bool bootstrap = false;
+	struct config cfg;
+	char err[512];
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			usage_print(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--bootstrap") == 0) {
+			bootstrap = true;
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config_path = argv[++i];
+		} else {
+			fprintf(stderr, "ledgerbox serve: unexpected argument '%s'\n", argv[i]);
+			usage_print(stderr);
+			return 64;
+		}
+	}
+	if (config_load(&cfg, config_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ledgerbox serve: %s\n", err);
+		return 64;
+	}
+	return serve(&cfg, bootstrap);
+}

@@ -1,0 +1,562 @@
+/*
+ * config: builds struct config from defaults, an optional file and the
+ * LEDGERBOX_* environment, in that order, so a later source wins.
+ *
+ * One table (SETTINGS below) drives everything: the names in the file and
+ * in the environment, how each value is parsed, its range, and the text
+ * config_settings() hands to `ledgerbox serve --help` and the docs. Adding
+ * a setting is one line there plus its default in config_defaults().
+ *
+ * Invariants:
+ * - config_load() writes *ret only when every value parsed and the values
+ *   agree with each other: each run default is at most its maximum,
+ *   export_rows >= table_rows, and both limit sets pass
+ *   sandbox_limits_check().
+ * - Every message starts with where the value came from: the variable's
+ *   name (LEDGERBOX_LISTEN: ...) or FILE:LINE and the file's name for it.
+ * - The file is read whole under a size cap, so a huge or endless file
+ *   (a FIFO, /dev/zero) cannot grow memory without bound.
+ *
+ * Derived limits, set after all sources are read so they follow the
+ * settings rather than the sandbox's defaults:
+ * - output_drain_bytes (output read and dropped before a run is stopped)
+ *   is at least 16 times MAX_RUN_OUTPUT in both limits and max_limits (16
+ *   times, as `ledgerbox exec` does), so a request may raise its output
+ *   limit to the maximum without touching the drain;
+ * - max_rows (rows of the result table the sandbox keeps) is export_rows
+ *   in both, so the CSV export can have every row it promises.
+ */
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/parse.h"
+#include "util/banned.h"
+
+#define KiB (1024ull)
+#define MiB (1024ull * KiB)
+#define GiB (1024ull * MiB)
+#define CONFIG_FILE_MAX_BYTES (1 * MiB)
+#define ENV_PREFIX "LEDGERBOX_"
+#define DRAIN_PER_OUTPUT 16
+
+enum kind {
+	KIND_FILE,	   /* LEDGERBOX_CONFIG: only in the environment */
+	KIND_LISTEN,	   /* host:port into listen_host and listen_port */
+	KIND_PATH,	   /* char[PATH_MAX] */
+	KIND_UINT,	   /* unsigned int */
+	KIND_U64,	   /* uint64_t, a count or milliseconds */
+	KIND_BYTES,	   /* uint64_t, a size such as 256M */
+	KIND_LIMIT_U64,	   /* a field of struct sandbox_limits */
+	KIND_LIMIT_BYTES,
+};
+
+#define OFF(field) offsetof(struct config, field)
+#define NO_FIELD 0
+
+/* X(suffix, kind, offset, min, max, default text, description) */
+#define SETTINGS(X)                                                                             \
+	X("CONFIG", KIND_FILE, NO_FIELD, 0, UINT64_MAX, "(none)",                               \
+	  "a file of `name = value` lines read before the environment")                         \
+	X("LISTEN", KIND_LISTEN, NO_FIELD, 0, UINT64_MAX, "127.0.0.1:8080",                     \
+	  "address of the HTTP server: an IPv4 address or localhost, a colon, a port")          \
+	X("STATE_DIR", KIND_PATH, OFF(state_dir), 0, UINT64_MAX, "./state",                     \
+	  "folder of the state database and the runs' artifacts")                               \
+	X("DATA_DIR", KIND_PATH, OFF(data_dir), 0, UINT64_MAX, "./data",                        \
+	  "folder of the datasets runs can read")                                               \
+	X("MAX_RUNS", KIND_UINT, OFF(max_runs), 1, 1024, "number of CPUs",                      \
+	  "runs at the same time (1 to 1024)")                                                  \
+	X("QUEUE_MAX", KIND_UINT, OFF(queue_max), 0, 100000, "16",                              \
+	  "runs waiting for a free slot before more are refused (0 to 100000)")                 \
+	X("MAX_BODY_BYTES", KIND_BYTES, OFF(max_body_bytes), 1 * KiB, 64 * GiB, "1M",           \
+	  "largest JSON request body (1K to 64G)")                                              \
+	X("UPLOAD_MAX_BYTES", KIND_BYTES, OFF(upload_max_bytes), 1 * KiB, 64 * GiB, "100M",     \
+	  "largest dataset upload (1K to 64G)")                                                 \
+	X("UPLOAD_MAX_ROWS", KIND_U64, OFF(upload_max_rows), 1, 100000000, "1000000",           \
+	  "most rows in an uploaded dataset (1 to 100000000)")                                  \
+	X("TABLE_ROWS", KIND_U64, OFF(table_rows), 1, 1000000, "1000",                          \
+	  "rows of a result table shown in a response (1 to 1000000)")                          \
+	X("EXPORT_ROWS", KIND_U64, OFF(export_rows), 1, 10000000, "100000",                     \
+	  "rows of a result table kept for CSV export (TABLE_ROWS to 10000000)")                \
+	X("SHUTDOWN_GRACE_MS", KIND_U64, OFF(shutdown_grace_ms), 0, 600000, "30000",            \
+	  "how long shutdown waits for running runs (0 to 600000)")                             \
+	X("RUN_TIMEOUT_MS", KIND_LIMIT_U64, OFF(limits.wall_ms), 0, UINT64_MAX, "30000",        \
+	  "wall-clock limit of a run that asks for none")                                       \
+	X("RUN_CPU_MS", KIND_LIMIT_U64, OFF(limits.cpu_ms), 0, UINT64_MAX, "20000",             \
+	  "CPU time of all a run's processes, for a run that asks for none")                    \
+	X("RUN_MEMORY", KIND_LIMIT_BYTES, OFF(limits.memory_bytes), 0, UINT64_MAX, "512M",      \
+	  "memory of a run that asks for none")                                                 \
+	X("RUN_PIDS", KIND_LIMIT_U64, OFF(limits.pids), 0, UINT64_MAX, "64",                    \
+	  "processes and threads of a run that asks for none")                                  \
+	X("RUN_OUTPUT", KIND_LIMIT_BYTES, OFF(limits.output_bytes), 0, UINT64_MAX, "1M",        \
+	  "stdout and stderr kept, each, for a run that asks for none")                         \
+	X("RUN_TMP", KIND_LIMIT_BYTES, OFF(limits.tmp_bytes), 0, UINT64_MAX, "64M",             \
+	  "size of /tmp of a run that asks for none")                                           \
+	X("MAX_RUN_TIMEOUT_MS", KIND_LIMIT_U64, OFF(max_limits.wall_ms), 0, UINT64_MAX, "300000", \
+	  "the most wall-clock time a request may ask for")                                     \
+	X("MAX_RUN_CPU_MS", KIND_LIMIT_U64, OFF(max_limits.cpu_ms), 0, UINT64_MAX, "300000",    \
+	  "the most CPU time a request may ask for")                                            \
+	X("MAX_RUN_MEMORY", KIND_LIMIT_BYTES, OFF(max_limits.memory_bytes), 0, UINT64_MAX, "4G", \
+	  "the most memory a request may ask for")                                              \
+	X("MAX_RUN_PIDS", KIND_LIMIT_U64, OFF(max_limits.pids), 0, UINT64_MAX, "256",           \
+	  "the most processes and threads a request may ask for")                               \
+	X("MAX_RUN_OUTPUT", KIND_LIMIT_BYTES, OFF(max_limits.output_bytes), 0, UINT64_MAX, "16M", \
+	  "the most output per stream a request may ask for")                                   \
+	X("MAX_RUN_TMP", KIND_LIMIT_BYTES, OFF(max_limits.tmp_bytes), 0, UINT64_MAX, "1G",      \
+	  "the largest /tmp a request may ask for")
+
+struct spec {
+	enum kind kind;
+	size_t offset;
+	uint64_t min, max;
+};
+
+#define SETTING_DOC(suffix, kind, offset, min, max, def, desc) { ENV_PREFIX suffix, def, desc },
+#define SETTING_SPEC(suffix, kind, offset, min, max, def, desc) { kind, offset, min, max },
+
+/* settings[i] documents specs[i]: both come from the one list. */
+static const struct config_setting settings[] = { SETTINGS(SETTING_DOC) };
+static const struct spec specs[] = { SETTINGS(SETTING_SPEC) };
+#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+const struct config_setting *config_settings(size_t *ret_count)
+{
+	if (ret_count)
+		*ret_count = N_SETTINGS;
+	return settings;
+}
+
+static void config_defaults(struct config *c)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
+	c->listen_port = 8080;
+	snprintf(c->state_dir, sizeof(c->state_dir), "./state");
+	snprintf(c->data_dir, sizeof(c->data_dir), "./data");
+	c->max_runs = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (unsigned)cpus;
+	c->queue_max = 16;
+	c->max_body_bytes = 1 * MiB;
+	c->upload_max_bytes = 100 * MiB;
+	c->upload_max_rows = 1000000;
+	c->table_rows = 1000;
+	c->export_rows = 100000;
+	c->shutdown_grace_ms = 30000;
+	sandbox_limits_default(&c->limits);
+	c->max_limits = c->limits;
+	c->max_limits.wall_ms = 300000;
+	c->max_limits.cpu_ms = 300000;
+	c->max_limits.memory_bytes = 4 * GiB;
+	c->max_limits.pids = 256;
+	c->max_limits.output_bytes = 16 * MiB;
+	c->max_limits.tmp_bytes = 1 * GiB;
+}
+
+static bool kind_is_bytes(enum kind k)
+{
+	return k == KIND_BYTES || k == KIND_LIMIT_BYTES;
+}
+
+static bool kind_is_limit(enum kind k)
+{
+	return k == KIND_LIMIT_U64 || k == KIND_LIMIT_BYTES;
+}
+
+/* Writes 64G, 1K or 1000: the shortest exact form, for messages. */
+static void bytes_format(uint64_t v, char *out, size_t out_len)
+{
+	static const char units[] = "TGMK";
+
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned shift = 10 * (4 - i);
+		if (v && v % (1ull << shift) == 0) {
+			snprintf(out, out_len, "%" PRIu64 "%c", v >> shift, units[i]);
+			return;
+		}
+	}
+	snprintf(out, out_len, "%" PRIu64, v);
+}
+
+/* A number as a person would write it in the setting: 8G or 30000. */
+static void value_format(const struct spec *s, uint64_t v, char *out, size_t out_len)
+{
+	if (kind_is_bytes(s->kind))
+		bytes_format(v, out, out_len);
+	else
+		snprintf(out, out_len, "%" PRIu64, v);
+}
+
+static int value_error(char *err, size_t err_len, const char *where, const char *expected,
+		       const char *value, int r)
+{
+	snprintf(err, err_len, "%s: expected %s, got '%.200s'", where, expected, value);
+	return r;
+}
+
+static int listen_apply(struct config *c, const char *value, const char *where, char *err,
+			size_t err_len)
+{
+	const char *colon = strrchr(value, ':');
+	char host[64];
+	struct in_addr addr;
+	uint64_t port;
+	size_t host_len = colon ? (size_t)(colon - value) : 0;
+
+	if (host_len == 0 || host_len >= sizeof(host) || parse_u64(colon + 1, &port) < 0 ||
+	    port == 0 || port > 65535)
+		goto bad;
+	memcpy(host, value, host_len);
+	host[host_len] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &addr) != 1)
+		goto bad;
+	/* Stored in inet_ntop's canonical form, which always fits. */
+	inet_ntop(AF_INET, &addr, c->listen_host, sizeof(c->listen_host));
+	c->listen_port = (uint16_t)port;
+	return 0;
+bad:
+	return value_error(err, err_len, where, "host:port (like 127.0.0.1:8080)", value, -EINVAL);
+}
+
+static int path_apply(struct config *c, const struct spec *s, const char *value,
+		      const char *where, char *err, size_t err_len)
+{
+	char *field = (char *)c + s->offset;
+
+	if (*value == '\0' || strlen(value) >= PATH_MAX)
+		return value_error(err, err_len, where, "a folder path", value, -EINVAL);
+	snprintf(field, PATH_MAX, "%s", value);
+	return 0;
+}
+
+/* The drain (output read and dropped before a run is stopped) grows with
+ * the output limit, as in `ledgerbox exec`: the sandbox's fixed default is
+ * too small for a large output limit and sandbox_limits_check refuses it. */
+static void limits_derive(struct sandbox_limits *l, uint64_t output_bytes)
+{
+	/* An output limit this large is refused by the range check anyway. */
+	if (output_bytes > UINT64_MAX / DRAIN_PER_OUTPUT)
+		return;
+	if (l->output_drain_bytes < DRAIN_PER_OUTPUT * output_bytes)
+		l->output_drain_bytes = DRAIN_PER_OUTPUT * output_bytes;
+}
+
+/* Checks one limit on its own, against the sandbox's own ranges, so the
+ * message can name the variable that is wrong. */
+static int limit_check(const struct spec *s, uint64_t v, const char *value, const char *where,
+		       char *err, size_t err_len)
+{
+	size_t base = s->offset >= OFF(max_limits) ? OFF(max_limits) : OFF(limits);
+	struct sandbox_limits l;
+	char why[256];
+
+	sandbox_limits_default(&l);
+	memcpy((char *)&l + (s->offset - base), &v, sizeof(v));
+	limits_derive(&l, l.output_bytes);
+	if (sandbox_limits_check(&l, why, sizeof(why)) < 0) {
+		snprintf(err, err_len, "%s: %s (got '%.100s')", where, why, value);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+/* What a number setting takes, for messages: "a whole number from 1 to
+ * 1024", "a size like 256M from 1K to 64G". */
+static void expected_format(const struct spec *s, char *out, size_t out_len)
+{
+	const char *what = kind_is_bytes(s->kind) ? "a size like 256M" : "a whole number";
+	char lo[32], hi[32];
+
+	if (s->max == UINT64_MAX) {
+		snprintf(out, out_len, "%s", what);
+		return;
+	}
+	value_format(s, s->min, lo, sizeof(lo));
+	value_format(s, s->max, hi, sizeof(hi));
+	snprintf(out, out_len, "%s from %s to %s", what, lo, hi);
+}
+
+static int number_apply(struct config *c, const struct spec *s, const char *value,
+			const char *where, char *err, size_t err_len)
+{
+	uint64_t v;
+	int r = kind_is_bytes(s->kind) ? parse_bytes(value, &v) : parse_u64(value, &v);
+
+	if (r == 0 && (v < s->min || v > s->max))
+		r = -ERANGE;
+	if (r < 0) {
+		char expected[128];
+		expected_format(s, expected, sizeof(expected));
+		return value_error(err, err_len, where, expected, value, r);
+	}
+	if (kind_is_limit(s->kind)) {
+		r = limit_check(s, v, value, where, err, err_len);
+		if (r < 0)
+			return r;
+	}
+	if (s->kind == KIND_UINT) {
+		unsigned u = (unsigned)v;
+		memcpy((char *)c + s->offset, &u, sizeof(u));
+	} else {
+		memcpy((char *)c + s->offset, &v, sizeof(v));
+	}
+	return 0;
+}
+
+static int spec_apply(struct config *c, const struct spec *s, const char *value,
+		      const char *where, char *err, size_t err_len)
+{
+	switch (s->kind) {
+	case KIND_FILE:
+		snprintf(err, err_len, "%s: can only be set in the environment", where);
+		return -EINVAL;
+	case KIND_LISTEN:
+		return listen_apply(c, value, where, err, err_len);
+	case KIND_PATH:
+		return path_apply(c, s, value, where, err, err_len);
+	default:
+		return number_apply(c, s, value, where, err, err_len);
+	}
+}
+
+/* The file's name for a setting is the variable without its prefix; case
+ * does not matter, so `LISTEN` and `listen` are the same setting. */
+static const struct spec *spec_find_file_name(const char *name)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++)
+		if (strcasecmp(settings[i].variable + strlen(ENV_PREFIX), name) == 0)
+			return &specs[i];
+	return NULL;
+}
+
+static const char *spec_variable(const struct spec *s)
+{
+	return settings[s - specs].variable;
+}
+
+static char *text_trim(char *s)
+{
+	size_t len;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	len = strlen(s);
+	while (len && isspace((unsigned char)s[len - 1]))
+		s[--len] = '\0';
+	return s;
+}
+
+/* A '#' starts a comment at the start of a line or after white space, so a
+ * value such as `./data#2` keeps its '#'. */
+static void comment_strip(char *line)
+{
+	for (char *p = line; *p; p++) {
+		if (*p == '#' && (p == line || isspace((unsigned char)p[-1]))) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
+static int line_apply(struct config *c, const char *path, unsigned line_no, char *line,
+		      char *err, size_t err_len)
+{
+	char where[PATH_MAX + 128];
+	const struct spec *s;
+	char *eq, *name, *value;
+
+	comment_strip(line);
+	line = text_trim(line);
+	if (*line == '\0')
+		return 0;
+	eq = strchr(line, '=');
+	if (!eq) {
+		snprintf(err, err_len, "%s:%u: expected name = value, got '%.200s'", path, line_no,
+			 line);
+		return -EINVAL;
+	}
+	*eq = '\0';
+	name = text_trim(line);
+	value = text_trim(eq + 1);
+	s = spec_find_file_name(name);
+	if (!s) {
+		snprintf(err, err_len, "%s:%u: unknown setting '%.100s'", path, line_no, name);
+		return -EINVAL;
+	}
+	snprintf(where, sizeof(where), "%s:%u: %s", path, line_no, name);
+	return spec_apply(c, s, value, where, err, err_len);
+}
+
+/* Reads the whole file into b, which the caller has set up with its cap. */
+static int file_read(const char *path, struct buf *b, char *err, size_t err_len)
+{
+	char chunk[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int r = -errno;
+		snprintf(err, err_len, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	while (!b->truncated && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+		int r = n < 0 ? (errno == EINTR ? 0 : -errno) : buf_append(b, chunk, (size_t)n);
+		if (r < 0) {
+			snprintf(err, err_len, "%s: %s", path, strerror(-r));
+			close(fd);
+			return r;
+		}
+	}
+	close(fd);
+	if (b->truncated) {
+		snprintf(err, err_len, "%s: larger than %llu bytes", path, CONFIG_FILE_MAX_BYTES);
+		return -EFBIG;
+	}
+	return 0;
+}
+
+static int file_apply(struct config *c, const char *path, char *err, size_t err_len)
+{
+	struct buf b;
+	char *line, *next;
+	unsigned line_no = 0;
+	int r;
+
+	buf_init(&b, CONFIG_FILE_MAX_BYTES);
+	r = file_read(path, &b, err, err_len);
+	if (r < 0)
+		goto out;
+	if (b.len && memchr(b.data, '\0', b.len)) {
+		snprintf(err, err_len, "%s: holds a NUL byte; not a text file", path);
+		r = -EINVAL;
+		goto out;
+	}
+	for (line = b.data; line && r == 0; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		r = line_apply(c, path, ++line_no, line, err, err_len);
+	}
+out:
+	buf_release(&b);
+	return r;
+}
+
+static int env_apply(struct config *c, char *err, size_t err_len)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const char *value = getenv(settings[i].variable);
+		int r;
+
+		if (!value || specs[i].kind == KIND_FILE)
+			continue;
+		r = spec_apply(c, &specs[i], value, settings[i].variable, err, err_len);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static uint64_t field_u64(const struct config *c, size_t offset)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)c + offset, sizeof(v));
+	return v;
+}
+
+/* Each LEDGERBOX_RUN_X must be at most its LEDGERBOX_MAX_RUN_X. */
+static int limits_against_max(const struct config *c, char *err, size_t err_len)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const char *var = settings[i].variable;
+		char max_var[64];
+		const struct spec *max;
+		uint64_t v, top;
+
+		if (strncmp(var, ENV_PREFIX "RUN_", strlen(ENV_PREFIX "RUN_")) != 0)
+			continue;
+		snprintf(max_var, sizeof(max_var), "MAX_%s", var + strlen(ENV_PREFIX));
+		max = spec_find_file_name(max_var);
+		if (!max)
+			continue;
+		v = field_u64(c, specs[i].offset);
+		top = field_u64(c, max->offset);
+		if (v > top) {
+			char v_text[32], top_text[32];
+			value_format(&specs[i], v, v_text, sizeof(v_text));
+			value_format(max, top, top_text, sizeof(top_text));
+			snprintf(err, err_len, "%s (%s) is above %s (%s)", var, v_text,
+				 spec_variable(max), top_text);
+			return -ERANGE;
+		}
+	}
+	return 0;
+}
+
+static int config_check(struct config *c, char *err, size_t err_len)
+{
+	char why[256];
+	int r;
+
+	if (c->export_rows < c->table_rows) {
+		snprintf(err, err_len,
+			 ENV_PREFIX "EXPORT_ROWS (%" PRIu64 ") must be at least " ENV_PREFIX
+				    "TABLE_ROWS (%" PRIu64 ")",
+			 c->export_rows, c->table_rows);
+		return -ERANGE;
+	}
+	c->limits.max_rows = c->max_limits.max_rows = c->export_rows;
+	/* Sized for the largest output a request may ask for, so a request
+	 * that starts from the defaults and raises only its output limit
+	 * still passes sandbox_limits_check. */
+	limits_derive(&c->limits, c->max_limits.output_bytes);
+	limits_derive(&c->max_limits, c->max_limits.output_bytes);
+	r = limits_against_max(c, err, err_len);
+	if (r < 0)
+		return r;
+	if (sandbox_limits_check(&c->limits, why, sizeof(why)) < 0) {
+		snprintf(err, err_len, "run limits: %s", why);
+		return -ERANGE;
+	}
+	if (sandbox_limits_check(&c->max_limits, why, sizeof(why)) < 0) {
+		snprintf(err, err_len, "maximum run limits: %s", why);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+int config_load(struct config *ret, const char *path, char *err, size_t err_len)
+{
+	struct config c;
+	int r = 0;
+
+	config_defaults(&c);
+	if (!path) {
+		path = getenv(ENV_PREFIX "CONFIG");
+		/* An empty LEDGERBOX_CONFIG means no file, as when it is unset. */
+		if (path && *path == '\0')
+			path = NULL;
+	}
+	if (path)
+		r = file_apply(&c, path, err, err_len);
+	if (r == 0)
+		r = env_apply(&c, err, err_len);
+	if (r == 0)
+		r = config_check(&c, err, err_len);
+	if (r == 0)
+		*ret = c;
+	return r;
+}

@@ -1,0 +1,244 @@
+/*
+ * csv_check: pass 1 of an import. Reads the whole CSV once, refuses it at
+ * the first problem with the line where the bad record starts, and learns
+ * the column names, their types and the row count.
+ *
+ * Invariants:
+ * - Every field of every record is checked: valid UTF-8, no NUL byte (SQLite
+ *   and most tools cut text at a NUL), as many fields as the header.
+ * - Column names are trimmed of blanks, non-empty, at most
+ *   CSV_MAX_NAME_BYTES, free of control characters (they end up in SQL,
+ *   JSON and messages) and unique ignoring ASCII case, because SQLite
+ *   treats column names that way and would refuse the table later.
+ * - Past max_rows data rows the check stops with -EFBIG.
+ */
+#include "datasets/internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "datasets/csv_parse.h"
+#include "util/utf8.h"
+
+#include "util/banned.h"
+
+void csv_shape_release(struct csv_shape *shape)
+{
+	if (!shape)
+		return;
+	for (size_t i = 0; shape->names && i < shape->columns; i++)
+		free(shape->names[i]);
+	free(shape->names);
+	free(shape->types);
+	memset(shape, 0, sizeof(*shape));
+}
+
+static int reader_error(const struct csv_reader *r, const struct csv_shape *shape, char *err,
+			size_t err_len)
+{
+	uint64_t line = r->error_line;
+
+	switch (r->error) {
+	case CSV_ERR_UNTERMINATED:
+		ds_err(err, err_len, "line %" PRIu64 ": unterminated quoted field", line);
+		break;
+	case CSV_ERR_AFTER_QUOTE:
+		ds_err(err, err_len,
+		       "line %" PRIu64 ": text after a closing quote (inside a quoted field, "
+		       "write a quote as \"\")", line);
+		break;
+	case CSV_ERR_TOO_LONG:
+		ds_err(err, err_len, "line %" PRIu64 ": record longer than %u bytes", line,
+		       CSV_MAX_RECORD_BYTES);
+		break;
+	case CSV_ERR_TOO_MANY_FIELDS:
+		if (shape->columns)
+			ds_err(err, err_len, "line %" PRIu64 ": expected %zu fields, found more than %d",
+			       line, shape->columns, CSV_MAX_COLUMNS);
+		else
+			ds_err(err, err_len, "line %" PRIu64 ": more than %d columns", line,
+			       CSV_MAX_COLUMNS);
+		break;
+	case CSV_ERR_NONE:
+		ds_err(err, err_len, "line %" PRIu64 ": bad CSV", line);
+		break;
+	}
+	return -EINVAL;
+}
+
+/* Valid UTF-8 without NUL bytes, in every field. */
+static int check_text(const struct csv_record *rec, char *err, size_t err_len)
+{
+	for (size_t i = 0; i < rec->count; i++) {
+		const struct csv_field *f = &rec->fields[i];
+		char *repaired;
+		size_t repaired_len;
+
+		if (memchr(f->data, '\0', f->len)) {
+			ds_err(err, err_len, "line %" PRIu64 ": field %zu holds a NUL byte", rec->line,
+			       i + 1);
+			return -EINVAL;
+		}
+		if (utf8_sanitize(f->data, f->len, &repaired, &repaired_len) < 0)
+			return -ENOMEM;
+		if (repaired) {
+			free(repaired);
+			ds_err(err, err_len, "line %" PRIu64 ": not valid UTF-8 (field %zu)", rec->line,
+			       i + 1);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* The trimmed name of column i (0-based), copied into shape->names[i]. */
+static int header_name(const struct csv_record *rec, size_t i, struct csv_shape *shape,
+		       char *err, size_t err_len)
+{
+	const char *s = rec->fields[i].data;
+	size_t len = rec->fields[i].len;
+
+	while (len > 0 && is_blank(s[0])) {
+		s++;
+		len--;
+	}
+	while (len > 0 && is_blank(s[len - 1]))
+		len--;
+	if (len == 0) {
+		ds_err(err, err_len, "line %" PRIu64 ": column %zu has no name", rec->line, i + 1);
+		return -EINVAL;
+	}
+	if (len > CSV_MAX_NAME_BYTES) {
+		ds_err(err, err_len, "line %" PRIu64 ": column %zu's name is longer than %d bytes",
+		       rec->line, i + 1, CSV_MAX_NAME_BYTES);
+		return -EINVAL;
+	}
+	for (size_t j = 0; j < len; j++) {
+		if ((unsigned char)s[j] < 0x20 || s[j] == 0x7f) {
+			ds_err(err, err_len,
+			       "line %" PRIu64 ": column %zu's name holds a control character",
+			       rec->line, i + 1);
+			return -EINVAL;
+		}
+	}
+	shape->names[i] = strndup(s, len);
+	return shape->names[i] ? 0 : -ENOMEM;
+}
+
+static int header_unique(const struct csv_shape *shape, uint64_t line, char *err,
+			 size_t err_len)
+{
+	for (size_t i = 1; i < shape->columns; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (strcasecmp(shape->names[i], shape->names[j]) != 0)
+				continue;
+			ds_err(err, err_len,
+			       "line %" PRIu64 ": column name \"%s\" appears twice (columns %zu "
+			       "and %zu; names are compared ignoring case)",
+			       line, shape->names[i], j + 1, i + 1);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int check_header(const struct csv_record *rec, struct csv_shape *shape, char *err,
+			size_t err_len)
+{
+	int rc = check_text(rec, err, err_len);
+
+	if (rc < 0)
+		return rc;
+	shape->names = calloc(rec->count, sizeof(*shape->names));
+	shape->types = calloc(rec->count, sizeof(*shape->types));
+	if (!shape->names || !shape->types)
+		return -ENOMEM;
+	shape->columns = rec->count;
+	for (size_t i = 0; i < rec->count; i++) {
+		rc = header_name(rec, i, shape, err, err_len);
+		if (rc < 0)
+			return rc;
+	}
+	return header_unique(shape, rec->line, err, err_len);
+}
+
+static int check_row(const struct csv_record *rec, struct csv_shape *shape, uint64_t max_rows,
+		     char *err, size_t err_len)
+{
+	int rc;
+
+	if (shape->rows >= max_rows) {
+		ds_err(err, err_len, "more than %" PRIu64 " rows (LEDGERBOX_UPLOAD_MAX_ROWS)",
+		       max_rows);
+		return -EFBIG;
+	}
+	if (rec->count != shape->columns) {
+		ds_err(err, err_len, "line %" PRIu64 ": expected %zu fields, found %zu", rec->line,
+		       shape->columns, rec->count);
+		return -EINVAL;
+	}
+	rc = check_text(rec, err, err_len);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < rec->count; i++) {
+		if (shape->types[i] != CSV_TYPE_TEXT)
+			shape->types[i] = csv_type_merge(
+				shape->types[i], csv_type_of(rec->fields[i].data, rec->fields[i].len));
+	}
+	shape->rows++;
+	return 0;
+}
+
+static int check_records(struct csv_reader *r, struct csv_shape *shape, uint64_t max_rows,
+			 char *err, size_t err_len)
+{
+	struct csv_record rec;
+	int rc = csv_reader_next(r, &rec);
+
+	if (rc == 0) {
+		ds_err(err, err_len, "the upload is empty: its first line must be the header "
+				     "(the column names)");
+		return -EINVAL;
+	}
+	if (rc > 0)
+		rc = check_header(&rec, shape, err, err_len);
+	while (rc >= 0 && (rc = csv_reader_next(r, &rec)) > 0)
+		rc = check_row(&rec, shape, max_rows, err, err_len);
+	if (rc == -EINVAL && r->error != CSV_ERR_NONE)
+		return reader_error(r, shape, err, err_len);
+	if (rc == -EIO)
+		ds_err(err, err_len, "cannot read the upload back: I/O error");
+	return rc;
+}
+
+int csv_check(FILE *in, uint64_t max_rows, struct csv_shape *ret, char *err, size_t err_len)
+{
+	struct csv_shape shape = { 0 };
+	struct csv_reader r;
+	int rc;
+
+	if (fseek(in, 0, SEEK_SET) < 0) {
+		rc = -errno;
+		ds_err(err, err_len, "cannot read the upload back: %s", strerror(-rc));
+		return rc;
+	}
+	csv_reader_init(&r, in, CSV_MAX_RECORD_BYTES, CSV_MAX_COLUMNS);
+	rc = check_records(&r, &shape, max_rows, err, err_len);
+	csv_reader_release(&r);
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			ds_err(err, err_len, "out of memory while reading the upload");
+		csv_shape_release(&shape);
+		return rc;
+	}
+	*ret = shape;
+	return 0;
+}

@@ -1,0 +1,341 @@
+/*
+ * csv_import: a streamed CSV upload becomes a new dataset, all or nothing.
+ *
+ * States: begun (a private folder DATA_DIR/.upload-XXXXXX, mode 0700,
+ * holding TABLE.csv being written) -> fed (bytes appended, at most
+ * max_bytes) -> finished (checked, loaded into NAME.sqlite, made readable,
+ * synced and renamed to DATA_DIR/NAME) or aborted. A feed that fails makes
+ * the import dead: it keeps its error and only abort or finish (which
+ * returns the error) remain.
+ *
+ * Invariants:
+ * - Nothing appears under a dataset name until the single rename that
+ *   publishes a complete, synced folder; the rename never replaces anything
+ *   (RENAME_NOREPLACE), so a dataset that appeared meanwhile wins and the
+ *   upload fails with -EEXIST.
+ * - Every way out other than a successful publish removes the temporary
+ *   folder, so DATA_DIR is left exactly as it was. Hidden entries are never
+ *   datasets, so an upload in progress is invisible; a crash can leave one
+ *   behind, which csv_import_sweep() removes.
+ * - The published folder is 0755 and its files 0644 whatever the umask:
+ *   the sandbox reads /data as an unprivileged uid.
+ */
+#include "datasets/datasets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "datasets/internal.h"
+
+#include "util/banned.h"
+
+
+struct csv_import {
+	char data_dir[PATH_MAX];
+	char name[DS_NAME_MAX + 1];
+	char table[DS_NAME_MAX + 1];
+	char tmp_dir[PATH_MAX];
+	struct csv_import_limits limits;
+	FILE *csv;
+	uint64_t bytes;
+	int dead; /* 0, or the error that ended the import */
+};
+
+/* Closes the CSV, removes the temporary folder unless it was published,
+ * frees imp. */
+static void import_free(struct csv_import *imp, bool published)
+{
+	if (imp->csv)
+		fclose(imp->csv);
+	if (!published && imp->tmp_dir[0])
+		ds_dir_remove(imp->tmp_dir);
+	free(imp);
+}
+
+void csv_import_abort(struct csv_import *imp)
+{
+	if (imp)
+		import_free(imp, false);
+}
+
+static int check_names(const char *name, const char *table, char *err, size_t err_len)
+{
+	if (!dataset_name_valid(name)) {
+		ds_err(err, err_len, "not a valid dataset name: use 1 to 64 letters, digits, "
+				     "'_' or '-'");
+		return -EINVAL;
+	}
+	if (!dataset_name_valid(table)) {
+		ds_err(err, err_len, "not a valid table name: use 1 to 64 letters, digits, "
+				     "'_' or '-'");
+		return -EINVAL;
+	}
+	if (strncasecmp(table, "sqlite_", 7) == 0) {
+		ds_err(err, err_len, "table names starting with sqlite_ are SQLite's own: "
+				     "pick another");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_free(const char *data_dir, const char *name, char *err, size_t err_len)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (ds_join(path, sizeof(path), data_dir, name) < 0) {
+		ds_err(err, err_len, "the dataset's path is too long");
+		return -ENAMETOOLONG;
+	}
+	if (lstat(path, &st) == 0) {
+		ds_err(err, err_len, "dataset %s already exists: pick another name", name);
+		return -EEXIST;
+	}
+	if (errno != ENOENT) {
+		int rc = -errno;
+		ds_err(err, err_len, "cannot look for dataset %s: %s", name, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* The private folder and TABLE.csv in it, opened for writing and reading. */
+static int import_create(struct csv_import *imp, char *err, size_t err_len)
+{
+	char path[PATH_MAX], file[DS_NAME_MAX + 8];
+	int fd, rc;
+
+	rc = ds_join(imp->tmp_dir, sizeof(imp->tmp_dir), imp->data_dir, DS_UPLOAD_PREFIX "XXXXXX");
+	if (rc < 0) {
+		imp->tmp_dir[0] = '\0'; /* a cut-short path must never be removed */
+		return rc;
+	}
+	if (!mkdtemp(imp->tmp_dir)) {
+		rc = -errno;
+		imp->tmp_dir[0] = '\0';
+		ds_err(err, err_len, "cannot create an upload folder in the data folder: %s",
+		       strerror(-rc));
+		return rc;
+	}
+	snprintf(file, sizeof(file), "%s.csv", imp->table);
+	if (ds_join(path, sizeof(path), imp->tmp_dir, file) < 0)
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* fchmod: 0644 whatever the umask, since the sandbox reads it. */
+	if (fd < 0 || fchmod(fd, 0644) < 0 || !(imp->csv = fdopen(fd, "w+"))) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		ds_err(err, err_len, "cannot create the upload file: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int csv_import_begin(const char *data_dir, const char *name, const char *table,
+		     const struct csv_import_limits *limits, struct csv_import **ret, char *err,
+		     size_t err_len)
+{
+	struct csv_import *imp;
+	int rc;
+
+	if (!data_dir || !limits || !ret)
+		return -EINVAL;
+	rc = check_names(name, table, err, err_len);
+	if (rc == 0)
+		rc = check_free(data_dir, name, err, err_len);
+	if (rc < 0)
+		return rc;
+	imp = calloc(1, sizeof(*imp));
+	if (!imp)
+		return -ENOMEM;
+	imp->limits = *limits;
+	snprintf(imp->name, sizeof(imp->name), "%s", name);
+	snprintf(imp->table, sizeof(imp->table), "%s", table);
+	if (snprintf(imp->data_dir, sizeof(imp->data_dir), "%s", data_dir) >=
+	    (int)sizeof(imp->data_dir)) {
+		rc = -ENAMETOOLONG;
+	} else {
+		rc = import_create(imp, err, err_len);
+	}
+	if (rc < 0) {
+		if (rc == -ENAMETOOLONG)
+			ds_err(err, err_len, "the data folder's path is too long");
+		import_free(imp, false);
+		return rc;
+	}
+	*ret = imp;
+	return 0;
+}
+
+static int import_dead(const struct csv_import *imp, char *err, size_t err_len)
+{
+	if (imp->dead == -EFBIG)
+		ds_err(err, err_len, "upload larger than %" PRIu64 " bytes (LEDGERBOX_UPLOAD_MAX_BYTES)",
+		       imp->limits.max_bytes);
+	else
+		ds_err(err, err_len, "cannot store the upload: %s", strerror(-imp->dead));
+	return imp->dead;
+}
+
+int csv_import_feed(struct csv_import *imp, const void *data, size_t len, char *err,
+		    size_t err_len)
+{
+	if (!imp || (!data && len))
+		return -EINVAL;
+	if (imp->dead)
+		return import_dead(imp, err, err_len);
+	if (len > imp->limits.max_bytes - imp->bytes) {
+		imp->dead = -EFBIG;
+		return import_dead(imp, err, err_len);
+	}
+	errno = 0;
+	if (len && fwrite(data, 1, len, imp->csv) != len) {
+		imp->dead = errno ? -errno : -EIO;
+		return import_dead(imp, err, err_len);
+	}
+	imp->bytes += len;
+	return 0;
+}
+
+/* Everything fed is on disk before it is read back and published. */
+static int import_sync_csv(struct csv_import *imp, char *err, size_t err_len)
+{
+	errno = 0;
+	if (fflush(imp->csv) == 0 && fsync(fileno(imp->csv)) == 0)
+		return 0;
+	imp->dead = errno ? -errno : -EIO;
+	return import_dead(imp, err, err_len);
+}
+
+static int sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* rename() without ever replacing NAME, even an empty folder. */
+static int rename_new(const char *from, const char *to)
+{
+	struct stat st;
+
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* A file system without RENAME_NOREPLACE: check, then rename. Only an
+	 * empty folder created in between could be replaced. */
+	if (lstat(to, &st) == 0)
+		return -EEXIST;
+	if (rename(from, to) == 0)
+		return 0;
+	return errno == ENOTEMPTY ? -EEXIST : -errno;
+}
+
+static int import_publish(struct csv_import *imp, char *err, size_t err_len)
+{
+	char path[PATH_MAX];
+	int rc = ds_join(path, sizeof(path), imp->data_dir, imp->name);
+
+	if (rc == 0 && chmod(imp->tmp_dir, 0755) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = sync_dir(imp->tmp_dir);
+	if (rc == 0)
+		rc = rename_new(imp->tmp_dir, path);
+	if (rc == -EEXIST) {
+		ds_err(err, err_len, "dataset %s already exists: pick another name", imp->name);
+		return rc;
+	}
+	if (rc < 0) {
+		ds_err(err, err_len, "cannot publish dataset %s: %s", imp->name, strerror(-rc));
+		return rc;
+	}
+	/* The dataset is in place; a failed sync of DATA_DIR cannot undo that,
+	 * so it is not reported as a failed import. */
+	(void)sync_dir(imp->data_dir);
+	return 0;
+}
+
+static json_t *import_summary(const struct csv_import *imp, const struct csv_shape *shape)
+{
+	json_t *s = json_pack("{s:s, s:s, s:I, s:[]}", "name", imp->name, "table", imp->table,
+			      "rows", (json_int_t)shape->rows, "columns");
+	json_t *columns = s ? json_object_get(s, "columns") : NULL;
+
+	for (size_t i = 0; columns && i < shape->columns; i++) {
+		if (json_array_append_new(columns,
+					  json_pack("{s:s, s:s}", "name", shape->names[i], "type",
+						    csv_type_name(shape->types[i]))) < 0) {
+			json_decref(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+/* Check, load and publish; the summary is built before the publish, so
+ * that nothing can fail after the dataset became visible. */
+static int import_run(struct csv_import *imp, json_t **ret_summary, char *err, size_t err_len)
+{
+	struct csv_shape shape = { 0 };
+	char file[DS_NAME_MAX + 8], db_path[PATH_MAX];
+	json_t *summary = NULL;
+	int rc = imp->dead ? import_dead(imp, err, err_len) : import_sync_csv(imp, err, err_len);
+
+	if (rc == 0)
+		rc = csv_check(imp->csv, imp->limits.max_rows, &shape, err, err_len);
+	snprintf(file, sizeof(file), "%s.sqlite", imp->name);
+	if (rc == 0 && ds_join(db_path, sizeof(db_path), imp->tmp_dir, file) < 0) {
+		ds_err(err, err_len, "the data folder's path is too long");
+		rc = -ENAMETOOLONG;
+	}
+	if (rc == 0)
+		rc = csv_load(imp->csv, &shape, db_path, imp->table, err, err_len);
+	if (rc == 0 && chmod(db_path, 0644) < 0) {
+		rc = -errno;
+		ds_err(err, err_len, "cannot make the SQLite file readable: %s", strerror(-rc));
+	}
+	if (rc == 0 && !(summary = import_summary(imp, &shape))) {
+		ds_err(err, err_len, "out of memory");
+		rc = -ENOMEM;
+	}
+	if (rc == 0)
+		rc = import_publish(imp, err, err_len);
+	csv_shape_release(&shape);
+	if (rc < 0) {
+		json_decref(summary);
+		return rc;
+	}
+	*ret_summary = summary;
+	return 0;
+}
+
+int csv_import_finish(struct csv_import *imp, json_t **ret_summary, char *err, size_t err_len)
+{
+	int rc;
+
+	if (!imp)
+		return -EINVAL;
+	if (!ret_summary) {
+		import_free(imp, false);
+		return -EINVAL;
+	}
+	rc = import_run(imp, ret_summary, err, err_len);
+	import_free(imp, rc == 0);
+	return rc;
+}

@@ -1,0 +1,228 @@
+/*
+ * csv_load: pass 2 of an import. Creates the dataset's SQLite file and
+ * copies every record of the (already checked) CSV into one table.
+ *
+ * Invariants:
+ * - The file is new (it lives in the upload's private folder) and is
+ *   written in one transaction with journal_mode DELETE, so after COMMIT it
+ *   is a single self-contained file: no -wal or -journal next to it, which
+ *   matters because datasets are mounted read-only.
+ * - Table and column names only reach SQL as identifiers quoted with
+ *   SQLite's %w ("" doubles a quote); values only as bound parameters.
+ * - A column's values are stored as its inferred type: INTEGER, REAL, or
+ *   TEXT (dates too); an empty field is NULL.
+ * - The CSV must read back exactly as pass 1 saw it; anything else is -EIO.
+ */
+#include "datasets/internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "datasets/csv_parse.h"
+
+#include "util/banned.h"
+
+struct load {
+	sqlite3 *db;
+	sqlite3_stmt *insert;
+	const struct csv_shape *shape;
+	char *err;
+	size_t err_len;
+};
+
+static int load_fail(struct load *l, int rc, const char *doing)
+{
+	int code = l->db ? sqlite3_extended_errcode(l->db) : rc;
+
+	ds_err(l->err, l->err_len, "%s failed: %s", doing,
+	       l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
+	if ((code & 0xff) == SQLITE_FULL)
+		return -ENOSPC;
+	if ((code & 0xff) == SQLITE_NOMEM)
+		return -ENOMEM;
+	return -EIO;
+}
+
+static int load_exec(struct load *l, const char *sql, const char *doing)
+{
+	int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : load_fail(l, rc, doing);
+}
+
+/* Runs the SQL an sqlite3_str built (and frees it). */
+static int load_exec_str(struct load *l, sqlite3_str *s, const char *doing)
+{
+	char *sql = sqlite3_str_finish(s);
+	int rc;
+
+	if (!sql)
+		return -ENOMEM;
+	rc = load_exec(l, sql, doing);
+	sqlite3_free(sql);
+	return rc;
+}
+
+static int load_open(struct load *l, const char *db_path)
+{
+	int rc = sqlite3_open_v2(db_path, &l->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+
+	if (rc != SQLITE_OK)
+		return load_fail(l, rc, "creating the SQLite file");
+	if ((size_t)sqlite3_limit(l->db, SQLITE_LIMIT_COLUMN, -1) < l->shape->columns ||
+	    (size_t)sqlite3_limit(l->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1) < l->shape->columns) {
+		ds_err(l->err, l->err_len, "%zu columns are more than this SQLite allows",
+		       l->shape->columns);
+		return -EINVAL;
+	}
+	return load_exec(l, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;",
+			 "setting up the SQLite file");
+}
+
+static int load_create(struct load *l, const char *table)
+{
+	sqlite3_str *s = sqlite3_str_new(l->db);
+
+	sqlite3_str_appendf(s, "CREATE TABLE \"%w\" (", table);
+	for (size_t i = 0; i < l->shape->columns; i++)
+		sqlite3_str_appendf(s, "%s\"%w\" %s", i ? ", " : "", l->shape->names[i],
+				    csv_type_sql(l->shape->types[i]));
+	sqlite3_str_appendall(s, ")");
+	return load_exec_str(l, s, "creating the table");
+}
+
+static int load_prepare(struct load *l, const char *table)
+{
+	sqlite3_str *s = sqlite3_str_new(l->db);
+	char *sql;
+	int rc;
+
+	sqlite3_str_appendf(s, "INSERT INTO \"%w\" VALUES (", table);
+	for (size_t i = 0; i < l->shape->columns; i++)
+		sqlite3_str_appendall(s, i ? ", ?" : "?");
+	sqlite3_str_appendall(s, ")");
+	sql = sqlite3_str_finish(s);
+	if (!sql)
+		return -ENOMEM;
+	rc = sqlite3_prepare_v2(l->db, sql, -1, &l->insert, NULL);
+	sqlite3_free(sql);
+	return rc == SQLITE_OK ? 0 : load_fail(l, rc, "preparing the insert");
+}
+
+static int bind_value(struct load *l, int col, const struct csv_field *f, enum csv_type type)
+{
+	int64_t i;
+	double d;
+
+	if (f->len == 0)
+		return sqlite3_bind_null(l->insert, col);
+	if (type == CSV_TYPE_INTEGER) {
+		if (!csv_parse_int64(f->data, f->len, &i))
+			return SQLITE_MISMATCH;
+		return sqlite3_bind_int64(l->insert, col, i);
+	}
+	if (type == CSV_TYPE_REAL) {
+		/* A real column also holds the values written as integers. */
+		if (csv_parse_real(f->data, f->len, &d))
+			return sqlite3_bind_double(l->insert, col, d);
+		if (!csv_parse_int64(f->data, f->len, &i))
+			return SQLITE_MISMATCH;
+		return sqlite3_bind_double(l->insert, col, (double)i);
+	}
+	/* The field lives until the next record is read, after the step. */
+	return sqlite3_bind_text64(l->insert, col, f->data, f->len, SQLITE_STATIC, SQLITE_UTF8);
+}
+
+/* Pass 1 accepted the CSV, so reading it differently now means the file
+ * changed under us or ledgerbox has a bug: either way, stop. */
+static int load_changed(struct load *l)
+{
+	ds_err(l->err, l->err_len, "the upload read back differently the second time");
+	return -EIO;
+}
+
+static int load_row(struct load *l, const struct csv_record *rec)
+{
+	int rc = SQLITE_OK;
+
+	if (rec->count != l->shape->columns)
+		return load_changed(l);
+	for (size_t i = 0; i < rec->count && rc == SQLITE_OK; i++)
+		rc = bind_value(l, (int)i + 1, &rec->fields[i], l->shape->types[i]);
+	if (rc == SQLITE_MISMATCH)
+		return load_changed(l);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(l->insert);
+	if (rc != SQLITE_DONE)
+		return load_fail(l, rc, "inserting a row");
+	rc = sqlite3_reset(l->insert);
+	return rc == SQLITE_OK ? 0 : load_fail(l, rc, "inserting a row");
+}
+
+/* Skips the header and inserts every other record. */
+static int load_rows(struct load *l, FILE *in)
+{
+	struct csv_reader r;
+	struct csv_record rec;
+	uint64_t rows = 0;
+	int rc, row_rc = 0;
+
+	csv_reader_init(&r, in, CSV_MAX_RECORD_BYTES, CSV_MAX_COLUMNS);
+	rc = csv_reader_next(&r, &rec);
+	while (rc > 0 && (rc = csv_reader_next(&r, &rec)) > 0) {
+		row_rc = load_row(l, &rec);
+		if (row_rc < 0)
+			break;
+		rows++;
+	}
+	csv_reader_release(&r);
+	if (row_rc < 0)
+		return row_rc;
+	if (rc == -ENOMEM) {
+		ds_err(l->err, l->err_len, "out of memory while reading the upload");
+		return rc;
+	}
+	return rc < 0 || rows != l->shape->rows ? load_changed(l) : 0;
+}
+
+static int load_all(struct load *l, FILE *in, const char *db_path, const char *table)
+{
+	int rc = load_open(l, db_path);
+
+	if (rc == 0)
+		rc = load_exec(l, "BEGIN", "starting the transaction");
+	if (rc == 0)
+		rc = load_create(l, table);
+	if (rc == 0)
+		rc = load_prepare(l, table);
+	if (rc == 0)
+		rc = load_rows(l, in);
+	if (rc == 0)
+		rc = load_exec(l, "COMMIT", "committing");
+	return rc;
+}
+
+int csv_load(FILE *in, const struct csv_shape *shape, const char *db_path, const char *table,
+	     char *err, size_t err_len)
+{
+	struct load l = { .shape = shape, .err = err, .err_len = err_len };
+	int rc;
+
+	if (fseek(in, 0, SEEK_SET) < 0) {
+		rc = -errno;
+		ds_err(err, err_len, "cannot read the upload back: %s", strerror(-rc));
+		return rc;
+	}
+	rc = load_all(&l, in, db_path, table);
+	sqlite3_finalize(l.insert);
+	/* Closing without COMMIT rolls back; the caller deletes the file. */
+	if (sqlite3_close(l.db) != SQLITE_OK && rc == 0) {
+		ds_err(err, err_len, "closing the SQLite file failed");
+		rc = -EIO;
+	}
+	return rc;
+}

@@ -1,0 +1,91 @@
+/*
+ * datasets: the data analysts query, kept in DATA_DIR.
+ *
+ * A dataset is a folder DATA_DIR/NAME/ holding at most one SQLite file
+ * (*.sqlite, what SQL runs query) and any CSV files (what Python reads at
+ * /data). NAME matches [A-Za-z0-9_-]{1,64}; no path a client sends reaches
+ * the file system without passing dataset_name_valid(). Folders whose
+ * names do not pass are ignored. Hidden entries (".x") are never datasets.
+ *
+ * All functions return 0 or a negative errno and, where they take one, fill
+ * `err` with a one-line message saying what was wrong, where, and what to
+ * do. Out-parameters are written only on success.
+ */
+#ifndef LEDGERBOX_DATASETS_H
+#define LEDGERBOX_DATASETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+bool dataset_name_valid(const char *name);
+
+/* The path a run mounts: for Python the dataset folder, for SQL its SQLite
+ * file. -ENOENT with a message when there is no such dataset (a symlink or
+ * a file named NAME is not one) or (SQL) it has no regular *.sqlite file;
+ * -EINVAL for a bad name or (SQL) several SQLite files; -ENAMETOOLONG when
+ * the path does not fit in ret_len. */
+int dataset_path_for_python(const char *data_dir, const char *name, char *ret, size_t ret_len,
+			    char *err, size_t err_len);
+int dataset_path_for_sql(const char *data_dir, const char *name, char *ret, size_t ret_len,
+			 char *err, size_t err_len);
+
+/* Every dataset, sorted by name: [{"name", "sqlite": file name or null,
+ * "files": [{"name", "bytes"}], "tables": [{"name", "rows",
+ * "columns": [{"name", "type"}]}]}]. Files are the regular, non-hidden
+ * files, sorted. Tables come from the SQLite file, opened read-only,
+ * sorted by name; "type" is the declared type ("" when none). A dataset
+ * whose SQLite file cannot be read (or that has several) also has
+ * "error": "..." and empty "tables"; that does not fail the list. Fails only
+ * when DATA_DIR cannot be read or memory runs out. The caller owns *ret. */
+int dataset_list(const char *data_dir, json_t **ret, char *err, size_t err_len);
+
+/* Streamed CSV upload into a new dataset NAME with one table TABLE (a valid
+ * name too, not starting with "sqlite_"). Bytes are fed as they arrive;
+ * nothing is visible in DATA_DIR until csv_import_finish() succeeds, and a
+ * failed or aborted import leaves nothing behind.
+ *
+ * The first row is the header (names must be non-empty and unique after
+ * trimming). Column types are inferred over all rows: integer, real (a
+ * decimal point or exponent), date (YYYY-MM-DD), else text; empty fields are
+ * NULL. A row with the wrong number of fields, an unterminated quote or
+ * invalid UTF-8 fails with the line number. Limits: max_bytes of input,
+ * max_rows data rows. The dataset gets NAME/NAME.sqlite (the table) and
+ * NAME/TABLE.csv (the upload as sent). -EEXIST when NAME exists.
+ *
+ * Column names are trimmed, 1 to 128 bytes, without control characters
+ * and unique ignoring ASCII case (SQLite compares them so); at most 2000
+ * columns. The CSV is RFC 4180 (see csv_parse.h): comma-separated, CRLF or LF,
+ * double quotes with "" inside, an optional UTF-8 BOM; blank lines are
+ * skipped. Line numbers in messages are the physical line (1-based) where
+ * the bad record starts. While an upload runs its bytes sit in a hidden
+ * folder DATA_DIR/.upload-XXXXXX (never listed). */
+struct csv_import;
+struct csv_import_limits {
+	uint64_t max_bytes;
+	uint64_t max_rows;
+};
+int csv_import_begin(const char *data_dir, const char *name, const char *table,
+		     const struct csv_import_limits *limits, struct csv_import **ret, char *err,
+		     size_t err_len);
+/* -EFBIG past max_bytes (the import is then dead: abort it). */
+int csv_import_feed(struct csv_import *imp, const void *data, size_t len, char *err,
+		    size_t err_len);
+/* Parses, creates the SQLite file and publishes the dataset. On success
+ * *ret_summary is {"name", "table", "rows", "columns": [{"name", "type"}]}
+ * with type "integer", "real", "date" or "text". Errors: -EINVAL bad CSV,
+ * -EFBIG past a limit, -EEXIST NAME appeared meanwhile, -ENOSPC, -EIO,
+ * -ENOMEM, each with a message. Frees imp in every case. */
+int csv_import_finish(struct csv_import *imp, json_t **ret_summary, char *err, size_t err_len);
+/* Drops everything; accepts NULL. */
+void csv_import_abort(struct csv_import *imp);
+
+/* Removes upload folders (DATA_DIR/.upload-*) that a crash or a kill left
+ * behind: those where nothing changed for older_than_s seconds. Meant for
+ * server start-up and an occasional sweep; *ret_removed (may be NULL) says
+ * how many went. */
+int csv_import_sweep(const char *data_dir, uint64_t older_than_s, unsigned *ret_removed);
+
+#endif

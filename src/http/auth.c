@@ -1,0 +1,132 @@
+/*
+ * auth: API keys from `Authorization: Bearer KEY`, roles, and slowing down
+ * whoever keeps sending wrong keys.
+ *
+ * Failures are counted per client address in a small table (oldest entry
+ * replaced when full). Past FREE_FAILURES within WINDOW_MS, each further
+ * failure is answered only after a delay that doubles up to MAX_DELAY_MS, so
+ * guessing keys costs time; the first such failure of a window is logged
+ * (without the key). A correct key is never delayed.
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http/request.h"
+#include "obs/log.h"
+#include "util/banned.h"
+
+#define FAIL_SLOTS 256
+#define FREE_FAILURES 5
+#define WINDOW_MS 60000
+#define MAX_DELAY_MS 5000
+
+struct fail_slot {
+	char addr[INET6_ADDRSTRLEN];
+	unsigned count;
+	uint64_t first_ms;
+	uint64_t last_ms;
+};
+
+static struct fail_slot fails[FAIL_SLOTS];
+static pthread_mutex_t fails_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void client_addr(struct request *rq, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = info ? info->client_addr : NULL;
+
+	snprintf(out, len, "unknown");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  (socklen_t)len);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+			  (socklen_t)len);
+}
+
+/* Records a failure; returns how long to wait before answering. */
+static uint64_t failure_delay_ms(const char *addr, bool *ret_first_slow)
+{
+	uint64_t now = clock_mono_ms(), delay = 0;
+	struct fail_slot *slot = NULL, *oldest = &fails[0];
+
+	pthread_mutex_lock(&fails_lock);
+	for (int i = 0; i < FAIL_SLOTS && !slot; i++) {
+		if (strcmp(fails[i].addr, addr) == 0)
+			slot = &fails[i];
+		else if (fails[i].last_ms < oldest->last_ms)
+			oldest = &fails[i];
+	}
+	if (!slot || now - slot->first_ms > WINDOW_MS) {
+		slot = slot ? slot : oldest;
+		snprintf(slot->addr, sizeof(slot->addr), "%s", addr);
+		slot->count = 0;
+		slot->first_ms = now;
+	}
+	slot->count++;
+	slot->last_ms = now;
+	*ret_first_slow = slot->count == FREE_FAILURES + 1;
+	if (slot->count > FREE_FAILURES) {
+		unsigned over = slot->count - FREE_FAILURES;
+		delay = over >= 6 ? MAX_DELAY_MS : 100u << over;
+		if (delay > MAX_DELAY_MS)
+			delay = MAX_DELAY_MS;
+	}
+	pthread_mutex_unlock(&fails_lock);
+	return delay;
+}
+
+static void slow_down(struct request *rq)
+{
+	char addr[INET6_ADDRSTRLEN];
+	bool first_slow;
+	uint64_t delay;
+
+	client_addr(rq, addr, sizeof(addr));
+	delay = failure_delay_ms(addr, &first_slow);
+	if (first_slow) {
+		json_t *f = json_pack("{s:s,s:i}", "client", addr, "failures", FREE_FAILURES + 1);
+		log_event(LOG_WARN, rq->id, "auth.slowed_down", f);
+		json_decref(f);
+	}
+	if (delay) {
+		struct timespec ts = { (time_t)(delay / 1000), (long)(delay % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+bool auth_require(struct request *rq, enum MHD_Result *ret)
+{
+	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
+
+	if (!h) {
+		*ret = respond_error(rq, 401, "unauthorized",
+				     "an API key is required: send 'Authorization: Bearer KEY' "
+				     "(create one with 'ledgerbox keys create')", NULL);
+		return false;
+	}
+	if (strncasecmp(h, "Bearer ", 7) == 0 &&
+	    store_key_authenticate(rq->srv->store, h + 7, &rq->who) == 0) {
+		rq->authenticated = true;
+		return true;
+	}
+	slow_down(rq);
+	*ret = respond_error(rq, 401, "unauthorized", "the API key is not valid or was revoked", NULL);
+	return false;
+}
+
+bool auth_require_admin(struct request *rq, enum MHD_Result *ret)
+{
+	if (!auth_require(rq, ret))
+		return false;
+	if (rq->who.role == ROLE_ADMIN)
+		return true;
+	*ret = respond_error(rq, 403, "forbidden", "this needs an admin key", NULL);
+	return false;
+}

@@ -1,0 +1,39 @@
+/*
+ * http: the REST API of `ledgerbox serve` on libmicrohttpd.
+ *
+ * One thread per connection (bounded by the connection limit), so a
+ * handler may block while its run is in a sandbox worker and watch its
+ * client's socket meanwhile: a client that goes away cancels its run. Every
+ * response is JSON (or a file), carries X-Request-Id, and every error is
+ * {"error": {"code", "message", "field"?}}.
+ */
+#ifndef LEDGERBOX_HTTP_H
+#define LEDGERBOX_HTTP_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "runs/pool.h"
+#include "store/store.h"
+
+struct http_server {
+	const struct config *cfg;
+	struct store *store;
+	struct pool *pool;
+	struct MHD_Daemon *daemon;
+};
+
+/* Starts listening on cfg's address. */
+int http_start(struct http_server *srv, char *err, size_t err_len);
+/* Stops accepting new connections; connections in flight go on. */
+void http_quiesce(struct http_server *srv);
+/* The served routes (method and template), for the test that keeps
+ * docs/openapi.yaml in sync. */
+size_t http_routes(const char *const **ret_methods, const char *const **ret_names);
+/* Requests being handled now (not idle keep-alive connections). */
+int http_in_flight(void);
+/* Closes every connection and the listener. */
+void http_stop(struct http_server *srv);
+
+#endif

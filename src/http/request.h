@@ -1,0 +1,76 @@
+/*
+ * request: one HTTP request as the handlers see it, and the helpers they
+ * answer with. Private to src/http/.
+ */
+#ifndef LEDGERBOX_HTTP_REQUEST_H
+#define LEDGERBOX_HTTP_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "datasets/datasets.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "util/buf.h"
+
+#define ROUTE_PARAMS 2
+
+struct request {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	char id[17];
+	const char *method;
+	const char *route;                  /* template, e.g. "/api/runs/{id}" */
+	char params[ROUTE_PARAMS][256];     /* the {…} parts, URL-decoded by MHD */
+	struct buf body;
+	bool body_too_large;
+	struct csv_import *upload;          /* POST /api/datasets */
+	char upload_error[512];
+	int upload_status;
+	bool authenticated;
+	struct principal who;
+	int status;                         /* of the response, for logs and metrics */
+	uint64_t started_ms;
+};
+
+/* Answers with a JSON body (value borrowed). */
+enum MHD_Result respond_json(struct request *rq, unsigned status, json_t *value);
+/* {"error": {"code", "message", "field"?}}; field may be NULL. */
+enum MHD_Result respond_error(struct request *rq, unsigned status, const char *code,
+			      const char *message, const char *field);
+/* The same with Retry-After (seconds). */
+enum MHD_Result respond_retry(struct request *rq, unsigned status, const char *code,
+			      const char *message, unsigned retry_after_s);
+/* A file body, as a download: takes ownership of fd. */
+enum MHD_Result respond_file(struct request *rq, int fd, uint64_t bytes, const char *mime,
+			     const char *download_name);
+/* Adds the headers every response carries. */
+void respond_common_headers(struct request *rq, struct MHD_Response *resp);
+
+/* Authenticates the bearer key; on failure answers 401 itself and returns
+ * false (the caller returns MHD_YES then). */
+bool auth_require(struct request *rq, enum MHD_Result *ret);
+/* An admin-only route: answers 403 for analysts. */
+bool auth_require_admin(struct request *rq, enum MHD_Result *ret);
+
+enum MHD_Result route_analyze(struct request *rq);
+enum MHD_Result route_runs_list(struct request *rq);
+enum MHD_Result route_run_get(struct request *rq);
+enum MHD_Result route_run_artifact(struct request *rq);
+enum MHD_Result route_run_table_csv(struct request *rq);
+enum MHD_Result route_datasets_list(struct request *rq);
+enum MHD_Result route_datasets_upload(struct request *rq);
+/* First call of an upload: authenticates and starts the import, or answers. */
+enum MHD_Result upload_begin(struct request *rq);
+enum MHD_Result route_healthz(struct request *rq);
+enum MHD_Result route_readyz(struct request *rq);
+enum MHD_Result route_metrics(struct request *rq);
+
+/* Milliseconds of the monotonic and of the wall clock. */
+uint64_t clock_mono_ms(void);
+int64_t clock_unix_ms(void);
+
+#endif

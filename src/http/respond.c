@@ -1,0 +1,125 @@
+/* respond: JSON, error and file responses with the common headers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/request.h"
+#include "util/banned.h"
+
+uint64_t clock_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int64_t clock_unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void respond_common_headers(struct request *rq, struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "X-Request-Id", rq->id);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+}
+
+static enum MHD_Result queue(struct request *rq, unsigned status, struct MHD_Response *resp)
+{
+	enum MHD_Result r;
+
+	if (!resp)
+		return MHD_NO;
+	respond_common_headers(rq, resp);
+	rq->status = (int)status;
+	r = MHD_queue_response(rq->conn, status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+enum MHD_Result respond_json(struct request *rq, unsigned status, json_t *value)
+{
+	char *text = json_dumps(value, JSON_COMPACT);
+	struct MHD_Response *resp;
+
+	if (!text)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	return queue(rq, status, resp);
+}
+
+static json_t *error_body(const char *code, const char *message, const char *field)
+{
+	json_t *e = json_pack("{s:s,s:s}", "code", code, "message", message);
+
+	if (e && field)
+		json_object_set_new(e, "field", json_string(field));
+	return json_pack("{s:o}", "error", e);
+}
+
+enum MHD_Result respond_error(struct request *rq, unsigned status, const char *code,
+			      const char *message, const char *field)
+{
+	json_t *body = error_body(code, message, field);
+	enum MHD_Result r = body ? respond_json(rq, status, body) : MHD_NO;
+
+	json_decref(body);
+	return r;
+}
+
+enum MHD_Result respond_retry(struct request *rq, unsigned status, const char *code,
+			      const char *message, unsigned retry_after_s)
+{
+	json_t *body = error_body(code, message, NULL);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct MHD_Response *resp;
+	char seconds[16];
+
+	json_decref(body);
+	if (!text)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	snprintf(seconds, sizeof(seconds), "%u", retry_after_s);
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Retry-After", seconds);
+	return queue(rq, status, resp);
+}
+
+enum MHD_Result respond_file(struct request *rq, int fd, uint64_t bytes, const char *mime,
+			     const char *download_name)
+{
+	struct MHD_Response *resp = MHD_create_response_from_fd64(bytes, fd);
+	char disposition[300], name[220];
+	size_t n = 0;
+
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", mime);
+	/* Names are printable (checked when stored); quotes and backslashes
+	 * would end the quoted string early, so they become '_'. */
+	for (const char *c = download_name; *c && n < sizeof(name) - 1; c++)
+		name[n++] = (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) ? '_' : *c;
+	name[n] = '\0';
+	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", name);
+	MHD_add_response_header(resp, "Content-Disposition", disposition);
+	return queue(rq, 200, resp);
+}

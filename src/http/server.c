@@ -1,0 +1,304 @@
+/*
+ * server: libmicrohttpd set-up, routing, request bodies and the per-request
+ * log line and metrics.
+ *
+ * A request goes: first call (route matched, Content-Length checked against
+ * the limit, uploads begun) -> body chunks (kept up to the limit, or
+ * streamed into a CSV import) -> last call (the route's handler answers) ->
+ * completion (one log line, metrics, everything freed, an unfinished upload
+ * aborted so nothing is left on disk).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/request.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "util/parse.h"
+#include "util/banned.h"
+
+typedef enum MHD_Result (*route_fn)(struct request *rq);
+
+/* Requests between their first call and their completion: graceful
+ * shutdown waits for this to reach zero before closing connections. */
+static atomic_int requests_in_flight;
+
+int http_in_flight(void)
+{
+	return atomic_load(&requests_in_flight);
+}
+
+struct route {
+	const char *method;
+	const char *pattern; /* segments; "*" matches one segment */
+	const char *name;    /* the template reported in logs and metrics */
+	route_fn fn;
+};
+
+static const struct route routes[] = {
+	{ "GET", "/healthz", "/healthz", route_healthz },
+	{ "GET", "/readyz", "/readyz", route_readyz },
+	{ "GET", "/metrics", "/metrics", route_metrics },
+	{ "POST", "/api/analyze", "/api/analyze", route_analyze },
+	{ "GET", "/api/runs", "/api/runs", route_runs_list },
+	{ "GET", "/api/runs/*", "/api/runs/{id}", route_run_get },
+	{ "GET", "/api/runs/*/table.csv", "/api/runs/{id}/table.csv", route_run_table_csv },
+	{ "GET", "/api/runs/*/artifacts/*", "/api/runs/{id}/artifacts/{name}", route_run_artifact },
+	{ "GET", "/api/datasets", "/api/datasets", route_datasets_list },
+	{ "POST", "/api/datasets", "/api/datasets", route_datasets_upload },
+};
+
+size_t http_routes(const char *const **ret_methods, const char *const **ret_names)
+{
+	static const char *methods[sizeof(routes) / sizeof(routes[0])];
+	static const char *names[sizeof(routes) / sizeof(routes[0])];
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		methods[i] = routes[i].method;
+		names[i] = routes[i].name;
+	}
+	*ret_methods = methods;
+	*ret_names = names;
+	return sizeof(routes) / sizeof(routes[0]);
+}
+
+/* Matches url against pattern, collecting "*" segments into params. */
+static bool pattern_match(const char *pattern, const char *url, char params[][256])
+{
+	int n = 0;
+
+	while (*pattern && *url) {
+		if (*pattern == '*') {
+			size_t len = strcspn(url, "/");
+			if (len == 0 || len >= 256 || n >= ROUTE_PARAMS)
+				return false;
+			memcpy(params[n], url, len);
+			params[n++][len] = '\0';
+			url += len;
+			pattern++;
+		} else if (*pattern++ != *url++) {
+			return false;
+		}
+	}
+	return *pattern == '\0' && *url == '\0';
+}
+
+/* Finds the route; *ret_path_known tells 405 from 404 when none matches. */
+static const struct route *route_find(const char *method, const char *url, char params[][256],
+				      bool *ret_path_known)
+{
+	*ret_path_known = false;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!pattern_match(routes[i].pattern, url, params))
+			continue;
+		*ret_path_known = true;
+		if (strcmp(routes[i].method, method) == 0)
+			return &routes[i];
+	}
+	return NULL;
+}
+
+static void allowed_methods(const char *url, char *out, size_t len)
+{
+	char params[ROUTE_PARAMS][256];
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (pattern_match(routes[i].pattern, url, params) && !strstr(out, routes[i].method))
+			snprintf(out + strlen(out), len - strlen(out), "%s%s", out[0] ? ", " : "",
+				 routes[i].method);
+}
+
+static enum MHD_Result answer_unrouted(struct request *rq, const char *url, bool path_known)
+{
+	char allow[64], msg[160];
+	struct MHD_Response *resp;
+	json_t *body;
+	char *text;
+	enum MHD_Result r;
+
+	if (!path_known)
+		return respond_error(rq, 404, "not_found", "no such route: see docs/openapi.yaml",
+				     NULL);
+	allowed_methods(url, allow, sizeof(allow));
+	snprintf(msg, sizeof(msg), "method %s is not allowed here; use %s", rq->method, allow);
+	body = json_pack("{s:{s:s,s:s}}", "error", "code", "method_not_allowed", "message", msg);
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!text)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Allow", allow);
+	respond_common_headers(rq, resp);
+	rq->status = 405;
+	r = MHD_queue_response(rq->conn, 405, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static uint64_t body_limit(const struct request *rq)
+{
+	return rq->route && strcmp(rq->route, "/api/datasets") == 0 &&
+			       strcmp(rq->method, "POST") == 0
+		       ? rq->srv->cfg->upload_max_bytes
+		       : rq->srv->cfg->max_body_bytes;
+}
+
+static bool declared_too_large(struct request *rq)
+{
+	const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Content-Length");
+	uint64_t len;
+
+	return cl && parse_u64(cl, &len) == 0 && len > body_limit(rq);
+}
+
+static enum MHD_Result answer_too_large(struct request *rq)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "the request body is larger than %" PRIu64 " bytes",
+		 body_limit(rq));
+	return respond_error(rq, 413, "body_too_large", msg, NULL);
+}
+
+static struct request *request_new(struct http_server *srv, struct MHD_Connection *conn,
+				   const char *method)
+{
+	struct request *rq = calloc(1, sizeof(*rq));
+
+	if (!rq)
+		return NULL;
+	rq->srv = srv;
+	rq->conn = conn;
+	rq->method = method;
+	rq->started_ms = clock_mono_ms();
+	log_request_id_new(rq->id);
+	buf_init(&rq->body, srv->cfg->max_body_bytes);
+	return rq;
+}
+
+static void body_take(struct request *rq, const char *data, size_t len)
+{
+	if (rq->upload) {
+		if (rq->upload_status == 0 &&
+		    csv_import_feed(rq->upload, data, len, rq->upload_error,
+				    sizeof(rq->upload_error)) < 0)
+			rq->upload_status = 413;
+		return;
+	}
+	if (rq->body.len + len > rq->body.max_bytes)
+		rq->body_too_large = true;
+	else if (buf_append(&rq->body, data, len) < 0)
+		rq->body_too_large = true;
+}
+
+static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const char *url,
+				const char *method, const char *version, const char *data,
+				size_t *data_size, void **con_cls)
+{
+	struct request *rq = *con_cls;
+	const struct route *route;
+	bool path_known;
+
+	(void)version;
+	if (!rq) {
+		rq = request_new(cls, conn, method);
+		if (!rq)
+			return MHD_NO;
+		*con_cls = rq;
+		atomic_fetch_add(&requests_in_flight, 1);
+		route = route_find(method, url, rq->params, &path_known);
+		if (!route)
+			return answer_unrouted(rq, url, path_known);
+		rq->route = route->name;
+		if (declared_too_large(rq))
+			return answer_too_large(rq);
+		if (route->fn == route_datasets_upload)
+			return upload_begin(rq);
+		return MHD_YES;
+	}
+	if (rq->status)
+		return MHD_YES; /* answered early; MHD drops the rest of the body */
+	if (*data_size) {
+		body_take(rq, data, *data_size);
+		*data_size = 0;
+		return MHD_YES;
+	}
+	if (rq->body_too_large)
+		return answer_too_large(rq);
+	route = route_find(method, url, rq->params, &path_known);
+	return route->fn(rq);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct request *rq = *con_cls;
+	json_t *f;
+
+	(void)cls;
+	(void)conn;
+	if (!rq)
+		return;
+	csv_import_abort(rq->upload);
+	metrics_request(rq->route ? rq->route : "other", rq->status ? rq->status : 499);
+	f = json_pack("{s:s,s:s,s:i,s:I,s:b}", "method", rq->method, "route",
+		      rq->route ? rq->route : "other", "status", rq->status,
+		      "duration_ms", (json_int_t)(clock_mono_ms() - rq->started_ms), "completed",
+		      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	if (f && rq->authenticated)
+		json_object_set_new(f, "user", json_string(rq->who.user));
+	log_event(LOG_INFO, rq->id, "http.request", f);
+	json_decref(f);
+	buf_release(&rq->body);
+	free(rq);
+	*con_cls = NULL;
+	atomic_fetch_sub(&requests_in_flight, 1);
+}
+
+int http_start(struct http_server *srv, char *err, size_t err_len)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(srv->cfg->listen_port) };
+
+	if (inet_pton(AF_INET, srv->cfg->listen_host, &addr.sin_addr) != 1) {
+		snprintf(err, err_len, "LEDGERBOX_LISTEN: %s is not an IPv4 address",
+			 srv->cfg->listen_host);
+		return -EINVAL;
+	}
+	srv->daemon = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+			MHD_USE_ERROR_LOG,
+		srv->cfg->listen_port, NULL, NULL, dispatch, srv, MHD_OPTION_SOCK_ADDR, &addr,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+	if (!srv->daemon) {
+		snprintf(err, err_len, "cannot listen on %s:%u (LEDGERBOX_LISTEN): %s",
+			 srv->cfg->listen_host, srv->cfg->listen_port, strerror(errno));
+		return -EADDRINUSE;
+	}
+	return 0;
+}
+
+void http_quiesce(struct http_server *srv)
+{
+	if (srv->daemon)
+		MHD_quiesce_daemon(srv->daemon);
+}
+
+void http_stop(struct http_server *srv)
+{
+	if (srv->daemon)
+		MHD_stop_daemon(srv->daemon);
+	srv->daemon = NULL;
+}

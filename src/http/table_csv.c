@@ -1,0 +1,104 @@
+/* table_csv: see table_csv.h. */
+#include "http/table_csv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/banned.h"
+
+#define CSV_MAX_BYTES (1ull << 30)
+
+static bool looks_numeric(const char *s)
+{
+	char *end;
+
+	if (!*s)
+		return false;
+	(void)strtod(s, &end);
+	return *end == '\0';
+}
+
+static int put_text(struct buf *b, const char *s, size_t len)
+{
+	bool quote = strpbrk(s, ",\"\r\n") != NULL || (len && (s[0] == ' ' || s[len - 1] == ' '));
+	bool formula = len && strchr("=+-@", s[0]) && !looks_numeric(s);
+	int r = 0;
+
+	if (quote && (r = buf_append(b, "\"", 1)) < 0)
+		return r;
+	if (formula && (r = buf_append(b, "'", 1)) < 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < len; i++)
+		r = s[i] == '"' ? buf_append(b, "\"\"", 2) : buf_append(b, &s[i], 1);
+	if (r == 0 && quote)
+		r = buf_append(b, "\"", 1);
+	return r;
+}
+
+static int put_value(struct buf *b, json_t *v)
+{
+	char num[40];
+	int n;
+
+	if (json_is_string(v))
+		return put_text(b, json_string_value(v), json_string_length(v));
+	if (json_is_integer(v))
+		n = snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v)) {
+		/* The shortest of 15 or 17 digits that reads back the same. */
+		n = snprintf(num, sizeof(num), "%.15g", json_real_value(v));
+		if (strtod(num, NULL) != json_real_value(v))
+			n = snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+	} else if (json_is_boolean(v))
+		n = snprintf(num, sizeof(num), "%s", json_is_true(v) ? "true" : "false");
+	else
+		return 0; /* null: empty field */
+	return buf_append(b, num, (size_t)n);
+}
+
+static int put_row(struct buf *b, json_t *row, size_t width)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < width; i++) {
+		if (i && (r = buf_append(b, ",", 1)) < 0)
+			break;
+		r = put_value(b, json_array_get(row, i));
+	}
+	return r ? r : buf_append(b, "\r\n", 2);
+}
+
+int table_csv_render(json_t *table, char **ret, size_t *ret_len)
+{
+	json_t *columns = json_object_get(table, "columns"), *rows = json_object_get(table, "rows");
+	json_t *header, *c, *row;
+	size_t i, width = json_array_size(columns);
+	struct buf b;
+	int r;
+
+	if (!json_is_array(columns) || !json_is_array(rows))
+		return -EINVAL;
+	header = json_array();
+	json_array_foreach(columns, i, c) {
+		json_array_append(header, json_object_get(c, "name"));
+	}
+	buf_init(&b, CSV_MAX_BYTES);
+	r = put_row(&b, header, width);
+	json_decref(header);
+	json_array_foreach(rows, i, row) {
+		if (r < 0)
+			break;
+		r = put_row(&b, row, width);
+	}
+	if (r == 0 && b.truncated)
+		r = -EFBIG;
+	if (r < 0) {
+		buf_release(&b);
+		return r;
+	}
+	*ret = buf_steal(&b, ret_len);
+	return 0;
+}

@@ -1,0 +1,320 @@
+/*
+ * pool: see pool.h.
+ *
+ * States of a worker slot: idle (in the free list), busy (lent to one
+ * request), dead (its process failed; replaced before it is lent again).
+ * `admitted` counts requests running or waiting, so draining knows when the
+ * last one is done. Workers are started with fork and an immediate exec, so
+ * nothing of this threaded process runs in the child.
+ */
+#include "runs/pool.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runs/frame.h"
+#include "runs/worker.h"
+#include "util/banned.h"
+
+struct slot {
+	pid_t pid;
+	int fd;
+	bool busy;
+};
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	char *exe;
+	struct slot *slots;
+	unsigned n_slots;
+	unsigned queue_max;
+	unsigned waiting;
+	unsigned admitted;
+	bool draining;
+	bool cancel_all;
+};
+
+static int slot_spawn(struct pool *p, struct slot *s)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
+	if (pid == 0) {
+		char *argv[] = { "ledgerbox", "sandbox-worker", NULL };
+		if (dup2(sv[1], WORKER_FD) < 0)
+			_exit(127);
+		execv(p->exe, argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	s->pid = pid;
+	s->fd = sv[0];
+	s->busy = false;
+	return 0;
+}
+
+static void slot_end(struct slot *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	if (s->pid > 0) {
+		/* Closing the socket makes an idle worker exit; a busy one
+		 * cancels its run first. */
+		waitpid(s->pid, NULL, 0);
+	}
+	s->pid = 0;
+}
+
+int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, struct pool **ret)
+{
+	struct pool *p = calloc(1, sizeof(*p));
+	int r = 0;
+
+	if (!p || !(p->slots = calloc(max_runs, sizeof(*p->slots))) || !(p->exe = strdup(exe))) {
+		pool_stop(p);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->changed, NULL);
+	p->queue_max = queue_max;
+	for (unsigned i = 0; i < max_runs; i++)
+		p->slots[i].fd = -1;
+	for (; r == 0 && p->n_slots < max_runs; p->n_slots++)
+		r = slot_spawn(p, &p->slots[p->n_slots]);
+	if (r < 0) {
+		pool_stop(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+static struct slot *slot_idle(struct pool *p)
+{
+	for (unsigned i = 0; i < p->n_slots; i++)
+		if (!p->slots[i].busy)
+			return &p->slots[i];
+	return NULL;
+}
+
+/* Takes an idle slot, waiting in the queue if there is room. */
+static int slot_acquire(struct pool *p, struct slot **ret)
+{
+	struct slot *s;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->draining) {
+		pthread_mutex_unlock(&p->lock);
+		return -ESHUTDOWN;
+	}
+	s = slot_idle(p);
+	if (!s && p->waiting >= p->queue_max) {
+		pthread_mutex_unlock(&p->lock);
+		return -EAGAIN;
+	}
+	p->admitted++;
+	p->waiting++;
+	while (!(s = slot_idle(p)))
+		pthread_cond_wait(&p->changed, &p->lock);
+	p->waiting--;
+	s->busy = true;
+	pthread_mutex_unlock(&p->lock);
+	*ret = s;
+	return 0;
+}
+
+static void slot_release(struct pool *p, struct slot *s, bool broken)
+{
+	if (broken) {
+		/* Replace the worker; a failure leaves the slot dead (fd -1),
+		 * and the next request on it fails with -EIO and retries. */
+		slot_end(s);
+		if (slot_spawn(p, s) < 0)
+			s->fd = -1;
+	}
+	pthread_mutex_lock(&p->lock);
+	s->busy = false;
+	p->admitted--;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static bool cancel_wanted(struct pool *p)
+{
+	bool v;
+
+	pthread_mutex_lock(&p->lock);
+	v = p->cancel_all;
+	pthread_mutex_unlock(&p->lock);
+	return v;
+}
+
+/* Waits for the worker's answer; sends one cancel when the client hangs up
+ * or the pool gives up on draining. */
+static int wait_answer(struct pool *p, struct slot *s, int client_fd)
+{
+	bool cancelled = false;
+
+	for (;;) {
+		struct pollfd pfd[2] = { { s->fd, POLLIN, 0 }, { cancelled ? -1 : client_fd, POLLRDHUP, 0 } };
+		int n = poll(pfd, 2, 200);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (pfd[0].revents)
+			return 0;
+		if (!cancelled && ((n > 0 && pfd[1].revents) || cancel_wanted(p))) {
+			json_t *cancel = json_pack("{s:b}", "cancel", 1);
+			int r = frame_write_json(s->fd, cancel);
+			json_decref(cancel);
+			if (r < 0)
+				return r;
+			cancelled = true;
+		}
+	}
+}
+
+static int read_artifacts(int fd, struct pool_result *out)
+{
+	json_t *list = json_object_get(out->result, "artifacts"), *a;
+	size_t i, n = json_array_size(list);
+
+	out->artifacts = calloc(n ? n : 1, sizeof(*out->artifacts));
+	if (!out->artifacts)
+		return -ENOMEM;
+	json_array_foreach(list, i, a) {
+		struct pool_artifact *pa = &out->artifacts[i];
+		char *data;
+		size_t len;
+		int r = frame_read(fd, &data, &len);
+		if (r < 0)
+			return r;
+		pa->data = (unsigned char *)data;
+		pa->bytes = len;
+		pa->name = strdup(json_string_value(json_object_get(a, "name")) ?: "");
+		pa->mime = strdup(json_string_value(json_object_get(a, "mime")) ?: "");
+		out->n_artifacts++;
+		if (!pa->name || !pa->mime)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int exchange(struct pool *p, struct slot *s, json_t *request, int client_fd,
+		    struct pool_result *out)
+{
+	int r;
+
+	if (s->fd < 0)
+		return -EIO;
+	r = frame_write_json(s->fd, request);
+	if (r == 0)
+		r = wait_answer(p, s, client_fd);
+	if (r == 0)
+		r = frame_read_json(s->fd, &out->result);
+	if (r == 0)
+		r = read_artifacts(s->fd, out);
+	return r;
+}
+
+int pool_run(struct pool *p, json_t *request, int client_fd, struct pool_result *ret)
+{
+	struct pool_result out = { 0 };
+	struct slot *s;
+	int r = slot_acquire(p, &s);
+
+	if (r < 0)
+		return r;
+	r = exchange(p, s, request, client_fd, &out);
+	slot_release(p, s, r < 0);
+	if (r < 0) {
+		pool_result_release(&out);
+		return -EIO;
+	}
+	*ret = out;
+	return 0;
+}
+
+void pool_result_release(struct pool_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_artifacts; i++) {
+		free(r->artifacts[i].name);
+		free(r->artifacts[i].mime);
+		free(r->artifacts[i].data);
+	}
+	free(r->artifacts);
+	json_decref(r->result);
+	memset(r, 0, sizeof(*r));
+}
+
+void pool_load(struct pool *p, int *ret_active, int *ret_waiting)
+{
+	pthread_mutex_lock(&p->lock);
+	*ret_waiting = (int)p->waiting;
+	*ret_active = (int)(p->admitted - p->waiting);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void deadline_after(struct timespec *ts, uint64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+void pool_drain(struct pool *p, uint64_t grace_ms)
+{
+	struct timespec deadline;
+
+	deadline_after(&deadline, grace_ms);
+	pthread_mutex_lock(&p->lock);
+	p->draining = true;
+	while (p->admitted > 0)
+		if (pthread_cond_timedwait(&p->changed, &p->lock, &deadline) == ETIMEDOUT)
+			break;
+	p->cancel_all = true;
+	while (p->admitted > 0)
+		pthread_cond_wait(&p->changed, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void pool_stop(struct pool *p)
+{
+	if (!p)
+		return;
+	for (unsigned i = 0; p->slots && i < p->n_slots; i++)
+		slot_end(&p->slots[i]);
+	if (p->slots) {
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->changed);
+	}
+	free(p->slots);
+	free(p->exe);
+	free(p);
+}

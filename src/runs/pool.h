@@ -1,0 +1,47 @@
+/*
+ * pool: the server's bounded set of sandbox workers and its wait queue.
+ *
+ * max_runs workers (each a `ledgerbox sandbox-worker` process) run one
+ * sandbox each; up to queue_max more requests wait for one; beyond that a
+ * request is refused at once (-EAGAIN: the caller answers 429). A worker
+ * that dies is replaced, and its request fails with -EIO. Thread-safe.
+ */
+#ifndef LEDGERBOX_POOL_H
+#define LEDGERBOX_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct pool;
+
+struct pool_artifact {
+	char *name;
+	char *mime;
+	unsigned char *data;
+	size_t bytes;
+};
+
+struct pool_result {
+	json_t *result; /* the run's result JSON */
+	struct pool_artifact *artifacts;
+	size_t n_artifacts;
+};
+
+/* exe: the ledgerbox binary the workers run. */
+int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, struct pool **ret);
+/* Runs one request ({"run": {...}}, see worker.h). While it runs, a hang-up
+ * on client_fd (when >= 0) cancels it. -EAGAIN: queue full; -ESHUTDOWN: the
+ * pool is draining; -EIO: the worker failed. */
+int pool_run(struct pool *p, json_t *request, int client_fd, struct pool_result *ret);
+void pool_result_release(struct pool_result *r);
+/* Runs in progress and requests waiting. */
+void pool_load(struct pool *p, int *ret_active, int *ret_waiting);
+/* Refuses new requests, waits up to grace_ms for those admitted (running or
+ * queued) to finish, then cancels what is left and waits for it. */
+void pool_drain(struct pool *p, uint64_t grace_ms);
+/* Ends the workers and frees the pool; accepts NULL. */
+void pool_stop(struct pool *p);
+
+#endif

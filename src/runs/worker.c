@@ -1,0 +1,128 @@
+/* worker: see worker.h. */
+#include "runs/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runs/frame.h"
+#include "sandbox/result_json.h"
+#include "util/banned.h"
+
+static const struct {
+	const char *name;
+	size_t offset;
+} limit_fields[] = {
+	{ "wall_ms", offsetof(struct sandbox_limits, wall_ms) },
+	{ "cpu_ms", offsetof(struct sandbox_limits, cpu_ms) },
+	{ "memory_bytes", offsetof(struct sandbox_limits, memory_bytes) },
+	{ "pids", offsetof(struct sandbox_limits, pids) },
+	{ "output_bytes", offsetof(struct sandbox_limits, output_bytes) },
+	{ "output_drain_bytes", offsetof(struct sandbox_limits, output_drain_bytes) },
+	{ "tmp_bytes", offsetof(struct sandbox_limits, tmp_bytes) },
+	{ "out_bytes", offsetof(struct sandbox_limits, out_bytes) },
+	{ "file_bytes", offsetof(struct sandbox_limits, file_bytes) },
+	{ "table_bytes", offsetof(struct sandbox_limits, table_bytes) },
+	{ "max_rows", offsetof(struct sandbox_limits, max_rows) },
+	{ "open_files", offsetof(struct sandbox_limits, open_files) },
+};
+
+json_t *worker_limits_to_json(const struct sandbox_limits *l)
+{
+	json_t *j = json_object();
+
+	for (size_t i = 0; j && i < sizeof(limit_fields) / sizeof(limit_fields[0]); i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)l + limit_fields[i].offset, sizeof(v));
+		json_object_set_new(j, limit_fields[i].name, json_integer((json_int_t)v));
+	}
+	return j;
+}
+
+int worker_limits_from_json(json_t *j, struct sandbox_limits *l)
+{
+	for (size_t i = 0; i < sizeof(limit_fields) / sizeof(limit_fields[0]); i++) {
+		json_t *v = json_object_get(j, limit_fields[i].name);
+		uint64_t value;
+		if (!v)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return -EINVAL;
+		value = (uint64_t)json_integer_value(v);
+		memcpy((char *)l + limit_fields[i].offset, &value, sizeof(value));
+	}
+	return 0;
+}
+
+static int request_parse(json_t *msg, struct sandbox_request *req)
+{
+	json_t *run = json_object_get(msg, "run");
+	const char *lang = json_string_value(json_object_get(run, "language"));
+	json_t *code = json_object_get(run, "code");
+
+	memset(req, 0, sizeof(*req));
+	sandbox_limits_default(&req->limits);
+	if (!json_is_object(run) || !lang || !json_is_string(code) ||
+	    sandbox_lang_parse(lang, &req->lang) < 0)
+		return -EINVAL;
+	req->code = json_string_value(code);
+	req->code_len = json_string_length(code);
+	req->data_path = json_string_value(json_object_get(run, "data_path"));
+	req->cancel_fd = WORKER_FD;
+	return worker_limits_from_json(json_object_get(run, "limits"), &req->limits);
+}
+
+/* Runs one request and answers it; returns <0 only when the socket broke. */
+static int serve_one(json_t *msg)
+{
+	struct sandbox_request req;
+	struct sandbox_result res;
+	json_t *out;
+	int r;
+
+	if (request_parse(msg, &req) < 0) {
+		out = json_pack("{s:s,s:s}", "status", "sandbox_error", "error",
+				"the worker received a malformed request");
+		r = frame_write_json(WORKER_FD, out);
+		json_decref(out);
+		return r;
+	}
+	sandbox_run(&req, &res);
+	out = result_to_json(&req, &res);
+	r = out ? frame_write_json(WORKER_FD, out) : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < res.n_artifacts; i++)
+		r = frame_write(WORKER_FD, res.artifacts[i].data, res.artifacts[i].bytes);
+	json_decref(out);
+	sandbox_result_release(&res);
+	return r;
+}
+
+int cmd_sandbox_worker(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1 || fcntl(WORKER_FD, F_GETFD) < 0) {
+		fprintf(stderr, "ledgerbox sandbox-worker: started by `ledgerbox serve` only "
+				"(it needs its socket on fd %d)\n", WORKER_FD);
+		return 64;
+	}
+	/* The server's terminal signals are for the server: it decides when
+	 * runs end (graceful shutdown lets them finish). */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		json_t *msg;
+		int r = frame_read_json(WORKER_FD, &msg);
+
+		if (r < 0)
+			return r == -EPIPE ? 0 : 1;
+		if (json_object_get(msg, "run"))
+			r = serve_one(msg);
+		json_decref(msg);
+		if (r < 0)
+			return 1;
+	}
+}

@@ -1,0 +1,30 @@
+/*
+ * worker: `ledgerbox sandbox-worker`, the single-threaded process that runs
+ * sandboxes for the threaded HTTP server.
+ *
+ * Sandboxes are started with clone() and must come from a process without
+ * threads, so the server starts one worker per run slot, each speaking
+ * frames over a socket on fd 3:
+ *   request   {"run": {"language", "code", "data_path", "limits": {...}}}
+ *   response  the run's result JSON (as `ledgerbox exec` prints it), then one
+ *             binary frame per entry of its "artifacts", in order
+ *   cancel    {"cancel": true}: stops the run in progress; ignored when idle
+ * The worker exits when the socket closes.
+ */
+#ifndef LEDGERBOX_WORKER_H
+#define LEDGERBOX_WORKER_H
+
+#include <jansson.h>
+
+#include "sandbox/sandbox.h"
+
+#define WORKER_FD 3
+
+int cmd_sandbox_worker(int argc, char **argv);
+
+/* Limits as JSON, and back (unknown keys ignored, missing keys keep the
+ * values already in *l). */
+json_t *worker_limits_to_json(const struct sandbox_limits *l);
+int worker_limits_from_json(json_t *j, struct sandbox_limits *l);
+
+#endif

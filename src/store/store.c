@@ -1,0 +1,267 @@
+/*
+ * store: opening and closing the state store, and the small helpers the
+ * header promises (names, roles, ping, schema version).
+ *
+ * Opening order matters: the state directory and the database file are
+ * created with owner-only modes before SQLite touches them (SQLite gives
+ * its -wal and -shm files the database file's mode), the connection is set
+ * up (WAL, synchronous=FULL, foreign keys, busy timeout, defensive mode)
+ * before any statement runs, migrations run before the pepper is loaded
+ * (loading it asks whether keys exist) and leftovers of interrupted inserts
+ * are swept last, once the runs table can be asked.
+ *
+ * synchronous=FULL in WAL mode fsyncs the WAL at every commit, so a run
+ * whose insert returned 0 survives kill -9 and power loss; NORMAL would
+ * only survive the former.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store_internal.h"
+#include "util/banned.h"
+
+#define DB_FILE "ledgerbox.db"
+#define ARTIFACTS_DIR "artifacts"
+
+static int dir_open_or_create(int at_fd, const char *path, int nofollow)
+{
+	int fd;
+
+	if (mkdirat(at_fd, path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(at_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Creates the database file 0600 if it does not exist yet, so SQLite never
+ * creates it (or its WAL) with the umask's wider mode. */
+static int db_file_precreate(int dir_fd)
+{
+	int fd = openat(dir_fd, DB_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static int db_pragma_text(sqlite3 *db, const char *sql, const char *want)
+{
+	sqlite3_stmt *st;
+	int r = store_sql_prepare(db, sql, &st);
+
+	if (r < 0)
+		return r;
+	r = store_sql_step(st);
+	if (r == 1) {
+		const char *got = (const char *)sqlite3_column_text(st, 0);
+		r = got && strcasecmp(got, want) == 0 ? 0 : -ENOTSUP;
+	} else if (r == 0) {
+		r = -EIO;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int db_configure(sqlite3 *db, char *err, size_t err_len)
+{
+	int r;
+
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+	/* This connection never needs to write the schema by hand; defensive
+	 * mode refuses the pragmas that could corrupt it. */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+	r = db_pragma_text(db, "PRAGMA journal_mode = WAL", "wal");
+	if (r < 0) {
+		store_err(err, err_len, "cannot switch the database to WAL mode: %s",
+			  r == -ENOTSUP ? "the file system refused it" : sqlite3_errmsg(db));
+		return r;
+	}
+	r = store_sql_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+	if (r < 0)
+		store_err(err, err_len, "cannot configure the database: %s", sqlite3_errmsg(db));
+	return r;
+}
+
+static int db_open(struct store *s, const char *state_dir, char *err, size_t err_len)
+{
+	char path[PATH_MAX];
+	int r, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
+		       SQLITE_OPEN_NOFOLLOW;
+
+	if (snprintf(path, sizeof(path), "%s/%s", state_dir, DB_FILE) >= (int)sizeof(path)) {
+		store_err(err, err_len, "state directory path is too long: %s", state_dir);
+		return -ENAMETOOLONG;
+	}
+	r = db_file_precreate(s->dir_fd);
+	if (r < 0) {
+		store_err(err, err_len, "cannot create %s: %s", path, strerror(-r));
+		return r;
+	}
+	r = sqlite3_open_v2(path, &s->db, flags, NULL);
+	if (r != SQLITE_OK) {
+		store_err(err, err_len, "cannot open %s: %s", path,
+			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(r));
+		return store_sql_errno(r);
+	}
+	r = db_configure(s->db, err, err_len);
+	if (r == 0)
+		r = store_schema_migrate(s->db, STORE_SCHEMA_LATEST, err, err_len);
+	return r;
+}
+
+static int dirs_open(struct store *s, const char *state_dir, char *err, size_t err_len)
+{
+	int fd = dir_open_or_create(AT_FDCWD, state_dir, 0);
+
+	if (fd < 0) {
+		store_err(err, err_len, "cannot create or open the state directory %s: %s",
+			  state_dir, strerror(-fd));
+		return fd;
+	}
+	s->dir_fd = fd;
+	fd = dir_open_or_create(s->dir_fd, ARTIFACTS_DIR, O_NOFOLLOW);
+	if (fd < 0) {
+		store_err(err, err_len, "cannot create or open %s/%s: %s", state_dir,
+			  ARTIFACTS_DIR, strerror(-fd));
+		return fd;
+	}
+	s->artifacts_fd = fd;
+	return 0;
+}
+
+static void store_free(struct store *s)
+{
+	if (s->db)
+		sqlite3_close(s->db);
+	if (s->artifacts_fd >= 0)
+		close(s->artifacts_fd);
+	if (s->dir_fd >= 0)
+		close(s->dir_fd);
+	sodium_memzero(s->pepper, sizeof(s->pepper));
+	free(s);
+}
+
+int store_open(const char *state_dir, struct store **ret, char *err, size_t err_len)
+{
+	struct store *s;
+	int r;
+
+	if (!state_dir || !*state_dir || !ret)
+		return -EINVAL;
+	if (sodium_init() < 0) {
+		store_err(err, err_len, "libsodium could not initialise");
+		return -EIO;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->dir_fd = s->artifacts_fd = -1;
+	r = dirs_open(s, state_dir, err, err_len);
+	if (r == 0)
+		r = db_open(s, state_dir, err, err_len);
+	if (r == 0)
+		r = store_pepper_load(s, err, err_len);
+	if (r == 0)
+		r = -pthread_mutex_init(&s->lock, NULL);
+	if (r < 0) {
+		store_free(s);
+		return r;
+	}
+	store_files_sweep(s);
+	*ret = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	/* Folding the WAL back into the database leaves one self-contained
+	 * file for backups; SQLite would also do it on the last close, but
+	 * TRUNCATE also gives the WAL's disk space back. */
+	store_lock(s);
+	(void)store_sql_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	store_unlock(s);
+	pthread_mutex_destroy(&s->lock);
+	store_free(s);
+}
+
+int store_schema_version(struct store *s, int *ret)
+{
+	int version, r;
+
+	if (!s || !ret)
+		return -EINVAL;
+	store_lock(s);
+	r = store_schema_version_read(s->db, &version);
+	store_unlock(s);
+	if (r == 0)
+		*ret = version;
+	return r;
+}
+
+int store_ping(struct store *s)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	store_lock(s);
+	/* Reads a real page (not just SELECT 1), so a lost or unreadable file
+	 * shows up here. */
+	r = store_sql_prepare(s->db, "SELECT entries FROM audit_head WHERE id = 1", &st);
+	if (r == 0) {
+		r = store_sql_step(st);
+		r = r < 0 ? r : r == 1 && sqlite3_column_type(st, 0) == SQLITE_INTEGER ? 0 : -EIO;
+		sqlite3_finalize(st);
+	}
+	store_unlock(s);
+	return r;
+}
+
+bool store_name_valid(const char *name)
+{
+	size_t len;
+
+	if (!name)
+		return false;
+	len = strlen(name);
+	if (len == 0 || len >= STORE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '.' || c == '_' || c == '-';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+int store_role_parse(const char *name, enum store_role *ret)
+{
+	if (!name || !ret)
+		return -EINVAL;
+	if (strcmp(name, "analyst") == 0)
+		*ret = ROLE_ANALYST;
+	else if (strcmp(name, "admin") == 0)
+		*ret = ROLE_ADMIN;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *store_role_name(enum store_role role)
+{
+	return role == ROLE_ADMIN ? "admin" : "analyst";
+}

@@ -1,0 +1,155 @@
+/*
+ * store: ledgerbox's state database (SQLite, WAL) and artifact files.
+ *
+ * One struct store per process, shared by every HTTP thread: each call is
+ * safe from any thread (the implementation serialises writes). Everything a
+ * run produces is kept: the run row, its artifacts (files under
+ * STATE_DIR/artifacts/<run id>/, indexed in the database) and an audit entry,
+ * committed in one transaction, so a crash after the commit loses nothing
+ * and a crash before it leaves no half-written run.
+ *
+ * The audit log is append-only and hash-chained: each entry stores the
+ * SHA-256 of the previous entry's canonical text, so editing or deleting any
+ * row breaks the chain and store_audit_verify() says where.
+ *
+ * All functions return 0 or a negative errno; -ENOENT when a thing does not
+ * exist (or is not visible to the caller), -EINVAL for bad arguments, -EIO
+ * for a database failure. Where an `err` buffer is taken it receives a
+ * one-line message on failure. Out-parameters are written only on success.
+ */
+#ifndef LEDGERBOX_STORE_H
+#define LEDGERBOX_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct store;
+
+#define STORE_NAME_MAX 64 /* user and team names: [A-Za-z0-9._-]{1,63} */
+#define STORE_RUN_ID_LEN 32 /* 32 lowercase hex characters */
+
+enum store_role { ROLE_ANALYST, ROLE_ADMIN };
+
+struct principal {
+	int64_t id;
+	char user[STORE_NAME_MAX];
+	char team[STORE_NAME_MAX];
+	enum store_role role;
+};
+
+/* Opens (creating if needed, mode 0700) STATE_DIR, its database
+ * STATE_DIR/ledgerbox.db (0600) and STATE_DIR/artifacts/, and applies pending
+ * migrations in order, each in its own transaction. Also loads, or creates
+ * while no key exists yet, the secret STATE_DIR/key-pepper (0600) that keys
+ * the API key hashes; a missing pepper with keys present is -ENOENT, one
+ * readable by others -EPERM. A database from a newer ledgerbox is
+ * -EPROTONOSUPPORT. Several processes (the server and the command line)
+ * may have the same state directory open. */
+int store_open(const char *state_dir, struct store **ret, char *err, size_t err_len);
+/* Closes the database cleanly (checkpointing the WAL); accepts NULL. */
+void store_close(struct store *s);
+/* The schema version after migrations. */
+int store_schema_version(struct store *s, int *ret);
+/* A cheap query proving the database answers (for /readyz). */
+int store_ping(struct store *s);
+
+/* Names: user and team must match [A-Za-z0-9._-]{1,63}. */
+bool store_name_valid(const char *name);
+int store_role_parse(const char *name, enum store_role *ret);
+const char *store_role_name(enum store_role role);
+
+/* Creates the principal if new (same user: team and role must match, else
+ * -EEXIST) and a new API key for it. The key ("lbx_" + 43 url-safe base64
+ * characters of 32 random bytes) is written to ret_key (at least
+ * STORE_KEY_MAX bytes) and never stored: only a keyed BLAKE2b hash is, and
+ * lookups compare in constant time. Appends an audit entry (actor may be
+ * NULL for the command line: recorded as "cli"). */
+#define STORE_KEY_MAX 64
+int store_key_create(struct store *s, const char *actor, const char *user, const char *team,
+		     enum store_role role, char *ret_key, int64_t *ret_key_id);
+/* The principal owning an active key, or -ENOENT (also for revoked keys). */
+int store_key_authenticate(struct store *s, const char *key, struct principal *ret);
+/* Revokes a key by id; audited. -ENOENT when no active key has that id. */
+int store_key_revoke(struct store *s, const char *actor, int64_t key_id);
+/* Active keys: [{"id", "user", "team", "role", "created_at"}] (no secrets),
+ * oldest first; created_at is RFC 3339 UTC text, "2024-05-01T12:00:00.123Z". */
+int store_keys_list(struct store *s, json_t **ret);
+/* Number of active admin keys (make run creates one when there is none). */
+int store_admin_key_count(struct store *s, int64_t *ret);
+
+/* A finished run, as stored. Strings are NUL-terminated and owned by the
+ * caller; result is the JSON the API answered (its table may be cut). */
+struct run_record {
+	char id[STORE_RUN_ID_LEN + 1];
+	int64_t principal_id;
+	const char *user;      /* filled by reads; ignored by insert */
+	const char *language;  /* "python" | "sql" */
+	const char *dataset;   /* may be NULL */
+	const char *session;   /* may be NULL */
+	const char *status;
+	const char *code;
+	json_t *result;        /* borrowed on insert, new reference on read */
+	int64_t created_ms;    /* Unix milliseconds */
+	int64_t duration_ms;
+};
+
+struct artifact_file {
+	const char *name; /* validated plain file name */
+	const char *mime;
+	const void *data;
+	size_t bytes;
+};
+
+/* A fresh random run id (32 hex characters + NUL). */
+void store_run_id_new(char ret[STORE_RUN_ID_LEN + 1]);
+/* Stores the run, writes its artifact files (name, mime, bytes) under
+ * STATE_DIR/artifacts/<id>/ (written and fsynced before the transaction
+ * commits; removed again if it fails) and appends an audit entry
+ * ("run", actor = the run's user, subject = run id), all or nothing.
+ * -EINVAL for a bad field or artifact (names: plain file names of at most
+ * 200 bytes, no '/', backslash or control characters, not "." or "..", unique;
+ * at most 1024 artifacts) with nothing written; -EEXIST for a run id
+ * already stored; -ENOENT when principal_id names no principal. */
+int store_run_insert(struct store *s, const struct run_record *run,
+		     const struct artifact_file *artifacts, size_t n_artifacts);
+/* Reads one run. viewer: an analyst sees only their own runs (another's is
+ * -ENOENT, as is a malformed id); an admin sees all. Release with
+ * store_run_record_release() (accepts NULL). */
+int store_run_get(struct store *s, const struct principal *viewer, const char *id,
+		  struct run_record *ret);
+void store_run_record_release(struct run_record *run);
+/* Newest first: [{"id", "user", "language", "dataset", "status", "created_at",
+ * "duration_ms"}] (created_at as RFC 3339 UTC text, dataset may be null).
+ * An analyst sees only their own (asking for another `user` gives an empty
+ * page); an admin all, or only `user` when it is not NULL. limit 1..500;
+ * offset >= 0. *ret_total counts every matching run, not just the page. */
+int store_runs_list(struct store *s, const struct principal *viewer, const char *user,
+		    int limit, int offset, json_t **ret_array, int64_t *ret_total);
+/* Opens an artifact of a run the viewer may see, read-only (O_NOFOLLOW),
+ * with its mime type and size. The caller closes the descriptor. -ENOENT
+ * for a run or name the viewer cannot see; -ERANGE when mime_len is too
+ * small (128 always suffices); -EIO when the file is missing or not the
+ * size that was stored (it was changed behind the store's back). */
+int store_artifact_open(struct store *s, const struct principal *viewer, const char *run_id,
+			const char *name, int *ret_fd, char *ret_mime, size_t mime_len,
+			uint64_t *ret_bytes);
+
+/* Appends an audit entry. actor: a user name or "cli"/"system". action: a
+ * short verb ("run", "key.create", "key.revoke", ...). subject: what it
+ * acted on (may be NULL). detail: optional JSON object (borrowed), at most
+ * 64 KiB as compact JSON. actor and action non-empty, all three at most 256
+ * bytes without '|' or control characters (-EINVAL otherwise): that keeps
+ * the hashed text unambiguous. */
+int store_audit_append(struct store *s, const char *actor, const char *action,
+		       const char *subject, json_t *detail);
+/* Walks the whole chain. Intact: 0 and *ret_entries. On a break: -EBADMSG,
+ * *ret_bad_id is the first entry that is wrong or missing (0 when the
+ * audit_head row itself is damaged), and err says what is wrong. Holds the
+ * store's lock for the walk (other callers in this process wait). */
+int store_audit_verify(struct store *s, int64_t *ret_entries, int64_t *ret_bad_id, char *err,
+		       size_t err_len);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * test_csv_refused: uploads that must fail (src/datasets): bad CSV with
+ * the line where the bad record starts, limits, bad names, names taken
+ * before or during the upload, and aborts. After every one DATA_DIR must
+ * be exactly as before: no dataset, no temporary folder.
+ */
+#include "ds_testlib.h"
+
+#include "datasets/internal.h"
+
+#include "util/banned.h"
+
+#define BIG (1u << 30)
+
+struct bad_case {
+	const char *what;
+	const char *csv;
+	size_t len; /* 0: strlen(csv) */
+	int rc;
+	const char *message;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "ragged row", "a,b\n1,2\n3\n", 0, -EINVAL, "line 3: expected 2 fields, found 1" },
+	{ "ragged after a quoted line break", "a,b\n\"x\ny\",2\n3,4,5\n", 0, -EINVAL,
+	  "line 4: expected 2 fields, found 3" },
+	{ "ragged, CRLF and a blank line", "a,b\r\n1,2\r\n\r\n3,4,5\r\n", 0, -EINVAL,
+	  "line 4: expected 2 fields, found 3" },
+	{ "ragged, lone CR", "a,b\r1,2\r3\r", 0, -EINVAL, "line 3: expected 2 fields, found 1" },
+	{ "ragged after a BOM", "\xEF\xBB\xBF" "a,b\n1\n", 0, -EINVAL,
+	  "line 2: expected 2 fields, found 1" },
+	{ "unterminated quote", "a,b\n1,2\n\"open,3\n4,5\n", 0, -EINVAL,
+	  "line 3: unterminated quoted field" },
+	{ "text after a closing quote", "a\n\"x\"y\n", 0, -EINVAL,
+	  "line 2: text after a closing quote (inside a quoted field, write a quote as \"\")" },
+	{ "invalid UTF-8", "a,b\n1,2\n3,caf\xe9\n", 0, -EINVAL,
+	  "line 3: not valid UTF-8 (field 2)" },
+	{ "invalid UTF-8 in a quoted field", "a\n\"x\ny\"\n\"\xc0\xaf\"\n", 0, -EINVAL,
+	  "line 4: not valid UTF-8 (field 1)" },
+	{ "invalid UTF-8 in the header", "a,\xff\n", 0, -EINVAL,
+	  "line 1: not valid UTF-8 (field 2)" },
+	{ "NUL byte", "a\nx\0y\n", 6, -EINVAL, "line 2: field 1 holds a NUL byte" },
+	{ "duplicate header", "id,name, id\n1,a,2\n", 0, -EINVAL,
+	  "line 1: column name \"id\" appears twice (columns 1 and 3; names are compared "
+	  "ignoring case)" },
+	{ "duplicate header ignoring case", "Amount,amount\n", 0, -EINVAL,
+	  "line 1: column name \"amount\" appears twice (columns 1 and 2; names are compared "
+	  "ignoring case)" },
+	{ "empty header name", "a,,c\n1,2,3\n", 0, -EINVAL, "line 1: column 2 has no name" },
+	{ "blank header name", "a,  ,c\n1,2,3\n", 0, -EINVAL, "line 1: column 2 has no name" },
+	{ "control character in a name", "a,\"b\nc\"\n1,2\n", 0, -EINVAL,
+	  "line 1: column 2's name holds a control character" },
+	{ "empty upload", "", 0, -EINVAL,
+	  "the upload is empty: its first line must be the header (the column names)" },
+	{ "blank lines only", "\r\n\n", 0, -EINVAL,
+	  "the upload is empty: its first line must be the header (the column names)" },
+};
+
+static void bad_csv_is_refused_and_leaves_nothing(void **state)
+{
+	char data[DS_PATH], err[512];
+	(void)state;
+
+	ds_scratch(data);
+	ds_mkdir(data, "existing");
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		size_t len = c->len ? c->len : strlen(c->csv);
+		char *before = ds_snapshot(data), *after;
+		int rc;
+
+		/* Whole and byte by byte: the same answer. */
+		for (size_t chunk = 0; chunk <= 1; chunk++) {
+			err[0] = '\0';
+			rc = ds_import(data, "upload", "t", c->csv, len, chunk, BIG, 100, NULL, err,
+				       sizeof(err));
+			if (rc != c->rc || strcmp(err, c->message) != 0)
+				fail_msg("%s: got %d \"%s\", expected %d \"%s\"", c->what, rc, err,
+					 c->rc, c->message);
+			after = ds_snapshot(data);
+			assert_string_equal(after, before);
+			free(after);
+		}
+		free(before);
+	}
+	ds_rmtree(data);
+}
+
+static void long_column_names_and_records_are_refused(void **state)
+{
+	char data[DS_PATH], err[256], *csv = NULL, *before, *after;
+	size_t len = 0;
+	(void)state;
+
+	ds_scratch(data);
+	before = ds_snapshot(data);
+	for (int i = 0; i < 129; i++)
+		tl_append(&csv, &len, "n", 1);
+	tl_append(&csv, &len, "\n1\n", 3);
+	assert_int_equal(ds_import(data, "u", "t", csv, len, 0, BIG, 10, NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "line 1: column 1's name is longer than 128 bytes");
+	/* 128 bytes is fine. */
+	memmove(csv, csv + 1, len);
+	assert_int_equal(ds_import(data, "ok", "t", csv, len - 1, 0, BIG, 10, NULL, err,
+				   sizeof(err)),
+			 0);
+	free(csv);
+	csv = NULL;
+	len = 0;
+	ds_rmtree(data);
+	ds_scratch(data);
+	free(before);
+	before = ds_snapshot(data);
+
+	/* A quoted field one byte over the limit, on line 3. */
+	len = 5 + CSV_MAX_RECORD_BYTES + 1 + 2;
+	csv = malloc(len);
+	assert_non_null(csv);
+	memcpy(csv, "a\n1\n\"", 5);
+	memset(csv + 5, 'x', CSV_MAX_RECORD_BYTES + 1);
+	memcpy(csv + len - 2, "\"\n", 2);
+	assert_int_equal(ds_import(data, "u", "t", csv, len, 0, BIG, 10, NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "line 3: record longer than 16777216 bytes");
+	after = ds_snapshot(data);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	free(csv);
+	ds_rmtree(data);
+}
+
+static void byte_limit_is_enforced(void **state)
+{
+	static const char csv[] = "a,b\n1,2\n";
+	struct csv_import_limits limits = { .max_bytes = 7, .max_rows = 10 };
+	struct csv_import *imp = NULL;
+	char data[DS_PATH], err[256], *before, *after;
+	json_t *summary = NULL;
+	(void)state;
+
+	ds_scratch(data);
+	before = ds_snapshot(data);
+	/* Exactly max_bytes is fine. */
+	assert_int_equal(ds_import(data, "exact", "t", csv, 8, 1, 8, 10, NULL, err, sizeof(err)), 0);
+	ds_rmtree(data);
+	ds_scratch(data);
+	free(before);
+	before = ds_snapshot(data);
+
+	assert_int_equal(ds_import(data, "u", "t", csv, 8, 0, 7, 10, NULL, err, sizeof(err)),
+			 -EFBIG);
+	assert_string_equal(err, "upload larger than 7 bytes (LEDGERBOX_UPLOAD_MAX_BYTES)");
+	/* Fed in pieces it fails on the byte past the limit, and stays dead. */
+	assert_int_equal(csv_import_begin(data, "u", "t", &limits, &imp, err, sizeof(err)), 0);
+	assert_int_equal(csv_import_feed(imp, csv, 4, err, sizeof(err)), 0);
+	assert_int_equal(csv_import_feed(imp, csv + 4, 3, err, sizeof(err)), 0);
+	assert_int_equal(csv_import_feed(imp, csv + 7, 1, err, sizeof(err)), -EFBIG);
+	assert_int_equal(csv_import_feed(imp, "", 0, err, sizeof(err)), -EFBIG);
+	err[0] = '\0';
+	assert_int_equal(csv_import_finish(imp, &summary, err, sizeof(err)), -EFBIG);
+	assert_string_equal(err, "upload larger than 7 bytes (LEDGERBOX_UPLOAD_MAX_BYTES)");
+	assert_null(summary);
+	after = ds_snapshot(data);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	ds_rmtree(data);
+}
+
+static void row_limit_is_enforced(void **state)
+{
+	static const char csv[] = "a\n1\n2\n3\n";
+	char data[DS_PATH], err[256], *before, *after;
+	(void)state;
+
+	ds_scratch(data);
+	before = ds_snapshot(data);
+	assert_int_equal(ds_import(data, "u", "t", csv, sizeof(csv) - 1, 0, BIG, 2, NULL, err,
+				   sizeof(err)),
+			 -EFBIG);
+	assert_string_equal(err, "more than 2 rows (LEDGERBOX_UPLOAD_MAX_ROWS)");
+	after = ds_snapshot(data);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	assert_int_equal(ds_import(data, "u", "t", csv, sizeof(csv) - 1, 0, BIG, 3, NULL, err,
+				   sizeof(err)),
+			 0);
+	ds_rmtree(data);
+}
+
+static void bad_names_are_refused(void **state)
+{
+	static const struct csv_import_limits limits = { .max_bytes = 100, .max_rows = 10 };
+	char data[DS_PATH], err[256], *before, *after;
+	struct csv_import *imp = NULL;
+	(void)state;
+
+	ds_scratch(data);
+	before = ds_snapshot(data);
+	assert_int_equal(csv_import_begin(data, "a.b", "t", &limits, &imp, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "not a valid dataset name"));
+	assert_int_equal(csv_import_begin(data, "../up", "t", &limits, &imp, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(csv_import_begin(data, "ok", "x/y", &limits, &imp, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "not a valid table name"));
+	assert_int_equal(csv_import_begin(data, "ok", "SQLite_master", &limits, &imp, err,
+					  sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(csv_import_begin(data, "ok", "t", NULL, &imp, err, sizeof(err)), -EINVAL);
+	assert_null(imp);
+	after = ds_snapshot(data);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	ds_rmtree(data);
+}
+
+static void taken_names_are_refused(void **state)
+{
+	static const struct csv_import_limits limits = { .max_bytes = 100, .max_rows = 10 };
+	char data[DS_PATH], err[256], p[DS_PATH], *before, *after;
+	struct csv_import *imp = NULL;
+	json_t *summary = NULL;
+	(void)state;
+
+	ds_scratch(data);
+	ds_mkdir(data, "taken");
+	ds_write(data, "file", "x");
+	ds_path(p, data, "link");
+	assert_int_equal(symlink("nowhere", p), 0);
+	before = ds_snapshot(data);
+	assert_int_equal(csv_import_begin(data, "taken", "t", &limits, &imp, err, sizeof(err)),
+			 -EEXIST);
+	assert_string_equal(err, "dataset taken already exists: pick another name");
+	assert_int_equal(csv_import_begin(data, "file", "t", &limits, &imp, err, sizeof(err)),
+			 -EEXIST);
+	assert_int_equal(csv_import_begin(data, "link", "t", &limits, &imp, err, sizeof(err)),
+			 -EEXIST);
+	assert_null(imp);
+
+	/* The name appears while the upload runs: even an empty folder wins. */
+	assert_int_equal(csv_import_begin(data, "later", "t", &limits, &imp, err, sizeof(err)), 0);
+	assert_int_equal(csv_import_feed(imp, "a\n1\n", 4, err, sizeof(err)), 0);
+	ds_mkdir(data, "later");
+	assert_int_equal(csv_import_finish(imp, &summary, err, sizeof(err)), -EEXIST);
+	assert_string_equal(err, "dataset later already exists: pick another name");
+	assert_null(summary);
+	/* The folder that won is untouched (still empty), nothing else is left. */
+	ds_path(p, data, "later");
+	assert_int_equal(rmdir(p), 0);
+	after = ds_snapshot(data);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	ds_rmtree(data);
+}
+
+static void abort_leaves_nothing(void **state)
+{
+	static const struct csv_import_limits limits = { .max_bytes = 100, .max_rows = 10 };
+	char data[DS_PATH], err[256], *before, *during, *after;
+	struct csv_import *imp = NULL;
+	json_t *list = NULL;
+	(void)state;
+
+	ds_scratch(data);
+	ds_mkdir(data, "other");
+	before = ds_snapshot(data);
+	assert_int_equal(csv_import_begin(data, "u", "t", &limits, &imp, err, sizeof(err)), 0);
+	assert_int_equal(csv_import_feed(imp, "a,b\n1,2\n", 8, err, sizeof(err)), 0);
+	/* In progress: a hidden folder that is no dataset. */
+	during = ds_snapshot(data);
+	assert_non_null(strstr(during, "/.upload-"));
+	assert_int_equal(dataset_list(data, &list, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	csv_import_abort(imp);
+	csv_import_abort(NULL);
+	after = ds_snapshot(data);
+	assert_string_equal(after, before);
+	free(during);
+	free(after);
+	free(before);
+	ds_rmtree(data);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(bad_csv_is_refused_and_leaves_nothing),
+		cmocka_unit_test(long_column_names_and_records_are_refused),
+		cmocka_unit_test(byte_limit_is_enforced),
+		cmocka_unit_test(row_limit_is_enforced),
+		cmocka_unit_test(bad_names_are_refused),
+		cmocka_unit_test(taken_names_are_refused),
+		cmocka_unit_test(abort_leaves_nothing),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
