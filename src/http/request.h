@@ -68,6 +68,7 @@ enum MHD_Result upload_begin(struct request *rq);
 enum MHD_Result route_healthz(struct request *rq);
 enum MHD_Result route_readyz(struct request *rq);
 enum MHD_Result route_metrics(struct request *rq);
+enum MHD_Result route_keys_list(struct request *rq);
 
 /* Milliseconds of the monotonic and of the wall clock. */
 uint64_t clock_mono_ms(void);

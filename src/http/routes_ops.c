@@ -58,3 +58,19 @@ enum MHD_Result route_metrics(struct request *rq)
 	MHD_destroy_response(resp);
 	return r;
 }
+
+/* Admins only: the active keys (never their secrets). */
+enum MHD_Result route_keys_list(struct request *rq)
+{
+	json_t *keys, *body;
+	enum MHD_Result r;
+
+	if (!auth_require_admin(rq, &r))
+		return r;
+	if (store_keys_list(rq->srv->store, &keys) < 0)
+		return respond_error(rq, 500, "store_failed", "reading the keys failed", NULL);
+	body = json_pack("{s:o}", "keys", keys);
+	r = respond_json(rq, 200, body);
+	json_decref(body);
+	return r;
+}

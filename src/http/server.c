@@ -51,6 +51,7 @@ static const struct route routes[] = {
 	{ "GET", "/api/runs/*/artifacts/*", "/api/runs/{id}/artifacts/{name}", route_run_artifact },
 	{ "GET", "/api/datasets", "/api/datasets", route_datasets_list },
 	{ "POST", "/api/datasets", "/api/datasets", route_datasets_upload },
+	{ "GET", "/api/keys", "/api/keys", route_keys_list },
 };
 
 size_t http_routes(const char *const **ret_methods, const char *const **ret_names)

@@ -120,6 +120,47 @@ static void keys_are_required(void **state)
 	hl_reply_free(&r);
 }
 
+static void admin_routes_refuse_analysts(void **state)
+{
+	struct reply r;
+	(void)state;
+
+	hl_call(&srv, "GET", "/api/keys", alice, NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_string_equal(hl_str(json_object_get(r.json, "error"), "code"), "forbidden");
+	hl_reply_free(&r);
+	hl_call(&srv, "GET", "/api/keys", root, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "keys")), 3);
+	assert_null(strstr(r.body, alice)); /* never a secret */
+	hl_reply_free(&r);
+}
+
+/* Past a few failures from one address, each wrong key waits longer. */
+static void wrong_keys_are_slowed_down(void **state)
+{
+	struct reply r;
+	uint64_t t0, elapsed = 0;
+	(void)state;
+
+	for (int i = 0; i < 8; i++) {
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		hl_call(&srv, "GET", "/api/runs", "lbx_guessguessguessguessguessguessguessguessg", NULL, &r);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		assert_int_equal(r.status, 401);
+		hl_reply_free(&r);
+		t0 = (uint64_t)(b.tv_sec - a.tv_sec) * 1000 + (uint64_t)(b.tv_nsec - a.tv_nsec) / 1000000;
+		if (i == 7)
+			elapsed = t0;
+	}
+	assert_true(elapsed >= 400);
+	/* A right key is never held up. */
+	hl_call(&srv, "GET", "/api/runs", alice, NULL, &r);
+	assert_int_equal(r.status, 200);
+	hl_reply_free(&r);
+}
+
 static void python_run_with_chart(void **state)
 {
 	struct reply r, a;
@@ -538,6 +579,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(probes_answer),
 		cmocka_unit_test(keys_are_required),
+		cmocka_unit_test(admin_routes_refuse_analysts),
 		cmocka_unit_test(python_run_with_chart),
 		cmocka_unit_test(sql_table_is_cut_and_exported_whole),
 		cmocka_unit_test(bad_requests_get_clear_errors),
@@ -548,6 +590,7 @@ int main(void)
 		cmocka_unit_test(client_disconnect_cancels_the_run),
 		cmocka_unit_test(request_ids_reach_the_log),
 		cmocka_unit_test(openapi_lists_every_route),
+		cmocka_unit_test(wrong_keys_are_slowed_down),
 		cmocka_unit_test(graceful_shutdown_finishes_inflight_run),
 		cmocka_unit_test(kill_9_loses_no_committed_run),
 	};
