@@ -49,6 +49,31 @@ static _Noreturn void child_fail(const struct sandbox_plan *p, const char *step,
 	_exit(126);
 }
 
+/* Closes every descriptor the child did not ask for: whatever the process
+ * that started the sandbox had open (sockets, databases) is gone before
+ * anything else happens. */
+static int fds_close_others(const struct sandbox_plan *p)
+{
+	int keep[5] = { p->ctl_fd, p->exe_fd, p->stdout_w, p->stderr_w, p->result_w };
+	unsigned next = 0;
+
+	/* Sort the five (insertion sort; -1 entries sort first and are skipped). */
+	for (int i = 1; i < 5; i++)
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < 5; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < next)
+			continue;
+		if ((unsigned)keep[i] > next && syscall(SYS_close_range, next, keep[i] - 1, 0) < 0)
+			return -errno;
+		next = (unsigned)keep[i] + 1;
+	}
+	return syscall(SYS_close_range, next, ~0U, 0) < 0 ? -errno : 0;
+}
+
 static int wait_for(int fd, char kind)
 {
 	struct ctl_msg msg;
@@ -232,7 +257,8 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *p)
 	pid_t payload;
 	int r, data_fd = -1;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || wait_for(p->ctl_fd, CTL_GO) < 0)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || fds_close_others(p) < 0 ||
+	    wait_for(p->ctl_fd, CTL_GO) < 0)
 		_exit(125);
 	/* Opened while this process still has the caller's host ids: a
 	 * dataset below a folder only its owner may search stays reachable,
