@@ -17,6 +17,8 @@ static const char main_usage[] =
 	"  exec        run Python or SQL in a fresh sandbox and print the result as JSON\n"
 	"  keys        create, list and revoke API keys\n"
 	"  audit       verify the tamper-evident audit log\n"
+	"  budget      set, list and remove budgets\n"
+	"  spend       what was spent, by scope and time, as JSON or CSV\n"
 	"  demo-data   write the synthetic small-business dataset\n"
 	"\n"
 	"'ledgerbox COMMAND --help' tells more about each.\n";
@@ -29,6 +31,8 @@ static const struct {
 	{ "exec", cmd_exec },
 	{ "keys", cmd_keys },
 	{ "audit", cmd_audit },
+	{ "budget", cmd_budget },
+	{ "spend", cmd_spend },
 	{ "demo-data", cmd_demo_data },
 	/* Internal: inside the sandbox, and the server's sandbox workers. */
 	{ "sql-runner", sql_runner_main },

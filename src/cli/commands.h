@@ -8,6 +8,8 @@
 int cmd_exec(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_budget(int argc, char **argv);
+int cmd_spend(int argc, char **argv);
 
 /* Exit codes of `ledgerbox exec`, also documented in its --help. */
 enum exec_exit {

@@ -20,12 +20,16 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "budget/budget.h"
+#include "budget/pricing.h"
+#include "budget/reconcile.h"
 #include "config/config.h"
 #include "datasets/datasets.h"
 #include "demo/demo_data.h"
 #include "http/http.h"
 #include "obs/log.h"
 #include "runs/pool.h"
+#include "sandbox/sandbox.h"
 #include "store/store.h"
 #include "util/banned.h"
 
@@ -129,9 +133,56 @@ static void shutdown_drain(struct http_server *srv, uint64_t grace_ms)
 	}
 }
 
+/* Budget periods are calendar periods in LEDGERBOX_BUDGET_TZ (default: the
+ * machine's zone). Set before any thread exists, as TZ is process-wide. */
+static int budget_zone_set(void)
+{
+	const char *tz = getenv("LEDGERBOX_BUDGET_TZ");
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (tz && *tz) {
+		snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
+		if (strstr(tz, "..") || stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+			fprintf(stderr, "ledgerbox serve: LEDGERBOX_BUDGET_TZ: unknown time zone "
+					"'%s' (use a name like Europe/Berlin or UTC)\n", tz);
+			return -EINVAL;
+		}
+		setenv("TZ", tz, 1);
+	}
+	tzset();
+	return 0;
+}
+
+/* Pricing, the budget tables, and the spend of runs recorded by a process
+ * that died before settling them. */
+static int budgets_start(const struct config *cfg, struct pricing *pricing,
+			 struct budgets **ret)
+{
+	char err[512];
+	size_t settled = 0;
+
+	if (budget_zone_set() < 0)
+		return -EINVAL;
+	if (pricing_load(pricing, err, sizeof(err)) < 0 ||
+	    budget_open(cfg->state_dir, ret, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ledgerbox serve: %s\n", err);
+		return -EINVAL;
+	}
+	if (budget_reconcile(*ret, cfg->state_dir, &settled, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ledgerbox serve: %s\n", err);
+		budget_close(*ret);
+		return -EIO;
+	}
+	if (settled)
+		fprintf(stderr, "ledgerbox: settled the spend of %zu recorded runs\n", settled);
+	return 0;
+}
+
 static int serve(const struct config *cfg, bool bootstrap)
 {
-	struct http_server srv = { .cfg = cfg };
+	static struct pricing pricing;
+	struct http_server srv = { .cfg = cfg, .pricing = &pricing };
 	char err[512], exe[PATH_MAX];
 	json_t *f;
 	int r, sig;
@@ -144,15 +195,22 @@ static int serve(const struct config *cfg, bool bootstrap)
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
 		return 1;
 	}
-	/* Uploads cut short by a crash leave temporary folders behind. */
-	csv_import_sweep(cfg->data_dir, 3600, NULL);
-	if (bootstrap && (bootstrap_demo(cfg) < 0 || bootstrap_key(cfg, srv.store) < 0)) {
+	if (budgets_start(cfg, &pricing, &srv.budgets) < 0) {
 		store_close(srv.store);
 		return 1;
 	}
+	/* Uploads cut short by a crash leave temporary folders behind. */
+	csv_import_sweep(cfg->data_dir, 3600, NULL);
+	if (bootstrap && (bootstrap_demo(cfg) < 0 || bootstrap_key(cfg, srv.store) < 0)) {
+		budget_close(srv.budgets);
+		store_close(srv.store);
+		return 1;
+	}
+	sandbox_cgroup_delegate();
 	r = pool_start(exe, cfg->max_runs, cfg->queue_max, &srv.pool);
 	if (r < 0) {
 		fprintf(stderr, "ledgerbox serve: cannot start sandbox workers: %s\n", strerror(-r));
+		budget_close(srv.budgets);
 		store_close(srv.store);
 		return 1;
 	}
@@ -160,6 +218,7 @@ static int serve(const struct config *cfg, bool bootstrap)
 	if (http_start(&srv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
 		pool_stop(srv.pool);
+		budget_close(srv.budgets);
 		store_close(srv.store);
 		return 1;
 	}
@@ -177,6 +236,7 @@ static int serve(const struct config *cfg, bool bootstrap)
 	shutdown_drain(&srv, cfg->shutdown_grace_ms);
 	http_stop(&srv);
 	pool_stop(srv.pool);
+	budget_close(srv.budgets);
 	store_close(srv.store);
 	log_event(LOG_INFO, NULL, "serve.stopped", NULL);
 	return 0;

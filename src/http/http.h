@@ -13,6 +13,8 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 
+#include "budget/budget.h"
+#include "budget/pricing.h"
 #include "config/config.h"
 #include "runs/pool.h"
 #include "store/store.h"
@@ -21,6 +23,8 @@ struct http_server {
 	const struct config *cfg;
 	struct store *store;
 	struct pool *pool;
+	const struct pricing *pricing;
+	struct budgets *budgets;
 	struct MHD_Daemon *daemon;
 };
 

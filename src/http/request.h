@@ -38,6 +38,9 @@ struct request {
 
 /* Answers with a JSON body (value borrowed). */
 enum MHD_Result respond_json(struct request *rq, unsigned status, json_t *value);
+/* The same with one extra header (skipped when header is NULL). */
+enum MHD_Result respond_json_header(struct request *rq, unsigned status, json_t *value,
+				    const char *header, const char *header_value);
 /* {"error": {"code", "message", "field"?}}; field may be NULL. */
 enum MHD_Result respond_error(struct request *rq, unsigned status, const char *code,
 			      const char *message, const char *field);
@@ -69,6 +72,11 @@ enum MHD_Result route_healthz(struct request *rq);
 enum MHD_Result route_readyz(struct request *rq);
 enum MHD_Result route_metrics(struct request *rq);
 enum MHD_Result route_keys_list(struct request *rq);
+enum MHD_Result route_pricing(struct request *rq);
+enum MHD_Result route_budgets_list(struct request *rq);
+enum MHD_Result route_budget_put(struct request *rq);
+enum MHD_Result route_budget_delete(struct request *rq);
+enum MHD_Result route_spend(struct request *rq);
 
 /* Milliseconds of the monotonic and of the wall clock. */
 uint64_t clock_mono_ms(void);

@@ -45,7 +45,8 @@ static enum MHD_Result queue(struct request *rq, unsigned status, struct MHD_Res
 	return r;
 }
 
-enum MHD_Result respond_json(struct request *rq, unsigned status, json_t *value)
+enum MHD_Result respond_json_header(struct request *rq, unsigned status, json_t *value,
+				    const char *header, const char *header_value)
 {
 	char *text = json_dumps(value, JSON_COMPACT);
 	struct MHD_Response *resp;
@@ -58,7 +59,14 @@ enum MHD_Result respond_json(struct request *rq, unsigned status, json_t *value)
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, "Content-Type", "application/json");
+	if (header && header_value)
+		MHD_add_response_header(resp, header, header_value);
 	return queue(rq, status, resp);
+}
+
+enum MHD_Result respond_json(struct request *rq, unsigned status, json_t *value)
+{
+	return respond_json_header(rq, status, value, NULL, NULL);
 }
 
 static json_t *error_body(const char *code, const char *message, const char *field)

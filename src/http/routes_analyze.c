@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "http/analyze.h"
+#include "http/charge.h"
 #include "http/table_csv.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -165,24 +166,38 @@ static enum MHD_Result run_failed(struct request *rq, int r)
 			     "the sandbox worker failed; the run did not complete", NULL);
 }
 
+/* Records the run, then settles its cost: a crash between the two leaves a
+ * recorded run without its ledger entry, which the next start settles from
+ * the recorded cost (budget reconciliation), so the ledger always ends up
+ * equal to the runs on record. */
 static enum MHD_Result record_and_answer(struct request *rq, const struct analyze_req *a,
-					 struct run_output *out, const char *id, int64_t created,
-					 int64_t duration_ms)
+					 struct run_output *out, struct charge *c, const char *id,
+					 int64_t created, int64_t duration_ms)
 {
 	struct run_record rec = { .principal_id = rq->who.id, .language = sandbox_lang_name(a->lang),
 				  .dataset = a->dataset, .session = a->session, .code = a->code,
 				  .result = out->response, .created_ms = created,
 				  .duration_ms = duration_ms };
 	const char *status = json_string_value(json_object_get(out->response, "status"));
+	const char *warning;
 
 	memcpy(rec.id, id, sizeof(rec.id));
 	rec.status = status ? status : "sandbox_error";
 	metrics_run(rec.status, (uint64_t)duration_ms);
-	if (store_run_insert(rq->srv->store, &rec, out->files, out->n_files) < 0)
+	if (store_run_insert(rq->srv->store, &rec, out->files, out->n_files) < 0) {
+		charge_release(rq, id, c);
 		return respond_error(rq, 500, "store_failed",
 				     "the run finished but could not be recorded; nothing was kept",
 				     NULL);
-	return respond_json(rq, 200, out->response);
+	}
+	if (charge_settle(rq, id, c) < 0)
+		return respond_error(rq, 500, "budget_failed",
+				     "the run is recorded but its cost could not be settled yet; "
+				     "it will be at the next start", NULL);
+	charge_annotate(rq, c, out->response);
+	warning = json_string_value(json_object_get(out->response, "budgetWarning"));
+	return respond_json_header(rq, 200, out->response, warning ? "X-Budget-Warning" : NULL,
+				   warning);
 }
 
 enum MHD_Result route_analyze(struct request *rq)
@@ -190,6 +205,7 @@ enum MHD_Result route_analyze(struct request *rq)
 	struct analyze_req a;
 	struct pool_result pr = { 0 };
 	struct run_output out = { 0 };
+	struct charge charge;
 	char id[STORE_RUN_ID_LEN + 1];
 	int64_t created = clock_unix_ms();
 	uint64_t t0 = clock_mono_ms();
@@ -204,17 +220,25 @@ enum MHD_Result route_analyze(struct request *rq)
 		return r;
 	}
 	store_run_id_new(id);
+	if (!charge_reserve(rq, &a, id, &charge, &r)) {
+		analyze_req_release(&a);
+		return r;
+	}
 	req = worker_request(&a, rq->srv->cfg);
 	e = req ? pool_run(rq->srv->pool, req, client_fd(rq), &pr) : -ENOMEM;
 	json_decref(req);
 	if (e < 0) {
+		charge_release(rq, id, &charge);
 		analyze_req_release(&a);
 		return run_failed(rq, e);
 	}
 	response_build(&a, &pr, id, (int64_t)(clock_mono_ms() - t0), rq->srv->cfg, &out);
-	r = out.response ? record_and_answer(rq, &a, &out, id, created,
+	if (out.response)
+		charge_price(rq, pr.result, out.response, &charge);
+	r = out.response ? record_and_answer(rq, &a, &out, &charge, id, created,
 					     (int64_t)(clock_mono_ms() - t0))
 			 : respond_error(rq, 500, "out_of_memory", "out of memory", NULL);
+	charge_release(rq, id, &charge);
 	json_decref(out.response);
 	free(out.csv);
 	pool_result_release(&pr);

@@ -52,6 +52,11 @@ static const struct route routes[] = {
 	{ "GET", "/api/datasets", "/api/datasets", route_datasets_list },
 	{ "POST", "/api/datasets", "/api/datasets", route_datasets_upload },
 	{ "GET", "/api/keys", "/api/keys", route_keys_list },
+	{ "GET", "/api/pricing", "/api/pricing", route_pricing },
+	{ "GET", "/api/budgets", "/api/budgets", route_budgets_list },
+	{ "PUT", "/api/budgets/*/*", "/api/budgets/{kind}/{key}", route_budget_put },
+	{ "DELETE", "/api/budgets/*/*", "/api/budgets/{kind}/{key}", route_budget_delete },
+	{ "GET", "/api/spend", "/api/spend", route_spend },
 };
 
 size_t http_routes(const char *const **ret_methods, const char *const **ret_names)

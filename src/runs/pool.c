@@ -29,6 +29,7 @@ struct slot {
 	pid_t pid;
 	int fd;
 	bool busy;
+	uint64_t seq; /* of the last request sent */
 };
 
 struct pool {
@@ -225,15 +226,25 @@ static int exchange(struct pool *p, struct slot *s, json_t *request, int client_
 {
 	int r;
 
+	json_t *seq;
+
 	if (s->fd < 0)
 		return -EIO;
+	json_object_set_new(request, "seq", json_integer((json_int_t)++s->seq));
 	r = frame_write_json(s->fd, request);
 	if (r == 0)
 		r = wait_answer(p, s, client_fd);
 	if (r == 0)
 		r = frame_read_json(s->fd, &out->result);
+	/* An answer to anything but this request means the stream is out of
+	 * step: the slot is replaced, never reused. */
+	seq = r == 0 ? json_object_get(out->result, "seq") : NULL;
+	if (r == 0 && (!json_is_integer(seq) || (uint64_t)json_integer_value(seq) != s->seq))
+		r = -EPROTO;
 	if (r == 0)
 		r = read_artifacts(s->fd, out);
+	if (r == 0)
+		json_object_del(out->result, "seq");
 	return r;
 }
 

@@ -76,25 +76,39 @@ static int request_parse(json_t *msg, struct sandbox_request *req)
 	return worker_limits_from_json(json_object_get(run, "limits"), &req->limits);
 }
 
-/* Runs one request and answers it; returns <0 only when the socket broke. */
+static int answer_error(json_t *seq, const char *message)
+{
+	json_t *out = json_pack("{s:s,s:s,s:O?,s:[]}", "status", "sandbox_error", "error", message,
+				"seq", seq, "artifacts");
+	int r = out ? frame_write_json(WORKER_FD, out) : -ENOMEM;
+
+	json_decref(out);
+	return r;
+}
+
+/* Runs one request and answers it: the result JSON (echoing the request's
+ * "seq", so the server can tell answers apart) and then exactly one frame
+ * per entry of its "artifacts" list. Returns <0 only when the socket
+ * broke. */
 static int serve_one(json_t *msg)
 {
+	json_t *seq = json_object_get(msg, "seq");
 	struct sandbox_request req;
 	struct sandbox_result res;
 	json_t *out;
 	int r;
 
-	if (request_parse(msg, &req) < 0) {
-		out = json_pack("{s:s,s:s}", "status", "sandbox_error", "error",
-				"the worker received a malformed request");
-		r = frame_write_json(WORKER_FD, out);
-		json_decref(out);
-		return r;
-	}
+	if (request_parse(msg, &req) < 0)
+		return answer_error(seq, "the worker received a malformed request");
 	sandbox_run(&req, &res);
 	out = result_to_json(&req, &res);
-	r = out ? frame_write_json(WORKER_FD, out) : -ENOMEM;
-	for (size_t i = 0; r == 0 && i < res.n_artifacts; i++)
+	if (!out) {
+		sandbox_result_release(&res);
+		return answer_error(seq, "the worker ran out of memory describing the run");
+	}
+	json_object_set(out, "seq", seq ? seq : json_null());
+	r = frame_write_json(WORKER_FD, out);
+	for (size_t i = 0; r == 0 && i < json_array_size(json_object_get(out, "artifacts")); i++)
 		r = frame_write(WORKER_FD, res.artifacts[i].data, res.artifacts[i].bytes);
 	json_decref(out);
 	sandbox_result_release(&res);

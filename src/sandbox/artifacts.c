@@ -6,8 +6,10 @@
  * is gone. The analyst controls everything in it, so: only regular files at
  * the top level are taken; every open uses O_NOFOLLOW and the type is checked
  * again on the open descriptor (a symlink or a file swapped in between is
- * never followed); names must be plain printable file names; sizes and the
- * number of files are bounded. Anything else is counted as skipped.
+ * never followed); names must be plain printable UTF-8 file names; hard
+ * links and sparse files are refused; all artifacts together hold at most
+ * the size of /out, and their number is bounded. Anything else is counted
+ * as skipped.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "sandbox/internal.h"
+#include "util/utf8.h"
 #include "util/banned.h"
 
 #define MAX_ARTIFACTS 256
@@ -54,7 +57,8 @@ static const char *mime_guess(const char *name, const unsigned char *d, size_t n
 
 static bool name_ok(const char *name)
 {
-	size_t len = strlen(name);
+	size_t len = strlen(name), clean_len;
+	char *clean;
 
 	if (len == 0 || len > 200 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return false;
@@ -62,6 +66,11 @@ static bool name_ok(const char *name)
 		unsigned char c = (unsigned char)name[i];
 		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
 			return false;
+	}
+	/* Names travel in JSON and HTTP headers: they must be valid UTF-8. */
+	if (utf8_sanitize(name, len, &clean, &clean_len) < 0 || clean) {
+		free(clean);
+		return false;
 	}
 	return true;
 }
@@ -81,8 +90,19 @@ static int read_all(int fd, unsigned char *data, size_t size)
 	return 0;
 }
 
-/* Returns 1 when taken, 0 when skipped, -ENOMEM on allocation failure. */
-static int take_one(int dirfd, const char *name, uint64_t max_bytes, struct sandbox_artifact *a)
+/* A file the supervisor will read: a regular file with one link whose
+ * blocks are all there. Hard links and sparse files take no room in /out,
+ * so without this check a run could make the supervisor read far more than
+ * /out holds. */
+static bool file_ok(const struct stat *st, uint64_t room)
+{
+	return S_ISREG(st->st_mode) && st->st_nlink == 1 && (uint64_t)st->st_size <= room &&
+	       (uint64_t)st->st_blocks * 512 >= (uint64_t)st->st_size;
+}
+
+/* Returns 1 when taken, 0 when skipped, -ENOMEM on allocation failure.
+ * *room is what is left of max_bytes for all artifacts together. */
+static int take_one(int dirfd, const char *name, uint64_t *room, struct sandbox_artifact *a)
 {
 	struct stat st;
 	unsigned char *data;
@@ -90,10 +110,11 @@ static int take_one(int dirfd, const char *name, uint64_t max_bytes, struct sand
 
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max_bytes) {
+	if (fstat(fd, &st) < 0 || !file_ok(&st, *room)) {
 		close(fd);
 		return 0;
 	}
+	*room -= (uint64_t)st.st_size;
 	data = malloc((size_t)st.st_size + 1);
 	if (!data) {
 		close(fd);
@@ -125,6 +146,7 @@ int artifacts_collect(int out_dirfd, uint64_t max_bytes, struct sandbox_result *
 	int fd = fcntl(out_dirfd, F_DUPFD_CLOEXEC, 3);
 	DIR *dir;
 	struct dirent *de;
+	uint64_t room = max_bytes;
 	int r = 0;
 
 	if (fd < 0)
@@ -147,7 +169,7 @@ int artifacts_collect(int out_dirfd, uint64_t max_bytes, struct sandbox_result *
 			res->n_artifacts_skipped++;
 			continue;
 		}
-		r = take_one(dirfd(dir), de->d_name, max_bytes, &res->artifacts[res->n_artifacts]);
+		r = take_one(dirfd(dir), de->d_name, &room, &res->artifacts[res->n_artifacts]);
 		if (r > 0)
 			res->n_artifacts++;
 		else if (r == 0)

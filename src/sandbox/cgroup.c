@@ -17,6 +17,7 @@
  *
  * Not thread-safe: called from the single-threaded supervisor only.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -160,10 +161,28 @@ static int v2_enable(const char *dir)
 	return cgfs_write(dir, "cgroup.subtree_control", "+memory +pids");
 }
 
+/* Workers of `ledgerbox serve` share the service's cgroup with the server,
+ * so they cannot delegate from it themselves: the server does it once
+ * (sandbox_cgroup_delegate) and names the base in the environment. */
+static bool v2_inherited(void)
+{
+	const char *base = getenv("LEDGERBOX_CGROUP_V2_BASE");
+	char path[PATH_MAX], enabled[512];
+
+	if (!base || !*base || cgfs_join(path, sizeof(path), base, "cgroup.subtree_control") < 0 ||
+	    cgfs_read(path, enabled, sizeof(enabled)) < 0 || !has_token(enabled, "memory", ' ') ||
+	    !has_token(enabled, "pids", ' '))
+		return false;
+	snprintf(host.v2_base, sizeof(host.v2_base), "%s", base);
+	return true;
+}
+
 static bool v2_detect(void)
 {
 	char path[PATH_MAX], controllers[512];
 
+	if (v2_inherited())
+		return true;
 	if (base_dir(NULL, host.v2_base) < 0 ||
 	    cgfs_join(path, sizeof(path), host.v2_base, "cgroup.controllers") < 0 ||
 	    cgfs_read(path, controllers, sizeof(controllers)) < 0)
@@ -179,18 +198,43 @@ static bool v2_detect(void)
 	return true;
 }
 
+/* Removes run cgroups left by a supervisor that died (their pid is gone);
+ * one in use cannot be removed and stays. */
+static void sweep_stale(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char path[PATH_MAX];
+		long pid;
+		if (strncmp(de->d_name, "ledgerbox-run-", 14) != 0)
+			continue;
+		pid = strtol(de->d_name + 14, NULL, 10);
+		if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		if (cgfs_join(path, sizeof(path), base, de->d_name) == 0)
+			rmdir(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 static void host_detect(void)
 {
 	host.detected = true;
 	if (v2_detect()) {
 		host.version = 2;
+		sweep_stale(host.v2_base);
 		return;
 	}
 	for (int c = 0; c < N_CTRL; c++) {
-		if (base_dir(v1_names[c], host.v1_base[c]) < 0 || !v1_usable(host.v1_base[c]))
+		if (base_dir(v1_names[c], host.v1_base[c]) < 0 || !v1_usable(host.v1_base[c])) {
 			host.v1_base[c][0] = '\0';
-		else
+		} else {
 			host.version = 1;
+			sweep_stale(host.v1_base[c]);
+		}
 	}
 	if (host.version == 0 && !host.why_not[0])
 		snprintf(host.why_not, sizeof(host.why_not),
@@ -248,6 +292,14 @@ static int v1_create(struct cgroup_run *cg, const struct sandbox_limits *l, cons
 	if (r >= 0 && (r = v1_create_one(cg->cpu_dir, CTRL_CPU, name)) > 0)
 		cg->has_cpu = true;
 	return r < 0 ? r : 0;
+}
+
+void sandbox_cgroup_delegate(void)
+{
+	if (!host.detected)
+		host_detect();
+	if (host.version == 2)
+		setenv("LEDGERBOX_CGROUP_V2_BASE", host.v2_base, 1);
 }
 
 int cgroup_run_create(struct cgroup_run *cg, const struct sandbox_limits *l)

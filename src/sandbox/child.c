@@ -268,6 +268,11 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *p)
 		child_fail(p, "open the dataset", errno);
 	if ((r = identity_set(p)) < 0)
 		child_fail(p, "set ids in the user namespace", r);
+	/* Changing the effective uid clears the parent-death signal: set it
+	 * again. A parent that died in between is seen below, as the control
+	 * socket's end, before anything of the analyst's runs. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		child_fail(p, "ask to die with the supervisor", errno);
 	if ((r = mount_build_root(p, data_fd, &step)) < 0)
 		child_fail(p, step, r);
 	if (data_fd >= 0)

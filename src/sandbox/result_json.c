@@ -63,15 +63,21 @@ static json_t *limits_hit_json(unsigned hit)
 	return a;
 }
 
+/* Every artifact or none: callers send the files in the order of this list,
+ * so a list missing one would pair names with the wrong bytes. */
 static json_t *artifacts_json(const struct sandbox_result *r)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a && i < r->n_artifacts; i++)
-		json_array_append_new(a, json_pack("{s:s%,s:I,s:s}", "name", r->artifacts[i].name,
-						   strlen(r->artifacts[i].name), "bytes",
-						   (json_int_t)r->artifacts[i].bytes, "mime",
-						   r->artifacts[i].mime));
+	for (size_t i = 0; a && i < r->n_artifacts; i++) {
+		json_t *e = json_pack("{s:s%,s:I,s:s}", "name", r->artifacts[i].name,
+				      strlen(r->artifacts[i].name), "bytes",
+				      (json_int_t)r->artifacts[i].bytes, "mime", r->artifacts[i].mime);
+		if (!e || json_array_append_new(a, e) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
 	return a;
 }
 
@@ -115,7 +121,10 @@ json_t *result_to_json(const struct sandbox_request *req, const struct sandbox_r
 	json_object_set_new(o, "stderr", text_json(r->stderr_data, r->stderr_len));
 	json_object_set_new(o, "stderr_truncated", json_boolean(r->stderr_truncated));
 	runner_fields(r, o);
-	json_object_set_new(o, "artifacts", artifacts_json(r));
+	if (json_object_set_new(o, "artifacts", artifacts_json(r)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
 	json_object_set_new(o, "artifacts_skipped", json_integer((json_int_t)r->n_artifacts_skipped));
 	json_object_set_new(o, "limits", limits_json(&req->limits));
 	json_object_set_new(o, "limits_hit", limits_hit_json(r->limits_hit));

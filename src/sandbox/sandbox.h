@@ -145,6 +145,13 @@ void sandbox_result_release(struct sandbox_result *result);
  * `ledgerbox` (tests) point it at the ledgerbox binary. */
 void sandbox_set_runner_exe(const char *path);
 
+/* For a server about to start sandbox workers that share its cgroup: on
+ * cgroup v2, moves this process into a leaf and hands the memory and pids
+ * controllers to the runs' cgroups below its own, then tells the workers
+ * (through the environment) where to make them. Call while single-threaded,
+ * before starting the workers. Harmless elsewhere. */
+void sandbox_cgroup_delegate(void);
+
 const char *sandbox_status_name(enum sandbox_status s);
 const char *sandbox_enforcer_name(enum sandbox_enforcer e);
 const char *sandbox_lang_name(enum sandbox_lang l);

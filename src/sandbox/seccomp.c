@@ -48,6 +48,9 @@ static const char *const denied_calls[] = {
 	/* Large kernel attack surface, never needed by analyses. */
 	"bpf", "perf_event_open", "userfaultfd", "io_uring_setup",
 	"io_uring_enter", "io_uring_register", "fanotify_init",
+	/* inotify instances count against the user that owns the sandbox's
+	 * user namespace, which is the supervisor's: a run could use them up. */
+	"inotify_init", "inotify_init1",
 	/* Machine administration. */
 	"kexec_load", "kexec_file_load", "init_module", "finit_module",
 	"delete_module", "reboot", "swapon", "swapoff", "acct", "quotactl",

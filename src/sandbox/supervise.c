@@ -73,8 +73,11 @@ static int read_stream(struct watch *w, int i)
 	}
 	if (buf_append(&w->bufs[i], chunk, (size_t)n) < 0)
 		return -ENOMEM;
-	if (i != W_RESULT && w->bufs[W_STDOUT].seen_bytes + w->bufs[W_STDERR].seen_bytes >
-				     w->io->limits->output_drain_bytes)
+	/* Everything read counts, the result channel too: endless writes to
+	 * it would otherwise cost the supervisor CPU until the wall limit. */
+	if (w->bufs[W_STDOUT].seen_bytes + w->bufs[W_STDERR].seen_bytes +
+		    w->bufs[W_RESULT].seen_bytes >
+	    w->io->limits->output_drain_bytes + w->io->limits->table_bytes)
 		watch_kill(w, LIMIT_HIT_OUTPUT);
 	return 0;
 }

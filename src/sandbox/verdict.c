@@ -105,6 +105,14 @@ int verdict_decide(const struct sandbox_request *req, const struct cgroup_run *c
 	enforcement_fill(cg, res);
 	usage_fill(cg, out, &st, res);
 	exit_fill(out, res);
+	if (!out->setup_errno && !out->have_payload_status && !out->killed_for &&
+	    WIFEXITED(out->init_status)) {
+		res->status = SANDBOX_SANDBOX_ERROR;
+		snprintf(res->error, sizeof(res->error),
+			 "the sandbox ended (code %d) before the analyst's program reported",
+			 WEXITSTATUS(out->init_status));
+		return -EPROTO;
+	}
 	if (out->setup_errno) {
 		res->status = SANDBOX_SANDBOX_ERROR;
 		snprintf(res->error, sizeof(res->error), "sandbox setup failed at \"%s\": %s",

@@ -1,0 +1,71 @@
+/* reconcile: see reconcile.h. Reads the store's tables read-only. */
+#include "budget/reconcile.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "util/banned.h"
+
+static const char unsettled_sql[] =
+	"SELECT r.id, p.team, p.user, r.session,"
+	" coalesce(json_extract(r.result, '$.cost.totalMicros'), 0)"
+	" FROM runs r JOIN principals p ON p.id = r.principal_id"
+	" WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.run_id = r.id)";
+
+static int settle_row(struct budgets *b, sqlite3_stmt *st)
+{
+	struct budget_scopes scopes = {
+		.team = (const char *)sqlite3_column_text(st, 1),
+		.user = (const char *)sqlite3_column_text(st, 2),
+		.session = (const char *)sqlite3_column_text(st, 3),
+	};
+	const char *id = (const char *)sqlite3_column_text(st, 0);
+	sqlite3_int64 micros = sqlite3_column_int64(st, 4);
+	json_t *detail = json_pack("{s:b}", "reconciled", 1);
+	struct timespec now;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	r = budget_settle(b, id, &scopes, micros > 0 ? (uint64_t)micros : 0, detail,
+			  (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, NULL, NULL);
+	json_decref(detail);
+	return r;
+}
+
+int budget_reconcile(struct budgets *b, const char *state_dir, size_t *ret_settled, char *err,
+		     size_t err_len)
+{
+	char path[PATH_MAX + 32];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t settled = 0;
+	int r = 0, rc;
+
+	snprintf(path, sizeof(path), "%s/ledgerbox.db", state_dir);
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_busy_timeout(db, 10000);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, unsettled_sql, -1, &st, NULL);
+	while (rc == SQLITE_OK && r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		r = settle_row(b, st);
+		settled += r == 0;
+	}
+	if (rc != SQLITE_OK) {
+		snprintf(err, err_len, "reconciling spend with %s: %s", path, sqlite3_errmsg(db));
+		r = -EIO;
+	} else if (r < 0) {
+		snprintf(err, err_len, "reconciling spend: settling a recorded run failed: %s",
+			 strerror(-r));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (r == 0 && ret_settled)
+		*ret_settled = settled;
+	return r;
+}

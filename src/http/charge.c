@@ -1,0 +1,152 @@
+/* charge: see charge.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/charge.h"
+#include "obs/log.h"
+#include "util/banned.h"
+
+static json_t *iso_time(int64_t ms)
+{
+	char text[40];
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0)
+		return json_null();
+	gmtime_r(&s, &tm);
+	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(text);
+}
+
+static json_t *money_json(uint64_t micros)
+{
+	char text[32];
+
+	money_format(micros, text, sizeof(text));
+	return json_string(text);
+}
+
+static enum MHD_Result refuse(struct request *rq, const struct budget_refusal *f)
+{
+	char msg[700], limit[32], spent[32], reserved[32], need[32];
+	json_t *body;
+	enum MHD_Result r;
+
+	money_format(f->limit_micros, limit, sizeof(limit));
+	money_format(f->spent_micros, spent, sizeof(spent));
+	money_format(f->reserved_micros, reserved, sizeof(reserved));
+	money_format(f->requested_micros, need, sizeof(need));
+	snprintf(msg, sizeof(msg),
+		 "the %s budget does not cover this run: %s spent and %s reserved of %s %s, and "
+		 "this run may cost up to %s; lower its limits, wait for the period to reset, or "
+		 "ask an admin to raise the budget",
+		 f->scope, spent, reserved, limit, rq->srv->pricing->currency, need);
+	body = json_pack("{s:{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:s,s:o}}", "error", "code",
+			 "budget_exceeded", "message", msg, "scope", f->scope, "spent", money_json(f->spent_micros),
+			 "reserved", money_json(f->reserved_micros), "limit", money_json(f->limit_micros),
+			 "requested", money_json(f->requested_micros), "currency",
+			 rq->srv->pricing->currency, "resetsAt", iso_time(f->period_end_ms));
+	r = respond_json(rq, 402, body);
+	json_decref(body);
+	return r;
+}
+
+bool charge_reserve(struct request *rq, const struct analyze_req *a, const char *run_id,
+		    struct charge *c, enum MHD_Result *ret)
+{
+	struct usage worst = { .cpu_ms = a->limits.cpu_ms, .wall_ms = a->limits.wall_ms,
+			       .peak_memory_bytes = a->limits.memory_bytes };
+	struct budget_refusal refusal;
+	int e;
+
+	memset(c, 0, sizeof(*c));
+	c->scopes = (struct budget_scopes){ rq->who.team, rq->who.user, a->session };
+	pricing_cost(rq->srv->pricing, &worst, &c->worst);
+	e = budget_reserve(rq->srv->budgets, run_id, &c->scopes, c->worst.total_micros,
+			   clock_unix_ms(), &refusal, c->status, &c->n_status);
+	if (e == -EDQUOT) {
+		*ret = refuse(rq, &refusal);
+		return false;
+	}
+	if (e < 0) {
+		*ret = respond_error(rq, 500, "budget_failed", "reserving the run's budget failed",
+				     NULL);
+		return false;
+	}
+	c->reserved = true;
+	return true;
+}
+
+void charge_price(struct request *rq, json_t *result, json_t *response, struct charge *c)
+{
+	struct usage u = {
+		.cpu_ms = (uint64_t)json_integer_value(json_object_get(result, "cpu_ms")),
+		.wall_ms = (uint64_t)json_integer_value(json_object_get(result, "wall_ms")),
+		.peak_memory_bytes =
+			(uint64_t)json_integer_value(json_object_get(result, "peak_memory_bytes")),
+	};
+
+	pricing_cost(rq->srv->pricing, &u, &c->actual);
+	json_object_set_new(response, "cost", cost_to_json(rq->srv->pricing, &c->actual));
+}
+
+int charge_settle(struct request *rq, const char *run_id, struct charge *c)
+{
+	json_t *detail = json_pack("{s:o,s:o}", "cost", cost_to_json(rq->srv->pricing, &c->actual),
+				   "worstCase", money_json(c->worst.total_micros));
+	int r = budget_settle(rq->srv->budgets, run_id, &c->scopes, c->actual.total_micros, detail,
+			      clock_unix_ms(), c->status, &c->n_status);
+
+	json_decref(detail);
+	if (r == 0)
+		c->reserved = false;
+	return r;
+}
+
+void charge_release(struct request *rq, const char *run_id, struct charge *c)
+{
+	if (c->reserved)
+		budget_release(rq->srv->budgets, run_id);
+	c->reserved = false;
+}
+
+static void soft_warn(struct request *rq, const struct budget_status *s, json_t *response)
+{
+	char text[300], spent[32], limit[32];
+	json_t *detail;
+
+	money_format(s->spent_micros, spent, sizeof(spent));
+	money_format(s->limit_micros, limit, sizeof(limit));
+	snprintf(text, sizeof(text), "%s has used %s of its %s %s budget", s->scope, spent, limit,
+		 rq->srv->pricing->currency);
+	json_object_set_new(response, "budgetWarning", json_string(text));
+	if (!s->soft_first_time)
+		return;
+	detail = json_pack("{s:s,s:s}", "spent", spent, "limit", limit);
+	store_audit_append(rq->srv->store, rq->who.user, "budget.soft_threshold", s->scope, detail);
+	log_event(LOG_WARN, rq->id, "budget.soft_threshold", detail);
+	json_decref(detail);
+}
+
+void charge_annotate(struct request *rq, struct charge *c, json_t *response)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < c->n_status; i++) {
+		const struct budget_status *s = &c->status[i];
+		uint64_t used = s->spent_micros + s->reserved_micros;
+		json_array_append_new(list, json_pack("{s:s,s:o,s:o,s:o,s:o,s:b}", "scope", s->scope,
+						      "spent", money_json(s->spent_micros), "limit",
+						      money_json(s->limit_micros), "remaining",
+						      money_json(used < s->limit_micros ? s->limit_micros - used : 0),
+						      "periodEnd", iso_time(s->period_end_ms),
+						      "softThresholdCrossed", s->soft_crossed));
+		if (s->soft_crossed && !json_object_get(response, "budgetWarning"))
+			soft_warn(rq, s, response);
+	}
+	json_object_set_new(response, "budget", list);
+}

@@ -1,0 +1,36 @@
+/*
+ * charge: the cost side of POST /api/analyze. Before any work the run's
+ * worst case (its limits at the current rates) is reserved on every scope
+ * that applies; after it, the actual cost is settled and the rest released.
+ * Private to src/http/.
+ */
+#ifndef LEDGERBOX_HTTP_CHARGE_H
+#define LEDGERBOX_HTTP_CHARGE_H
+
+#include "http/analyze.h"
+
+struct charge {
+	struct budget_scopes scopes;
+	struct cost worst;
+	struct cost actual;
+	struct budget_status status[4];
+	size_t n_status;
+	bool reserved;
+};
+
+/* Reserves the worst case. On refusal answers 402 itself (false, *ret set);
+ * on a store failure answers 500. */
+bool charge_reserve(struct request *rq, const struct analyze_req *a, const char *run_id,
+		    struct charge *c, enum MHD_Result *ret);
+/* The actual cost of a finished run from the usage in `usage_from` (the
+ * worker's result), set as "cost" on `response`. */
+void charge_price(struct request *rq, json_t *usage_from, json_t *response, struct charge *c);
+/* Settles (durably) and updates the standings. 0 or -errno. */
+int charge_settle(struct request *rq, const char *run_id, struct charge *c);
+/* Gives back the reservation of a run that did no work. */
+void charge_release(struct request *rq, const char *run_id, struct charge *c);
+/* The "budget" field (each scope's standing), "budgetWarning" when a soft
+ * threshold is crossed, and the audit entry for a first crossing. */
+void charge_annotate(struct request *rq, struct charge *c, json_t *response);
+
+#endif
