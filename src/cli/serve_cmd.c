@@ -77,9 +77,10 @@ static int bootstrap_key(const struct config *cfg, struct store *store)
 
 	snprintf(path, sizeof(path), "%s/bootstrap-admin.key", cfg->state_dir);
 	if (store_admin_key_count(store, &admins) == 0 && admins > 0) {
-		f = fopen(path, "re");
+		/* Shown to the person at the terminal, not written to the log. */
+		f = isatty(STDOUT_FILENO) ? fopen(path, "re") : NULL;
 		if (f && fgets(key, sizeof(key), f))
-			fprintf(stderr, "ledgerbox: admin key (from %s): %s", path, key);
+			printf("ledgerbox: admin key (from %s): %s", path, key);
 		if (f)
 			fclose(f);
 		return 0;
@@ -92,7 +93,8 @@ static int bootstrap_key(const struct config *cfg, struct store *store)
 		fprintf(f, "%s\n", key);
 		fclose(f);
 	}
-	fprintf(stderr, "ledgerbox: created an admin key (kept in %s): %s\n", path, key);
+	printf("ledgerbox: created an admin key (kept in %s): %s\n", path, key);
+	fflush(stdout);
 	return 0;
 }
 

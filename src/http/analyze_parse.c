@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "http/analyze.h"
+#include "util/utf8.h"
 #include "util/banned.h"
 
 static const char *const known_fields[] = { "code", "language", "dataset", "session", "limits",
@@ -49,8 +50,8 @@ static bool fields_known(struct request *rq, json_t *body, enum MHD_Result *ret)
 		for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
 			known |= strcmp(key, known_fields[i]) == 0;
 		if (!known) {
-			snprintf(msg, sizeof(msg), "unknown field '%.60s': send code, language, "
-						   "dataset, session or limits", key);
+			snprintf(msg, sizeof(msg), "unknown field '%.*s': send code, language, "
+						   "dataset, session or limits", (int)utf8_cut(key, 60), key);
 			return bad(rq, ret, 400, "unknown_field", msg, key);
 		}
 	}
@@ -75,7 +76,7 @@ static bool limits_parse(struct request *rq, json_t *j, struct sandbox_limits *l
 		uint64_t cap;
 		while (i < n && strcmp(key, limit_fields[i].name) != 0)
 			i++;
-		snprintf(field, sizeof(field), "limits.%.60s", key);
+		snprintf(field, sizeof(field), "limits.%.*s", (int)utf8_cut(key, 60), key);
 		if (i == n)
 			return bad(rq, ret, 400, "unknown_field",
 				   "known limits: timeoutMs, cpuMs, memoryBytes, pids, outputBytes, "

@@ -22,7 +22,7 @@ struct request {
 	struct http_server *srv;
 	struct MHD_Connection *conn;
 	char id[17];
-	const char *method;
+	char method[16];                    /* printable ASCII copy, for messages and logs */
 	const char *route;                  /* template, e.g. "/api/runs/{id}" */
 	char params[ROUTE_PARAMS][256];     /* the {…} parts, URL-decoded by MHD */
 	struct buf body;

@@ -81,11 +81,25 @@ static json_t *error_body(const char *code, const char *message, const char *fie
 enum MHD_Result respond_error(struct request *rq, unsigned status, const char *code,
 			      const char *message, const char *field)
 {
+	static const char fallback[] =
+		"{\"error\":{\"code\":\"internal\",\"message\":\"the error could not be "
+		"described (out of memory or invalid text)\"}}";
 	json_t *body = error_body(code, message, field);
-	enum MHD_Result r = body ? respond_json(rq, status, body) : MHD_NO;
+	struct MHD_Response *resp;
+	enum MHD_Result r;
 
-	json_decref(body);
-	return r;
+	if (body) {
+		r = respond_json(rq, status, body);
+		json_decref(body);
+		return r;
+	}
+	/* Every error is answered in JSON, even one that cannot be built. */
+	resp = MHD_create_response_from_buffer(sizeof(fallback) - 1, (void *)fallback,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	return queue(rq, status, resp);
 }
 
 enum MHD_Result respond_retry(struct request *rq, unsigned status, const char *code,

@@ -64,8 +64,11 @@ static void table_present(json_t *table, const char *run_id, const struct config
 	char url[128], notice[400];
 
 	snprintf(url, sizeof(url), "/api/runs/%s/table.csv", run_id);
+	/* Only a CSV that was rendered is promised. */
 	if (table_csv_render(table, &out->csv, &out->csv_len) == 0)
 		json_object_set_new(table, "csvUrl", json_string(url));
+	else
+		export_cut = true;
 	if (kept > cfg->table_rows) {
 		while (json_array_size(rows) > cfg->table_rows)
 			json_array_remove(rows, json_array_size(rows) - 1);
@@ -132,6 +135,13 @@ static void response_build(const struct analyze_req *a, struct pool_result *pr, 
 {
 	json_t *r = pr->result, *table = json_object_get(r, "table");
 
+	if (!json_is_null(table) && table && !table_valid(table, cfg->export_rows)) {
+		json_object_set_new(r, "runner_error",
+				    json_pack("{s:s,s:s}", "type", "bad_result", "message",
+					      "the program wrote a malformed result table; it was "
+					      "dropped"));
+		table = NULL;
+	}
 	if (json_is_object(table))
 		table_present(table, id, cfg, out);
 	out->response = json_pack(

@@ -29,6 +29,18 @@ enum MHD_Result route_datasets_list(struct request *rq)
 	return r;
 }
 
+/* A query value, or NULL when absent or holding a NUL byte ("a%00b"). */
+static const char *query_text(struct request *rq, const char *key)
+{
+	const char *v = NULL;
+	size_t len = 0;
+
+	if (MHD_lookup_connection_value_n(rq->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v,
+					  &len) != MHD_YES || !v || strlen(v) != len)
+		return NULL;
+	return v;
+}
+
 static unsigned begin_status(int err)
 {
 	return err == -EEXIST ? 409 : err == -EINVAL ? 400 : 500;
@@ -36,8 +48,7 @@ static unsigned begin_status(int err)
 
 enum MHD_Result upload_begin(struct request *rq)
 {
-	const char *name = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "name");
-	const char *table = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "table");
+	const char *name = query_text(rq, "name"), *table = query_text(rq, "table");
 	struct csv_import_limits limits = { rq->srv->cfg->upload_max_bytes,
 					    rq->srv->cfg->upload_max_rows };
 	char err[512];
@@ -58,7 +69,7 @@ enum MHD_Result upload_begin(struct request *rq)
 			     sizeof(err));
 	if (e < 0)
 		return respond_error(rq, begin_status(e), e == -EEXIST ? "dataset_exists" : "upload_failed",
-				     err, e == -EINVAL ? "name" : NULL);
+				     err, e == -EEXIST ? "name" : NULL);
 	return MHD_YES;
 }
 
@@ -69,10 +80,10 @@ enum MHD_Result route_datasets_upload(struct request *rq)
 	json_t *summary, *detail;
 	enum MHD_Result r;
 
-	if (rq->upload_status) {
-		return respond_error(rq, rq->upload_status, "body_too_large", rq->upload_error,
-				     NULL);
-	}
+	if (rq->upload_status)
+		return respond_error(rq, rq->upload_status,
+				     rq->upload_status == 413 ? "upload_too_large" : "upload_failed",
+				     rq->upload_error, NULL);
 	int e;
 
 	rq->upload = NULL; /* finish frees it, success or not */

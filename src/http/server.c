@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "http/request.h"
 #include "obs/log.h"
@@ -186,26 +188,34 @@ static struct request *request_new(struct http_server *srv, struct MHD_Connectio
 		return NULL;
 	rq->srv = srv;
 	rq->conn = conn;
-	rq->method = method;
+	for (size_t i = 0; i < sizeof(rq->method) - 1 && method[i]; i++)
+		rq->method[i] = method[i] >= 'A' && method[i] <= 'Z' ? method[i] : '?';
 	rq->started_ms = clock_mono_ms();
 	log_request_id_new(rq->id);
 	buf_init(&rq->body, srv->cfg->max_body_bytes);
 	return rq;
 }
 
-static void body_take(struct request *rq, const char *data, size_t len)
+/* Returns false when the body must not be read further. */
+static bool body_take(struct request *rq, const char *data, size_t len)
 {
 	if (rq->upload) {
-		if (rq->upload_status == 0 &&
-		    csv_import_feed(rq->upload, data, len, rq->upload_error,
-				    sizeof(rq->upload_error)) < 0)
-			rq->upload_status = 413;
-		return;
+		int e = csv_import_feed(rq->upload, data, len, rq->upload_error,
+					sizeof(rq->upload_error));
+		if (e < 0)
+			rq->upload_status = e == -EFBIG ? 413 : 500;
+		return e == 0;
 	}
-	if (rq->body.len + len > rq->body.max_bytes)
+	if (rq->body.len + len > rq->body.max_bytes) {
 		rq->body_too_large = true;
-	else if (buf_append(&rq->body, data, len) < 0)
-		rq->body_too_large = true;
+		return false;
+	}
+	if (buf_append(&rq->body, data, len) < 0) {
+		rq->upload_status = 500;
+		snprintf(rq->upload_error, sizeof(rq->upload_error), "out of memory reading the body");
+		return false;
+	}
+	return true;
 }
 
 static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const char *url,
@@ -236,12 +246,16 @@ static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const ch
 	if (rq->status)
 		return MHD_YES; /* answered early; MHD drops the rest of the body */
 	if (*data_size) {
-		body_take(rq, data, *data_size);
+		bool more = body_take(rq, data, *data_size);
 		*data_size = 0;
-		return MHD_YES;
+		/* A body past its limit (declared length or not) is not read to its
+		 * end: the connection is closed now. */
+		return more ? MHD_YES : MHD_NO;
 	}
 	if (rq->body_too_large)
 		return answer_too_large(rq);
+	if (rq->upload_status && !rq->upload)
+		return respond_error(rq, rq->upload_status, "internal", rq->upload_error, NULL);
 	route = route_find(method, url, rq->params, &path_known);
 	return route->fn(rq);
 }
@@ -286,7 +300,10 @@ int http_start(struct http_server *srv, char *err, size_t err_len)
 			MHD_USE_ERROR_LOG,
 		srv->cfg->listen_port, NULL, NULL, dispatch, srv, MHD_OPTION_SOCK_ADDR, &addr,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+		(unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
+		/* Idle connections (slow or stalled clients) go after 30 s; a
+		 * request being handled is not idle, however long its run. */
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
 	if (!srv->daemon) {
 		snprintf(err, err_len, "cannot listen on %s:%u (LEDGERBOX_LISTEN): %s",
@@ -296,10 +313,16 @@ int http_start(struct http_server *srv, char *err, size_t err_len)
 	return 0;
 }
 
+/* MHD hands the listening socket back on quiesce; it is closed as soon as
+ * possible so that new connections are refused rather than left waiting. */
+static MHD_socket quiesced_fd = MHD_INVALID_SOCKET;
+
 void http_quiesce(struct http_server *srv)
 {
 	if (srv->daemon)
-		MHD_quiesce_daemon(srv->daemon);
+		quiesced_fd = MHD_quiesce_daemon(srv->daemon);
+	if (quiesced_fd != MHD_INVALID_SOCKET)
+		shutdown(quiesced_fd, SHUT_RDWR);
 }
 
 void http_stop(struct http_server *srv)
@@ -307,4 +330,7 @@ void http_stop(struct http_server *srv)
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
+	if (quiesced_fd != MHD_INVALID_SOCKET)
+		close(quiesced_fd);
+	quiesced_fd = MHD_INVALID_SOCKET;
 }

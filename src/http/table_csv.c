@@ -9,7 +9,7 @@
 #include "util/buf.h"
 #include "util/banned.h"
 
-#define CSV_MAX_BYTES (1ull << 30)
+#define CSV_MAX_BYTES (256ull << 20)
 
 static bool looks_numeric(const char *s)
 {
@@ -63,6 +63,9 @@ static int put_row(struct buf *b, json_t *row, size_t width)
 {
 	int r = 0;
 
+	/* Stop at the cap at once rather than walk the rest of the table. */
+	if (b->truncated)
+		return -EFBIG;
 	for (size_t i = 0; r == 0 && i < width; i++) {
 		if (i && (r = buf_append(b, ",", 1)) < 0)
 			break;
@@ -101,4 +104,56 @@ int table_csv_render(json_t *table, char **ret, size_t *ret_len)
 	}
 	*ret = buf_steal(&b, ret_len);
 	return 0;
+}
+
+static bool cell_ok(json_t *v)
+{
+	return json_is_string(v) || json_is_number(v) || json_is_boolean(v) || json_is_null(v);
+}
+
+static bool columns_ok(json_t *columns)
+{
+	json_t *c;
+	size_t i;
+
+	if (!json_is_array(columns) || json_array_size(columns) == 0 ||
+	    json_array_size(columns) > TABLE_MAX_COLUMNS)
+		return false;
+	json_array_foreach(columns, i, c) {
+		if (!json_is_object(c) || !json_is_string(json_object_get(c, "name")) ||
+		    !json_is_string(json_object_get(c, "type")) || json_object_size(c) != 2)
+			return false;
+	}
+	return true;
+}
+
+bool table_valid(json_t *table, size_t max_rows)
+{
+	static const char *const keys[] = { "columns", "rows", "row_count", "total_rows",
+					    "truncated" };
+	json_t *columns = json_object_get(table, "columns"), *rows = json_object_get(table, "rows");
+	json_t *row, *cell, *v;
+	const char *key;
+	size_t i, j, width;
+
+	if (!json_is_object(table) || !columns_ok(columns) || !json_is_array(rows) ||
+	    json_array_size(rows) > max_rows)
+		return false;
+	json_object_foreach(table, key, v) {
+		bool known = false;
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			known |= strcmp(key, keys[k]) == 0;
+		if (!known)
+			return false;
+	}
+	width = json_array_size(columns);
+	json_array_foreach(rows, i, row) {
+		if (!json_is_array(row) || json_array_size(row) != width)
+			return false;
+		json_array_foreach(row, j, cell) {
+			if (!cell_ok(cell))
+				return false;
+		}
+	}
+	return true;
 }

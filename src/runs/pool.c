@@ -61,6 +61,11 @@ static int slot_spawn(struct pool *p, struct slot *s)
 	}
 	if (pid == 0) {
 		char *argv[] = { "ledgerbox", "sandbox-worker", NULL };
+		sigset_t none;
+		/* A replacement is forked from an HTTP thread, whose signal mask
+		 * blocks SIGINT and SIGTERM: the worker starts with none. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (dup2(sv[1], WORKER_FD) < 0)
 			_exit(127);
 		execv(p->exe, argv);

@@ -123,9 +123,11 @@ int cmd_sandbox_worker(int argc, char **argv)
 				"(it needs its socket on fd %d)\n", WORKER_FD);
 		return 64;
 	}
-	/* The server's terminal signals are for the server: it decides when
-	 * runs end (graceful shutdown lets them finish). */
+	/* Stop signals are for the server (a service manager sends SIGTERM to
+	 * every process of the service): it decides when runs end, and a
+	 * worker ends when the server closes its socket. */
 	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	for (;;) {
 		json_t *msg;

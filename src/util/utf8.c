@@ -91,3 +91,16 @@ int utf8_sanitize(const char *s, size_t len, char **ret, size_t *ret_len)
 	*ret_len = n;
 	return 0;
 }
+
+size_t utf8_cut(const char *s, size_t max)
+{
+	size_t len = strnlen(s, max);
+
+	if (len < max || s[len] == '\0')
+		return len;
+	/* s[len] starts the part cut off: back off while it continues a
+	 * sequence that began inside the prefix. */
+	while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+		len--;
+	return len;
+}

@@ -17,4 +17,8 @@
  * (use the input as it is). Returns 0 or -ENOMEM. */
 int utf8_sanitize(const char *s, size_t len, char **ret, size_t *ret_len);
 
+/* The longest prefix of s (at most max bytes) that does not cut a UTF-8
+ * sequence in two, for messages that quote client text. */
+size_t utf8_cut(const char *s, size_t max);
+
 #endif

@@ -244,6 +244,9 @@ static void bad_requests_get_clear_errors(void **state)
 		{ "{\"language\":\"sql\",\"code\":\"SELECT 1\",\"dataset\":\"../etc\"}", 400, "invalid_dataset", "dataset" },
 		{ "{\"language\":\"python\",\"query\":\"revenue by month\"}", 501, "unsupported_mode", "query" },
 		{ "{\"language\":\"python\",\"template\":\"pnl\"}", 501, "unsupported_mode", "template" },
+		/* A long key whose 60th byte is inside a character: still JSON. */
+		{ "{\"language\":\"python\",\"code\":\"1\",\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\u00e9\":1}",
+		  400, "unknown_field", NULL },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -260,6 +263,25 @@ static void bad_requests_get_clear_errors(void **state)
 			assert_non_null(strstr(hl_str(e, "message"), "line 1"));
 		hl_reply_free(&r);
 	}
+}
+
+/* The analyst's code can write the runner's result channel itself: a forged
+ * table is dropped, not rendered or stored. */
+static void forged_result_table_is_dropped(void **state)
+{
+	struct reply r;
+	(void)state;
+
+	analyze(alice, "{\"language\":\"python\",\"code\":\"import os\\n"
+		       "bad = b'{\\\"table\\\":{\\\"columns\\\":[1,2],\\\"rows\\\":[[],[]]}}\\\\n'\\n"
+		       "for fd in range(3, 12):\\n"
+		       "    try:\\n        os.write(fd, bad)\\n    except OSError:\\n        pass\\n"
+		       "os._exit(0)\\n\"}", &r);
+	if (r.status != 200)
+		fail_msg("%ld %s", r.status, r.body);
+	assert_true(json_is_null(json_object_get(r.json, "table")));
+	assert_string_equal(hl_str(json_object_get(r.json, "error"), "type"), "bad_result");
+	hl_reply_free(&r);
 }
 
 static void routes_sizes_and_methods(void **state)
@@ -584,6 +606,7 @@ int main(void)
 		cmocka_unit_test(sql_table_is_cut_and_exported_whole),
 		cmocka_unit_test(bad_requests_get_clear_errors),
 		cmocka_unit_test(routes_sizes_and_methods),
+		cmocka_unit_test(forged_result_table_is_dropped),
 		cmocka_unit_test(analysts_see_only_their_own),
 		cmocka_unit_test(datasets_list_and_upload),
 		cmocka_unit_test(full_queue_answers_429),
