@@ -115,6 +115,20 @@ static bool optional_string(struct request *rq, json_t *body, const char *name, 
 	return true;
 }
 
+/* A session is also a budget scope ("session:ID"), so it takes that form. */
+static bool session_valid(struct request *rq, const char *session, enum MHD_Result *ret)
+{
+	char scope[160];
+
+	if (!session)
+		return true;
+	snprintf(scope, sizeof(scope), "session:%s", session);
+	if (budget_scope_valid(scope))
+		return true;
+	return bad(rq, ret, 400, "invalid_session",
+		   "session must be 1 to 128 letters, digits, '.', '-' or '_'", "session");
+}
+
 static bool dataset_resolve(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
 {
 	char err[512];
@@ -190,6 +204,7 @@ bool analyze_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *r
 	a->code = json_string_value(code);
 	return optional_string(rq, a->body, "dataset", 64, &a->dataset, ret) &&
 	       optional_string(rq, a->body, "session", 128, &a->session, ret) &&
+	       session_valid(rq, a->session, ret) &&
 	       dataset_resolve(rq, a, ret) &&
 	       limits_parse(rq, json_object_get(a->body, "limits"), &a->limits, ret);
 }

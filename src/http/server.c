@@ -300,7 +300,7 @@ int http_start(struct http_server *srv, char *err, size_t err_len)
 			MHD_USE_ERROR_LOG,
 		srv->cfg->listen_port, NULL, NULL, dispatch, srv, MHD_OPTION_SOCK_ADDR, &addr,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
+		(unsigned)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)256,
 		/* Idle connections (slow or stalled clients) go after 30 s; a
 		 * request being handled is not idle, however long its run. */
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,

@@ -244,6 +244,7 @@ static void bad_requests_get_clear_errors(void **state)
 		{ "{\"language\":\"sql\",\"code\":\"SELECT 1\",\"dataset\":\"../etc\"}", 400, "invalid_dataset", "dataset" },
 		{ "{\"language\":\"python\",\"query\":\"revenue by month\"}", 501, "unsupported_mode", "query" },
 		{ "{\"language\":\"python\",\"template\":\"pnl\"}", 501, "unsupported_mode", "template" },
+		{ "{\"language\":\"python\",\"code\":\"1\",\"session\":\"a b/c\"}", 400, "invalid_session", "session" },
 		/* A long key whose 60th byte is inside a character: still JSON. */
 		{ "{\"language\":\"python\",\"code\":\"1\",\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\u00e9\":1}",
 		  400, "unknown_field", NULL },

@@ -1,0 +1,323 @@
+/*
+ * End-to-end tests of cost controls over real HTTP: prices in every answer,
+ * budgets that only admins change, a hard budget that 200 concurrent
+ * requests cannot overspend, soft warnings, and a kill -9 in the middle of
+ * a load after which the ledger still equals the runs on record.
+ */
+#include <pthread.h>
+
+#include "httplib.h"
+
+static struct server srv;
+static char *alice, *root;
+
+/* CPU at 1.00 a second, no memory price, 0.01 a run: a run limited to one
+ * CPU-second may cost up to 1.01. */
+static char *env_vars[] = { "LEDGERBOX_MAX_RUNS=2", "LEDGERBOX_QUEUE_MAX=400",
+			    "LEDGERBOX_PRICE_CPU_PER_S=1", "LEDGERBOX_PRICE_MEM_PER_GB_S=0",
+			    "LEDGERBOX_PRICE_RUN=0.01", "LEDGERBOX_BUDGET_TZ=UTC", NULL };
+static const char *cheap_run = "{\"language\":\"sql\",\"dataset\":\"demo\",\"code\":\"SELECT 1\","
+			       "\"limits\":{\"cpuMs\":1000,\"timeoutMs\":2000}}";
+#define WORST_MICROS 1010000
+
+static int setup(void **state)
+{
+	char *argv[] = { (char *)tl_bin(), "demo-data", NULL, NULL };
+	char demo[600];
+	struct tl_output o;
+
+	(void)state;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	snprintf(srv.state, sizeof(srv.state), "%s/budget-state", tl_tmp());
+	snprintf(srv.data, sizeof(srv.data), "%s/budget-data", tl_tmp());
+	snprintf(srv.log, sizeof(srv.log), "%s/budget-server.log", tl_tmp());
+	mkdir(srv.data, 0755);
+	snprintf(demo, sizeof(demo), "%s/demo", srv.data);
+	argv[2] = demo;
+	tl_run(argv, NULL, &o);
+	assert_int_equal(o.exit_code, 0);
+	tl_output_free(&o);
+	memcpy(srv.extra_env, env_vars, sizeof(env_vars));
+	alice = hl_key_create(&srv, "alice", "finance", "analyst");
+	root = hl_key_create(&srv, "root", "it", "admin");
+	hl_start(&srv);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	hl_stop(&srv, SIGTERM);
+	free(alice);
+	free(root);
+	curl_global_cleanup();
+	return 0;
+}
+
+static void put_budget(const char *path, const char *body, long want)
+{
+	struct reply r;
+
+	hl_call(&srv, "PUT", path, root, body, &r);
+	if (r.status != want)
+		fail_msg("PUT %s: %ld %s", path, r.status, r.body);
+	hl_reply_free(&r);
+}
+
+static json_t *budget_of(const char *scope)
+{
+	struct reply r;
+	json_t *b, *found = NULL;
+	size_t i;
+
+	hl_call(&srv, "GET", "/api/budgets", root, NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_array_foreach(json_object_get(r.json, "budgets"), i, b) {
+		if (strcmp(hl_str(b, "scope"), scope) == 0)
+			found = json_incref(b);
+	}
+	hl_reply_free(&r);
+	return found;
+}
+
+static void prices_come_with_every_run(void **state)
+{
+	struct reply r;
+	json_t *cost;
+	(void)state;
+
+	hl_call(&srv, "GET", "/api/pricing", alice, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(json_object_get(r.json, "models"));
+	hl_reply_free(&r);
+	hl_call(&srv, "POST", "/api/analyze", alice, cheap_run, &r);
+	assert_int_equal(r.status, 200);
+	cost = json_object_get(r.json, "cost");
+	/* The run fee at least, and never more than the worst case. */
+	assert_true(json_integer_value(json_object_get(cost, "totalMicros")) >= 10000);
+	assert_true(json_integer_value(json_object_get(cost, "totalMicros")) <= WORST_MICROS);
+	assert_non_null(json_object_get(r.json, "budget"));
+	hl_reply_free(&r);
+}
+
+static void only_admins_change_budgets(void **state)
+{
+	struct reply r;
+	(void)state;
+
+	hl_call(&srv, "PUT", "/api/budgets/user/alice", alice, "{\"limit\":\"1000\"}", &r);
+	assert_int_equal(r.status, 403);
+	hl_reply_free(&r);
+	put_budget("/api/budgets/user/alice", "{\"limit\":\"lots\"}", 400);
+	put_budget("/api/budgets/user/alice", "{\"limit\":\"5\",\"period\":\"yearly\"}", 400);
+	put_budget("/api/budgets/planet/earth", "{\"limit\":\"5\"}", 404);
+	hl_call(&srv, "DELETE", "/api/budgets/team/nobody", root, NULL, &r);
+	assert_int_equal(r.status, 404);
+	hl_reply_free(&r);
+}
+
+struct load {
+	long status;
+	char *code, *scope;
+	int64_t cost_micros;
+};
+
+static void *load_one(void *arg)
+{
+	struct load *l = arg;
+	struct reply r;
+
+	hl_call(&srv, "POST", "/api/analyze", alice, cheap_run, &r);
+	l->status = r.status;
+	if (r.status == 402) {
+		json_t *e = json_object_get(r.json, "error");
+		l->code = strdup(hl_str(e, "code") ?: "");
+		l->scope = strdup(hl_str(e, "scope") ?: "");
+	} else if (r.status == 200) {
+		l->cost_micros = json_integer_value(
+			json_object_get(json_object_get(r.json, "cost"), "totalMicros"));
+	}
+	hl_reply_free(&r);
+	return NULL;
+}
+
+static volatile int monitoring;
+static int64_t worst_in_flight;
+static bool invariant_broken;
+
+/* Watches the budget while the load runs: spent + reserved <= limit. */
+static void *monitor(void *arg)
+{
+	(void)arg;
+	while (monitoring) {
+		json_t *b = budget_of("user:alice");
+		if (b) {
+			int64_t spent = json_integer_value(json_object_get(b, "spentMicros"));
+			int64_t reserved = json_integer_value(json_object_get(b, "reservedMicros"));
+			if (spent + reserved > json_integer_value(json_object_get(b, "limitMicros")))
+				invariant_broken = true;
+			if (reserved / WORST_MICROS > worst_in_flight)
+				worst_in_flight = reserved / WORST_MICROS;
+			json_decref(b);
+		}
+		usleep(10000);
+	}
+	return NULL;
+}
+
+static int64_t ledger_micros(const char *scope)
+{
+	char path[128];
+	struct reply r;
+	json_t *e;
+	size_t i;
+	int64_t total = 0;
+
+	snprintf(path, sizeof(path), "/api/spend?scope=%s", scope);
+	hl_call(&srv, "GET", path, root, NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
+		total += json_integer_value(json_object_get(e, "amountMicros"));
+	}
+	hl_reply_free(&r);
+	return total;
+}
+
+static void hard_budget_holds_under_200_concurrent_requests(void **state)
+{
+	enum { N = 200 };
+	static struct load loads[N];
+	pthread_t t[N], mon;
+	int64_t before = ledger_micros("user:alice"), settled = 0;
+	int ok = 0, refused = 0;
+	json_t *b;
+	(void)state;
+
+	put_budget("/api/budgets/user/alice",
+		   "{\"limit\":\"10.10\",\"period\":\"monthly\",\"softPercent\":100,\"hard\":true}", 200);
+	monitoring = 1;
+	pthread_create(&mon, NULL, monitor, NULL);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, load_one, &loads[i]), 0);
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	monitoring = 0;
+	pthread_join(mon, NULL);
+	for (int i = 0; i < N; i++) {
+		if (loads[i].status == 200) {
+			ok++;
+			settled += loads[i].cost_micros;
+		} else if (loads[i].status == 402) {
+			refused++;
+			assert_string_equal(loads[i].code, "budget_exceeded");
+			assert_string_equal(loads[i].scope, "user:alice");
+		} else {
+			fail_msg("request %d answered %ld", i, loads[i].status);
+		}
+		free(loads[i].code);
+		free(loads[i].scope);
+	}
+	assert_int_equal(ok + refused, N);
+	assert_true(ok >= 10);
+	assert_true(refused > 0);
+	assert_false(invariant_broken);
+	assert_true(worst_in_flight <= 10);
+	/* The ledger holds exactly what the answered runs cost. */
+	assert_int_equal(ledger_micros("user:alice") - before, settled);
+	b = budget_of("user:alice");
+	assert_true(json_integer_value(json_object_get(b, "spentMicros")) <=
+		    json_integer_value(json_object_get(b, "limitMicros")));
+	assert_int_equal(json_integer_value(json_object_get(b, "reservedMicros")), 0);
+	json_decref(b);
+}
+
+static void soft_threshold_warns(void **state)
+{
+	struct reply r;
+	char *warning;
+	(void)state;
+
+	put_budget("/api/budgets/team/finance",
+		   "{\"limit\":\"0.02\",\"softPercent\":50,\"hard\":false}", 200);
+	hl_call(&srv, "DELETE", "/api/budgets/user/alice", root, NULL, &r);
+	assert_int_equal(r.status, 200);
+	hl_reply_free(&r);
+	hl_call(&srv, "POST", "/api/analyze", alice, cheap_run, &r);
+	assert_int_equal(r.status, 200); /* soft: warns, never refuses */
+	assert_non_null(strstr(hl_str(r.json, "budgetWarning"), "team:finance"));
+	warning = hl_header(&r, "X-Budget-Warning");
+	assert_non_null(warning);
+	free(warning);
+	hl_reply_free(&r);
+	hl_call(&srv, "DELETE", "/api/budgets/team/finance", root, NULL, &r);
+	assert_int_equal(r.status, 200);
+	hl_reply_free(&r);
+}
+
+static void *slow_one(void *arg)
+{
+	struct reply r;
+	(void)arg;
+	hl_call_timeout(&srv, "POST", "/api/analyze", alice,
+			"{\"language\":\"python\",\"code\":\"import time\\ntime.sleep(0.3)\"}",
+			strlen("{\"language\":\"python\",\"code\":\"import time\\ntime.sleep(0.3)\"}"),
+			NULL, 20000, &r);
+	hl_reply_free(&r);
+	return NULL;
+}
+
+static int64_t recorded_cost_micros(void)
+{
+	struct reply r, one;
+	json_t *run;
+	size_t i;
+	int64_t total = 0;
+	char path[128];
+
+	hl_call(&srv, "GET", "/api/runs?user=alice&limit=500", root, NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_array_foreach(json_object_get(r.json, "runs"), i, run) {
+		snprintf(path, sizeof(path), "/api/runs/%s", hl_str(run, "id"));
+		hl_call(&srv, "GET", path, root, NULL, &one);
+		assert_int_equal(one.status, 200);
+		total += json_integer_value(
+			json_object_get(json_object_get(one.json, "cost"), "totalMicros"));
+		hl_reply_free(&one);
+	}
+	hl_reply_free(&r);
+	return total;
+}
+
+static void kill_9_under_load_keeps_the_ledger_right(void **state)
+{
+	enum { N = 12 };
+	pthread_t t[N];
+	json_t *b;
+	(void)state;
+
+	put_budget("/api/budgets/user/alice", "{\"limit\":\"1000\",\"hard\":true}", 200);
+	for (int i = 0; i < N; i++)
+		pthread_create(&t[i], NULL, slow_one, NULL);
+	usleep(900000);
+	hl_stop(&srv, SIGKILL);
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	hl_start(&srv);
+	b = budget_of("user:alice");
+	assert_non_null(b);
+	assert_int_equal(json_integer_value(json_object_get(b, "reservedMicros")), 0);
+	json_decref(b);
+	assert_int_equal(ledger_micros("user:alice"), recorded_cost_micros());
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(prices_come_with_every_run),
+		cmocka_unit_test(only_admins_change_budgets),
+		cmocka_unit_test(hard_budget_holds_under_200_concurrent_requests),
+		cmocka_unit_test(soft_threshold_warns),
+		cmocka_unit_test(kill_9_under_load_keeps_the_ledger_right),
+	};
+	return cmocka_run_group_tests_name("budget_api", tests, setup, teardown);
+}
