@@ -71,9 +71,15 @@ asan:
 		$(TEST_SRC:tests/%.c=build-asan/tests/%)
 	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 tests/run
 
-bench: all demo
+$(BUILD)/bench/%: bench/%.c $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ) $(LIBS)
+
+bench: all demo $(BUILD)/bench/budget_ops
+	@scripts/deps all
 	@bench/sandbox_overhead
 	@bench/api_throughput
+	@$(BUILD)/bench/budget_ops
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

@@ -7,6 +7,7 @@
 
 #include "http/charge.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "util/banned.h"
 
 static json_t *iso_time(int64_t ms)
@@ -69,6 +70,7 @@ bool charge_reserve(struct request *rq, const struct analyze_req *a, const char 
 	e = budget_reserve(rq->srv->budgets, run_id, &c->scopes, c->worst.total_micros,
 			   clock_unix_ms(), &refusal, c->status, &c->n_status);
 	if (e == -EDQUOT) {
+		metrics_budget_refused();
 		*ret = refuse(rq, &refusal);
 		return false;
 	}
@@ -126,6 +128,7 @@ static void soft_warn(struct request *rq, const struct budget_status *s, json_t 
 	json_object_set_new(response, "budgetWarning", json_string(text));
 	if (!s->soft_first_time)
 		return;
+	metrics_budget_soft_crossed();
 	detail = json_pack("{s:s,s:s}", "spent", spent, "limit", limit);
 	store_audit_append(rq->srv->store, rq->who.user, "budget.soft_threshold", s->scope, detail);
 	log_event(LOG_WARN, rq->id, "budget.soft_threshold", detail);

@@ -62,6 +62,8 @@ struct registry {
 	int64_t runs_active;
 	uint64_t sandbox_failures;
 	uint64_t queue_rejected;
+	uint64_t budget_refused;
+	uint64_t budget_soft_crossed;
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -166,6 +168,20 @@ void metrics_queue_rejected(void)
 {
 	pthread_mutex_lock(&registry_lock);
 	registry.queue_rejected++;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+void metrics_budget_refused(void)
+{
+	pthread_mutex_lock(&registry_lock);
+	registry.budget_refused++;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+void metrics_budget_soft_crossed(void)
+{
+	pthread_mutex_lock(&registry_lock);
+	registry.budget_soft_crossed++;
 	pthread_mutex_unlock(&registry_lock);
 }
 
@@ -274,6 +290,12 @@ static void render_scalars(struct render *rd, const struct registry *r)
 	emit_header(rd, "ledgerbox_queue_rejected_total", "counter",
 		    "Runs refused because the queue was full.");
 	emit(rd, "ledgerbox_queue_rejected_total %" PRIu64 "\n", r->queue_rejected);
+	emit_header(rd, "ledgerbox_budget_refused_total", "counter",
+		    "Runs refused because a hard budget could not cover them.");
+	emit(rd, "ledgerbox_budget_refused_total %" PRIu64 "\n", r->budget_refused);
+	emit_header(rd, "ledgerbox_budget_soft_crossed_total", "counter",
+		    "Soft budget thresholds crossed (once per scope and period).");
+	emit(rd, "ledgerbox_budget_soft_crossed_total %" PRIu64 "\n", r->budget_soft_crossed);
 }
 
 char *metrics_render(size_t *ret_len)

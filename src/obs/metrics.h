@@ -43,6 +43,10 @@ void metrics_runs_active_set(int64_t runs);
 void metrics_sandbox_failure(void);
 /* A run was refused because the queue was full. */
 void metrics_queue_rejected(void);
+/* Budget decisions: a hard refusal (402); a soft threshold crossed for the
+ * first time in a scope's period. */
+void metrics_budget_refused(void);
+void metrics_budget_soft_crossed(void);
 
 /* Renders every metric as text; the caller frees the result. *ret_len (may
  * be NULL) gets its length. Returns NULL when out of memory. */
