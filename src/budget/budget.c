@@ -57,11 +57,11 @@ static int file_precreate(int dir_fd, const char *name, int *ret_fd)
 static int wal_enable(sqlite3 *db)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db, "PRAGMA journal_mode = WAL", &st);
+	int r = db_prepare(db, "PRAGMA journal_mode = WAL", &st);
 
 	if (r < 0)
 		return r;
-	r = budget_sql_step(st);
+	r = db_step(st);
 	if (r == 1) {
 		const char *mode = (const char *)sqlite3_column_text(st, 0);
 		r = mode && strcasecmp(mode, "wal") == 0 ? 0 : -ENOTSUP;
@@ -85,7 +85,7 @@ static int db_configure(sqlite3 *db, char *err, size_t err_len)
 			   r == -ENOTSUP ? "the file system refused it" : sqlite3_errmsg(db));
 		return r;
 	}
-	r = budget_sql_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF");
+	r = db_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF");
 	if (r < 0)
 		budget_err(err, err_len, "cannot configure the database: %s", sqlite3_errmsg(db));
 	return r;
@@ -111,7 +111,7 @@ static int db_open(struct budgets *b, const char *state_dir, int dir_fd, char *e
 	if (r != SQLITE_OK) {
 		budget_err(err, err_len, "cannot open %s: %s", path,
 			   b->db ? sqlite3_errmsg(b->db) : sqlite3_errstr(r));
-		return budget_sql_errno(r);
+		return db_errno(r);
 	}
 	r = db_configure(b->db, err, err_len);
 	if (r == 0)
@@ -139,7 +139,7 @@ static int reservations_sweep(sqlite3 *db)
 	int r = budget_tx_begin(db);
 
 	if (r == 0)
-		r = budget_sql_exec(db, "DELETE FROM reservations");
+		r = db_exec(db, "DELETE FROM reservations");
 	return budget_tx_end(db, r);
 }
 

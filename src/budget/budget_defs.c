@@ -25,7 +25,7 @@ static int def_check(const struct budget_def *def)
 static int warnings_forget_tx(sqlite3 *db, const char *scope)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db, "DELETE FROM soft_warnings WHERE scope = ?1", &st);
+	int r = db_prepare(db, "DELETE FROM soft_warnings WHERE scope = ?1", &st);
 
 	if (r < 0)
 		return r;
@@ -36,7 +36,7 @@ static int warnings_forget_tx(sqlite3 *db, const char *scope)
 static int def_upsert_tx(sqlite3 *db, const struct budget_def *def, int64_t now_ms)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(
+	int r = db_prepare(
 		db,
 		"INSERT INTO budgets (scope, limit_micros, period, soft_percent, hard, created_ms,"
 		" updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
@@ -76,7 +76,7 @@ int budget_set(struct budgets *b, const struct budget_def *def)
 static int def_delete_tx(sqlite3 *db, const char *scope)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db, "DELETE FROM budgets WHERE scope = ?1", &st);
+	int r = db_prepare(db, "DELETE FROM budgets WHERE scope = ?1", &st);
 
 	if (r < 0)
 		return r;
@@ -171,13 +171,13 @@ static int list_read_tx(sqlite3 *db, const char *prefix, int64_t now_ms, json_t 
 {
 	size_t prefix_len = strlen(prefix);
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db, "SELECT scope, created_ms, updated_ms FROM budgets"
+	int r = db_prepare(db, "SELECT scope, created_ms, updated_ms FROM budgets"
 				       " ORDER BY scope",
 				   &st);
 
 	if (r < 0)
 		return r;
-	while ((r = budget_sql_step(st)) == 1) {
+	while ((r = db_step(st)) == 1) {
 		const char *scope = (const char *)sqlite3_column_text(st, 0);
 		/* Budgets are few (one per scope an admin chose); filtering
 		 * here avoids LIKE and its wildcards in the prefix. */

@@ -33,6 +33,8 @@
 
 #include <sqlite3.h>
 
+#include "util/db.h"
+
 #include "budget/budget.h"
 
 #define BUDGET_BUSY_TIMEOUT_MS 10000
@@ -68,11 +70,6 @@ struct budget_standing {
 /* budget_sql.c */
 void budget_lock(struct budgets *b);
 void budget_unlock(struct budgets *b);
-int budget_sql_errno(int rc);
-int budget_sql_exec(sqlite3 *db, const char *sql);
-int budget_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
-/* Steps once: 1 a row, 0 done, or a negative errno. */
-int budget_sql_step(sqlite3_stmt *st);
 /* Runs a statement with no result rows to completion and finalizes it. */
 int budget_sql_run(sqlite3_stmt *st);
 /* BEGIN IMMEDIATE: SQLite's write lock first, so a check and the write it

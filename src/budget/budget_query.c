@@ -45,7 +45,7 @@ static int spend_read_tx(sqlite3 *db, const char *scope, int64_t from_ms, int64_
 				   " ORDER BY at_ms, id LIMIT ?4";
 	sqlite3_stmt *st;
 	size_t rows = 0;
-	int r = budget_sql_prepare(db, sql, &st);
+	int r = db_prepare(db, sql, &st);
 
 	if (r < 0)
 		return r;
@@ -54,7 +54,7 @@ static int spend_read_tx(sqlite3 *db, const char *scope, int64_t from_ms, int64_
 	sqlite3_bind_int64(st, 3, to_ms);
 	/* One row more than allowed tells "exactly the maximum" from "more". */
 	sqlite3_bind_int64(st, 4, BUDGET_SPEND_ROWS_MAX + 1);
-	while ((r = budget_sql_step(st)) == 1) {
+	while ((r = db_step(st)) == 1) {
 		json_t *e;
 
 		if (++rows > BUDGET_SPEND_ROWS_MAX) {
@@ -99,11 +99,11 @@ int budget_spend(struct budgets *b, const char *scope, int64_t from_ms, int64_t 
 static int total_read(sqlite3 *db, const char *sql, uint64_t *ret)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db, sql, &st);
+	int r = db_prepare(db, sql, &st);
 
 	if (r < 0)
 		return r;
-	r = budget_sql_step(st);
+	r = db_step(st);
 	if (r == 1)
 		*ret = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);

@@ -24,7 +24,7 @@
 static int run_unused_tx(sqlite3 *db, const char *run_id)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db,
+	int r = db_prepare(db,
 				   "SELECT EXISTS (SELECT 1 FROM reservations WHERE run_id = ?1)"
 				   " OR EXISTS (SELECT 1 FROM ledger WHERE run_id = ?1)",
 				   &st);
@@ -32,7 +32,7 @@ static int run_unused_tx(sqlite3 *db, const char *run_id)
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-	r = budget_sql_step(st);
+	r = db_step(st);
 	if (r == 1)
 		r = sqlite3_column_int(st, 0) ? -EEXIST : 0;
 	else if (r == 0)
@@ -68,7 +68,7 @@ static int reservation_insert_tx(sqlite3 *db, const char *run_id, const char *sc
 				 uint64_t amount_micros, int64_t now_ms)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db,
+	int r = db_prepare(db,
 				   "INSERT INTO reservations (run_id, scope, amount_micros, created_ms)"
 				   " VALUES (?1, ?2, ?3, ?4)",
 				   &st);
@@ -145,7 +145,7 @@ int budget_release(struct budgets *b, const char *run_id)
 		return -EINVAL;
 	budget_lock(b);
 	/* One statement is its own transaction; no check precedes it. */
-	r = budget_sql_prepare(b->db, "DELETE FROM reservations WHERE run_id = ?1", &st);
+	r = db_prepare(b->db, "DELETE FROM reservations WHERE run_id = ?1", &st);
 	if (r == 0) {
 		sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
 		r = budget_sql_run(st);

@@ -68,11 +68,11 @@ static const char *const migrations[BUDGET_SCHEMA_LATEST] = {
 static int version_read_tx(sqlite3 *db, int *ret)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db, "SELECT version FROM budget_schema WHERE id = 1", &st);
+	int r = db_prepare(db, "SELECT version FROM budget_schema WHERE id = 1", &st);
 
 	if (r < 0)
 		return r;
-	r = budget_sql_step(st);
+	r = db_step(st);
 	if (r >= 0)
 		*ret = r == 1 ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
@@ -82,7 +82,7 @@ static int version_read_tx(sqlite3 *db, int *ret)
 static int version_write_tx(sqlite3 *db, int version)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db,
+	int r = db_prepare(db,
 				   "INSERT INTO budget_schema (id, version) VALUES (1, ?1)"
 				   " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
 				   &st);
@@ -97,7 +97,7 @@ static int migrate_tx(sqlite3 *db, char *err, size_t err_len)
 {
 	int current = 0, r;
 
-	r = budget_sql_exec(db, "CREATE TABLE IF NOT EXISTS budget_schema ("
+	r = db_exec(db, "CREATE TABLE IF NOT EXISTS budget_schema ("
 				"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 				"  version INTEGER NOT NULL"
 				") STRICT");
@@ -120,7 +120,7 @@ static int migrate_tx(sqlite3 *db, char *err, size_t err_len)
 		return -EPROTONOSUPPORT;
 	}
 	for (int v = current + 1; v <= BUDGET_SCHEMA_LATEST; v++) {
-		r = budget_sql_exec(db, migrations[v - 1]);
+		r = db_exec(db, migrations[v - 1]);
 		if (r < 0) {
 			budget_err(err, err_len, "budget schema migration %d failed: %s", v,
 				   sqlite3_errmsg(db));

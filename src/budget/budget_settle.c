@@ -24,13 +24,13 @@
 static int run_settled_tx(sqlite3 *db, const char *run_id, bool *ret)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db, "SELECT EXISTS (SELECT 1 FROM ledger WHERE run_id = ?1)",
+	int r = db_prepare(db, "SELECT EXISTS (SELECT 1 FROM ledger WHERE run_id = ?1)",
 				   &st);
 
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-	r = budget_sql_step(st);
+	r = db_step(st);
 	if (r == 1)
 		*ret = sqlite3_column_int(st, 0) != 0;
 	sqlite3_finalize(st);
@@ -40,7 +40,7 @@ static int run_settled_tx(sqlite3 *db, const char *run_id, bool *ret)
 static int reservations_delete_tx(sqlite3 *db, const char *run_id)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db, "DELETE FROM reservations WHERE run_id = ?1", &st);
+	int r = db_prepare(db, "DELETE FROM reservations WHERE run_id = ?1", &st);
 
 	if (r < 0)
 		return r;
@@ -58,7 +58,7 @@ struct entry {
 static int ledger_append_tx(sqlite3 *db, const struct entry *e, const struct scope_list *list)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db,
+	int r = db_prepare(db,
 				   "INSERT INTO ledger (run_id, scope, amount_micros, at_ms, detail)"
 				   " VALUES (?1, ?2, ?3, ?4, ?5)",
 				   &st);
@@ -75,7 +75,7 @@ static int ledger_append_tx(sqlite3 *db, const struct entry *e, const struct sco
 			sqlite3_bind_text(st, 5, e->detail, -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(st, 5);
-		r = budget_sql_step(st);
+		r = db_step(st);
 		r = r > 0 ? -EIO : r;
 	}
 	sqlite3_finalize(st);

@@ -27,65 +27,9 @@ void budget_unlock(struct budgets *b)
 	(void)pthread_mutex_unlock(&b->lock);
 }
 
-int budget_sql_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return 0;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
-		return -EROFS;
-	case SQLITE_CANTOPEN:
-		return -EACCES;
-	default:
-		return -EIO;
-	}
-}
-
-int budget_sql_exec(sqlite3 *db, const char *sql)
-{
-	return budget_sql_errno(sqlite3_exec(db, sql, NULL, NULL, NULL));
-}
-
-int budget_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(st);
-		return budget_sql_errno(rc);
-	}
-	*ret = st;
-	return 0;
-}
-
-int budget_sql_step(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	rc = budget_sql_errno(rc);
-	return rc < 0 ? rc : -EIO;
-}
-
 int budget_sql_run(sqlite3_stmt *st)
 {
-	int r = budget_sql_step(st);
+	int r = db_step(st);
 
 	sqlite3_finalize(st);
 	return r > 0 ? -EIO : r;
@@ -93,24 +37,24 @@ int budget_sql_run(sqlite3_stmt *st)
 
 int budget_tx_begin(sqlite3 *db)
 {
-	return budget_sql_exec(db, "BEGIN IMMEDIATE");
+	return db_exec(db, "BEGIN IMMEDIATE");
 }
 
 int budget_tx_read_begin(sqlite3 *db)
 {
-	return budget_sql_exec(db, "BEGIN DEFERRED");
+	return db_exec(db, "BEGIN DEFERRED");
 }
 
 int budget_tx_end(sqlite3 *db, int r)
 {
 	if (r == 0) {
-		r = budget_sql_exec(db, "COMMIT");
+		r = db_exec(db, "COMMIT");
 		if (r == 0)
 			return 0;
 	}
 	/* After a failed COMMIT SQLite may already have rolled back. */
 	if (!sqlite3_get_autocommit(db))
-		(void)budget_sql_exec(db, "ROLLBACK");
+		(void)db_exec(db, "ROLLBACK");
 	return r;
 }
 

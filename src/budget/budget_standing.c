@@ -21,7 +21,7 @@ int budget_def_read(sqlite3 *db, const char *scope, struct budget_def *ret)
 {
 	struct budget_def def;
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db,
+	int r = db_prepare(db,
 				   "SELECT limit_micros, period, soft_percent, hard FROM budgets"
 				   " WHERE scope = ?1",
 				   &st);
@@ -30,7 +30,7 @@ int budget_def_read(sqlite3 *db, const char *scope, struct budget_def *ret)
 		return r;
 	memset(&def, 0, sizeof(def));
 	sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-	r = budget_sql_step(st);
+	r = db_step(st);
 	if (r == 1) {
 		snprintf(def.scope, sizeof(def.scope), "%s", scope);
 		def.limit_micros = (uint64_t)sqlite3_column_int64(st, 0);
@@ -56,7 +56,7 @@ static int sum_read(sqlite3_stmt *st, const char *scope, uint64_t *ret)
 	int r;
 
 	sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-	r = budget_sql_step(st);
+	r = db_step(st);
 	if (r == 1)
 		*ret = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -67,7 +67,7 @@ static int spent_read(sqlite3 *db, const struct budget_standing *stand, uint64_t
 {
 	sqlite3_stmt *st;
 	int64_t from_ms, to_ms;
-	int r = budget_sql_prepare(db,
+	int r = db_prepare(db,
 				   "SELECT COALESCE(SUM(amount_micros), 0) FROM ledger"
 				   " WHERE scope = ?1 AND at_ms >= ?2 AND at_ms < ?3",
 				   &st);
@@ -83,7 +83,7 @@ static int spent_read(sqlite3 *db, const struct budget_standing *stand, uint64_t
 static int reserved_read(sqlite3 *db, const char *scope, uint64_t *ret)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(
+	int r = db_prepare(
 		db, "SELECT COALESCE(SUM(amount_micros), 0) FROM reservations WHERE scope = ?1", &st);
 
 	return r < 0 ? r : sum_read(st, scope, ret);
@@ -132,7 +132,7 @@ static int warning_record_tx(sqlite3 *db, const struct budget_standing *stand, i
 			     bool *ret_first)
 {
 	sqlite3_stmt *st;
-	int r = budget_sql_prepare(db,
+	int r = db_prepare(db,
 				   "INSERT OR IGNORE INTO soft_warnings (scope, period_start_ms, at_ms)"
 				   " VALUES (?1, ?2, ?3)",
 				   &st);

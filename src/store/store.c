@@ -55,11 +55,11 @@ static int db_file_precreate(int dir_fd)
 static int db_pragma_text(sqlite3 *db, const char *sql, const char *want)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(db, sql, &st);
+	int r = db_prepare(db, sql, &st);
 
 	if (r < 0)
 		return r;
-	r = store_sql_step(st);
+	r = db_step(st);
 	if (r == 1) {
 		const char *got = (const char *)sqlite3_column_text(st, 0);
 		r = got && strcasecmp(got, want) == 0 ? 0 : -ENOTSUP;
@@ -85,7 +85,7 @@ static int db_configure(sqlite3 *db, char *err, size_t err_len)
 			  r == -ENOTSUP ? "the file system refused it" : sqlite3_errmsg(db));
 		return r;
 	}
-	r = store_sql_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+	r = db_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
 	if (r < 0)
 		store_err(err, err_len, "cannot configure the database: %s", sqlite3_errmsg(db));
 	return r;
@@ -110,7 +110,7 @@ static int db_open(struct store *s, const char *state_dir, char *err, size_t err
 	if (r != SQLITE_OK) {
 		store_err(err, err_len, "cannot open %s: %s", path,
 			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(r));
-		return store_sql_errno(r);
+		return db_errno(r);
 	}
 	r = db_configure(s->db, err, err_len);
 	if (r == 0)
@@ -189,7 +189,7 @@ void store_close(struct store *s)
 	 * file for backups; SQLite would also do it on the last close, but
 	 * TRUNCATE also gives the WAL's disk space back. */
 	store_lock(s);
-	(void)store_sql_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	(void)db_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
 	store_unlock(s);
 	pthread_mutex_destroy(&s->lock);
 	store_free(s);
@@ -219,9 +219,9 @@ int store_ping(struct store *s)
 	store_lock(s);
 	/* Reads a real page (not just SELECT 1), so a lost or unreadable file
 	 * shows up here. */
-	r = store_sql_prepare(s->db, "SELECT entries FROM audit_head WHERE id = 1", &st);
+	r = db_prepare(s->db, "SELECT entries FROM audit_head WHERE id = 1", &st);
 	if (r == 0) {
-		r = store_sql_step(st);
+		r = db_step(st);
 		r = r < 0 ? r : r == 1 && sqlite3_column_type(st, 0) == SQLITE_INTEGER ? 0 : -EIO;
 		sqlite3_finalize(st);
 	}

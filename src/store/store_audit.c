@@ -94,11 +94,11 @@ static void audit_hash(const struct audit_entry *e, char ret[STORE_HASH_HEX_LEN 
 static int head_read(struct store *s, int64_t *ret_entries, char ret_hash[STORE_HASH_HEX_LEN + 1])
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(s->db, "SELECT entries, last_hash FROM audit_head WHERE id = 1", &st);
+	int r = db_prepare(s->db, "SELECT entries, last_hash FROM audit_head WHERE id = 1", &st);
 
 	if (r < 0)
 		return r;
-	r = store_sql_step(st);
+	r = db_step(st);
 	if (r == 1) {
 		const char *hash = (const char *)sqlite3_column_text(st, 1);
 		*ret_entries = sqlite3_column_int64(st, 0);
@@ -115,7 +115,7 @@ static int head_read(struct store *s, int64_t *ret_entries, char ret_hash[STORE_
 static int entry_insert(struct store *s, const struct audit_entry *e, const char *hash)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(s->db,
+	int r = db_prepare(s->db,
 				  "INSERT INTO audit (id, at_ms, actor, action, subject, detail,"
 				  " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 				  &st);
@@ -130,7 +130,7 @@ static int entry_insert(struct store *s, const struct audit_entry *e, const char
 	sqlite3_bind_text(st, 6, e->detail, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, e->prev_hash, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, hash, -1, SQLITE_STATIC);
-	r = store_sql_step(st);
+	r = db_step(st);
 	sqlite3_finalize(st);
 	return r < 0 ? r : 0;
 }
@@ -138,14 +138,14 @@ static int entry_insert(struct store *s, const struct audit_entry *e, const char
 static int head_advance(struct store *s, int64_t entries, const char *hash)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(s->db,
+	int r = db_prepare(s->db,
 				  "UPDATE audit_head SET entries = ?1, last_hash = ?2 WHERE id = 1", &st);
 
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, entries);
 	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-	r = store_sql_step(st);
+	r = db_step(st);
 	sqlite3_finalize(st);
 	if (r < 0)
 		return r;
@@ -294,14 +294,14 @@ static int walk_entry(sqlite3_stmt *st, struct audit_walk *w)
 static int walk_entries(struct store *s, struct audit_walk *w)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(s->db,
+	int r = db_prepare(s->db,
 				  "SELECT id, at_ms, actor, action, subject, detail, prev_hash, hash"
 				  " FROM audit ORDER BY id",
 				  &st);
 
 	if (r < 0)
 		return r;
-	while ((r = store_sql_step(st)) == 1 && (r = walk_entry(st, w)) == 0)
+	while ((r = db_step(st)) == 1 && (r = walk_entry(st, w)) == 0)
 		;
 	sqlite3_finalize(st);
 	return r;
@@ -350,7 +350,7 @@ int store_audit_verify(struct store *s, int64_t *ret_entries, int64_t *ret_bad_i
 	store_lock(s);
 	/* One read transaction: the walk and the head come from the same
 	 * snapshot, so an append by another process cannot look like a break. */
-	r = store_sql_exec(s->db, "BEGIN");
+	r = db_exec(s->db, "BEGIN");
 	if (r == 0) {
 		r = walk_entries(s, &w);
 		if (r == 0)

@@ -170,12 +170,12 @@ int store_files_open(struct store *s, const char *run_id, const char *name, int 
 static bool sweep_has_run(struct store *s, const char *run_id)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(s->db, "SELECT 1 FROM runs WHERE id = ?1", &st);
+	int r = db_prepare(s->db, "SELECT 1 FROM runs WHERE id = ?1", &st);
 
 	if (r < 0)
 		return true; /* when unsure, keep the files */
 	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-	r = store_sql_step(st);
+	r = db_step(st);
 	sqlite3_finalize(st);
 	return r != 0;
 }

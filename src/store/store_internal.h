@@ -32,6 +32,8 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "util/db.h"
+
 #include "store/store.h"
 
 #define STORE_PEPPER_BYTES 32
@@ -55,12 +57,6 @@ struct store {
 /* store_sql.c */
 void store_lock(struct store *s);
 void store_unlock(struct store *s);
-/* Maps an SQLite result code to a negative errno. */
-int store_sql_errno(int rc);
-int store_sql_exec(sqlite3 *db, const char *sql);
-int store_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
-/* Steps once: 1 a row, 0 done, or a negative errno. */
-int store_sql_step(sqlite3_stmt *st);
 /* BEGIN IMMEDIATE: takes SQLite's write lock up front, so two processes
  * (the server and the command line) never deadlock upgrading a read. */
 int store_tx_begin(struct store *s);

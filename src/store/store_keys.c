@@ -70,12 +70,12 @@ static int principal_ensure(struct store *s, const char *user, const char *team,
 			    enum store_role role, int64_t *ret_id, bool *ret_created)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(s->db, "SELECT id, team, role FROM principals WHERE user = ?1", &st);
+	int r = db_prepare(s->db, "SELECT id, team, role FROM principals WHERE user = ?1", &st);
 
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	r = store_sql_step(st);
+	r = db_step(st);
 	if (r == 1) {
 		const char *t = (const char *)sqlite3_column_text(st, 1);
 		const char *ro = (const char *)sqlite3_column_text(st, 2);
@@ -89,7 +89,7 @@ static int principal_ensure(struct store *s, const char *user, const char *team,
 	sqlite3_finalize(st);
 	if (r < 0)
 		return r;
-	r = store_sql_prepare(s->db,
+	r = db_prepare(s->db,
 			      "INSERT INTO principals (user, team, role, created_ms) VALUES (?1, ?2, ?3, ?4)",
 			      &st);
 	if (r < 0)
@@ -98,7 +98,7 @@ static int principal_ensure(struct store *s, const char *user, const char *team,
 	sqlite3_bind_text(st, 2, team, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, store_role_name(role), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, store_now_ms());
-	r = store_sql_step(st);
+	r = db_step(st);
 	sqlite3_finalize(st);
 	if (r < 0)
 		return r;
@@ -111,7 +111,7 @@ static int key_row_insert(struct store *s, int64_t principal_id,
 			  const unsigned char hash[STORE_KEY_HASH_BYTES], int64_t *ret_id)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(s->db,
+	int r = db_prepare(s->db,
 				  "INSERT INTO api_keys (principal_id, key_hash, created_ms)"
 				  " VALUES (?1, ?2, ?3)",
 				  &st);
@@ -121,7 +121,7 @@ static int key_row_insert(struct store *s, int64_t principal_id,
 	sqlite3_bind_int64(st, 1, principal_id);
 	sqlite3_bind_blob(st, 2, hash, STORE_KEY_HASH_BYTES, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, store_now_ms());
-	r = store_sql_step(st);
+	r = db_step(st);
 	sqlite3_finalize(st);
 	if (r < 0)
 		return r;
@@ -212,14 +212,14 @@ int store_key_authenticate(struct store *s, const char *key, struct principal *r
 	key_hash(s, raw, hash);
 	sodium_memzero(raw, sizeof(raw));
 	store_lock(s);
-	r = store_sql_prepare(s->db,
+	r = db_prepare(s->db,
 			      "SELECT k.key_hash, p.id, p.user, p.team, p.role FROM api_keys k"
 			      " JOIN principals p ON p.id = k.principal_id"
 			      " WHERE k.key_hash = ?1 AND k.revoked_ms IS NULL",
 			      &st);
 	if (r == 0) {
 		sqlite3_bind_blob(st, 1, hash, sizeof(hash), SQLITE_STATIC);
-		r = store_sql_step(st);
+		r = db_step(st);
 		if (r == 1) {
 			const void *stored = sqlite3_column_blob(st, 0);
 			bool same = stored && sqlite3_column_bytes(st, 0) == STORE_KEY_HASH_BYTES &&
@@ -241,7 +241,7 @@ static int key_revoke_tx(struct store *s, const char *actor, int64_t key_id)
 	char subject[32];
 	sqlite3_stmt *st;
 	json_t *detail;
-	int r = store_sql_prepare(s->db,
+	int r = db_prepare(s->db,
 				  "UPDATE api_keys SET revoked_ms = ?1 WHERE id = ?2 AND revoked_ms IS NULL"
 				  " RETURNING (SELECT user FROM principals WHERE id = principal_id)",
 				  &st);
@@ -250,7 +250,7 @@ static int key_revoke_tx(struct store *s, const char *actor, int64_t key_id)
 		return r;
 	sqlite3_bind_int64(st, 1, store_now_ms());
 	sqlite3_bind_int64(st, 2, key_id);
-	r = store_sql_step(st);
+	r = db_step(st);
 	detail = r == 1 ? json_pack("{s:s?}", "user", (const char *)sqlite3_column_text(st, 0))
 			: NULL;
 	if (r == 1 && !detail)
@@ -300,12 +300,12 @@ int store_keys_list(struct store *s, json_t **ret)
 	if (!array)
 		return -ENOMEM;
 	store_lock(s);
-	r = store_sql_prepare(s->db,
+	r = db_prepare(s->db,
 			      "SELECT k.id, p.user, p.team, p.role, k.created_ms FROM api_keys k"
 			      " JOIN principals p ON p.id = k.principal_id"
 			      " WHERE k.revoked_ms IS NULL ORDER BY k.id",
 			      &st);
-	while (r == 0 && (r = store_sql_step(st)) == 1) {
+	while (r == 0 && (r = db_step(st)) == 1) {
 		json_t *row = key_list_row(st);
 		r = row && json_array_append_new(array, row) == 0 ? 0 : -ENOMEM;
 	}
@@ -327,12 +327,12 @@ int store_admin_key_count(struct store *s, int64_t *ret)
 	if (!s || !ret)
 		return -EINVAL;
 	store_lock(s);
-	r = store_sql_prepare(s->db,
+	r = db_prepare(s->db,
 			      "SELECT count(*) FROM api_keys k JOIN principals p ON p.id = k.principal_id"
 			      " WHERE p.role = 'admin' AND k.revoked_ms IS NULL",
 			      &st);
 	if (r == 0) {
-		r = store_sql_step(st);
+		r = db_step(st);
 		if (r == 1)
 			*ret = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);

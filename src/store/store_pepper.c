@@ -129,11 +129,11 @@ static int pepper_create(int dir_fd)
 static int pepper_keys_exist(struct store *s, bool *ret)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(s->db, "SELECT EXISTS (SELECT 1 FROM api_keys)", &st);
+	int r = db_prepare(s->db, "SELECT EXISTS (SELECT 1 FROM api_keys)", &st);
 
 	if (r < 0)
 		return r;
-	r = store_sql_step(st);
+	r = db_step(st);
 	if (r == 1)
 		*ret = sqlite3_column_int(st, 0) != 0;
 	sqlite3_finalize(st);

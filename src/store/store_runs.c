@@ -97,12 +97,12 @@ static bool run_ok(const struct run_record *run)
 static int principal_user(struct store *s, int64_t principal_id, char *ret)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(s->db, "SELECT user FROM principals WHERE id = ?1", &st);
+	int r = db_prepare(s->db, "SELECT user FROM principals WHERE id = ?1", &st);
 
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, principal_id);
-	r = store_sql_step(st);
+	r = db_step(st);
 	if (r == 1) {
 		const char *user = (const char *)sqlite3_column_text(st, 0);
 		r = user && snprintf(ret, STORE_NAME_MAX, "%s", user) < STORE_NAME_MAX ? 0 : -EIO;
@@ -124,7 +124,7 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
 static int run_row_insert(struct store *s, const struct run_record *run, const char *result)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(s->db,
+	int r = db_prepare(s->db,
 				  "INSERT INTO runs (id, principal_id, language, dataset, session,"
 				  " status, code, result, created_ms, duration_ms)"
 				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -142,7 +142,7 @@ static int run_row_insert(struct store *s, const struct run_record *run, const c
 	bind_text_or_null(st, 8, result);
 	sqlite3_bind_int64(st, 9, run->created_ms);
 	sqlite3_bind_int64(st, 10, run->duration_ms);
-	r = store_sql_step(st);
+	r = db_step(st);
 	sqlite3_finalize(st);
 	return r < 0 ? r : 0;
 }
@@ -156,7 +156,7 @@ static int artifact_rows_insert(struct store *s, const char *run_id,
 
 	if (n == 0)
 		return 0;
-	r = store_sql_prepare(s->db,
+	r = db_prepare(s->db,
 			      "INSERT INTO artifacts (run_id, name, mime, bytes, path)"
 			      " VALUES (?1, ?2, ?3, ?4, ?5)",
 			      &st);
@@ -170,7 +170,7 @@ static int artifact_rows_insert(struct store *s, const char *run_id,
 		sqlite3_bind_text(st, 3, a[i].mime, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, (sqlite3_int64)a[i].bytes);
 		sqlite3_bind_text(st, 5, path, -1, SQLITE_TRANSIENT);
-		r = store_sql_step(st);
+		r = db_step(st);
 		r = r < 0 ? r : 0;
 	}
 	sqlite3_finalize(st);

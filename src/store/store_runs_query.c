@@ -73,7 +73,7 @@ int store_run_get(struct store *s, const struct principal *viewer, const char *i
 	if (!store_run_id_valid(id))
 		return -ENOENT;
 	store_lock(s);
-	r = store_sql_prepare(s->db,
+	r = db_prepare(s->db,
 			      "SELECT r.id, r.principal_id, p.user, r.language, r.dataset, r.session,"
 			      " r.status, r.code, r.result, r.created_ms, r.duration_ms"
 			      " FROM runs r JOIN principals p ON p.id = r.principal_id"
@@ -82,7 +82,7 @@ int store_run_get(struct store *s, const struct principal *viewer, const char *i
 	if (r == 0) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		bind_viewer(st, 2, viewer);
-		r = store_sql_step(st);
+		r = db_step(st);
 		r = r == 1 ? record_fill(st, &run) : r == 0 ? -ENOENT : r;
 		sqlite3_finalize(st);
 	}
@@ -135,7 +135,7 @@ static int list_prepare(struct store *s, enum list_shape shape, bool count,
 			 " r.duration_ms FROM runs r JOIN principals p ON p.id = r.principal_id"
 			 " WHERE %s ORDER BY r.created_ms DESC, r.rowid DESC LIMIT ?2 OFFSET ?3",
 			 list_where[shape]);
-	return store_sql_prepare(s->db, sql, ret);
+	return db_prepare(s->db, sql, ret);
 }
 
 static void list_bind(sqlite3_stmt *st, enum list_shape shape, const struct principal *viewer,
@@ -172,7 +172,7 @@ static int list_rows(struct store *s, enum list_shape shape, const struct princi
 	list_bind(st, shape, viewer, user);
 	sqlite3_bind_int(st, 2, limit);
 	sqlite3_bind_int(st, 3, offset);
-	while ((r = store_sql_step(st)) == 1) {
+	while ((r = db_step(st)) == 1) {
 		json_t *row = list_row(st);
 		if (!row || json_array_append_new(array, row) < 0) {
 			r = -ENOMEM;
@@ -192,7 +192,7 @@ static int list_total(struct store *s, enum list_shape shape, const struct princ
 	if (r < 0)
 		return r;
 	list_bind(st, shape, viewer, user);
-	r = store_sql_step(st);
+	r = db_step(st);
 	if (r == 1)
 		*ret = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -207,7 +207,7 @@ static int list_query(struct store *s, enum list_shape shape, const struct princ
 	store_lock(s);
 	/* One read transaction: the page and the total come from the same
 	 * snapshot even if another process is inserting. */
-	r = store_sql_exec(s->db, "BEGIN");
+	r = db_exec(s->db, "BEGIN");
 	if (r == 0) {
 		r = list_rows(s, shape, viewer, user, limit, offset, array);
 		if (r == 0)
@@ -255,7 +255,7 @@ static int artifact_row(struct store *s, const struct principal *viewer, const c
 			const char *name, char *mime, size_t mime_len, uint64_t *bytes)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(s->db,
+	int r = db_prepare(s->db,
 				  "SELECT a.mime, a.bytes FROM artifacts a"
 				  " JOIN runs r ON r.id = a.run_id"
 				  " WHERE a.run_id = ?1 AND a.name = ?2 AND (?3 OR r.principal_id = ?4)",
@@ -266,7 +266,7 @@ static int artifact_row(struct store *s, const struct principal *viewer, const c
 	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	bind_viewer(st, 3, viewer);
-	r = store_sql_step(st);
+	r = db_step(st);
 	if (r == 1) {
 		const char *m = (const char *)sqlite3_column_text(st, 0);
 		r = m && (size_t)snprintf(mime, mime_len, "%s", m) < mime_len ? 0 : -ERANGE;

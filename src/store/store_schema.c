@@ -98,11 +98,11 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
 int store_schema_version_read(sqlite3 *db, int *ret)
 {
 	sqlite3_stmt *st;
-	int r = store_sql_prepare(db, "PRAGMA user_version", &st);
+	int r = db_prepare(db, "PRAGMA user_version", &st);
 
 	if (r < 0)
 		return r;
-	r = store_sql_step(st);
+	r = db_step(st);
 	if (r <= 0) {
 		sqlite3_finalize(st);
 		return r < 0 ? r : -EIO;
@@ -118,7 +118,7 @@ static int schema_step(sqlite3 *db, int version, char *err, size_t err_len)
 	char set_version[48];
 	int current, r;
 
-	r = store_sql_exec(db, "BEGIN IMMEDIATE");
+	r = db_exec(db, "BEGIN IMMEDIATE");
 	if (r < 0) {
 		store_err(err, err_len, "cannot lock the database to migrate it: %s",
 			  sqlite3_errmsg(db));
@@ -127,21 +127,21 @@ static int schema_step(sqlite3 *db, int version, char *err, size_t err_len)
 	r = store_schema_version_read(db, &current);
 	if (r == 0 && current == version - 1) {
 		snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", version);
-		r = store_sql_exec(db, migrations[version - 1]);
+		r = db_exec(db, migrations[version - 1]);
 		if (r == 0)
-			r = store_sql_exec(db, set_version);
+			r = db_exec(db, set_version);
 	}
 	if (r < 0) {
 		store_err(err, err_len, "schema migration %d failed: %s", version, sqlite3_errmsg(db));
-		(void)store_sql_exec(db, "ROLLBACK");
+		(void)db_exec(db, "ROLLBACK");
 		return r;
 	}
-	r = store_sql_exec(db, "COMMIT");
+	r = db_exec(db, "COMMIT");
 	if (r < 0) {
 		store_err(err, err_len, "schema migration %d could not be committed: %s", version,
 			  sqlite3_errmsg(db));
 		if (!sqlite3_get_autocommit(db))
-			(void)store_sql_exec(db, "ROLLBACK");
+			(void)db_exec(db, "ROLLBACK");
 	}
 	return r;
 }

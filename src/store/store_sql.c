@@ -28,78 +28,22 @@ void store_unlock(struct store *s)
 	(void)pthread_mutex_unlock(&s->lock);
 }
 
-int store_sql_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return 0;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
-		return -EROFS;
-	case SQLITE_CANTOPEN:
-		return -EACCES;
-	default:
-		return -EIO;
-	}
-}
-
-int store_sql_exec(sqlite3 *db, const char *sql)
-{
-	return store_sql_errno(sqlite3_exec(db, sql, NULL, NULL, NULL));
-}
-
-int store_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(st);
-		return store_sql_errno(rc);
-	}
-	*ret = st;
-	return 0;
-}
-
-int store_sql_step(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	rc = store_sql_errno(rc);
-	return rc < 0 ? rc : -EIO;
-}
-
 int store_tx_begin(struct store *s)
 {
-	return store_sql_exec(s->db, "BEGIN IMMEDIATE");
+	return db_exec(s->db, "BEGIN IMMEDIATE");
 }
 
 int store_tx_end(struct store *s, int r)
 {
 	if (r == 0) {
-		r = store_sql_exec(s->db, "COMMIT");
+		r = db_exec(s->db, "COMMIT");
 		if (r == 0)
 			return 0;
 	}
 	/* After a failed COMMIT SQLite may already have rolled back; a
 	 * second ROLLBACK then fails harmlessly. */
 	if (!sqlite3_get_autocommit(s->db))
-		(void)store_sql_exec(s->db, "ROLLBACK");
+		(void)db_exec(s->db, "ROLLBACK");
 	return r;
 }
 
