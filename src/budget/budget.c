@@ -102,7 +102,13 @@ static int db_open(struct budgets *b, const char *state_dir, int dir_fd, char *e
 		budget_err(err, err_len, "state directory path is too long: %s", state_dir);
 		return -ENAMETOOLONG;
 	}
-	r = file_precreate(dir_fd, DB_FILE, NULL);
+	/* Only when missing: closing any descriptor of a file drops all of this
+	 * process's POSIX locks on it, and the store's SQLite connection may
+	 * hold those locks already. Without them another process (the sqlite3
+	 * shell, a second node) would think it is the last user, checkpoint and
+	 * delete the WAL under the server's feet. */
+	r = faccessat(dir_fd, DB_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 0
+									: file_precreate(dir_fd, DB_FILE, NULL);
 	if (r < 0) {
 		budget_err(err, err_len, "cannot create %s: %s", path, strerror(-r));
 		return r;

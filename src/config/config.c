@@ -90,6 +90,8 @@ enum kind {
 	  "rows of a result table kept for CSV export (TABLE_ROWS to 10000000)")                \
 	X("SHUTDOWN_GRACE_MS", KIND_U64, OFF(shutdown_grace_ms), 0, 600000, "30000",            \
 	  "how long shutdown waits for running runs (0 to 600000)")                             \
+	X("SOFT_POLICY_PERCENT", KIND_U64, OFF(soft_policy_percent), 1, 100, "100",              \
+	  "past a soft budget threshold, runs get this % of their limits (100: unchanged)")    \
 	X("RUN_TIMEOUT_MS", KIND_LIMIT_U64, OFF(limits.wall_ms), 0, UINT64_MAX, "30000",        \
 	  "wall-clock limit of a run that asks for none")                                       \
 	X("RUN_CPU_MS", KIND_LIMIT_U64, OFF(limits.cpu_ms), 0, UINT64_MAX, "20000",             \
@@ -153,6 +155,7 @@ static void config_defaults(struct config *c)
 	c->table_rows = 1000;
 	c->export_rows = 100000;
 	c->shutdown_grace_ms = 30000;
+	c->soft_policy_percent = 100;
 	sandbox_limits_default(&c->limits);
 	c->max_limits = c->limits;
 	c->max_limits.wall_ms = 300000;

@@ -30,6 +30,10 @@ struct config {
 	uint64_t table_rows;       /* LEDGERBOX_TABLE_ROWS shown in a response, default 1000 */
 	uint64_t export_rows;      /* LEDGERBOX_EXPORT_ROWS kept for CSV, default 100000 */
 	uint64_t shutdown_grace_ms; /* LEDGERBOX_SHUTDOWN_GRACE_MS, default 30000 */
+	/* LEDGERBOX_SOFT_POLICY_PERCENT, default 100: once a scope is past its
+	 * soft threshold, a run's time and memory limits are cut to this
+	 * percentage (so it reserves, and can spend, less). */
+	uint64_t soft_policy_percent;
 	struct sandbox_limits limits;     /* defaults for a run: LEDGERBOX_RUN_TIMEOUT_MS,
 					     _RUN_CPU_MS, _RUN_MEMORY, _RUN_PIDS, _RUN_OUTPUT */
 	struct sandbox_limits max_limits; /* what a request may ask for at most:

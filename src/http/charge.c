@@ -56,19 +56,70 @@ static enum MHD_Result refuse(struct request *rq, const struct budget_refusal *f
 	return r;
 }
 
-bool charge_reserve(struct request *rq, const struct analyze_req *a, const char *run_id,
-		    struct charge *c, enum MHD_Result *ret)
+static int reserve_worst(struct request *rq, const struct analyze_req *a, const char *run_id,
+			 struct charge *c, struct budget_refusal *refusal)
 {
 	struct usage worst = { .cpu_ms = a->limits.cpu_ms, .wall_ms = a->limits.wall_ms,
 			       .peak_memory_bytes = a->limits.memory_bytes };
+
+	pricing_cost(rq->srv->pricing, &worst, &c->worst);
+	return budget_reserve(rq->srv->budgets, run_id, &c->scopes, c->worst.total_micros,
+			      clock_unix_ms(), refusal, c->status, &c->n_status);
+}
+
+static void note_first_crossings(struct charge *c)
+{
+	for (size_t i = 0; i < c->n_status && c->n_first_crossed < 4; i++)
+		if (c->status[i].soft_first_time)
+			snprintf(c->first_crossed[c->n_first_crossed++], sizeof(c->first_crossed[0]),
+				 "%s", c->status[i].scope);
+}
+
+static bool first_crossed(const struct charge *c, const char *scope)
+{
+	for (size_t i = 0; i < c->n_first_crossed; i++)
+		if (strcmp(c->first_crossed[i], scope) == 0)
+			return true;
+	return false;
+}
+
+static bool soft_crossed(const struct charge *c)
+{
+	for (size_t i = 0; i < c->n_status; i++)
+		if (c->status[i].soft_crossed)
+			return true;
+	return false;
+}
+
+/* The soft policy: the same run with smaller limits, never below what a
+ * sandbox needs to start. */
+static void limits_cut(struct sandbox_limits *l, uint64_t percent)
+{
+	l->wall_ms = l->wall_ms * percent / 100 > 100 ? l->wall_ms * percent / 100 : 100;
+	l->cpu_ms = l->cpu_ms * percent / 100 > 100 ? l->cpu_ms * percent / 100 : 100;
+	l->memory_bytes = l->memory_bytes * percent / 100 > (32u << 20)
+				  ? l->memory_bytes * percent / 100
+				  : (32u << 20);
+}
+
+bool charge_reserve(struct request *rq, struct analyze_req *a, const char *run_id,
+		    struct charge *c, enum MHD_Result *ret)
+{
+	uint64_t percent = rq->srv->cfg->soft_policy_percent;
 	struct budget_refusal refusal;
 	int e;
 
 	memset(c, 0, sizeof(*c));
 	c->scopes = (struct budget_scopes){ rq->who.team, rq->who.user, a->session };
-	pricing_cost(rq->srv->pricing, &worst, &c->worst);
-	e = budget_reserve(rq->srv->budgets, run_id, &c->scopes, c->worst.total_micros,
-			   clock_unix_ms(), &refusal, c->status, &c->n_status);
+	e = reserve_worst(rq, a, run_id, c, &refusal);
+	if (e == 0)
+		note_first_crossings(c);
+	if (e == 0 && percent < 100 && soft_crossed(c)) {
+		budget_release(rq->srv->budgets, run_id);
+		limits_cut(&a->limits, percent);
+		c->policy_applied = true;
+		e = reserve_worst(rq, a, run_id, c, &refusal);
+	}
 	if (e == -EDQUOT) {
 		metrics_budget_refused();
 		*ret = refuse(rq, &refusal);
@@ -116,7 +167,8 @@ void charge_release(struct request *rq, const char *run_id, struct charge *c)
 	c->reserved = false;
 }
 
-static void soft_warn(struct request *rq, const struct budget_status *s, json_t *response)
+static void soft_warn(struct request *rq, const struct charge *c, const struct budget_status *s,
+		      json_t *response)
 {
 	char text[300], spent[32], limit[32];
 	json_t *detail;
@@ -126,7 +178,7 @@ static void soft_warn(struct request *rq, const struct budget_status *s, json_t 
 	snprintf(text, sizeof(text), "%s has used %s of its %s %s budget", s->scope, spent, limit,
 		 rq->srv->pricing->currency);
 	json_object_set_new(response, "budgetWarning", json_string(text));
-	if (!s->soft_first_time)
+	if (!s->soft_first_time && !first_crossed(c, s->scope))
 		return;
 	metrics_budget_soft_crossed();
 	detail = json_pack("{s:s,s:s}", "spent", spent, "limit", limit);
@@ -149,7 +201,11 @@ void charge_annotate(struct request *rq, struct charge *c, json_t *response)
 						      "periodEnd", iso_time(s->period_end_ms),
 						      "softThresholdCrossed", s->soft_crossed));
 		if (s->soft_crossed && !json_object_get(response, "budgetWarning"))
-			soft_warn(rq, s, response);
+			soft_warn(rq, c, s, response);
 	}
 	json_object_set_new(response, "budget", list);
+	if (c->policy_applied)
+		json_object_set_new(response, "budgetPolicy",
+				    json_pack("{s:s,s:I}", "action", "limits_lowered", "percent",
+					      (json_int_t)rq->srv->cfg->soft_policy_percent));
 }

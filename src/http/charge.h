@@ -16,11 +16,18 @@ struct charge {
 	struct budget_status status[4];
 	size_t n_status;
 	bool reserved;
+	bool policy_applied; /* limits were cut by the soft policy */
+	/* Scopes whose soft threshold this run crossed first in the period
+	 * (known at reservation; the settlement's standings replace status). */
+	char first_crossed[4][160];
+	size_t n_first_crossed;
 };
 
-/* Reserves the worst case. On refusal answers 402 itself (false, *ret set);
- * on a store failure answers 500. */
-bool charge_reserve(struct request *rq, const struct analyze_req *a, const char *run_id,
+/* Reserves the worst case. Past a soft threshold, with the soft policy on
+ * (LEDGERBOX_SOFT_POLICY_PERCENT < 100), the run's limits are cut first and
+ * the smaller worst case reserved. On refusal answers 402 itself (false,
+ * *ret set); on a store failure answers 500. */
+bool charge_reserve(struct request *rq, struct analyze_req *a, const char *run_id,
 		    struct charge *c, enum MHD_Result *ret);
 /* The actual cost of a finished run from the usage in `usage_from` (the
  * worker's result), set as "cost" on `response`. */

@@ -44,7 +44,13 @@ static int dir_open_or_create(int at_fd, const char *path, int nofollow)
  * creates it (or its WAL) with the umask's wider mode. */
 static int db_file_precreate(int dir_fd)
 {
-	int fd = openat(dir_fd, DB_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd;
+
+	/* Only when missing: closing a descriptor of the database would drop
+	 * every POSIX lock this process's SQLite connections hold on it. */
+	if (faccessat(dir_fd, DB_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	fd = openat(dir_fd, DB_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
 		return -errno;

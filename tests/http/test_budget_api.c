@@ -15,7 +15,8 @@ static char *alice, *root;
  * CPU-second may cost up to 1.01. */
 static char *env_vars[] = { "LEDGERBOX_MAX_RUNS=2", "LEDGERBOX_QUEUE_MAX=400",
 			    "LEDGERBOX_PRICE_CPU_PER_S=1", "LEDGERBOX_PRICE_MEM_PER_GB_S=0",
-			    "LEDGERBOX_PRICE_RUN=0.01", "LEDGERBOX_BUDGET_TZ=UTC", NULL };
+			    "LEDGERBOX_PRICE_RUN=0.01", "LEDGERBOX_BUDGET_TZ=UTC",
+			    "LEDGERBOX_SOFT_POLICY_PERCENT=50", NULL };
 static const char *cheap_run = "{\"language\":\"sql\",\"dataset\":\"demo\",\"code\":\"SELECT 1\","
 			       "\"limits\":{\"cpuMs\":1000,\"timeoutMs\":2000}}";
 #define WORST_MICROS 1010000
@@ -242,6 +243,23 @@ static void hard_budget_holds_under_200_concurrent_requests(void **state)
 	json_decref(b);
 }
 
+/* Audit entries of an action, read with sqlite3 from the state database. */
+static int audit_count(const char *action)
+{
+	char sql[200], db[700];
+	char *argv[] = { "/usr/bin/sqlite3", db, sql, NULL };
+	struct tl_output o;
+	int n;
+
+	snprintf(db, sizeof(db), "%s/ledgerbox.db", srv.state);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE action = '%s'", action);
+	tl_run(argv, NULL, &o);
+	assert_int_equal(o.exit_code, 0);
+	n = (int)strtol(o.out, NULL, 10);
+	tl_output_free(&o);
+	return n;
+}
+
 static void soft_threshold_warns(void **state)
 {
 	struct reply r;
@@ -259,7 +277,19 @@ static void soft_threshold_warns(void **state)
 	warning = hl_header(&r, "X-Budget-Warning");
 	assert_non_null(warning);
 	free(warning);
+	/* The soft policy cut the run's limits to half (2000 -> 1000 ms). */
+	assert_string_equal(hl_str(json_object_get(r.json, "budgetPolicy"), "action"),
+			    "limits_lowered");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_object_get(r.json, "usage"), "limits"), "wall_ms")),
+			 1000);
 	hl_reply_free(&r);
+	/* The crossing is in the audit log, once. */
+	assert_int_equal(audit_count("budget.soft_threshold"), 1);
+	hl_call(&srv, "POST", "/api/analyze", alice, cheap_run, &r);
+	assert_int_equal(r.status, 200);
+	hl_reply_free(&r);
+	assert_int_equal(audit_count("budget.soft_threshold"), 1);
 	hl_call(&srv, "DELETE", "/api/budgets/team/finance", root, NULL, &r);
 	assert_int_equal(r.status, 200);
 	hl_reply_free(&r);
