@@ -18,6 +18,11 @@ SRC      = $(shell find src -name '*.c' ! -name main.c | sort)
 OBJ      = $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/runners/driver_blob.o
 MAIN_OBJ = $(BUILD)/src/main.o
 BIN      = $(BUILD)/ledgerbox
+# The SQL runner the sandbox executes: its own small program, so a query
+# does not load the server's libraries.
+RUNNER   = $(BUILD)/ledgerbox-sql-runner
+RUNNER_OBJ = $(BUILD)/src/runners/main.o \
+           $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/runners/sql_*.c src/util/*.c))
 
 TEST_SRC = $(shell find tests -name 'test_*.c' | sort)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -26,7 +31,7 @@ DEMO_DIR ?= $(BUILD)/demo
 
 .PHONY: all deps run test check-tools unit security asan bench clean demo lint
 
-all: $(BIN)
+all: $(BIN) $(RUNNER)
 
 deps:
 	@scripts/deps build
@@ -43,6 +48,9 @@ $(BUILD)/src/runners/driver_blob.o: src/runners/driver_blob.S src/runners/python
 
 $(BIN): $(OBJ) $(MAIN_OBJ)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(RUNNER): $(RUNNER_OBJ)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs sqlite3 jansson)
 
 $(BUILD)/tests/%: tests/%.c tests/testlib.h $(OBJ)
 	@mkdir -p $(dir $@)
@@ -88,4 +96,4 @@ lint:
 clean:
 	rm -rf build build-asan
 
--include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(BUILD)/src/runners/main.d

@@ -1,6 +1,5 @@
 /* main: `ledgerbox COMMAND ...`; dispatches to src/cli/ and nothing else. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -34,29 +33,11 @@ static const struct {
 	{ "budget", cmd_budget },
 	{ "spend", cmd_spend },
 	{ "demo-data", cmd_demo_data },
-	/* Internal: inside the sandbox, and the server's sandbox workers. */
+	/* Internal: the SQL runner (the sandbox runs ledgerbox-sql-runner, the
+	 * same code as a small program of its own), and the server's workers. */
 	{ "sql-runner", sql_runner_main },
 	{ "sandbox-worker", cmd_sandbox_worker },
 };
-
-#if defined(__SANITIZE_ADDRESS__)
-#define LEDGERBOX_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LEDGERBOX_ASAN 1
-#endif
-#endif
-
-#ifdef LEDGERBOX_ASAN
-/* LeakSanitizer stops the world with ptrace, which the sandbox's seccomp
- * filter refuses: in the SQL runner inside a sandbox, leak checking is off
- * (the same code is leak-checked by the unit tests outside). */
-int __lsan_is_turned_off(void);
-int __lsan_is_turned_off(void)
-{
-	return getenv("LEDGERBOX_RESULT_FD") != NULL;
-}
-#endif
 
 int main(int argc, char **argv)
 {

@@ -205,13 +205,12 @@ static int add_runner(struct sandbox_plan *p, const struct sandbox_request *req)
 		return r;
 	}
 	p->exec_self = true;
-	p->argv[0] = "ledgerbox";
-	p->argv[1] = "sql-runner";
-	p->argv[2] = "--db";
-	p->argv[3] = p->data.dst;
-	p->argv[4] = "--query-file";
-	p->argv[5] = "/run/ledgerbox/query.sql";
-	p->argv[6] = NULL;
+	p->argv[0] = "sql-runner";
+	p->argv[1] = "--db";
+	p->argv[2] = p->data.dst;
+	p->argv[3] = "--query-file";
+	p->argv[4] = "/run/ledgerbox/query.sql";
+	p->argv[5] = NULL;
 	/* The runner stops the query itself a little before the wall limit, so
 	 * the analyst gets SQLite's clean "interrupted" rather than a kill. */
 	snprintf(text, sizeof(text), "%" PRIu64, l->wall_ms > 200 ? l->wall_ms - 100 : l->wall_ms);

@@ -140,9 +140,9 @@ int sandbox_run(const struct sandbox_request *req, struct sandbox_result *result
 /* Frees everything the result owns; accepts NULL. */
 void sandbox_result_release(struct sandbox_result *result);
 
-/* The binary run inside the sandbox as the SQL runner: by default this
- * process's own executable. Programs that embed the sandbox but are not
- * `ledgerbox` (tests) point it at the ledgerbox binary. */
+/* The program run inside the sandbox for SQL: by default
+ * ledgerbox-sql-runner in the folder of this process's own binary.
+ * Programs elsewhere (tests) point it at the built one. */
 void sandbox_set_runner_exe(const char *path);
 
 /* For a server about to start sandbox workers that share its cgroup: on

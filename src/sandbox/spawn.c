@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,11 +27,26 @@
 #define CLONE_FLAGS \
 	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 
-static const char *runner_exe = "/proc/self/exe";
+static char runner_exe[PATH_MAX];
 
 void sandbox_set_runner_exe(const char *path)
 {
-	runner_exe = path ? path : "/proc/self/exe";
+	snprintf(runner_exe, sizeof(runner_exe), "%s", path ? path : "");
+}
+
+/* ledgerbox-sql-runner beside this process's own binary, unless set. */
+static const char *runner_path(void)
+{
+	char self[PATH_MAX];
+	char *slash;
+
+	if (runner_exe[0])
+		return runner_exe;
+	if (!realpath("/proc/self/exe", self) || !(slash = strrchr(self, '/')))
+		return "ledgerbox-sql-runner";
+	*slash = '\0';
+	snprintf(runner_exe, sizeof(runner_exe), "%.4000s/ledgerbox-sql-runner", self);
+	return runner_exe;
 }
 
 struct run_fds {
@@ -63,7 +79,7 @@ static int fds_open(struct run_fds *f, bool need_exe)
 		return -errno;
 	/* A larger pipe means fewer wake-ups for chatty programs. */
 	fcntl(f->stdout_p[0], F_SETPIPE_SZ, 1 << 20);
-	if (need_exe && (f->exe_fd = open(runner_exe, O_RDONLY | O_CLOEXEC)) < 0)
+	if (need_exe && (f->exe_fd = open(runner_path(), O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
 	return 0;
 }
@@ -160,6 +176,12 @@ static int spawn_and_watch(struct sandbox_plan *plan, struct cgroup_run *cg,
 	pid_t pid;
 	int r = fds_open(&f, plan->exec_self);
 
+	if (r < 0 && plan->exec_self && f.exe_fd < 0 && r == -ENOENT) {
+		snprintf(res->error, sizeof(res->error),
+			 "the SQL runner %s is missing: build or reinstall ledgerbox", runner_path());
+		res->status = SANDBOX_SANDBOX_ERROR;
+		goto out_close;
+	}
 	if (r < 0) {
 		fail(res, r, "creating the sandbox's pipes");
 		goto out_close;

@@ -251,6 +251,6 @@ int main(void)
 		cmocka_unit_test(sql_runs_through_the_runner),
 		cmocka_unit_test(enforcement_is_reported),
 	};
-	sandbox_set_runner_exe(tl_bin());
+	sandbox_set_runner_exe(tl_env("LEDGERBOX_RUNNER"));
 	return cmocka_run_group_tests_name("sandbox_api", tests, NULL, NULL);
 }
