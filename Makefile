@@ -14,10 +14,14 @@ LDFLAGS ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
-SRC      = $(shell find src -name '*.c' ! -name main.c | sort)
+SRC      = $(shell find src -name '*.c' ! -name main.c ! -name server_main.c | sort)
 OBJ      = $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/runners/driver_blob.o
 MAIN_OBJ = $(BUILD)/src/main.o
 BIN      = $(BUILD)/ledgerbox
+# The command line without the HTTP server's parts, and the server apart.
+CLI_OBJ  = $(filter-out $(BUILD)/src/http/% $(BUILD)/src/cli/serve_cmd.o $(BUILD)/src/runs/%,$(OBJ))
+CLI_LIBS = $(shell pkg-config --libs libseccomp sqlite3 jansson libsodium 2>/dev/null) -lpthread
+SERVER   = $(BUILD)/ledgerbox-server
 # The SQL runner the sandbox executes: its own small program, so a query
 # does not load the server's libraries.
 RUNNER   = $(BUILD)/ledgerbox-sql-runner
@@ -31,7 +35,7 @@ DEMO_DIR ?= $(BUILD)/demo
 
 .PHONY: all deps run test check-tools unit security asan bench clean demo lint
 
-all: $(BIN) $(RUNNER)
+all: $(BIN) $(RUNNER) $(SERVER)
 
 deps:
 	@scripts/deps build
@@ -46,7 +50,10 @@ $(BUILD)/src/runners/driver_blob.o: src/runners/driver_blob.S src/runners/python
 	@mkdir -p $(dir $@)
 	$(CC) -c -Isrc/runners $< -o $@
 
-$(BIN): $(OBJ) $(MAIN_OBJ)
+$(BIN): $(CLI_OBJ) $(MAIN_OBJ)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(CLI_LIBS)
+
+$(SERVER): $(OBJ) $(BUILD)/src/server_main.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(RUNNER): $(RUNNER_OBJ)
@@ -96,4 +103,4 @@ lint:
 clean:
 	rm -rf build build-asan
 
--include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(BUILD)/src/runners/main.d
+-include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(BUILD)/src/runners/main.d $(BUILD)/src/server_main.d

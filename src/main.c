@@ -1,11 +1,14 @@
 /* main: `ledgerbox COMMAND ...`; dispatches to src/cli/ and nothing else. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "cli/store_commands.h"
 #include "runners/sql_runner.h"
-#include "runs/worker.h"
 #include "util/banned.h"
 
 static const char main_usage[] =
@@ -22,11 +25,35 @@ static const char main_usage[] =
 	"\n"
 	"'ledgerbox COMMAND --help' tells more about each.\n";
 
+/* `ledgerbox serve` is ledgerbox-server, beside this binary: only the
+ * server loads the HTTP library. The process (and its pid) stays the same. */
+static int cmd_serve_exec(int argc, char **argv)
+{
+	char self[PATH_MAX], server[PATH_MAX + 32], *slash;
+	char **args = calloc((size_t)argc + 2, sizeof(char *));
+
+	if (!args || !realpath("/proc/self/exe", self) || !(slash = strrchr(self, '/'))) {
+		fprintf(stderr, "ledgerbox serve: cannot find its own binary\n");
+		free(args);
+		return 1;
+	}
+	*slash = '\0';
+	snprintf(server, sizeof(server), "%s/ledgerbox-server", self);
+	args[0] = "ledgerbox-server";
+	for (int i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	execv(server, args);
+	fprintf(stderr, "ledgerbox serve: cannot start %s: %s (build or reinstall ledgerbox)\n",
+		server, strerror(errno));
+	free(args);
+	return 1;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-	{ "serve", cmd_serve },
+	{ "serve", cmd_serve_exec },
 	{ "exec", cmd_exec },
 	{ "keys", cmd_keys },
 	{ "audit", cmd_audit },
@@ -34,9 +61,8 @@ static const struct {
 	{ "spend", cmd_spend },
 	{ "demo-data", cmd_demo_data },
 	/* Internal: the SQL runner (the sandbox runs ledgerbox-sql-runner, the
-	 * same code as a small program of its own), and the server's workers. */
+	 * same code as a small program of its own). */
 	{ "sql-runner", sql_runner_main },
-	{ "sandbox-worker", cmd_sandbox_worker },
 };
 
 int main(int argc, char **argv)
