@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,24 +53,6 @@ static int file_precreate(int dir_fd, const char *name, int *ret_fd)
 	return 0;
 }
 
-static int wal_enable(sqlite3 *db)
-{
-	sqlite3_stmt *st;
-	int r = db_prepare(db, "PRAGMA journal_mode = WAL", &st);
-
-	if (r < 0)
-		return r;
-	r = db_step(st);
-	if (r == 1) {
-		const char *mode = (const char *)sqlite3_column_text(st, 0);
-		r = mode && strcasecmp(mode, "wal") == 0 ? 0 : -ENOTSUP;
-	} else if (r == 0) {
-		r = -EIO;
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
 static int db_configure(sqlite3 *db, char *err, size_t err_len)
 {
 	int r;
@@ -79,7 +60,7 @@ static int db_configure(sqlite3 *db, char *err, size_t err_len)
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, BUDGET_BUSY_TIMEOUT_MS);
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
-	r = wal_enable(db);
+	r = db_pragma_expect(db, "PRAGMA journal_mode = WAL", "wal");
 	if (r < 0) {
 		budget_err(err, err_len, "cannot switch the database to WAL mode: %s",
 			   r == -ENOTSUP ? "the file system refused it" : sqlite3_errmsg(db));
@@ -146,7 +127,7 @@ static int reservations_sweep(sqlite3 *db)
 
 	if (r == 0)
 		r = db_exec(db, "DELETE FROM reservations");
-	return budget_tx_end(db, r);
+	return db_tx_end(db, r);
 }
 
 /* Takes the owner lock, sweeping stale reservations first when no other

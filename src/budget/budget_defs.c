@@ -65,10 +65,10 @@ int budget_set(struct budgets *b, const struct budget_def *def)
 	budget_lock(b);
 	r = budget_tx_begin(b->db);
 	if (r == 0)
-		r = def_upsert_tx(b->db, def, budget_now_ms());
+		r = def_upsert_tx(b->db, def, clock_unix_ms());
 	if (r == 0)
 		r = warnings_forget_tx(b->db, def->scope);
-	r = budget_tx_end(b->db, r);
+	r = db_tx_end(b->db, r);
 	budget_unlock(b);
 	return r;
 }
@@ -99,18 +99,18 @@ int budget_remove(struct budgets *b, const char *scope)
 		r = def_delete_tx(b->db, scope);
 	if (r == 0)
 		r = warnings_forget_tx(b->db, scope);
-	r = budget_tx_end(b->db, r);
+	r = db_tx_end(b->db, r);
 	budget_unlock(b);
 	return r;
 }
 
 static json_t *time_json(int64_t ms, bool present)
 {
-	char text[BUDGET_TIME_TEXT_MAX];
+	char text[CLOCK_TEXT_MAX];
 
 	if (!present)
 		return json_null();
-	budget_time_format(ms, text);
+	clock_format(ms, text);
 	return json_string(text);
 }
 
@@ -208,7 +208,7 @@ int budget_list(struct budgets *b, const char *scope_prefix, int64_t now_ms, jso
 	if (r == 0)
 		r = list_read_tx(b->db, scope_prefix, now_ms, list);
 	/* Nothing was written: ending the snapshot cannot lose anything. */
-	r = budget_tx_end(b->db, r);
+	r = db_tx_end(b->db, r);
 	budget_unlock(b);
 	if (r < 0) {
 		json_decref(list);

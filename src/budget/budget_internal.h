@@ -33,6 +33,7 @@
 
 #include <sqlite3.h>
 
+#include "util/clock.h"
 #include "util/db.h"
 
 #include "budget/budget.h"
@@ -43,7 +44,6 @@
 #define BUDGET_RUN_ID_MAX 64       /* characters, [A-Za-z0-9._-] */
 #define BUDGET_DETAIL_MAX (64u << 10) /* a ledger entry's detail as compact JSON */
 #define BUDGET_SPEND_ROWS_MAX 50000
-#define BUDGET_TIME_TEXT_MAX 32
 #define BUDGET_MONEY_TEXT_MAX 32
 
 struct budgets {
@@ -77,11 +77,8 @@ int budget_sql_run(sqlite3_stmt *st);
 int budget_tx_begin(sqlite3 *db);
 /* A read transaction: one consistent snapshot for several SELECTs. */
 int budget_tx_read_begin(sqlite3 *db);
-/* Commits when r == 0, else rolls back; returns r or the commit's error. */
-int budget_tx_end(sqlite3 *db, int r);
-int64_t budget_now_ms(void);
-/* RFC 3339 UTC with milliseconds: "2026-03-08T05:00:00.000Z". */
-void budget_time_format(int64_t unix_ms, char ret[BUDGET_TIME_TEXT_MAX]);
+
+
 /* Micro-units as a decimal string with 6 decimals: 10 -> "0.000010". */
 void budget_money_format(uint64_t micros, char ret[BUDGET_MONEY_TEXT_MAX]);
 /* a + b, stuck at UINT64_MAX instead of wrapping. */

@@ -18,7 +18,7 @@ static json_t *entry_json(sqlite3_stmt *st)
 	const char *scope = (const char *)sqlite3_column_text(st, 1);
 	const char *detail_text = (const char *)sqlite3_column_text(st, 4);
 	uint64_t amount = (uint64_t)sqlite3_column_int64(st, 2);
-	char at[BUDGET_TIME_TEXT_MAX], money[BUDGET_MONEY_TEXT_MAX];
+	char at[CLOCK_TEXT_MAX], money[BUDGET_MONEY_TEXT_MAX];
 	json_t *detail = json_null();
 
 	if (!run_id || !scope)
@@ -27,7 +27,7 @@ static json_t *entry_json(sqlite3_stmt *st)
 		detail = json_loads(detail_text, JSON_DECODE_ANY, NULL);
 	if (!detail)
 		return NULL; /* we only ever store valid JSON */
-	budget_time_format(sqlite3_column_int64(st, 3), at);
+	clock_format(sqlite3_column_int64(st, 3), at);
 	budget_money_format(amount, money);
 	return json_pack("{s:s,s:s,s:s,s:I,s:s,s:I,s:o}", "runId", run_id, "scope", scope, "amount",
 			 money, "amountMicros", (json_int_t)amount, "at", at, "atMs",
@@ -86,7 +86,7 @@ int budget_spend(struct budgets *b, const char *scope, int64_t from_ms, int64_t 
 	r = budget_tx_read_begin(b->db);
 	if (r == 0)
 		r = spend_read_tx(b->db, scope, from_ms, to_ms, list);
-	r = budget_tx_end(b->db, r);
+	r = db_tx_end(b->db, r);
 	budget_unlock(b);
 	if (r < 0) {
 		json_decref(list);
@@ -124,7 +124,7 @@ int budget_totals(struct budgets *b, uint64_t *ret_ledger_micros, uint64_t *ret_
 	if (r == 0)
 		r = total_read(b->db, "SELECT COALESCE(SUM(amount_micros), 0) FROM reservations",
 			       &reserved);
-	r = budget_tx_end(b->db, r);
+	r = db_tx_end(b->db, r);
 	budget_unlock(b);
 	if (r == 0) {
 		*ret_ledger_micros = ledger;

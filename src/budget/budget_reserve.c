@@ -127,7 +127,7 @@ int budget_reserve(struct budgets *b, const char *run_id, const struct budget_sc
 		r = limits_check(stand, n, amount_micros, &refusal);
 	if (r == 0)
 		r = reserve_apply_tx(b->db, run_id, stand, n, amount_micros, now_ms, status);
-	r = budget_tx_end(b->db, r);
+	r = db_tx_end(b->db, r);
 	budget_unlock(b);
 	if (r == -EDQUOT && ret_refusal)
 		*ret_refusal = refusal;

@@ -147,8 +147,8 @@ int budget_schema_migrate(sqlite3 *db, char *err, size_t err_len)
 	}
 	r = migrate_tx(db, err, err_len);
 	if (r < 0)
-		return budget_tx_end(db, r);
-	r = budget_tx_end(db, 0);
+		return db_tx_end(db, r);
+	r = db_tx_end(db, 0);
 	if (r < 0)
 		budget_err(err, err_len, "cannot commit the budget tables: %s", sqlite3_errmsg(db));
 	return r;

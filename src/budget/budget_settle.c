@@ -162,7 +162,7 @@ int budget_settle(struct budgets *b, const char *run_id, const struct budget_sco
 	r = budget_tx_begin(b->db);
 	if (r == 0)
 		r = settle_tx(b->db, &e, &list, status, &n);
-	r = budget_tx_end(b->db, r);
+	r = db_tx_end(b->db, r);
 	budget_unlock(b);
 	free(text);
 	if (r == 0)

@@ -3,7 +3,7 @@
  * transactions, statements, error mapping, clocks and text formats.
  *
  * Invariant: a transaction is only begun with b->lock held and always
- * ended by budget_tx_end() before the lock is released, so the connection
+ * ended by db_tx_end() before the lock is released, so the connection
  * is never left inside a transaction between calls.
  */
 #include <errno.h>
@@ -43,45 +43,6 @@ int budget_tx_begin(sqlite3 *db)
 int budget_tx_read_begin(sqlite3 *db)
 {
 	return db_exec(db, "BEGIN DEFERRED");
-}
-
-int budget_tx_end(sqlite3 *db, int r)
-{
-	if (r == 0) {
-		r = db_exec(db, "COMMIT");
-		if (r == 0)
-			return 0;
-	}
-	/* After a failed COMMIT SQLite may already have rolled back. */
-	if (!sqlite3_get_autocommit(db))
-		(void)db_exec(db, "ROLLBACK");
-	return r;
-}
-
-int64_t budget_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void budget_time_format(int64_t unix_ms, char ret[BUDGET_TIME_TEXT_MAX])
-{
-	time_t secs = (time_t)(unix_ms / 1000);
-	int ms = (int)(unix_ms % 1000);
-	struct tm tm;
-	char date[24];
-
-	if (ms < 0) {
-		ms += 1000;
-		secs--;
-	}
-	if (!gmtime_r(&secs, &tm) || strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		snprintf(ret, BUDGET_TIME_TEXT_MAX, "1970-01-01T00:00:00.000Z");
-		return;
-	}
-	snprintf(ret, BUDGET_TIME_TEXT_MAX, "%s.%03dZ", date, ms);
 }
 
 void budget_money_format(uint64_t micros, char ret[BUDGET_MONEY_TEXT_MAX])

@@ -15,6 +15,7 @@
 #include "http/http.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/clock.h"
 
 #define ROUTE_PARAMS 2
 
@@ -78,8 +79,5 @@ enum MHD_Result route_budget_put(struct request *rq);
 enum MHD_Result route_budget_delete(struct request *rq);
 enum MHD_Result route_spend(struct request *rq);
 
-/* Milliseconds of the monotonic and of the wall clock. */
-uint64_t clock_mono_ms(void);
-int64_t clock_unix_ms(void);
 
 #endif

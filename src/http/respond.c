@@ -9,22 +9,6 @@
 #include "http/request.h"
 #include "util/banned.h"
 
-uint64_t clock_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-int64_t clock_unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void respond_common_headers(struct request *rq, struct MHD_Response *resp)
 {
 	MHD_add_response_header(resp, "X-Request-Id", rq->id);

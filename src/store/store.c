@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,24 +57,6 @@ static int db_file_precreate(int dir_fd)
 	return 0;
 }
 
-static int db_pragma_text(sqlite3 *db, const char *sql, const char *want)
-{
-	sqlite3_stmt *st;
-	int r = db_prepare(db, sql, &st);
-
-	if (r < 0)
-		return r;
-	r = db_step(st);
-	if (r == 1) {
-		const char *got = (const char *)sqlite3_column_text(st, 0);
-		r = got && strcasecmp(got, want) == 0 ? 0 : -ENOTSUP;
-	} else if (r == 0) {
-		r = -EIO;
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
 static int db_configure(sqlite3 *db, char *err, size_t err_len)
 {
 	int r;
@@ -85,7 +66,7 @@ static int db_configure(sqlite3 *db, char *err, size_t err_len)
 	/* This connection never needs to write the schema by hand; defensive
 	 * mode refuses the pragmas that could corrupt it. */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
-	r = db_pragma_text(db, "PRAGMA journal_mode = WAL", "wal");
+	r = db_pragma_expect(db, "PRAGMA journal_mode = WAL", "wal");
 	if (r < 0) {
 		store_err(err, err_len, "cannot switch the database to WAL mode: %s",
 			  r == -ENOTSUP ? "the file system refused it" : sqlite3_errmsg(db));

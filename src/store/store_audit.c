@@ -186,7 +186,7 @@ int store_audit_append_tx(struct store *s, const char *actor, const char *action
 		r = head_read(s, &entries, prev);
 	if (r == 0) {
 		e.id = entries + 1;
-		e.at_ms = store_now_ms();
+		e.at_ms = clock_unix_ms();
 		e.detail = text;
 		e.prev_hash = prev;
 		audit_hash(&e, hash);
@@ -208,7 +208,7 @@ int store_audit_append(struct store *s, const char *actor, const char *action,
 	store_lock(s);
 	r = store_tx_begin(s);
 	if (r == 0)
-		r = store_tx_end(s, store_audit_append_tx(s, actor, action, subject, detail));
+		r = db_tx_end(s->db, store_audit_append_tx(s, actor, action, subject, detail));
 	store_unlock(s);
 	return r;
 }
@@ -355,7 +355,7 @@ int store_audit_verify(struct store *s, int64_t *ret_entries, int64_t *ret_bad_i
 		r = walk_entries(s, &w);
 		if (r == 0)
 			r = walk_check_head(s, &w);
-		(void)store_tx_end(s, 0);
+		(void)db_tx_end(s->db, 0);
 	}
 	if (r < 0 && r != -EBADMSG)
 		store_err(err, err_len, "cannot read the audit log: %s", sqlite3_errmsg(s->db));

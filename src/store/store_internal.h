@@ -32,6 +32,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "util/clock.h"
 #include "util/db.h"
 
 #include "store/store.h"
@@ -60,14 +61,8 @@ void store_unlock(struct store *s);
 /* BEGIN IMMEDIATE: takes SQLite's write lock up front, so two processes
  * (the server and the command line) never deadlock upgrading a read. */
 int store_tx_begin(struct store *s);
-/* Commits when r == 0, else rolls back; returns r or the commit's error. */
-int store_tx_end(struct store *s, int r);
 /* A malloc'd copy of a text column; NULL column -> *ret = NULL. */
 int store_sql_text_dup(sqlite3_stmt *st, int col, char **ret);
-int64_t store_now_ms(void);
-/* RFC 3339 UTC with milliseconds: "2024-05-01T12:00:00.123Z". */
-#define STORE_TIME_TEXT_MAX 32
-void store_time_format(int64_t unix_ms, char ret[STORE_TIME_TEXT_MAX]);
 void store_err(char *err, size_t err_len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -97,7 +97,7 @@ static int principal_ensure(struct store *s, const char *user, const char *team,
 	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, team, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, store_role_name(role), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, store_now_ms());
+	sqlite3_bind_int64(st, 4, clock_unix_ms());
 	r = db_step(st);
 	sqlite3_finalize(st);
 	if (r < 0)
@@ -120,7 +120,7 @@ static int key_row_insert(struct store *s, int64_t principal_id,
 		return r;
 	sqlite3_bind_int64(st, 1, principal_id);
 	sqlite3_bind_blob(st, 2, hash, STORE_KEY_HASH_BYTES, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, store_now_ms());
+	sqlite3_bind_int64(st, 3, clock_unix_ms());
 	r = db_step(st);
 	sqlite3_finalize(st);
 	if (r < 0)
@@ -171,7 +171,7 @@ int store_key_create(struct store *s, const char *actor, const char *user, const
 	store_lock(s);
 	r = store_tx_begin(s);
 	if (r == 0)
-		r = store_tx_end(s, key_create_tx(s, actor, user, team, role, hash, &key_id));
+		r = db_tx_end(s->db, key_create_tx(s, actor, user, team, role, hash, &key_id));
 	store_unlock(s);
 	if (r == 0) {
 		sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), KEY_VARIANT);
@@ -248,7 +248,7 @@ static int key_revoke_tx(struct store *s, const char *actor, int64_t key_id)
 
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, store_now_ms());
+	sqlite3_bind_int64(st, 1, clock_unix_ms());
 	sqlite3_bind_int64(st, 2, key_id);
 	r = db_step(st);
 	detail = r == 1 ? json_pack("{s:s?}", "user", (const char *)sqlite3_column_text(st, 0))
@@ -273,16 +273,16 @@ int store_key_revoke(struct store *s, const char *actor, int64_t key_id)
 	store_lock(s);
 	r = store_tx_begin(s);
 	if (r == 0)
-		r = store_tx_end(s, key_revoke_tx(s, actor, key_id));
+		r = db_tx_end(s->db, key_revoke_tx(s, actor, key_id));
 	store_unlock(s);
 	return r;
 }
 
 static json_t *key_list_row(sqlite3_stmt *st)
 {
-	char created[STORE_TIME_TEXT_MAX];
+	char created[CLOCK_TEXT_MAX];
 
-	store_time_format(sqlite3_column_int64(st, 4), created);
+	clock_format(sqlite3_column_int64(st, 4), created);
 	return json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0),
 			 "user", sqlite3_column_text(st, 1), "team", sqlite3_column_text(st, 2),
 			 "role", sqlite3_column_text(st, 3), "created_at", created);

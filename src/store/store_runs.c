@@ -224,7 +224,7 @@ int store_run_insert(struct store *s, const struct run_record *run,
 		store_lock(s);
 		r = store_tx_begin(s);
 		if (r == 0)
-			r = store_tx_end(s, run_insert_tx(s, run, result, artifacts, n_artifacts));
+			r = db_tx_end(s->db, run_insert_tx(s, run, result, artifacts, n_artifacts));
 		store_unlock(s);
 		if (r < 0)
 			store_files_remove(s, run->id, artifacts, n_artifacts);

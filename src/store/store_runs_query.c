@@ -151,10 +151,10 @@ static void list_bind(sqlite3_stmt *st, enum list_shape shape, const struct prin
 
 static json_t *list_row(sqlite3_stmt *st)
 {
-	char created[STORE_TIME_TEXT_MAX];
+	char created[CLOCK_TEXT_MAX];
 	const char *dataset = (const char *)sqlite3_column_text(st, 3);
 
-	store_time_format(sqlite3_column_int64(st, 5), created);
+	clock_format(sqlite3_column_int64(st, 5), created);
 	return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:I}", "id", sqlite3_column_text(st, 0),
 			 "user", sqlite3_column_text(st, 1), "language", sqlite3_column_text(st, 2),
 			 "dataset", dataset, "status", sqlite3_column_text(st, 4), "created_at",
@@ -212,7 +212,7 @@ static int list_query(struct store *s, enum list_shape shape, const struct princ
 		r = list_rows(s, shape, viewer, user, limit, offset, array);
 		if (r == 0)
 			r = list_total(s, shape, viewer, user, total);
-		r = store_tx_end(s, r);
+		r = db_tx_end(s->db, r);
 	}
 	store_unlock(s);
 	return r;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <strings.h>
 
 #include "util/banned.h"
 
@@ -60,4 +61,35 @@ int db_step(sqlite3_stmt *st)
 		return 0;
 	rc = db_errno(rc);
 	return rc < 0 ? rc : -EIO;
+}
+
+int db_tx_end(sqlite3 *db, int r)
+{
+	if (r == 0) {
+		r = db_exec(db, "COMMIT");
+		if (r == 0)
+			return 0;
+	}
+	/* After a failed COMMIT SQLite may already have rolled back. */
+	if (!sqlite3_get_autocommit(db))
+		(void)db_exec(db, "ROLLBACK");
+	return r;
+}
+
+int db_pragma_expect(sqlite3 *db, const char *sql, const char *want)
+{
+	sqlite3_stmt *st = NULL;
+	int r = db_prepare(db, sql, &st);
+
+	if (r < 0)
+		return r;
+	r = db_step(st);
+	if (r == 1) {
+		const char *got = (const char *)sqlite3_column_text(st, 0);
+		r = got && strcasecmp(got, want) == 0 ? 0 : -ENOTSUP;
+	} else if (r == 0) {
+		r = -EIO;
+	}
+	sqlite3_finalize(st);
+	return r;
 }

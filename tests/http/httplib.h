@@ -170,6 +170,33 @@ static inline char *hl_key_create(struct server *s, const char *user, const char
 	return key;
 }
 
+/* Folders under LEDGERBOX_TEST_TMP named after `name`, the demo dataset
+ * in DATA_DIR/demo, and the server's extra environment (NULL-terminated,
+ * at most 7 entries). */
+static inline void hl_prepare(struct server *s, const char *name, char *const env[])
+{
+	char *argv[] = { (char *)tl_bin(), "demo-data", NULL, NULL };
+	char demo[600];
+	struct tl_output o;
+	int n = 0;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	snprintf(s->state, sizeof(s->state), "%s/%s-state", tl_tmp(), name);
+	snprintf(s->data, sizeof(s->data), "%s/%s-data", tl_tmp(), name);
+	snprintf(s->log, sizeof(s->log), "%s/%s-server.log", tl_tmp(), name);
+	mkdir(s->data, 0755);
+	snprintf(demo, sizeof(demo), "%s/demo", s->data);
+	argv[2] = demo;
+	tl_run(argv, NULL, &o);
+	assert_int_equal(o.exit_code, 0);
+	tl_output_free(&o);
+	while (n < 7 && env[n]) {
+		s->extra_env[n] = env[n];
+		n++;
+	}
+	s->extra_env[n] = NULL;
+}
+
 static inline void hl_start(struct server *s)
 {
 	char listen[64];

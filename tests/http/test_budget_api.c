@@ -23,22 +23,8 @@ static const char *cheap_run = "{\"language\":\"sql\",\"dataset\":\"demo\",\"cod
 
 static int setup(void **state)
 {
-	char *argv[] = { (char *)tl_bin(), "demo-data", NULL, NULL };
-	char demo[600];
-	struct tl_output o;
-
 	(void)state;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	snprintf(srv.state, sizeof(srv.state), "%s/budget-state", tl_tmp());
-	snprintf(srv.data, sizeof(srv.data), "%s/budget-data", tl_tmp());
-	snprintf(srv.log, sizeof(srv.log), "%s/budget-server.log", tl_tmp());
-	mkdir(srv.data, 0755);
-	snprintf(demo, sizeof(demo), "%s/demo", srv.data);
-	argv[2] = demo;
-	tl_run(argv, NULL, &o);
-	assert_int_equal(o.exit_code, 0);
-	tl_output_free(&o);
-	memcpy(srv.extra_env, env_vars, sizeof(env_vars));
+	hl_prepare(&srv, "budget", env_vars);
 	alice = hl_key_create(&srv, "alice", "finance", "analyst");
 	root = hl_key_create(&srv, "root", "it", "admin");
 	hl_start(&srv);

@@ -203,7 +203,7 @@ static void *insert_many(void *arg)
 	for (int i = 0; i < 50; i++) {
 		struct run_record run;
 		struct artifact_file out = { "out.txt", "text/plain", "hello", 5 };
-		run_fill(&run, &job->p, store_now_ms());
+		run_fill(&run, &job->p, clock_unix_ms());
 		if (store_run_insert(job->s, &run, &out, 1) != 0)
 			job->failures++;
 	}
