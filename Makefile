@@ -3,7 +3,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libseccomp sqlite3 jansson libsodium libmicrohttpd
+PKGS     = libseccomp sqlite3 jansson libsodium libmicrohttpd libcurl
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 HARDEN   = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
@@ -19,7 +19,9 @@ OBJ      = $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/runners/driver_blob.o
 MAIN_OBJ = $(BUILD)/src/main.o
 BIN      = $(BUILD)/ledgerbox
 # The command line without the HTTP server's parts, and the server apart.
-CLI_OBJ  = $(filter-out $(BUILD)/src/http/% $(BUILD)/src/cli/serve_cmd.o $(BUILD)/src/runs/%,$(OBJ))
+CLI_OBJ  = $(filter-out $(BUILD)/src/http/% $(BUILD)/src/cli/serve_cmd.o $(BUILD)/src/runs/% \
+           $(BUILD)/src/llm/% $(BUILD)/src/resilience/% $(BUILD)/src/analysis/% \
+           $(BUILD)/src/obs/trace%,$(OBJ))
 CLI_LIBS = $(shell pkg-config --libs libseccomp sqlite3 jansson libsodium 2>/dev/null) -lpthread
 SERVER   = $(BUILD)/ledgerbox-server
 # The SQL runner the sandbox executes: its own small program, so a query
@@ -61,7 +63,7 @@ $(RUNNER): $(RUNNER_OBJ)
 
 $(BUILD)/tests/%: tests/%.c tests/testlib.h $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(OBJ) $(LIBS) -lcmocka -lcurl
+	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(OBJ) $(LIBS) -lcmocka
 
 demo: $(BIN)
 	@[ -f $(DEMO_DIR)/ledger.sqlite ] || $(BIN) demo-data $(DEMO_DIR)
