@@ -59,6 +59,7 @@ enum kind {
 	KIND_BYTES,	   /* uint64_t, a size such as 256M */
 	KIND_LIMIT_U64,	   /* a field of struct sandbox_limits */
 	KIND_LIMIT_BYTES,
+	KIND_TEXT,	   /* char[max + 1]; at least min bytes; checked by text_check() */
 };
 
 #define OFF(field) offsetof(struct config, field)
@@ -92,6 +93,52 @@ enum kind {
 	  "how long shutdown waits for running runs (0 to 600000)")                             \
 	X("SOFT_POLICY_PERCENT", KIND_U64, OFF(soft_policy_percent), 1, 100, "100",              \
 	  "past a soft budget threshold, runs get this % of their limits (100: unchanged)")    \
+	X("LLM_URL", KIND_TEXT, OFF(llm_url), 8, 511, "http://127.0.0.1:11434",                 \
+	  "base URL of the LLM server (http:// or https://, no path)")                          \
+	X("LLM_API", KIND_TEXT, OFF(llm_api), 1, 15, "ollama",                                  \
+	  "wire protocol of the LLM server: ollama or openai (any OpenAI-compatible server)")   \
+	X("LLM_MODEL", KIND_TEXT, OFF(llm_model), 1, 127, "llama3.1",                           \
+	  "model that writes the code")                                                         \
+	X("LLM_KEY", KIND_TEXT, OFF(llm_key), 0, 255, "",                                 \
+	  "API key sent as a bearer token to the LLM server")                                   \
+	X("LLM_SEND_SAMPLES", KIND_TEXT, OFF(llm_send_samples), 1, 7, "auto",                   \
+	  "send sample values to the model: auto (only to a server on this machine), yes, no")  \
+	X("LLM_CONNECT_TIMEOUT_MS", KIND_U64, OFF(llm_connect_timeout_ms), 1, 600000, "2000",   \
+	  "time to connect to the LLM server, per attempt (1 to 600000)")                       \
+	X("LLM_TIMEOUT_MS", KIND_U64, OFF(llm_timeout_ms), 1, 3600000, "120000",                \
+	  "time for one LLM reply, per attempt (1 to 3600000)")                                 \
+	X("LLM_MAX_TOKENS", KIND_U64, OFF(llm_max_tokens), 16, 1000000, "1024",                 \
+	  "most tokens the model may write per reply (16 to 1000000)")                          \
+	X("LLM_NUM_CTX", KIND_U64, OFF(llm_num_ctx), 512, 10000000, "8192",                     \
+	  "context size of the model in tokens; prompts are cut to fit (512 to 10000000)")      \
+	X("LLM_RETRIES", KIND_U64, OFF(llm_retries), 0, 10, "2",                                \
+	  "retries of a transient LLM failure (0 to 10)")                                       \
+	X("LLM_BACKOFF_MS", KIND_U64, OFF(llm_backoff_ms), 1, 60000, "250",                     \
+	  "first retry delay, doubled each retry, with jitter (1 to 60000)")                    \
+	X("LLM_BACKOFF_MAX_MS", KIND_U64, OFF(llm_backoff_max_ms), 1, 600000, "4000",           \
+	  "longest retry delay (1 to 600000)")                                                  \
+	X("REPAIR_ATTEMPTS", KIND_U64, OFF(repair_attempts), 0, 10, "2",                        \
+	  "corrected versions asked of the model after a failure (0 to 10)")                    \
+	X("ANALYZE_DEADLINE_MS", KIND_U64, OFF(analyze_deadline_ms), 1000, 3600000, "300000",   \
+	  "overall time for one natural-language request (1000 to 3600000)")                    \
+	X("BREAKER_FAILURES", KIND_U64, OFF(breaker_failures), 1, 1000, "5",                    \
+	  "consecutive failures that open a back end's circuit breaker (1 to 1000)")            \
+	X("BREAKER_WINDOW", KIND_U64, OFF(breaker_window), 1, 10000, "20",                      \
+	  "calls in a breaker's sliding window (1 to 10000)")                                   \
+	X("BREAKER_MIN_CALLS", KIND_U64, OFF(breaker_min_calls), 1, 10000, "10",                \
+	  "calls in the window before the failure rate can open it (1 to BREAKER_WINDOW)")      \
+	X("BREAKER_FAILURE_RATE", KIND_U64, OFF(breaker_failure_rate), 1, 100, "50",            \
+	  "failure percentage in the window that opens it (1 to 100)")                          \
+	X("BREAKER_COOLDOWN_MS", KIND_U64, OFF(breaker_cooldown_ms), 1, 3600000, "5000",        \
+	  "time open before trial calls, doubled on each failed trial (1 to 3600000)")          \
+	X("BREAKER_COOLDOWN_MAX_MS", KIND_U64, OFF(breaker_cooldown_max_ms), 1, 86400000, "60000", \
+	  "longest cool-down (BREAKER_COOLDOWN_MS to 86400000)")                                \
+	X("BREAKER_TRIALS", KIND_U64, OFF(breaker_trials), 1, 100, "1",                         \
+	  "trial calls admitted half-open; as many successes close it (1 to 100)")              \
+	X("OTLP_ENDPOINT", KIND_TEXT, OFF(otlp_endpoint), 0, 511, "",                     \
+	  "OTLP/HTTP JSON traces URL, e.g. http://127.0.0.1:4318/v1/traces (none: no tracing)") \
+	X("OTLP_HEADERS", KIND_TEXT, OFF(otlp_headers), 0, 511, "",                       \
+	  "one extra header for the trace collector, as Name: value")                           \
 	X("RUN_TIMEOUT_MS", KIND_LIMIT_U64, OFF(limits.wall_ms), 0, UINT64_MAX, "30000",        \
 	  "wall-clock limit of a run that asks for none")                                       \
 	X("RUN_CPU_MS", KIND_LIMIT_U64, OFF(limits.cpu_ms), 0, UINT64_MAX, "20000",             \
@@ -156,6 +203,26 @@ static void config_defaults(struct config *c)
 	c->export_rows = 100000;
 	c->shutdown_grace_ms = 30000;
 	c->soft_policy_percent = 100;
+	snprintf(c->llm_url, sizeof(c->llm_url), "http://127.0.0.1:11434");
+	snprintf(c->llm_api, sizeof(c->llm_api), "ollama");
+	snprintf(c->llm_model, sizeof(c->llm_model), "llama3.1");
+	snprintf(c->llm_send_samples, sizeof(c->llm_send_samples), "auto");
+	c->llm_connect_timeout_ms = 2000;
+	c->llm_timeout_ms = 120000;
+	c->llm_max_tokens = 1024;
+	c->llm_num_ctx = 8192;
+	c->llm_retries = 2;
+	c->llm_backoff_ms = 250;
+	c->llm_backoff_max_ms = 4000;
+	c->repair_attempts = 2;
+	c->analyze_deadline_ms = 300000;
+	c->breaker_failures = 5;
+	c->breaker_window = 20;
+	c->breaker_min_calls = 10;
+	c->breaker_failure_rate = 50;
+	c->breaker_cooldown_ms = 5000;
+	c->breaker_cooldown_max_ms = 60000;
+	c->breaker_trials = 1;
 	sandbox_limits_default(&c->limits);
 	c->max_limits = c->limits;
 	c->max_limits.wall_ms = 300000;
@@ -244,6 +311,56 @@ static int path_apply(struct config *c, const struct spec *s, const char *value,
 	return 0;
 }
 
+/* What a text setting accepts, by the field it fills. */
+static const char *text_expected(const struct spec *s, const char *value)
+{
+	bool web = strncmp(value, "http://", 7) == 0 || strncmp(value, "https://", 8) == 0;
+
+	if (s->offset == OFF(llm_url))
+		return web && !strchr(value + 8, '/') && !strpbrk(value, " ?#")
+			       ? NULL
+			       : "a base URL such as http://127.0.0.1:11434 (no path)";
+	if (s->offset == OFF(otlp_endpoint))
+		return *value == '\0' || (web && !strpbrk(value, " #"))
+			       ? NULL
+			       : "a URL such as http://127.0.0.1:4318/v1/traces";
+	if (s->offset == OFF(llm_api))
+		return strcmp(value, "ollama") == 0 || strcmp(value, "openai") == 0
+			       ? NULL
+			       : "ollama or openai";
+	if (s->offset == OFF(llm_send_samples))
+		return strcmp(value, "auto") == 0 || strcmp(value, "yes") == 0 ||
+				       strcmp(value, "no") == 0
+			       ? NULL
+			       : "auto, yes or no";
+	if (s->offset == OFF(otlp_headers))
+		return *value == '\0' || (strchr(value, ':') && value[0] != ':') ? NULL
+										 : "one header as Name: value";
+	return NULL;
+}
+
+static int text_apply(struct config *c, const struct spec *s, const char *value,
+		      const char *where, char *err, size_t err_len)
+{
+	const char *expected = text_expected(s, value);
+	size_t len = strlen(value);
+
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return value_error(err, err_len, where, "text without control characters",
+					   "(hidden)", -EINVAL);
+	if (len < s->min || len > s->max || expected) {
+		char what[200];
+		snprintf(what, sizeof(what), "%s, %" PRIu64 " to %" PRIu64 " bytes",
+			 expected ? expected : "text", s->min, s->max);
+		/* A key is never echoed back. */
+		return value_error(err, err_len, where, what,
+				   s->offset == OFF(llm_key) ? "(hidden)" : value, -EINVAL);
+	}
+	memcpy((char *)c + s->offset, value, len + 1);
+	return 0;
+}
+
 /* The drain (output read and dropped before a run is stopped) grows with
  * the output limit, as in `ledgerbox exec`: the sandbox's fixed default is
  * too small for a large output limit and sandbox_limits_check refuses it. */
@@ -329,6 +446,8 @@ static int spec_apply(struct config *c, const struct spec *s, const char *value,
 		return listen_apply(c, value, where, err, err_len);
 	case KIND_PATH:
 		return path_apply(c, s, value, where, err, err_len);
+	case KIND_TEXT:
+		return text_apply(c, s, value, where, err, err_len);
 	default:
 		return number_apply(c, s, value, where, err, err_len);
 	}
@@ -519,6 +638,19 @@ static int config_check(struct config *c, char *err, size_t err_len)
 			 ENV_PREFIX "EXPORT_ROWS (%" PRIu64 ") must be at least " ENV_PREFIX
 				    "TABLE_ROWS (%" PRIu64 ")",
 			 c->export_rows, c->table_rows);
+		return -ERANGE;
+	}
+	if (c->breaker_min_calls > c->breaker_window || c->breaker_cooldown_max_ms < c->breaker_cooldown_ms ||
+	    c->llm_backoff_max_ms < c->llm_backoff_ms) {
+		snprintf(err, err_len, ENV_PREFIX "BREAKER_MIN_CALLS must be at most " ENV_PREFIX
+			 "BREAKER_WINDOW, and each _MAX_MS setting at least its base (" ENV_PREFIX
+			 "BREAKER_COOLDOWN_MS, " ENV_PREFIX "LLM_BACKOFF_MS)");
+		return -ERANGE;
+	}
+	if (c->llm_max_tokens >= c->llm_num_ctx) {
+		snprintf(err, err_len, ENV_PREFIX "LLM_MAX_TOKENS (%" PRIu64 ") must be below "
+			 ENV_PREFIX "LLM_NUM_CTX (%" PRIu64 "): the prompt needs room too",
+			 c->llm_max_tokens, c->llm_num_ctx);
 		return -ERANGE;
 	}
 	c->limits.max_rows = c->max_limits.max_rows = c->export_rows;

@@ -34,6 +34,31 @@ struct config {
 	 * soft threshold, a run's time and memory limits are cut to this
 	 * percentage (so it reserves, and can spend, less). */
 	uint64_t soft_policy_percent;
+	/* The LLM back end (see docs/configuration.md). */
+	char llm_url[512];         /* LEDGERBOX_LLM_URL, default http://127.0.0.1:11434 */
+	char llm_api[16];          /* LEDGERBOX_LLM_API: "ollama" (default) or "openai" */
+	char llm_model[128];       /* LEDGERBOX_LLM_MODEL, default llama3.1 */
+	char llm_key[256];         /* LEDGERBOX_LLM_KEY, default none; never logged */
+	char llm_send_samples[8];  /* LEDGERBOX_LLM_SEND_SAMPLES: auto (default), yes, no */
+	uint64_t llm_connect_timeout_ms; /* LEDGERBOX_LLM_CONNECT_TIMEOUT_MS, default 2000 */
+	uint64_t llm_timeout_ms;   /* LEDGERBOX_LLM_TIMEOUT_MS, default 120000 */
+	uint64_t llm_max_tokens;   /* LEDGERBOX_LLM_MAX_TOKENS, default 1024 */
+	uint64_t llm_num_ctx;      /* LEDGERBOX_LLM_NUM_CTX, default 8192 */
+	uint64_t llm_retries;      /* LEDGERBOX_LLM_RETRIES, default 2 */
+	uint64_t llm_backoff_ms;   /* LEDGERBOX_LLM_BACKOFF_MS, default 250 */
+	uint64_t llm_backoff_max_ms; /* LEDGERBOX_LLM_BACKOFF_MAX_MS, default 4000 */
+	uint64_t repair_attempts;  /* LEDGERBOX_REPAIR_ATTEMPTS, default 2 */
+	uint64_t analyze_deadline_ms; /* LEDGERBOX_ANALYZE_DEADLINE_MS, default 300000 */
+	/* Circuit breakers (one per back end, same settings). */
+	uint64_t breaker_failures;      /* LEDGERBOX_BREAKER_FAILURES, default 5 */
+	uint64_t breaker_window;        /* LEDGERBOX_BREAKER_WINDOW, default 20 */
+	uint64_t breaker_min_calls;     /* LEDGERBOX_BREAKER_MIN_CALLS, default 10 */
+	uint64_t breaker_failure_rate;  /* LEDGERBOX_BREAKER_FAILURE_RATE (percent), default 50 */
+	uint64_t breaker_cooldown_ms;   /* LEDGERBOX_BREAKER_COOLDOWN_MS, default 5000 */
+	uint64_t breaker_cooldown_max_ms; /* LEDGERBOX_BREAKER_COOLDOWN_MAX_MS, default 60000 */
+	uint64_t breaker_trials;        /* LEDGERBOX_BREAKER_TRIALS, default 1 */
+	char otlp_endpoint[512];   /* LEDGERBOX_OTLP_ENDPOINT, default none (no tracing) */
+	char otlp_headers[512];    /* LEDGERBOX_OTLP_HEADERS: one "Name: value" header, default none */
 	struct sandbox_limits limits;     /* defaults for a run: LEDGERBOX_RUN_TIMEOUT_MS,
 					     _RUN_CPU_MS, _RUN_MEMORY, _RUN_PIDS, _RUN_OUTPUT */
 	struct sandbox_limits max_limits; /* what a request may ask for at most:
