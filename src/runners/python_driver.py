@@ -420,42 +420,46 @@ def main(argv, environ):
         result["error"] = _compile_error(error, source)
         status = EXIT_ERROR
     else:
-        # A fresh __main__ module, as for a script: pickle and friends look
-        # the analyst's classes up in sys.modules["__main__"].
-        module = type(sys)("__main__")
-        _modules["__main__"] = module
-        sys.argv = argv[1:]
-        pid = _os_getpid()
-        value = failure = None
-        try:
-            value = _run(program, module.__dict__)
-        except BaseException as error:  # whatever the analyst's code raised
-            failure = error
-        _restore_builtins(_BUILTINS)
-        status = EXIT_OK
-        if failure is not None:
-            status, result["error"] = _run_error(failure, source, program.last_line)
-        if _os_getpid() != pid:
-            # A fork() in the analyst's code fell through to here: only the
-            # original process saves figures and reports.
-            _flush_output()
-            _os_exit(status)
-        result["figures"] = _save_figures(out_dir)
-        if value is not None:
+        if environ.get("LEDGERBOX_COMPILE_ONLY") == "1":
+            # A check of generated code before its run: it compiles; nothing ran.
+            status = EXIT_OK
+        else:
+            # A fresh __main__ module, as for a script: pickle and friends look
+            # the analyst's classes up in sys.modules["__main__"].
+            module = type(sys)("__main__")
+            _modules["__main__"] = module
+            sys.argv = argv[1:]
+            pid = _os_getpid()
+            value = failure = None
             try:
-                result["table"] = _table(value, max_rows)
-            except BaseException as error:
-                _say(f"ledgerbox: cannot convert the result table: {type(error).__name__}: {_text(error)}\n")
-                status = EXIT_ERROR
-                result["error"] = {
-                    "type": type(error).__name__,
-                    "message": f"cannot convert the result table: {_text(error)}",
-                    "line": program.last_line,
-                }
-        # Drop the analyst's objects as interpreter shutdown would, so files
-        # they left open are flushed before the host reads /out.
-        module.__dict__.clear()
-        _collect_garbage()
+                value = _run(program, module.__dict__)
+            except BaseException as error:  # whatever the analyst's code raised
+                failure = error
+            _restore_builtins(_BUILTINS)
+            status = EXIT_OK
+            if failure is not None:
+                status, result["error"] = _run_error(failure, source, program.last_line)
+            if _os_getpid() != pid:
+                # A fork() in the analyst's code fell through to here: only the
+                # original process saves figures and reports.
+                _flush_output()
+                _os_exit(status)
+            result["figures"] = _save_figures(out_dir)
+            if value is not None:
+                try:
+                    result["table"] = _table(value, max_rows)
+                except BaseException as error:
+                    _say(f"ledgerbox: cannot convert the result table: {type(error).__name__}: {_text(error)}\n")
+                    status = EXIT_ERROR
+                    result["error"] = {
+                        "type": type(error).__name__,
+                        "message": f"cannot convert the result table: {_text(error)}",
+                        "line": program.last_line,
+                    }
+            # Drop the analyst's objects as interpreter shutdown would, so files
+            # they left open are flushed before the host reads /out.
+            module.__dict__.clear()
+            _collect_garbage()
 
     if result_fd is not None:
         try:

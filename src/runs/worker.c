@@ -73,6 +73,7 @@ static int request_parse(json_t *msg, struct sandbox_request *req)
 	req->code_len = json_string_length(code);
 	req->data_path = json_string_value(json_object_get(run, "data_path"));
 	req->cancel_fd = WORKER_FD;
+	req->compile_only = json_is_true(json_object_get(run, "compile_only"));
 	return worker_limits_from_json(json_object_get(run, "limits"), &req->limits);
 }
 

@@ -197,6 +197,8 @@ static int add_runner(struct sandbox_plan *p, const struct sandbox_request *req)
 			r = add_env(p, &n, "MPLCONFIGDIR", "/tmp/.matplotlib");
 		if (r == 0)
 			r = add_env(p, &n, "LEDGERBOX_OUT_DIR", "/out");
+		if (r == 0 && req->compile_only)
+			r = add_env(p, &n, "LEDGERBOX_COMPILE_ONLY", "1");
 		if (r == 0)
 			r = add_file(p, "/run/ledgerbox/driver.py", python_driver_text,
 				     (size_t)python_driver_size, 0444);

@@ -98,6 +98,9 @@ struct sandbox_request {
 	 * soon as this descriptor becomes readable or hangs up. 0 (what a
 	 * zeroed request holds) means none. */
 	int cancel_fd;
+	/* Python only: compile the program and stop without running it, so a
+	 * syntax error is found before a run (the check of generated code). */
+	bool compile_only;
 };
 
 struct sandbox_artifact {

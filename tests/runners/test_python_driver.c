@@ -31,6 +31,7 @@ struct run {
 struct options {
 	const char *max_rows; /* LEDGERBOX_MAX_ROWS, NULL to leave it unset */
 	int no_result_fd;     /* run without fd 3, as when run by hand */
+	int compile_only;     /* LEDGERBOX_COMPILE_ONLY=1 */
 };
 
 static char *read_all(const char *path)
@@ -117,6 +118,8 @@ static void run_with(const char *code, const struct options *opt, struct run *r)
 		argv[n++] = "LEDGERBOX_RESULT_FD=3";
 		if (env_rows)
 			argv[n++] = env_rows;
+		if (opt && opt->compile_only)
+			argv[n++] = "LEDGERBOX_COMPILE_ONLY=1";
 		argv[n++] = "/bin/sh";
 		argv[n++] = "-c";
 		argv[n++] = (char *)script;
@@ -400,6 +403,38 @@ static void test_syntax_error(void **state)
 	run_free(&r);
 }
 
+/* The check before a run: a program that compiles is not run (no output,
+ * no file written), one that does not gets the same error as a run. */
+static void test_compile_only_runs_nothing(void **state)
+{
+	struct options opt = { .compile_only = 1 };
+	struct run r;
+	char *marker;
+	(void)state;
+
+	marker = fmt("%s/compile-only-marker", tl_tmp());
+	{
+		char *code = fmt("print('ran')\nopen(%s, 'w').write('x')\nt = (1,)\n", "'" "MARK" "'");
+		char *p = strstr(code, "MARK");
+		char *full = fmt("%.*s%s%s", (int)(p - code), code, marker, p + 4);
+		run_with(full, &opt, &r);
+		free(code);
+		free(full);
+	}
+	assert_int_equal(r.out.exit_code, 0);
+	assert_non_null(r.result);
+	expect_null(r.result, "error");
+	assert_null(strstr(r.out.out, "ran"));
+	assert_int_equal(access(marker, F_OK), -1);
+	run_free(&r);
+
+	run_with("x = (1,\nprint(x)\n", &opt, &r);
+	assert_int_equal(r.out.exit_code, 1);
+	expect_str(r.result, "error.type", "SyntaxError");
+	run_free(&r);
+	free(marker);
+}
+
 static void test_runtime_error_points_at_analyst_line(void **state)
 {
 	struct run r;
@@ -657,6 +692,7 @@ int main(void)
 		cmocka_unit_test(test_missing_values_and_timestamps),
 		cmocka_unit_test(test_other_last_value_is_printed),
 		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_compile_only_runs_nothing),
 		cmocka_unit_test(test_runtime_error_points_at_analyst_line),
 		cmocka_unit_test(test_sys_exit),
 		cmocka_unit_test(test_figure_saved_as_png),
