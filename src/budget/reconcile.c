@@ -11,11 +11,17 @@
 
 #include "util/banned.h"
 
+/* A natural-language run lists its attempts; each was charged under its
+ * own ledger id and only the last one waits for the record, so that one
+ * (its ledger id and its cost) is what a recorded run stands for. */
 static const char unsettled_sql[] =
-	"SELECT r.id, p.team, p.user, r.session,"
-	" coalesce(json_extract(r.result, '$.cost.totalMicros'), 0)"
+	"SELECT coalesce(json_extract(r.result, '$.attempts[#-1].ledgerId'), r.id),"
+	" p.team, p.user, r.session,"
+	" coalesce(json_extract(r.result, '$.attempts[#-1].cost.totalMicros'),"
+	"          json_extract(r.result, '$.cost.totalMicros'), 0)"
 	" FROM runs r JOIN principals p ON p.id = r.principal_id"
-	" WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.run_id = r.id)";
+	" WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.run_id ="
+	"   coalesce(json_extract(r.result, '$.attempts[#-1].ledgerId'), r.id))";
 
 static int settle_row(struct budgets *b, sqlite3_stmt *st)
 {

@@ -216,9 +216,17 @@ static int serve(const struct config *cfg, bool bootstrap)
 		store_close(srv.store);
 		return 1;
 	}
+	if (http_backends_start(&srv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ledgerbox serve: %s\n", err);
+		pool_stop(srv.pool);
+		budget_close(srv.budgets);
+		store_close(srv.store);
+		return 1;
+	}
 	signals_block();
 	if (http_start(&srv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
+		http_backends_stop(&srv);
 		pool_stop(srv.pool);
 		budget_close(srv.budgets);
 		store_close(srv.store);
@@ -237,6 +245,7 @@ static int serve(const struct config *cfg, bool bootstrap)
 	http_quiesce(&srv);
 	shutdown_drain(&srv, cfg->shutdown_grace_ms);
 	http_stop(&srv);
+	http_backends_stop(&srv);
 	pool_stop(srv.pool);
 	budget_close(srv.budgets);
 	store_close(srv.store);

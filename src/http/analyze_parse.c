@@ -9,9 +9,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/analyze.h"
+#include "templates/templates.h"
 #include "util/utf8.h"
 #include "util/banned.h"
 
@@ -50,8 +52,9 @@ static bool fields_known(struct request *rq, json_t *body, enum MHD_Result *ret)
 		for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
 			known |= strcmp(key, known_fields[i]) == 0;
 		if (!known) {
-			snprintf(msg, sizeof(msg), "unknown field '%.*s': send code, language, "
-						   "dataset, session or limits", (int)utf8_cut(key, 60), key);
+			snprintf(msg, sizeof(msg), "unknown field '%.*s': send code, query or "
+						   "template (with params), language, dataset, session or limits",
+				 (int)utf8_cut(key, 60), key);
 			return bad(rq, ret, 400, "unknown_field", msg, key);
 		}
 	}
@@ -129,15 +132,32 @@ static bool session_valid(struct request *rq, const char *session, enum MHD_Resu
 		   "session must be 1 to 128 letters, digits, '.', '-' or '_'", "session");
 }
 
+/* The dataset's SQLite file, for the schema a prompt shows, the check of
+ * generated SQL and templates; "" when it has none (a Python dataset of
+ * files only). */
+static void sqlite_resolve(struct request *rq, struct analyze_req *a)
+{
+	char err[512];
+
+	if (a->lang == SANDBOX_LANG_SQL)
+		snprintf(a->sqlite_path, sizeof(a->sqlite_path), "%s", a->data_path);
+	else if (dataset_path_for_sql(rq->srv->cfg->data_dir, a->dataset, a->sqlite_path,
+				      sizeof(a->sqlite_path), err, sizeof(err)) < 0)
+		a->sqlite_path[0] = '\0';
+}
+
 static bool dataset_resolve(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
 {
 	char err[512];
 	int r;
 
 	if (!a->dataset) {
-		if (a->lang == SANDBOX_LANG_SQL)
+		if (a->lang == SANDBOX_LANG_SQL || a->mode == ANALYZE_TEMPLATE)
 			return bad(rq, ret, 400, "missing_field",
-				   "SQL needs a dataset to query: see GET /api/datasets", "dataset");
+				   a->mode == ANALYZE_TEMPLATE
+					   ? "a template needs a dataset to read: see GET /api/datasets"
+					   : "SQL needs a dataset to query: see GET /api/datasets",
+				   "dataset");
 		return true;
 	}
 	if (!dataset_name_valid(a->dataset))
@@ -150,6 +170,7 @@ static bool dataset_resolve(struct request *rq, struct analyze_req *a, enum MHD_
 					      sizeof(a->data_path), err, sizeof(err));
 	if (r < 0)
 		return bad(rq, ret, r == -ENOENT ? 404 : 400, "unknown_dataset", err, "dataset");
+	sqlite_resolve(rq, a);
 	return true;
 }
 
@@ -170,47 +191,116 @@ static bool body_parse(struct request *rq, struct analyze_req *a, enum MHD_Resul
 	return fields_known(rq, a->body, ret);
 }
 
-static bool mode_supported(struct request *rq, json_t *body, enum MHD_Result *ret)
+/* Exactly one of code, query and template says what to run. */
+static bool mode_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
 {
-	if (json_object_get(body, "query"))
-		return bad(rq, ret, 501, "unsupported_mode",
-			   "natural-language queries need the LLM feature, which this server "
-			   "does not have yet: send your own \"code\" instead", "query");
-	if (json_object_get(body, "template") || json_object_get(body, "params"))
-		return bad(rq, ret, 501, "unsupported_mode",
-			   "templates are not available on this server yet: send \"code\" instead",
-			   "template");
+	json_t *code = json_object_get(a->body, "code"), *query = json_object_get(a->body, "query");
+	json_t *tpl = json_object_get(a->body, "template");
+	json_t *params = json_object_get(a->body, "params");
+	const char *name = code ? "code" : query ? "query" : "template";
+	json_t *v = code ? code : query ? query : tpl;
+	char msg[160];
+
+	if (!!code + !!query + !!tpl != 1)
+		return bad(rq, ret, 400, code || query || tpl ? "conflicting_fields" : "missing_field",
+			   "send exactly one of code (your own program), query (a request in "
+			   "plain words) or template (a built-in analysis, see GET /api/templates)",
+			   code || query || tpl ? NULL : "code");
+	a->mode = code ? ANALYZE_CODE : query ? ANALYZE_QUERY : ANALYZE_TEMPLATE;
+	if (params && (a->mode != ANALYZE_TEMPLATE || !json_is_object(params)))
+		return bad(rq, ret, 400, "invalid_type",
+			   "params is an object, sent only with template", "params");
+	if (!json_is_string(v)) {
+		snprintf(msg, sizeof(msg), "%s must be a string", name);
+		return bad(rq, ret, 400, "invalid_type", msg, name);
+	}
+	if (strspn(json_string_value(v), " \t\r\n") == json_string_length(v)) {
+		snprintf(msg, sizeof(msg), "%s is empty", name);
+		return bad(rq, ret, 400, code ? "empty_code" : "missing_field", msg, name);
+	}
+	if (query && json_string_length(query) > 4000)
+		return bad(rq, ret, 400, "invalid_query",
+			   "query is longer than 4000 bytes: say it in fewer words", "query");
+	if (code)
+		a->code = json_string_value(code);
+	else if (query)
+		a->query = json_string_value(query);
+	else
+		a->template_id = json_string_value(tpl);
 	return true;
+}
+
+static bool language_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
+{
+	json_t *lang = json_object_get(a->body, "language");
+
+	/* A template answers in SQL unless asked for Python. */
+	if (!lang && a->mode == ANALYZE_TEMPLATE) {
+		a->lang = SANDBOX_LANG_SQL;
+		return true;
+	}
+	if (!json_is_string(lang) || sandbox_lang_parse(json_string_value(lang), &a->lang) < 0)
+		return bad(rq, ret, 400, "invalid_language", "language must be \"python\" or \"sql\"",
+			   "language");
+	return true;
+}
+
+/* Builds a template's code for the dataset, or says what is missing. */
+static bool template_prepare(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
+{
+	const char *field = NULL, *file;
+	char err[1024];
+	int r;
+
+	if (!template_find(a->template_id)) {
+		snprintf(err, sizeof(err), "unknown template '%.*s': see GET /api/templates",
+			 (int)utf8_cut(a->template_id, 64), a->template_id);
+		return bad(rq, ret, 404, "unknown_template", err, "template");
+	}
+	if (!a->sqlite_path[0])
+		return bad(rq, ret, 400, "unsuitable_dataset",
+			   "templates read a dataset's SQLite file, and this dataset has none",
+			   "dataset");
+	r = template_check_dataset(a->template_id, a->sqlite_path, err, sizeof(err));
+	if (r < 0)
+		return bad(rq, ret, r == -EIO ? 500 : 400, "unsuitable_dataset", err, "dataset");
+	file = strrchr(a->sqlite_path, '/');
+	r = template_build(a->template_id, json_object_get(a->body, "params"),
+			   sandbox_lang_name(a->lang), file ? file + 1 : a->sqlite_path,
+			   &a->owned_code, err, sizeof(err), &field);
+	if (r < 0)
+		return bad(rq, ret, r == -ENOMEM ? 500 : 400, "invalid_params", err,
+			   field ? field : "params");
+	a->code = a->owned_code;
+	return true;
+}
+
+static bool wants_stream(struct request *rq)
+{
+	const char *accept = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_ACCEPT);
+
+	return accept && strstr(accept, "text/event-stream");
 }
 
 bool analyze_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
 {
-	json_t *code, *lang;
-
 	memset(a, 0, sizeof(*a));
-	if (!body_parse(rq, a, ret) || !mode_supported(rq, a->body, ret))
+	if (!body_parse(rq, a, ret) || !mode_parse(rq, a, ret) || !language_parse(rq, a, ret))
 		return false;
-	lang = json_object_get(a->body, "language");
-	if (!json_is_string(lang) || sandbox_lang_parse(json_string_value(lang), &a->lang) < 0)
-		return bad(rq, ret, 400, "invalid_language", "language must be \"python\" or \"sql\"",
-			   "language");
-	code = json_object_get(a->body, "code");
-	if (!code)
-		return bad(rq, ret, 400, "missing_field", "code is required", "code");
-	if (!json_is_string(code))
-		return bad(rq, ret, 400, "invalid_type", "code must be a string", "code");
-	if (strspn(json_string_value(code), " \t\r\n") == json_string_length(code))
-		return bad(rq, ret, 400, "empty_code", "code is empty", "code");
-	a->code = json_string_value(code);
-	return optional_string(rq, a->body, "dataset", 64, &a->dataset, ret) &&
-	       optional_string(rq, a->body, "session", 128, &a->session, ret) &&
-	       session_valid(rq, a->session, ret) &&
-	       dataset_resolve(rq, a, ret) &&
-	       limits_parse(rq, json_object_get(a->body, "limits"), &a->limits, ret);
+	a->stream = wants_stream(rq);
+	if (!(optional_string(rq, a->body, "dataset", 64, &a->dataset, ret) &&
+	      optional_string(rq, a->body, "session", 128, &a->session, ret) &&
+	      session_valid(rq, a->session, ret) && dataset_resolve(rq, a, ret) &&
+	      limits_parse(rq, json_object_get(a->body, "limits"), &a->limits, ret)))
+		return false;
+	return a->mode != ANALYZE_TEMPLATE || template_prepare(rq, a, ret);
 }
 
 void analyze_req_release(struct analyze_req *a)
 {
 	json_decref(a->body);
 	a->body = NULL;
+	free(a->owned_code);
+	a->owned_code = NULL;
 }

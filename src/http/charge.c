@@ -31,11 +31,9 @@ static json_t *money_json(uint64_t micros)
 	return json_string(text);
 }
 
-static enum MHD_Result refuse(struct request *rq, const struct budget_refusal *f)
+static void refuse(struct request *rq, const struct budget_refusal *f, struct outcome *o)
 {
 	char msg[700], limit[32], spent[32], reserved[32], need[32];
-	json_t *body;
-	enum MHD_Result r;
 
 	money_format(f->limit_micros, limit, sizeof(limit));
 	money_format(f->spent_micros, spent, sizeof(spent));
@@ -46,23 +44,40 @@ static enum MHD_Result refuse(struct request *rq, const struct budget_refusal *f
 		 "this run may cost up to %s; lower its limits, wait for the period to reset, or "
 		 "ask an admin to raise the budget",
 		 f->scope, spent, reserved, limit, rq->srv->pricing->currency, need);
-	body = json_pack("{s:{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:s,s:o}}", "error", "code",
-			 "budget_exceeded", "message", msg, "scope", f->scope, "spent", money_json(f->spent_micros),
-			 "reserved", money_json(f->reserved_micros), "limit", money_json(f->limit_micros),
-			 "requested", money_json(f->requested_micros), "currency",
-			 rq->srv->pricing->currency, "resetsAt", iso_time(f->period_end_ms));
-	r = respond_json(rq, 402, body);
-	json_decref(body);
-	return r;
+	outcome_error(o, 402, "budget_exceeded", msg, NULL, 0,
+		      json_pack("{s:s,s:o,s:o,s:o,s:o,s:s,s:o}", "scope", f->scope, "spent",
+				money_json(f->spent_micros), "reserved", money_json(f->reserved_micros),
+				"limit", money_json(f->limit_micros), "requested",
+				money_json(f->requested_micros), "currency", rq->srv->pricing->currency,
+				"resetsAt", iso_time(f->period_end_ms)));
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+void cost_add(struct cost *into, const struct cost *c)
+{
+	into->llm_in_micros = add_sat(into->llm_in_micros, c->llm_in_micros);
+	into->llm_out_micros = add_sat(into->llm_out_micros, c->llm_out_micros);
+	into->llm_time_micros = add_sat(into->llm_time_micros, c->llm_time_micros);
+	into->cpu_micros = add_sat(into->cpu_micros, c->cpu_micros);
+	into->memory_micros = add_sat(into->memory_micros, c->memory_micros);
+	into->run_micros = add_sat(into->run_micros, c->run_micros);
+	into->total_micros = add_sat(into->total_micros, c->total_micros);
 }
 
 static int reserve_worst(struct request *rq, const struct analyze_req *a, const char *run_id,
-			 struct charge *c, struct budget_refusal *refusal)
+			 uint64_t extra_micros, struct charge *c, struct budget_refusal *refusal)
 {
 	struct usage worst = { .cpu_ms = a->limits.cpu_ms, .wall_ms = a->limits.wall_ms,
 			       .peak_memory_bytes = a->limits.memory_bytes };
 
 	pricing_cost(rq->srv->pricing, &worst, &c->worst);
+	c->worst.total_micros = add_sat(c->worst.total_micros, extra_micros);
+	if (c->worst.total_micros > BUDGET_MICROS_MAX)
+		c->worst.total_micros = BUDGET_MICROS_MAX;
 	return budget_reserve(rq->srv->budgets, run_id, &c->scopes, c->worst.total_micros,
 			      clock_unix_ms(), refusal, c->status, &c->n_status);
 }
@@ -103,7 +118,7 @@ static void limits_cut(struct sandbox_limits *l, uint64_t percent)
 }
 
 bool charge_reserve(struct request *rq, struct analyze_req *a, const char *run_id,
-		    struct charge *c, enum MHD_Result *ret)
+		    uint64_t extra_worst_micros, struct charge *c, struct outcome *o)
 {
 	uint64_t percent = rq->srv->cfg->soft_policy_percent;
 	struct budget_refusal refusal;
@@ -111,30 +126,52 @@ bool charge_reserve(struct request *rq, struct analyze_req *a, const char *run_i
 
 	memset(c, 0, sizeof(*c));
 	c->scopes = (struct budget_scopes){ rq->who.team, rq->who.user, a->session };
-	e = reserve_worst(rq, a, run_id, c, &refusal);
+	e = reserve_worst(rq, a, run_id, extra_worst_micros, c, &refusal);
 	if (e == 0)
 		note_first_crossings(c);
 	if (e == 0 && percent < 100 && soft_crossed(c)) {
 		budget_release(rq->srv->budgets, run_id);
 		limits_cut(&a->limits, percent);
 		c->policy_applied = true;
-		e = reserve_worst(rq, a, run_id, c, &refusal);
+		e = reserve_worst(rq, a, run_id, extra_worst_micros, c, &refusal);
 	}
 	if (e == -EDQUOT) {
 		metrics_budget_refused();
-		*ret = refuse(rq, &refusal);
+		refuse(rq, &refusal, o);
 		return false;
 	}
 	if (e < 0) {
-		*ret = respond_error(rq, 500, "budget_failed", "reserving the run's budget failed",
-				     NULL);
+		outcome_error(o, 500, "budget_failed", "reserving the run's budget failed", NULL, 0,
+			      NULL);
 		return false;
 	}
 	c->reserved = true;
 	return true;
 }
 
-void charge_price(struct request *rq, json_t *result, json_t *response, struct charge *c)
+void charge_add_usage(struct request *rq, const struct usage *u, struct charge *c)
+{
+	struct cost part;
+
+	pricing_cost(rq->srv->pricing, u, &part);
+	cost_add(&c->actual, &part);
+}
+
+void charge_add_llm(struct request *rq, const struct usage *u, struct charge *c)
+{
+	struct usage llm = { .model = u->model, .prompt_tokens = u->prompt_tokens,
+			     .completion_tokens = u->completion_tokens,
+			     .inference_ms = u->inference_ms };
+	struct cost part;
+
+	pricing_cost(rq->srv->pricing, &llm, &part);
+	/* The run fee is for sandbox runs, which are charged apart. */
+	part.total_micros -= part.run_micros;
+	part.run_micros = 0;
+	cost_add(&c->actual, &part);
+}
+
+void charge_add_run(struct request *rq, json_t *result, struct charge *c)
 {
 	struct usage u = {
 		.cpu_ms = (uint64_t)json_integer_value(json_object_get(result, "cpu_ms")),
@@ -143,7 +180,12 @@ void charge_price(struct request *rq, json_t *result, json_t *response, struct c
 			(uint64_t)json_integer_value(json_object_get(result, "peak_memory_bytes")),
 	};
 
-	pricing_cost(rq->srv->pricing, &u, &c->actual);
+	charge_add_usage(rq, &u, c);
+}
+
+void charge_price(struct request *rq, json_t *result, json_t *response, struct charge *c)
+{
+	charge_add_run(rq, result, c);
 	json_object_set_new(response, "cost", cost_to_json(rq->srv->pricing, &c->actual));
 }
 

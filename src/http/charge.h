@@ -23,19 +23,28 @@ struct charge {
 	size_t n_first_crossed;
 };
 
-/* Reserves the worst case. Past a soft threshold, with the soft policy on
- * (LEDGERBOX_SOFT_POLICY_PERCENT < 100), the run's limits are cut first and
- * the smaller worst case reserved. On refusal answers 402 itself (false,
- * *ret set); on a store failure answers 500. */
-bool charge_reserve(struct request *rq, struct analyze_req *a, const char *run_id,
-		    struct charge *c, enum MHD_Result *ret);
+/* Reserves the worst case under `ledger_id`: the run's at its limits plus
+ * extra_worst_micros (an LLM call and a check of its code). Past a soft
+ * threshold, with the soft policy on (LEDGERBOX_SOFT_POLICY_PERCENT < 100),
+ * the run's limits are cut first and the smaller worst case reserved. On
+ * refusal sets a 402 outcome (false); on a store failure a 500. */
+bool charge_reserve(struct request *rq, struct analyze_req *a, const char *ledger_id,
+		    uint64_t extra_worst_micros, struct charge *c, struct outcome *o);
+/* Adds what a sandbox run used (its result JSON: cpu_ms, wall_ms,
+ * peak_memory_bytes) or an LLM call used to the actual cost. */
+void charge_add_run(struct request *rq, json_t *result, struct charge *c);
+void charge_add_usage(struct request *rq, const struct usage *u, struct charge *c);
+/* An LLM call's tokens and inference time (no run fee). */
+void charge_add_llm(struct request *rq, const struct usage *u, struct charge *c);
 /* The actual cost of a finished run from the usage in `usage_from` (the
- * worker's result), set as "cost" on `response`. */
+ * worker's result), added and set as "cost" on `response`. */
 void charge_price(struct request *rq, json_t *usage_from, json_t *response, struct charge *c);
+/* into += c, each part saturating. */
+void cost_add(struct cost *into, const struct cost *c);
 /* Settles (durably) and updates the standings. 0 or -errno. */
-int charge_settle(struct request *rq, const char *run_id, struct charge *c);
+int charge_settle(struct request *rq, const char *ledger_id, struct charge *c);
 /* Gives back the reservation of a run that did no work. */
-void charge_release(struct request *rq, const char *run_id, struct charge *c);
+void charge_release(struct request *rq, const char *ledger_id, struct charge *c);
 /* The "budget" field (each scope's standing), "budgetWarning" when a soft
  * threshold is crossed, and the audit entry for a first crossing. */
 void charge_annotate(struct request *rq, struct charge *c, json_t *response);

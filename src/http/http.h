@@ -16,6 +16,8 @@
 #include "budget/budget.h"
 #include "budget/pricing.h"
 #include "config/config.h"
+#include "llm/llm.h"
+#include "resilience/breaker.h"
 #include "runs/pool.h"
 #include "store/store.h"
 
@@ -25,9 +27,21 @@ struct http_server {
 	struct pool *pool;
 	const struct pricing *pricing;
 	struct budgets *budgets;
+	struct llm_config llm;          /* from cfg, for the natural-language mode */
+	bool llm_samples;               /* sample values may go to the model */
+	struct breaker *llm_breaker;    /* one per back end */
+	struct breaker *sandbox_breaker;
+	struct trace_exporter *tracer;  /* NULL: tracing off */
 	struct MHD_Daemon *daemon;
 };
 
+struct trace_exporter;
+
+/* Sets up the LLM client's settings, the circuit breakers and the trace
+ * exporter from cfg. 0 or -errno with err filled. */
+int http_backends_start(struct http_server *srv, char *err, size_t err_len);
+/* Frees them (flushing traces briefly); safe to call twice. */
+void http_backends_stop(struct http_server *srv);
 /* Starts listening on cfg's address. */
 int http_start(struct http_server *srv, char *err, size_t err_len);
 /* Stops accepting new connections; connections in flight go on. */

@@ -19,6 +19,8 @@
 
 #define ROUTE_PARAMS 2
 
+struct sse_stream;
+
 struct request {
 	struct http_server *srv;
 	struct MHD_Connection *conn;
@@ -34,8 +36,25 @@ struct request {
 	bool authenticated;
 	struct principal who;
 	int status;                         /* of the response, for logs and metrics */
+	struct sse_stream *stream;          /* a streamed analysis, ended with the request */
 	uint64_t started_ms;
 };
+
+/* An answer decided away from the connection's thread (a streamed
+ * analysis runs in a thread of its own): status, body and Retry-After. */
+struct outcome {
+	unsigned status;
+	json_t *body;             /* owned */
+	unsigned retry_after_s;   /* > 0: sent as Retry-After */
+	char warning[400];        /* non-empty: sent as X-Budget-Warning */
+};
+/* Sets an {"error": ...} outcome; `extra` (stolen, may be NULL) is merged
+ * into the error object. */
+void outcome_error(struct outcome *o, unsigned status, const char *code, const char *message,
+		   const char *field, unsigned retry_after_s, json_t *extra);
+/* Answers with the outcome and releases its body. */
+enum MHD_Result respond_outcome(struct request *rq, struct outcome *o);
+void outcome_release(struct outcome *o);
 
 /* Answers with a JSON body (value borrowed). */
 enum MHD_Result respond_json(struct request *rq, unsigned status, json_t *value);
@@ -78,6 +97,7 @@ enum MHD_Result route_budgets_list(struct request *rq);
 enum MHD_Result route_budget_put(struct request *rq);
 enum MHD_Result route_budget_delete(struct request *rq);
 enum MHD_Result route_spend(struct request *rq);
+enum MHD_Result route_templates_list(struct request *rq);
 
 
 #endif

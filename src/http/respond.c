@@ -129,3 +129,47 @@ enum MHD_Result respond_file(struct request *rq, int fd, uint64_t bytes, const c
 	MHD_add_response_header(resp, "Content-Disposition", disposition);
 	return queue(rq, 200, resp);
 }
+
+void outcome_error(struct outcome *o, unsigned status, const char *code, const char *message,
+		   const char *field, unsigned retry_after_s, json_t *extra)
+{
+	json_t *body = error_body(code, message, field);
+
+	if (body && extra)
+		json_object_update(json_object_get(body, "error"), extra);
+	json_decref(extra);
+	json_decref(o->body);
+	o->status = status;
+	o->body = body;
+	o->retry_after_s = retry_after_s;
+}
+
+void outcome_release(struct outcome *o)
+{
+	json_decref(o->body);
+	o->body = NULL;
+}
+
+enum MHD_Result respond_outcome(struct request *rq, struct outcome *o)
+{
+	char *text = o->body ? json_dumps(o->body, JSON_COMPACT) : NULL;
+	struct MHD_Response *resp;
+	char seconds[16];
+
+	outcome_release(o);
+	if (!text)
+		return respond_error(rq, 500, "out_of_memory", "out of memory", NULL);
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	if (o->retry_after_s) {
+		snprintf(seconds, sizeof(seconds), "%u", o->retry_after_s);
+		MHD_add_response_header(resp, "Retry-After", seconds);
+	}
+	if (o->warning[0])
+		MHD_add_response_header(resp, "X-Budget-Warning", o->warning);
+	return queue(rq, o->status, resp);
+}

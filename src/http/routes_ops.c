@@ -4,6 +4,8 @@
 
 #include "http/request.h"
 #include "obs/metrics.h"
+#include "templates/templates.h"
+#include "util/buf.h"
 #include "util/banned.h"
 
 enum MHD_Result route_healthz(struct request *rq)
@@ -15,21 +17,86 @@ enum MHD_Result route_healthz(struct request *rq)
 	return r;
 }
 
-/* Ready when the store answers and a sandbox worker slot exists. */
+/* The LLM back end: reachable now (a short probe), and where. */
+static json_t *llm_status(struct request *rq)
+{
+	struct llm_error e = { 0 };
+	bool ok = llm_ready(&rq->srv->llm, &e) == 0;
+
+	return json_pack("{s:s,s:s,s:s,s:b,s:s?}", "url", rq->srv->llm.url, "api",
+			 llm_api_name(rq->srv->llm.api), "model", rq->srv->llm.model, "reachable", ok,
+			 "error", ok ? NULL : e.message);
+}
+
+/* Ready when the store answers and a sandbox worker slot exists; the LLM
+ * and the breakers are reported, since code and templates work without
+ * the LLM. */
 enum MHD_Result route_readyz(struct request *rq)
 {
 	int active, waiting;
 	bool store_ok = store_ping(rq->srv->store) == 0;
+	uint64_t now = clock_mono_ms();
 	json_t *body;
 	enum MHD_Result r;
 
 	pool_load(rq->srv->pool, &active, &waiting);
-	body = json_pack("{s:s,s:b,s:i,s:i,s:i}", "status", store_ok ? "ready" : "not_ready",
-			 "store", store_ok, "runs_active", active, "runs_waiting", waiting,
-			 "run_slots", (int)rq->srv->cfg->max_runs);
+	body = json_pack("{s:s,s:b,s:i,s:i,s:i,s:o,s:{s:o,s:o}}", "status",
+			 store_ok ? "ready" : "not_ready", "store", store_ok, "runs_active", active,
+			 "runs_waiting", waiting, "run_slots", (int)rq->srv->cfg->max_runs, "llm",
+			 llm_status(rq), "breakers", "llm",
+			 breaker_to_json(rq->srv->llm_breaker, now), "sandbox",
+			 breaker_to_json(rq->srv->sandbox_breaker, now));
 	r = respond_json(rq, store_ok ? 200 : 503, body);
 	json_decref(body);
 	return r;
+}
+
+static void buf_puts(struct buf *b, const char *text)
+{
+	buf_append(b, text, strlen(text));
+}
+
+/* The breakers' state, appended to the registry's text. Takes text. */
+static char *breakers_render(struct request *rq, char *text, size_t *len)
+{
+	struct breaker *list[2] = { rq->srv->llm_breaker, rq->srv->sandbox_breaker };
+	struct breaker_snapshot snap[2];
+	struct buf b;
+	char line[256];
+
+	buf_init(&b, *len + 4096);
+	buf_append(&b, text, *len);
+	free(text);
+	for (size_t i = 0; i < 2; i++)
+		breaker_snapshot(list[i], clock_mono_ms(), &snap[i]);
+	buf_puts(&b, "# HELP ledgerbox_breaker_state Circuit breaker state: 0 closed, 1 open, "
+		       "2 half-open.\n# TYPE ledgerbox_breaker_state gauge\n");
+	for (size_t i = 0; i < 2; i++) {
+		int n = snprintf(line, sizeof(line), "ledgerbox_breaker_state{backend=\"%s\"} %d\n",
+				 breaker_name(list[i]), (int)snap[i].state);
+		buf_append(&b, line, (size_t)n);
+	}
+	buf_puts(&b, "# HELP ledgerbox_breaker_rejected_total Calls refused by an open "
+		       "breaker.\n# TYPE ledgerbox_breaker_rejected_total counter\n");
+	for (size_t i = 0; i < 2; i++) {
+		int n = snprintf(line, sizeof(line),
+				 "ledgerbox_breaker_rejected_total{backend=\"%s\"} %llu\n",
+				 breaker_name(list[i]), (unsigned long long)snap[i].rejected_total);
+		buf_append(&b, line, (size_t)n);
+	}
+	buf_puts(&b, "# HELP ledgerbox_breaker_opened_total Times a breaker opened.\n"
+		       "# TYPE ledgerbox_breaker_opened_total counter\n");
+	for (size_t i = 0; i < 2; i++) {
+		int n = snprintf(line, sizeof(line),
+				 "ledgerbox_breaker_opened_total{backend=\"%s\"} %llu\n",
+				 breaker_name(list[i]), (unsigned long long)snap[i].opened_total);
+		buf_append(&b, line, (size_t)n);
+	}
+	if (b.truncated) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_steal(&b, len);
 }
 
 enum MHD_Result route_metrics(struct request *rq)
@@ -44,6 +111,9 @@ enum MHD_Result route_metrics(struct request *rq)
 	metrics_runs_active_set(active);
 	metrics_queue_depth_set(waiting);
 	text = metrics_render(&len);
+	if (!text)
+		return MHD_NO;
+	text = breakers_render(rq, text, &len);
 	if (!text)
 		return MHD_NO;
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -70,6 +140,22 @@ enum MHD_Result route_keys_list(struct request *rq)
 	if (store_keys_list(rq->srv->store, &keys) < 0)
 		return respond_error(rq, 500, "store_failed", "reading the keys failed", NULL);
 	body = json_pack("{s:o}", "keys", keys);
+	r = respond_json(rq, 200, body);
+	json_decref(body);
+	return r;
+}
+
+/* The built-in analyses and their parameters. */
+enum MHD_Result route_templates_list(struct request *rq)
+{
+	json_t *body;
+	enum MHD_Result r;
+
+	if (!auth_require(rq, &r))
+		return r;
+	body = json_pack("{s:o}", "templates", templates_to_json());
+	if (!body)
+		return respond_error(rq, 500, "out_of_memory", "out of memory", NULL);
 	r = respond_json(rq, 200, body);
 	json_decref(body);
 	return r;

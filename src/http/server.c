@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http/analyze.h"
 #include "http/request.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -59,6 +60,7 @@ static const struct route routes[] = {
 	{ "PUT", "/api/budgets/*/*", "/api/budgets/{kind}/{key}", route_budget_put },
 	{ "DELETE", "/api/budgets/*/*", "/api/budgets/{kind}/{key}", route_budget_delete },
 	{ "GET", "/api/spend", "/api/spend", route_spend },
+	{ "GET", "/api/templates", "/api/templates", route_templates_list },
 };
 
 size_t http_routes(const char *const **ret_methods, const char *const **ret_names)
@@ -270,6 +272,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn;
 	if (!rq)
 		return;
+	sse_stream_end(rq->stream);
 	csv_import_abort(rq->upload);
 	metrics_request(rq->route ? rq->route : "other", rq->status ? rq->status : 499);
 	f = json_pack("{s:s,s:s,s:i,s:I,s:b}", "method", rq->method, "route",

@@ -48,6 +48,12 @@ struct run_series {
 	uint64_t count;
 };
 
+/* LLM call outcomes, a fixed set: anything else counts as "other". */
+static const char *const llm_outcomes[] = { "ok", "connect", "timeout", "server", "rate_limited",
+					    "client", "protocol", "cancelled", "deadline",
+					    "breaker_open", "other" };
+#define N_LLM_OUTCOMES (sizeof(llm_outcomes) / sizeof(llm_outcomes[0]))
+
 struct registry {
 	struct request_series requests[METRICS_ROUTES_MAX];
 	size_t n_requests;
@@ -64,6 +70,9 @@ struct registry {
 	uint64_t queue_rejected;
 	uint64_t budget_refused;
 	uint64_t budget_soft_crossed;
+	uint64_t llm_calls[N_LLM_OUTCOMES];
+	uint64_t llm_prompt_tokens, llm_completion_tokens;
+	uint64_t repairs;
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -168,6 +177,32 @@ void metrics_queue_rejected(void)
 {
 	pthread_mutex_lock(&registry_lock);
 	registry.queue_rejected++;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+void metrics_llm_call(const char *outcome)
+{
+	size_t i = 0;
+
+	while (i < N_LLM_OUTCOMES - 1 && (!outcome || strcmp(llm_outcomes[i], outcome) != 0))
+		i++;
+	pthread_mutex_lock(&registry_lock);
+	registry.llm_calls[i]++;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+void metrics_llm_tokens(uint64_t prompt, uint64_t completion)
+{
+	pthread_mutex_lock(&registry_lock);
+	registry.llm_prompt_tokens += prompt;
+	registry.llm_completion_tokens += completion;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+void metrics_repair(void)
+{
+	pthread_mutex_lock(&registry_lock);
+	registry.repairs++;
 	pthread_mutex_unlock(&registry_lock);
 }
 
@@ -296,6 +331,18 @@ static void render_scalars(struct render *rd, const struct registry *r)
 	emit_header(rd, "ledgerbox_budget_soft_crossed_total", "counter",
 		    "Soft budget thresholds crossed (once per scope and period).");
 	emit(rd, "ledgerbox_budget_soft_crossed_total %" PRIu64 "\n", r->budget_soft_crossed);
+	emit_header(rd, "ledgerbox_llm_calls_total", "counter",
+		    "LLM calls by outcome (after retries).");
+	for (size_t i = 0; i < N_LLM_OUTCOMES; i++)
+		emit(rd, "ledgerbox_llm_calls_total{outcome=\"%s\"} %" PRIu64 "\n", llm_outcomes[i],
+		     r->llm_calls[i]);
+	emit_header(rd, "ledgerbox_llm_tokens_total", "counter", "Tokens the LLM reported.");
+	emit(rd, "ledgerbox_llm_tokens_total{kind=\"prompt\"} %" PRIu64 "\n", r->llm_prompt_tokens);
+	emit(rd, "ledgerbox_llm_tokens_total{kind=\"completion\"} %" PRIu64 "\n",
+	     r->llm_completion_tokens);
+	emit_header(rd, "ledgerbox_repairs_total", "counter",
+		    "Corrected versions of generated code asked of the LLM.");
+	emit(rd, "ledgerbox_repairs_total %" PRIu64 "\n", r->repairs);
 }
 
 char *metrics_render(size_t *ret_len)

@@ -16,6 +16,12 @@
  *   ledgerbox_runs_active                          gauge
  *   ledgerbox_sandbox_failures_total               counter
  *   ledgerbox_queue_rejected_total                 counter
+ *   ledgerbox_llm_calls_total{outcome}             counter
+ *   ledgerbox_llm_tokens_total{kind}               counter
+ *   ledgerbox_repairs_total                        counter
+ *   ledgerbox_breaker_state{backend}               gauge (0 closed, 1 open, 2 half-open),
+ *   ledgerbox_breaker_rejected_total{backend}      counter, and
+ *   ledgerbox_breaker_opened_total{backend}        counter, from the HTTP layer
  */
 #ifndef LEDGERBOX_METRICS_H
 #define LEDGERBOX_METRICS_H
@@ -46,6 +52,11 @@ void metrics_queue_rejected(void);
 /* Budget decisions: a hard refusal (402); a soft threshold crossed for the
  * first time in a scope's period. */
 void metrics_budget_refused(void);
+/* An LLM call ended: "ok" or an llm_error_kind_name(), or "breaker_open". */
+void metrics_llm_call(const char *outcome);
+void metrics_llm_tokens(uint64_t prompt, uint64_t completion);
+/* A repair was asked for (a second or later attempt). */
+void metrics_repair(void);
 void metrics_budget_soft_crossed(void);
 
 /* Renders every metric as text; the caller frees the result. *ret_len (may

@@ -29,8 +29,9 @@
  * and its report ignored (this keeps memory fixed when callers leak tickets).
  *
  * Time is passed in by the caller (any monotonic milliseconds), so tests
- * need no sleeping. Every function is safe from any thread: one mutex
- * guards each breaker.
+ * need no sleeping; a time older than one the breaker has already seen
+ * counts as that one, so racing callers cannot move it backwards. Every
+ * function is safe from any thread: one mutex guards each breaker.
  */
 #ifndef LEDGERBOX_BREAKER_H
 #define LEDGERBOX_BREAKER_H

@@ -22,7 +22,7 @@ struct server {
 	char state[512];
 	char data[512];
 	char log[600];
-	char *extra_env[8];
+	char *extra_env[24];
 };
 
 struct reply {
@@ -57,9 +57,12 @@ static inline int hl_free_port(void)
 }
 
 /* Calls the server. body may be NULL; content_type defaults to JSON. */
-static inline void hl_call_timeout(struct server *s, const char *method, const char *path,
-				   const char *key, const char *body, size_t body_len,
-				   const char *content_type, long timeout_ms, struct reply *r)
+/* The same with one extra request header ("Accept: text/event-stream"),
+ * or none when extra_header is NULL. */
+static inline void hl_call_header(struct server *s, const char *method, const char *path,
+				  const char *key, const char *body, size_t body_len,
+				  const char *content_type, long timeout_ms, const char *extra_header,
+				  struct reply *r)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -92,6 +95,8 @@ static inline void hl_call_timeout(struct server *s, const char *method, const c
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 	}
+	if (extra_header)
+		h = curl_slist_append(h, extra_header);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
@@ -105,6 +110,13 @@ static inline void hl_call_timeout(struct server *s, const char *method, const c
 	r->json = json_loadb(r->body, r->len, 0, NULL);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
+}
+
+static inline void hl_call_timeout(struct server *s, const char *method, const char *path,
+				   const char *key, const char *body, size_t body_len,
+				   const char *content_type, long timeout_ms, struct reply *r)
+{
+	hl_call_header(s, method, path, key, body, body_len, content_type, timeout_ms, NULL, r);
 }
 
 static inline void hl_call(struct server *s, const char *method, const char *path, const char *key,
@@ -172,7 +184,7 @@ static inline char *hl_key_create(struct server *s, const char *user, const char
 
 /* Folders under LEDGERBOX_TEST_TMP named after `name`, the demo dataset
  * in DATA_DIR/demo, and the server's extra environment (NULL-terminated,
- * at most 7 entries). */
+ * at most 23 entries). */
 static inline void hl_prepare(struct server *s, const char *name, char *const env[])
 {
 	char *argv[] = { (char *)tl_bin(), "demo-data", NULL, NULL };
@@ -190,7 +202,7 @@ static inline void hl_prepare(struct server *s, const char *name, char *const en
 	tl_run(argv, NULL, &o);
 	assert_int_equal(o.exit_code, 0);
 	tl_output_free(&o);
-	while (n < 7 && env[n]) {
+	while (n < 23 && env[n]) {
 		s->extra_env[n] = env[n];
 		n++;
 	}

@@ -1,0 +1,441 @@
+/*
+ * analyze_query: the natural-language mode of POST /api/analyze.
+ *
+ * Each attempt: build the prompt (the first from the dataset's schema, a
+ * repair from the last code and its error), reserve its worst case, ask
+ * the model, take the code out of the reply, check it with a real parser
+ * (SQLite prepares SQL on the dataset; Python is compiled in a sandbox),
+ * run it. A failure at any step goes back to the model as a repair, up to
+ * LEDGERBOX_REPAIR_ATTEMPTS times. Every attempt is charged on its own
+ * ledger id: the first the run's id, the k-th "<id>.<k>". Attempts that
+ * lead to another are settled at once; the last is settled after the run
+ * is recorded (as code runs are), and attempts[-1].ledgerId tells budget
+ * reconciliation which entry the record stands for.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/analyze_internal.h"
+#include "http/analyze_llm.h"
+#include "llm/extract.h"
+#include "llm/schema.h"
+#include "llm/validate.h"
+#include "obs/metrics.h"
+#include "obs/trace.h"
+#include "util/utf8.h"
+#include "util/banned.h"
+
+#define ERROR_TEXT_MAX 2000
+
+struct query {
+	struct request *rq;
+	struct analyze_req *a;
+	const struct analyze_events *ev;
+	struct trace_span *span;
+	const char *id;
+	uint64_t deadline_ms;
+	struct schema schema;
+	bool have_schema;
+	json_t *attempts;
+	struct cost total;
+	uint64_t prompt_tokens, completion_tokens;
+	bool estimated;
+	char *code;                    /* the last code (owned) */
+	char error[ERROR_TEXT_MAX + 1];/* the last error, for the repair */
+};
+
+/* The state of one attempt. */
+struct attempt {
+	unsigned n;
+	char ledger_id[80];
+	struct charge charge;
+	struct generation gen;
+	const char *stage;
+	json_t *error;                 /* {"type", "message", "line"?} or NULL */
+	const char *run_status;
+	uint64_t t0;
+};
+
+static void ledger_id(const char *id, unsigned n, char *out, size_t len)
+{
+	if (n == 1)
+		snprintf(out, len, "%s", id);
+	else
+		snprintf(out, len, "%s.%u", id, n);
+}
+
+static json_t *attempt_json(struct query *q, struct attempt *t)
+{
+	const struct pricing *p = q->rq->srv->pricing;
+
+	return json_pack("{s:I,s:s,s:s,s:s?,s:O?,s:s?,s:{s:I,s:I,s:b,s:b},s:I,s:o,s:I,s:I}", "attempt",
+			 (json_int_t)t->n, "ledgerId", t->ledger_id, "stage", t->stage, "code",
+			 q->code, "error", t->error, "status", t->run_status, "tokens", "prompt",
+			 (json_int_t)t->gen.usage.prompt_tokens, "completion",
+			 (json_int_t)t->gen.usage.completion_tokens, "promptEstimated",
+			 t->gen.prompt_estimated, "completionEstimated", t->gen.completion_estimated,
+			 "tokensUsed",
+			 (json_int_t)(t->gen.usage.prompt_tokens + t->gen.usage.completion_tokens),
+			 "cost", cost_to_json(p, &t->charge.actual), "llmCalls",
+			 (json_int_t)t->gen.http_attempts, "durationMs",
+			 (json_int_t)(clock_mono_ms() - t->t0));
+}
+
+/* Adds the attempt to the list and the totals. */
+static void attempt_note(struct query *q, struct attempt *t)
+{
+	json_array_append_new(q->attempts, attempt_json(q, t));
+	cost_add(&q->total, &t->charge.actual);
+	q->prompt_tokens += t->gen.usage.prompt_tokens;
+	q->completion_tokens += t->gen.usage.completion_tokens;
+	q->estimated |= t->gen.prompt_estimated || t->gen.completion_estimated;
+}
+
+/* Settles an attempt that leads to another (or ends the request without a
+ * run to record): charged at once, durably. */
+static void attempt_settle_now(struct query *q, struct attempt *t)
+{
+	attempt_note(q, t);
+	if (t->charge.actual.total_micros == 0)
+		charge_release(q->rq, t->ledger_id, &t->charge);
+	else if (charge_settle(q->rq, t->ledger_id, &t->charge) < 0)
+		charge_release(q->rq, t->ledger_id, &t->charge);
+	json_decref(t->error);
+	t->error = NULL;
+	generation_release(&t->gen);
+}
+
+static void set_error(struct query *q, struct attempt *t, const char *type, const char *message,
+		      json_int_t line)
+{
+	json_decref(t->error);
+	t->error = line > 0 ? json_pack("{s:s,s:s%,s:I}", "type", type, "message", message,
+					(size_t)utf8_cut(message, ERROR_TEXT_MAX), "line", line)
+			    : json_pack("{s:s,s:s%}", "type", type, "message", message,
+					(size_t)utf8_cut(message, ERROR_TEXT_MAX));
+	if (line > 0)
+		snprintf(q->error, sizeof(q->error), "%s at line %" JSON_INTEGER_FORMAT ": %.*s", type,
+			 line, (int)utf8_cut(message, ERROR_TEXT_MAX - 100), message);
+	else
+		snprintf(q->error, sizeof(q->error), "%s: %.*s", type,
+			 (int)utf8_cut(message, ERROR_TEXT_MAX - 100), message);
+}
+
+/* What the model is told about a failed run: the runner's error, the end
+ * of stderr, and the limit that was hit. */
+static void run_error_note(struct query *q, struct attempt *t, json_t *result)
+{
+	json_t *e = json_object_get(result, "runner_error");
+	const char *status = json_string_value(json_object_get(result, "status"));
+	const char *err = json_string_value(json_object_get(result, "stderr"));
+	char msg[ERROR_TEXT_MAX + 1];
+	size_t len = err ? strlen(err) : 0;
+
+	if (json_is_object(e)) {
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *m = json_string_value(json_object_get(e, "message"));
+		set_error(q, t, type ? type : "Error", m ? m : "the program failed",
+			  json_integer_value(json_object_get(e, "line")));
+		return;
+	}
+	if (status && strcmp(status, "runtime_error") != 0) {
+		snprintf(msg, sizeof(msg),
+			 "the run was stopped (%s): write code that needs less time, memory or "
+			 "output", status);
+		set_error(q, t, "LimitExceeded", msg, 0);
+		return;
+	}
+	/* The end of stderr holds the traceback's last lines. */
+	snprintf(msg, sizeof(msg), "%s", len > 1500 ? err + len - 1500 : err ? err : "failed");
+	set_error(q, t, "Error", msg, 0);
+}
+
+static int prompt_for(struct query *q, unsigned n, struct prompt *p, struct outcome *o)
+{
+	const struct config *cfg = q->rq->srv->cfg;
+	struct prompt_options opt = { .language = sandbox_lang_name(q->a->lang),
+				      .query = q->a->query,
+				      .schema = q->have_schema ? &q->schema : NULL,
+				      .include_samples = q->rq->srv->llm_samples,
+				      .num_ctx = cfg->llm_num_ctx,
+				      .max_tokens = cfg->llm_max_tokens };
+	char err[512];
+	int r = n == 1 ? prompt_build(&opt, p, err, sizeof(err))
+		       : prompt_build_repair(&opt, q->code ? q->code : "", q->error, p, err,
+					     sizeof(err));
+
+	if (r == -E2BIG)
+		outcome_error(o, 400, "prompt_too_large", err, "query", 0, NULL);
+	else if (r < 0)
+		outcome_error(o, 500, "prompt_failed", err, NULL, 0, NULL);
+	return r;
+}
+
+/* Python's check needs a sandbox, briefly: it only compiles. */
+static uint64_t check_worst_micros(struct query *q, struct analyze_req *check)
+{
+	struct usage u;
+	struct cost c;
+
+	*check = *q->a;
+	check->limits.wall_ms = check->limits.wall_ms < 10000 ? check->limits.wall_ms : 10000;
+	check->limits.cpu_ms = check->limits.cpu_ms < 10000 ? check->limits.cpu_ms : 10000;
+	if (q->a->lang != SANDBOX_LANG_PYTHON)
+		return 0;
+	u = (struct usage){ .cpu_ms = check->limits.cpu_ms, .wall_ms = check->limits.wall_ms,
+			    .peak_memory_bytes = check->limits.memory_bytes };
+	pricing_cost(q->rq->srv->pricing, &u, &c);
+	return c.total_micros;
+}
+
+/* 0: the code passed; 1: it did not (t->error set); -1: o set. */
+static int code_check(struct query *q, struct attempt *t, struct analyze_req *check,
+		      struct outcome *o)
+{
+	struct trace_span *step = trace_span_start(q->rq->srv->tracer, q->span, "validate");
+	struct pool_result pr = { 0 };
+	char err[1024];
+	int r = 0;
+
+	analyze_emit_status(q->ev, "validating", t->n);
+	t->stage = "validate";
+	if (q->a->lang == SANDBOX_LANG_SQL) {
+		r = validate_sql(q->a->sqlite_path, q->code, err, sizeof(err));
+		if (r == -EIO) {
+			outcome_error(o, 500, "dataset_unreadable", err, "dataset", 0, NULL);
+			r = -1;
+		} else if (r < 0) {
+			set_error(q, t, "SQLError", err, 0);
+			r = 1;
+		}
+	} else if (analyze_sandbox(q->rq, check, q->code, true, &pr, o) < 0) {
+		r = -1;
+	} else {
+		charge_add_run(q->rq, pr.result, &t->charge);
+		const char *status = json_string_value(json_object_get(pr.result, "status"));
+		if (!status || strcmp(status, "ok") != 0) {
+			run_error_note(q, t, pr.result);
+			r = 1;
+		}
+	}
+	pool_result_release(&pr);
+	if (r)
+		trace_span_error(step, r > 0 ? q->error : "the check did not complete");
+	trace_span_end(step);
+	return r;
+}
+
+static int generate(struct query *q, struct attempt *t, const struct prompt *p, struct outcome *o)
+{
+	struct trace_span *step = trace_span_start(q->rq->srv->tracer, q->span, "generate");
+	char *code = NULL;
+	int r;
+
+	analyze_emit_status(q->ev, "generating", t->n);
+	t->stage = "generate";
+	r = llm_generate(q->rq, p, q->ev, q->deadline_ms, &t->gen, o);
+	charge_add_llm(q->rq, &t->gen.usage, &t->charge);
+	trace_span_attr_str(step, "llm.model", q->rq->srv->llm.model);
+	trace_span_attr_int(step, "llm.prompt_tokens", (int64_t)t->gen.usage.prompt_tokens);
+	trace_span_attr_int(step, "llm.completion_tokens", (int64_t)t->gen.usage.completion_tokens);
+	trace_span_attr_int(step, "cost_micros", (int64_t)t->charge.actual.total_micros);
+	if (r == 0 && extract_code(t->gen.reply, sandbox_lang_name(q->a->lang), &code) < 0) {
+		set_error(q, t, "NoCode", "the reply held no code", 0);
+		r = 1;
+	}
+	if (code) {
+		free(q->code);
+		q->code = code;
+	}
+	if (r)
+		trace_span_error(step, r > 0 ? q->error : "the LLM call failed");
+	trace_span_end(step);
+	return r;
+}
+
+/* Ends the request with an error after attempts that were charged: the
+ * error says so and lists them. */
+static void fail_with_attempts(struct query *q, struct outcome *o)
+{
+	json_t *err = json_object_get(o->body, "error");
+
+	if (!err || json_array_size(q->attempts) == 0)
+		return;
+	json_object_set_new(err, "runId", json_string(q->id));
+	json_object_set(err, "attempts", q->attempts);
+	json_object_set_new(err, "cost", cost_to_json(q->rq->srv->pricing, &q->total));
+	json_object_set_new(err, "tokensUsed",
+			    json_integer((json_int_t)(q->prompt_tokens + q->completion_tokens)));
+}
+
+static void final_answer(struct query *q, struct run_output *out)
+{
+	json_t *r = out->response;
+
+	json_object_set(r, "attempts", q->attempts);
+	json_object_set_new(r, "cost", cost_to_json(q->rq->srv->pricing, &q->total));
+	json_object_set_new(r, "tokensUsed",
+			    json_integer((json_int_t)(q->prompt_tokens + q->completion_tokens)));
+	json_object_set_new(r, "tokens", json_pack("{s:I,s:I,s:b}", "prompt",
+						   (json_int_t)q->prompt_tokens, "completion",
+						   (json_int_t)q->completion_tokens, "estimated",
+						   q->estimated));
+	json_object_set_new(r, "model", json_string(q->rq->srv->llm.model));
+}
+
+static void stdout_events(const struct analyze_events *ev, json_t *result)
+{
+	const char *out = json_string_value(json_object_get(result, "stdout"));
+
+	while (ev && out && *out) {
+		const char *nl = strchr(out, '\n');
+		size_t len = nl ? (size_t)(nl - out) : strlen(out);
+		analyze_emit(ev, "stdout", json_pack("{s:s%}", "text", out, len));
+		out += len + (nl ? 1 : 0);
+	}
+}
+
+/* Runs the checked code. 0: finished (answered in *o); 1: failed and worth
+ * a repair (t->error set; not recorded); -1: o set. */
+static int run_code(struct query *q, struct attempt *t, bool last, int64_t created, uint64_t t0,
+		    struct outcome *o)
+{
+	struct trace_span *step = trace_span_start(q->rq->srv->tracer, q->span, "run");
+	struct pool_result pr = { 0 };
+	struct run_output out = { 0 };
+	const char *status;
+	int r = 0;
+
+	analyze_emit_status(q->ev, "running", t->n);
+	t->stage = "run";
+	if (analyze_sandbox(q->rq, q->a, q->code, false, &pr, o) < 0) {
+		trace_span_error(step, "the run did not complete");
+		trace_span_end(step);
+		return -1;
+	}
+	status = json_string_value(json_object_get(pr.result, "status"));
+	t->run_status = status;
+	trace_span_attr_str(step, "status", status);
+	trace_span_end(step);
+	stdout_events(q->ev, pr.result);
+	if (!last && status && strcmp(status, "ok") != 0 && strcmp(status, "killed") != 0 &&
+	    strcmp(status, "sandbox_error") != 0) {
+		charge_add_run(q->rq, pr.result, &t->charge);
+		run_error_note(q, t, pr.result);
+		t->run_status = NULL;
+		pool_result_release(&pr);
+		return 1;
+	}
+	analyze_response_build(q->a, q->code, &pr, q->id, (int64_t)(clock_mono_ms() - t0),
+			       q->rq->srv->cfg, &out);
+	if (!out.response) {
+		outcome_error(o, 500, "out_of_memory", "out of memory", NULL, 0, NULL);
+		r = -1;
+	} else {
+		charge_add_run(q->rq, pr.result, &t->charge);
+		if (status && strcmp(status, "ok") != 0)
+			run_error_note(q, t, pr.result);
+		attempt_note(q, t);
+		final_answer(q, &out);
+		analyze_record_and_settle(q->rq, q->a, q->code, &out, &t->charge, q->id,
+					  t->ledger_id, created, (int64_t)(clock_mono_ms() - t0), o);
+	}
+	run_output_release(&out);
+	pool_result_release(&pr);
+	return r;
+}
+
+static bool schema_prepare(struct query *q, struct outcome *o)
+{
+	char err[512];
+
+	if (!q->a->sqlite_path[0])
+		return true;
+	if (schema_load(q->a->dataset, q->a->sqlite_path, SCHEMA_MAX_SAMPLES, &q->schema, err,
+			sizeof(err)) < 0) {
+		outcome_error(o, 500, "dataset_unreadable", err, "dataset", 0, NULL);
+		return false;
+	}
+	q->have_schema = true;
+	return true;
+}
+
+/* One attempt. 0: the request is answered (o set); 1: go on repairing. */
+static int attempt_once(struct query *q, unsigned n, bool last, int64_t created, uint64_t t0,
+			struct outcome *o)
+{
+	struct attempt t = { .n = n, .stage = "generate", .t0 = clock_mono_ms() };
+	struct analyze_req check;
+	struct prompt p = { 0 };
+	uint64_t extra;
+	int r;
+
+	ledger_id(q->id, n, t.ledger_id, sizeof(t.ledger_id));
+	if (n > 1) {
+		metrics_repair();
+		analyze_emit_status(q->ev, "repairing", n);
+	}
+	if (prompt_for(q, n, &p, o) < 0)
+		return 0;
+	extra = llm_worst_micros(q->rq, &p) + check_worst_micros(q, &check);
+	if (!charge_reserve(q->rq, q->a, t.ledger_id, extra, &t.charge, o)) {
+		prompt_release(&p);
+		return 0;
+	}
+	analyze_emit_status(q->ev, "budget_reserved", n);
+	r = generate(q, &t, &p, o);
+	prompt_release(&p);
+	if (r == 0)
+		r = code_check(q, &t, &check, o);
+	if (r == 0)
+		r = run_code(q, &t, last, created, t0, o);
+	if (r == 0) {
+		json_decref(t.error);
+		generation_release(&t.gen);
+		return 0;
+	}
+	attempt_settle_now(q, &t);
+	if (r < 0 || last) {
+		if (r > 0) {
+			char msg[ERROR_TEXT_MAX + 200];
+			snprintf(msg, sizeof(msg),
+				 "the model did not produce working code in %u attempts; the last "
+				 "error: %s", n, q->error);
+			outcome_error(o, 422, "generation_failed", msg, NULL, 0, NULL);
+		}
+		return 0;
+	}
+	return 1;
+}
+
+void analyze_query(struct request *rq, struct analyze_req *a, const struct analyze_events *ev,
+		   const char *id, int64_t created, uint64_t t0, struct trace_span *span,
+		   struct outcome *o)
+{
+	struct query q = { .rq = rq, .a = a, .ev = ev, .span = span, .id = id,
+			   .deadline_ms = t0 + rq->srv->cfg->analyze_deadline_ms,
+			   .attempts = json_array() };
+	unsigned attempts = 1 + (unsigned)rq->srv->cfg->repair_attempts;
+
+	if (!q.attempts) {
+		outcome_error(o, 500, "out_of_memory", "out of memory", NULL, 0, NULL);
+		return;
+	}
+	if (schema_prepare(&q, o)) {
+		for (unsigned n = 1; n <= attempts; n++)
+			if (attempt_once(&q, n, n == attempts, created, t0, o) == 0)
+				break;
+		if (o->status != 200)
+			fail_with_attempts(&q, o);
+	}
+	trace_span_attr_int(span, "llm.tokens", (int64_t)(q.prompt_tokens + q.completion_tokens));
+	trace_span_attr_int(span, "cost_micros", (int64_t)q.total.total_micros);
+	trace_span_attr_int(span, "attempts", (int64_t)json_array_size(q.attempts));
+	if (q.have_schema)
+		schema_release(&q.schema);
+	json_decref(q.attempts);
+	free(q.code);
+}

@@ -1,0 +1,543 @@
+/*
+ * schema: reads a dataset's SQLite file into a struct schema for prompts.
+ *
+ * Invariants:
+ * - The file is only ever read: read-only + immutable URI, no extensions,
+ *   defensive mode. Every statement here is fixed SQL of ours with names
+ *   quoted by sqlite3_mprintf("%w").
+ * - Each statement may run at most STATEMENT_MAX_OPS virtual-machine steps
+ *   (a progress handler stops it), and samples come from a bounded prefix
+ *   of each table, so loading time does not grow with the data.
+ * - A table that cannot be read (a virtual table whose module is missing)
+ *   is kept with what could be learnt: rows = -1, maybe no columns.
+ */
+#include "llm/schema.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "util/utf8.h"
+
+#include "util/banned.h"
+
+#define STATEMENT_MAX_OPS 20000000u /* VM steps one loading statement may take */
+#define PROGRESS_EVERY 1000	    /* VM steps between two calls of the handler */
+
+struct loader {
+	sqlite3 *db;
+	unsigned ticks; /* progress handler calls since the statement began */
+	size_t max_samples;
+};
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !err_len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- opening ---------------------------------------------------------- */
+
+static bool uri_plain(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+}
+
+/* "file:" URI of path with every other byte escaped; an absolute path gets
+ * an empty authority so that "//x" is never read as a host name. */
+static char *uri_for(const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	static const char query[] = "?mode=ro&immutable=1";
+	size_t size = 7 + strlen(path) * 3 + sizeof(query), n;
+	char *uri = malloc(size);
+
+	if (!uri)
+		return NULL;
+	n = (size_t)snprintf(uri, size, "%s", path[0] == '/' ? "file://" : "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (uri_plain(*p)) {
+			uri[n++] = (char)*p;
+		} else {
+			uri[n++] = '%';
+			uri[n++] = hex[*p >> 4];
+			uri[n++] = hex[*p & 15];
+		}
+	}
+	memcpy(uri + n, query, sizeof(query));
+	return uri;
+}
+
+static int configure(sqlite3 *db)
+{
+	static const int off[] = { SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION,
+				   SQLITE_DBCONFIG_TRUSTED_SCHEMA,
+				   SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER };
+	int now = -1;
+
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		if (sqlite3_db_config(db, off[i], 0, &now) != SQLITE_OK || now != 0)
+			return -EIO;
+	}
+	if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &now) != SQLITE_OK || now != 1)
+		return -EIO;
+	if (sqlite3_enable_load_extension(db, 0) != SQLITE_OK)
+		return -EIO;
+	sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+	sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, 0);
+	return 0;
+}
+
+/* Refuses what SQLite would open badly (a FIFO blocks) and names the
+ * reason; SQLite then opens the file itself. */
+static int check_path(const char *path, char *err, size_t err_len)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		set_err(err, err_len, "cannot open database %s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_err(err, err_len, "cannot open database %s: not a regular file", path);
+		return -EIO;
+	}
+	return 0;
+}
+
+int schema_db_open(const char *sqlite_path, struct sqlite3 **ret, char *err, size_t err_len)
+{
+	sqlite3 *db = NULL;
+	char *uri;
+	int r, rc;
+
+	r = check_path(sqlite_path, err, err_len);
+	if (r < 0)
+		return r;
+	uri = uri_for(sqlite_path);
+	if (!uri) {
+		set_err(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	free(uri);
+	if (rc == SQLITE_OK && configure(db) < 0) {
+		set_err(err, err_len, "cannot open database %s: cannot apply read-only settings",
+			sqlite_path);
+		sqlite3_close(db);
+		return -EIO;
+	}
+	/* Opening is lazy: reading the schema is what finds a damaged file or
+	 * one that is not a database. */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		set_err(err, err_len, "cannot open database %s: %s", sqlite_path,
+			db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+	}
+	*ret = db;
+	return 0;
+}
+
+/* ---- text ------------------------------------------------------------- */
+
+/* A copy of s[0..len) that is valid UTF-8, has control characters turned
+ * into spaces and is cut to at most max_bytes on a character boundary.
+ * NULL when out of memory. */
+static char *clean_text(const char *s, size_t len, size_t max_bytes)
+{
+	/* Replacement characters only lengthen the text, so the first
+	 * max_bytes of the result come from the first max_bytes of input;
+	 * looking at a few more keeps a sequence at the cut whole. */
+	size_t take = len < max_bytes + 4 ? len : max_bytes + 4, fixed_len, n;
+	char *fixed = NULL, *out;
+
+	if (utf8_sanitize(s, take, &fixed, &fixed_len) < 0)
+		return NULL;
+	out = malloc(fixed_len + 1);
+	if (out) {
+		memcpy(out, fixed ? fixed : s, fixed_len);
+		out[fixed_len] = '\0';
+		for (size_t i = 0; i < fixed_len; i++) {
+			if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+				out[i] = ' ';
+		}
+		n = utf8_cut(out, max_bytes);
+		out[n] = '\0';
+	}
+	free(fixed);
+	return out;
+}
+
+/* Names are what a query must spell exactly, so they are never changed:
+ * one that is too long, invalid UTF-8 or has control characters cannot be
+ * put in a prompt usefully and is left out. */
+static bool name_usable(const unsigned char *name, size_t len)
+{
+	char *fixed = NULL;
+	size_t fixed_len;
+
+	if (!name || len == 0 || len > SCHEMA_NAME_MAX_BYTES || strlen((const char *)name) != len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (name[i] < 0x20 || name[i] == 0x7f)
+			return false;
+	}
+	if (utf8_sanitize((const char *)name, len, &fixed, &fixed_len) < 0 || fixed) {
+		free(fixed);
+		return false;
+	}
+	return true;
+}
+
+/* ---- statements ------------------------------------------------------- */
+
+static int on_progress(void *arg)
+{
+	struct loader *l = arg;
+
+	return ++l->ticks > STATEMENT_MAX_OPS / PROGRESS_EVERY;
+}
+
+static int loader_prepare(struct loader *l, const char *sql, sqlite3_stmt **ret)
+{
+	int rc;
+
+	l->ticks = 0;
+	rc = sqlite3_prepare_v2(l->db, sql, -1, ret, NULL);
+	if (rc == SQLITE_NOMEM)
+		return -ENOMEM;
+	return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+static int64_t count_rows(struct loader *l, const char *table)
+{
+	char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\"", table);
+	sqlite3_stmt *st = NULL;
+	int64_t rows = -1;
+
+	if (sql && loader_prepare(l, sql, &st) == 0 && sqlite3_step(st) == SQLITE_ROW)
+		rows = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_free(sql);
+	return rows;
+}
+
+static int add_column(struct schema_table *t, const unsigned char *name, const unsigned char *type,
+		      size_t type_len)
+{
+	struct schema_column *c = &t->columns[t->n_columns];
+
+	memset(c, 0, sizeof(*c));
+	c->name = strdup((const char *)name);
+	c->type = clean_text(type ? (const char *)type : "", type ? type_len : 0,
+			     SCHEMA_TYPE_MAX_BYTES);
+	if (!c->name || !c->type) {
+		free(c->name);
+		free(c->type);
+		return -ENOMEM;
+	}
+	t->n_columns++;
+	return 0;
+}
+
+static int load_columns(struct loader *l, struct schema_table *t)
+{
+	sqlite3_stmt *st = NULL;
+	int r = loader_prepare(l, "SELECT name, type FROM pragma_table_info(?1)", &st);
+
+	if (r == 0)
+		r = sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC) == SQLITE_OK ? 0 : -ENOMEM;
+	if (r == 0) {
+		t->columns = calloc(SCHEMA_MAX_COLUMNS, sizeof(*t->columns));
+		if (!t->columns)
+			r = -ENOMEM;
+	}
+	while (r == 0 && t->n_columns < SCHEMA_MAX_COLUMNS && sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(st, 0);
+
+		if (name_usable(name, (size_t)sqlite3_column_bytes(st, 0)))
+			r = add_column(t, name, sqlite3_column_text(st, 1),
+				       (size_t)sqlite3_column_bytes(st, 1));
+	}
+	sqlite3_finalize(st);
+	/* Room was made for the most columns a table may have; give back the
+	 * rest (shrinking cannot fail in a way that loses the data). */
+	if (r == 0 && t->n_columns > 0 && t->n_columns < SCHEMA_MAX_COLUMNS) {
+		struct schema_column *fit = realloc(t->columns, t->n_columns * sizeof(*fit));
+
+		if (fit)
+			t->columns = fit;
+	}
+	/* A table SQLite cannot describe is kept without columns. */
+	return r == -ENOMEM ? r : 0;
+}
+
+/* Adds the value in column i of the current row to c's samples unless it
+ * is NULL, a blob, or equal (after cutting) to one already there. */
+static int add_sample(struct schema_column *c, sqlite3_stmt *st, int i)
+{
+	int type = sqlite3_column_type(st, i);
+	const char *text;
+	char *sample;
+
+	if (type == SQLITE_NULL || type == SQLITE_BLOB)
+		return 0;
+	text = (const char *)sqlite3_column_text(st, i);
+	if (!text)
+		return sqlite3_errcode(sqlite3_db_handle(st)) == SQLITE_NOMEM ? -ENOMEM : 0;
+	sample = clean_text(text, (size_t)sqlite3_column_bytes(st, i), SCHEMA_SAMPLE_MAX_BYTES);
+	if (!sample)
+		return -ENOMEM;
+	for (size_t k = 0; k < c->n_samples; k++) {
+		if (strcmp(c->samples[k], sample) == 0) {
+			free(sample);
+			return 0;
+		}
+	}
+	c->samples[c->n_samples++] = sample;
+	return 0;
+}
+
+/* "SELECT "a", "b" FROM "t" LIMIT n": one pass over the first rows fills
+ * every column's samples. */
+static char *samples_sql(const struct schema_table *t)
+{
+	sqlite3_str *s = sqlite3_str_new(NULL);
+
+	sqlite3_str_appendall(s, "SELECT ");
+	for (size_t i = 0; i < t->n_columns; i++)
+		sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", t->columns[i].name);
+	sqlite3_str_appendf(s, " FROM \"%w\" LIMIT %d", t->name, SCHEMA_SAMPLE_SCAN_ROWS);
+	return sqlite3_str_finish(s);
+}
+
+static int load_samples(struct loader *l, struct schema_table *t)
+{
+	sqlite3_stmt *st = NULL;
+	char *sql;
+	int r = 0;
+
+	if (l->max_samples == 0 || t->n_columns == 0)
+		return 0;
+	sql = samples_sql(t);
+	if (!sql)
+		return -ENOMEM;
+	if (loader_prepare(l, sql, &st) == 0) {
+		bool want = true;
+
+		while (r == 0 && want && sqlite3_step(st) == SQLITE_ROW) {
+			want = false;
+			for (size_t i = 0; r == 0 && i < t->n_columns; i++) {
+				struct schema_column *c = &t->columns[i];
+
+				if (c->n_samples < l->max_samples)
+					r = add_sample(c, st, (int)i);
+				want = want || c->n_samples < l->max_samples;
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_free(sql);
+	return r;
+}
+
+static int load_table(struct loader *l, struct schema_table *t)
+{
+	int r = load_columns(l, t);
+
+	if (r == 0) {
+		t->rows = count_rows(l, t->name);
+		r = load_samples(l, t);
+	}
+	return r;
+}
+
+static int load_tables(struct loader *l, struct schema *s, char *err, size_t err_len)
+{
+	sqlite3_stmt *st = NULL;
+	int r = loader_prepare(l,
+			       "SELECT name FROM sqlite_schema WHERE type = 'table'"
+			       " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+			       &st);
+
+	if (r == 0) {
+		s->tables = calloc(SCHEMA_MAX_TABLES, sizeof(*s->tables));
+		r = s->tables ? 0 : -ENOMEM;
+	}
+	while (r == 0 && s->n_tables < SCHEMA_MAX_TABLES) {
+		int rc = sqlite3_step(st);
+		const unsigned char *name;
+		struct schema_table *t = &s->tables[s->n_tables];
+
+		if (rc != SQLITE_ROW) {
+			r = rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+			break;
+		}
+		name = sqlite3_column_text(st, 0);
+		if (!name_usable(name, (size_t)sqlite3_column_bytes(st, 0)))
+			continue;
+		t->name = strdup((const char *)name);
+		if (!t->name)
+			r = -ENOMEM;
+		else
+			s->n_tables++;
+	}
+	if (r < 0)
+		set_err(err, err_len, "cannot read the list of tables: %s",
+			r == -ENOMEM ? "out of memory" : sqlite3_errmsg(l->db));
+	sqlite3_finalize(st);
+	/* Columns are read after the list is done: one statement at a time. */
+	for (size_t i = 0; r == 0 && i < s->n_tables; i++) {
+		r = load_table(l, &s->tables[i]);
+		if (r < 0)
+			set_err(err, err_len, "out of memory while reading table %s",
+				s->tables[i].name);
+	}
+	return r;
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool file_listed(int dir_fd, const char *name)
+{
+	struct stat st;
+
+	return name[0] != '.' && name_usable((const unsigned char *)name, strlen(name)) &&
+	       fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The files a Python run sees in /data. A folder that cannot be read
+ * leaves the list empty: the prompt then names only the SQLite file. */
+static int load_files(const char *sqlite_path, struct schema *s)
+{
+	const char *slash = strrchr(sqlite_path, '/');
+	char *dir = slash ? strndup(sqlite_path, (size_t)(slash - sqlite_path) + 1) : strdup(".");
+	struct dirent *de;
+	DIR *d = NULL;
+	int fd, r = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd >= 0)
+		d = fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	s->files = calloc(SCHEMA_MAX_FILES, sizeof(*s->files));
+	if (!s->files)
+		r = -ENOMEM;
+	while (r == 0 && s->n_files < SCHEMA_MAX_FILES && (de = readdir(d))) {
+		if (!file_listed(dirfd(d), de->d_name))
+			continue;
+		s->files[s->n_files] = strdup(de->d_name);
+		if (!s->files[s->n_files])
+			r = -ENOMEM;
+		else
+			s->n_files++;
+	}
+	closedir(d);
+	if (r == 0)
+		qsort(s->files, s->n_files, sizeof(*s->files), compare_names);
+	return r;
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+int schema_load(const char *dataset, const char *sqlite_path, size_t max_samples, struct schema *ret,
+		char *err, size_t err_len)
+{
+	struct schema s = { 0 };
+	struct loader l = { .max_samples = max_samples };
+	int r;
+
+	if (!sqlite_path || !*sqlite_path || !*base_name(sqlite_path)) {
+		set_err(err, err_len, "no SQLite file given");
+		return -EINVAL;
+	}
+	if (l.max_samples > SCHEMA_MAX_SAMPLES)
+		l.max_samples = SCHEMA_MAX_SAMPLES;
+	r = schema_db_open(sqlite_path, &l.db, err, err_len);
+	if (r < 0)
+		return r;
+	sqlite3_progress_handler(l.db, PROGRESS_EVERY, on_progress, &l);
+	s.dataset = clean_text(dataset ? dataset : "", dataset ? strlen(dataset) : 0,
+			       SCHEMA_NAME_MAX_BYTES);
+	s.sqlite_file = strdup(base_name(sqlite_path));
+	r = s.dataset && s.sqlite_file ? 0 : -ENOMEM;
+	if (r == 0)
+		r = load_tables(&l, &s, err, err_len);
+	if (r == 0)
+		r = load_files(sqlite_path, &s);
+	if (r == -ENOMEM)
+		set_err(err, err_len, "out of memory while reading %s", sqlite_path);
+	sqlite3_close(l.db);
+	if (r < 0) {
+		schema_release(&s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+void schema_release(struct schema *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_tables; i++) {
+		struct schema_table *t = &s->tables[i];
+
+		for (size_t j = 0; j < t->n_columns; j++) {
+			free(t->columns[j].name);
+			free(t->columns[j].type);
+			for (size_t k = 0; k < t->columns[j].n_samples; k++)
+				free(t->columns[j].samples[k]);
+		}
+		free(t->columns);
+		free(t->name);
+	}
+	for (size_t i = 0; i < s->n_files; i++)
+		free(s->files[i]);
+	free(s->files);
+	free(s->tables);
+	free(s->dataset);
+	free(s->sqlite_file);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,80 @@
+/*
+ * schema: what a language model is told about a dataset — its tables,
+ * columns, declared types, row counts, a few sample values per column and
+ * the names of the files a Python run sees in /data.
+ *
+ * The SQLite file is opened read-only and immutable (like the SQL runner
+ * does), with extension loading off and a bound on the work every statement
+ * may do, so a large or hostile file cannot make loading slow. Sample values
+ * come from the first SCHEMA_SAMPLE_SCAN_ROWS rows of each table only.
+ *
+ * Everything in a struct schema is valid UTF-8 (invalid bytes become
+ * U+FFFD), so it can go into JSON as it is. Privacy: a schema holds sample
+ * values; pass max_samples = 0 when they must not be read at all. The
+ * prompt builder leaves them out unless it is told they may be sent.
+ */
+#ifndef LEDGERBOX_LLM_SCHEMA_H
+#define LEDGERBOX_LLM_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCHEMA_MAX_SAMPLES 5          /* sample values kept per column */
+#define SCHEMA_SAMPLE_MAX_BYTES 40    /* each sample is cut to this many bytes */
+#define SCHEMA_MAX_TABLES 200         /* tables past this (by name) are left out */
+#define SCHEMA_MAX_COLUMNS 500        /* columns past this (in table order) are left out */
+#define SCHEMA_MAX_FILES 200          /* file names of the dataset folder kept */
+#define SCHEMA_NAME_MAX_BYTES 256     /* tables and columns with longer names, or names with
+				       * control characters or invalid UTF-8, are left out: a
+				       * query could not spell them from a prompt */
+#define SCHEMA_TYPE_MAX_BYTES 64      /* declared types are cut to this */
+#define SCHEMA_SAMPLE_SCAN_ROWS 2000  /* rows of a table looked at for samples */
+
+struct schema_column {
+	char *name;
+	char *type; /* declared type as written ("" when none), cut to SCHEMA_TYPE_MAX_BYTES */
+	char *samples[SCHEMA_MAX_SAMPLES]; /* distinct, non-NULL, never blobs; control
+					    * characters become spaces */
+	size_t n_samples;
+};
+
+struct schema_table {
+	char *name;
+	int64_t rows; /* COUNT(*); -1 when it could not be counted (e.g. a virtual
+		       * table whose module is missing) */
+	struct schema_column *columns;
+	size_t n_columns;
+};
+
+struct schema {
+	char *dataset;	   /* the dataset's name ("" when none was given) */
+	char *sqlite_file; /* the SQLite file's name without its folder: what a
+			    * Python run sees as /data/<sqlite_file> */
+	struct schema_table *tables; /* sorted by name, sqlite_* tables left out */
+	size_t n_tables;
+	char **files; /* regular, non-hidden files next to the SQLite file, sorted
+		       * (the dataset folder a Python run sees at /data) */
+	size_t n_files;
+};
+
+/* Reads the dataset's SQLite file (host path, opened read-only + immutable) : every table (not sqlite_*),
+ * its columns and declared types, row count, and up to max_samples DISTINCT non-null sample values per
+ * column (each cut to 40 bytes, valid UTF-8), at most 200 tables x 500 columns. 0 or -errno with err.
+ * max_samples above SCHEMA_MAX_SAMPLES counts as SCHEMA_MAX_SAMPLES. dataset may be NULL. Errors:
+ * -EINVAL no path, -EIO the file cannot be opened or is not a SQLite database, -ENOMEM. The caller
+ * releases *ret with schema_release(). */
+int schema_load(const char *dataset, const char *sqlite_path, size_t max_samples, struct schema *ret,
+		char *err, size_t err_len);
+/* Frees everything the schema holds and zeroes it; accepts NULL. */
+void schema_release(struct schema *s);
+
+/* Opens sqlite_path the way ledgerbox reads datasets on the host: a
+ * "file:" URI with mode=ro&immutable=1, SQLITE_OPEN_READONLY, extension
+ * loading off (C API and SQL), defensive mode on, untrusted schema, no
+ * attached databases; then reads the schema once so that a file that is not
+ * a database fails here. -EIO with err naming the file when it cannot be
+ * opened, -ENOMEM. The caller closes *ret with sqlite3_close(). */
+struct sqlite3;
+int schema_db_open(const char *sqlite_path, struct sqlite3 **ret, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * Template budget_vs_actual: each revenue and expense account's budget
+ * against what the ledger shows, from January to a chosen month of a year.
+ * Both are in the account's normal direction (credits for revenue, debits
+ * for expenses and for contra-revenue), as budgets are. variance is actual
+ * less budget; favorable is 1 when that is good news (more on a credit
+ * account, less on a debit account). Accounts with neither budget nor
+ * ledger lines in the period are left out. The Python version also saves
+ * budget_vs_actual.png.
+ */
+#include "templates/internal.h"
+
+#include "util/banned.h"
+
+static const char *const budgets_columns[] = { "account_id", "month", "amount", NULL };
+static const char *const gl_entries_columns[] = {
+	"entry_date", "account_id", "debit", "credit", NULL,
+};
+static const char *const accounts_columns[] = {
+	"account_id", "name", "type", "normal_balance", NULL,
+};
+
+static const struct tpl_need needs[] = {
+	{ "budgets", budgets_columns },
+	{ "gl_entries", gl_entries_columns },
+	{ "accounts", accounts_columns },
+};
+
+static const char sql[] =
+	"bounds AS (\n"
+	"  -- Dates are YYYY-MM-DD text, so every day of the last month sorts on or\n"
+	"  -- before its \"-31\".\n"
+	"  SELECT printf('%04d-01', year) AS first_month,\n"
+	"         printf('%04d-%02d', year, through_month) AS last_month,\n"
+	"         printf('%04d-01-01', year) AS first_day,\n"
+	"         printf('%04d-%02d-31', year, through_month) AS last_day\n"
+	"  FROM params\n"
+	"),\n"
+	"budget AS (\n"
+	"  SELECT b.account_id, sum(CAST(round(b.amount * 100) AS INTEGER)) AS cents\n"
+	"  FROM budgets b\n"
+	"  JOIN bounds ON b.month BETWEEN bounds.first_month AND bounds.last_month\n"
+	"  GROUP BY b.account_id\n"
+	"),\n"
+	"actual AS (\n"
+	"  SELECT g.account_id,\n"
+	"         sum(CAST(round(g.debit * 100) AS INTEGER)\n"
+	"             - CAST(round(g.credit * 100) AS INTEGER)) AS debit_cents\n"
+	"  FROM gl_entries g\n"
+	"  JOIN bounds ON g.entry_date BETWEEN bounds.first_day AND bounds.last_day\n"
+	"  GROUP BY g.account_id\n"
+	"),\n"
+	"lines AS (\n"
+	"  -- Budgets are in each account's normal direction, so actuals are too.\n"
+	"  SELECT a.account_id, a.name, a.type, a.normal_balance,\n"
+	"         coalesce(bu.cents, 0) AS budget,\n"
+	"         CASE a.normal_balance WHEN 'credit' THEN -coalesce(ac.debit_cents, 0)\n"
+	"                               ELSE coalesce(ac.debit_cents, 0) END AS actual\n"
+	"  FROM accounts a\n"
+	"  LEFT JOIN budget bu ON bu.account_id = a.account_id\n"
+	"  LEFT JOIN actual ac ON ac.account_id = a.account_id\n"
+	"  WHERE a.type IN ('revenue', 'expense')\n"
+	"    AND (bu.account_id IS NOT NULL OR ac.account_id IS NOT NULL)\n"
+	")\n"
+	"SELECT account_id,\n"
+	"       name AS account,\n"
+	"       type,\n"
+	"       budget / 100.0 AS budget,\n"
+	"       actual / 100.0 AS actual,\n"
+	"       (actual - budget) / 100.0 AS variance,\n"
+	"       round(100.0 * (actual - budget) / nullif(budget, 0), 1) AS variance_pct,\n"
+	"       CASE WHEN normal_balance = 'credit' THEN actual >= budget\n"
+	"            ELSE actual <= budget END AS favorable\n"
+	"FROM lines\n"
+	"ORDER BY account_id;\n";
+
+static const char py_imports[] =
+	"import os\n"
+	"import sqlite3\n"
+	"\n"
+	"import matplotlib.pyplot as plt\n"
+	"import pandas as pd\n";
+
+static const char python[] =
+	"\n"
+	"def cents(amounts):\n"
+	"    \"\"\"Money as whole cents, so that totals are exact.\"\"\"\n"
+	"    return (amounts.astype(\"float64\") * 100).round().astype(\"int64\")\n"
+	"\n"
+	"\n"
+	"con = sqlite3.connect(DATABASE, uri=True)\n"
+	"accounts = pd.read_sql(\n"
+	"    \"SELECT account_id, name, type, normal_balance FROM accounts\"\n"
+	"    \" WHERE type IN ('revenue', 'expense') ORDER BY account_id\",\n"
+	"    con,\n"
+	")\n"
+	"budgets = pd.read_sql(\n"
+	"    \"SELECT account_id, amount FROM budgets WHERE month BETWEEN ? AND ?\",\n"
+	"    con,\n"
+	"    params=(f\"{year:04d}-01\", f\"{year:04d}-{through_month:02d}\"),\n"
+	")\n"
+	"# Dates are YYYY-MM-DD text, so every day of the last month sorts on or\n"
+	"# before its \"-31\".\n"
+	"lines = pd.read_sql(\n"
+	"    \"SELECT account_id, debit, credit FROM gl_entries\"\n"
+	"    \" WHERE entry_date BETWEEN ? AND ?\",\n"
+	"    con,\n"
+	"    params=(f\"{year:04d}-01-01\", f\"{year:04d}-{through_month:02d}-31\"),\n"
+	")\n"
+	"con.close()\n"
+	"\n"
+	"budget = cents(budgets[\"amount\"]).groupby(budgets[\"account_id\"]).sum()\n"
+	"lines[\"debit_cents\"] = cents(lines[\"debit\"]) - cents(lines[\"credit\"])\n"
+	"debit_cents = lines.groupby(\"account_id\")[\"debit_cents\"].sum()\n"
+	"\n"
+	"# Budgets are in each account's normal direction, so actuals are too.\n"
+	"ids = accounts[\"account_id\"]\n"
+	"table = accounts[ids.isin(budget.index) | ids.isin(debit_cents.index)]\n"
+	"table = table.reset_index(drop=True)\n"
+	"sign = table[\"normal_balance\"].map({\"credit\": -1}).fillna(1).astype(\"int64\")\n"
+	"budget_cents = table[\"account_id\"].map(budget).fillna(0).astype(\"int64\")\n"
+	"actual_cents = sign * table[\"account_id\"].map(debit_cents).fillna(0).astype(\"int64\")\n"
+	"variance = actual_cents - budget_cents\n"
+	"favorable = ((sign < 0) & (variance >= 0)) | ((sign > 0) & (variance <= 0))\n"
+	"\n"
+	"result = pd.DataFrame({\n"
+	"    \"account_id\": table[\"account_id\"],\n"
+	"    \"account\": table[\"name\"],\n"
+	"    \"type\": table[\"type\"],\n"
+	"    \"budget\": budget_cents / 100,\n"
+	"    \"actual\": actual_cents / 100,\n"
+	"    \"variance\": variance / 100,\n"
+	"    \"variance_pct\": (100 * variance / budget_cents.where(budget_cents != 0)).round(1),\n"
+	"    \"favorable\": favorable.astype(\"int64\"),\n"
+	"})\n"
+	"\n"
+	"fig, ax = plt.subplots(figsize=(10, max(3, 0.4 * len(result))))\n"
+	"colors = [\"#2ca25f\" if good else \"#de2d26\" for good in result[\"favorable\"]]\n"
+	"ax.barh(result[\"account\"], result[\"variance_pct\"].fillna(0), color=colors)\n"
+	"ax.axvline(0, color=\"black\", linewidth=0.8)\n"
+	"ax.invert_yaxis()\n"
+	"ax.set_xlabel(\"variance against budget, %\")\n"
+	"ax.set_title(f\"Budget against actual, {year}-01 to {year}-{through_month:02d}\"\n"
+	"             \" (green: favorable)\")\n"
+	"out_dir = os.environ.get(\"LEDGERBOX_OUT_DIR\", \"/out\")\n"
+	"fig.savefig(os.path.join(out_dir, \"budget_vs_actual.png\"), dpi=100, bbox_inches=\"tight\")\n"
+	"plt.close(fig)\n"
+	"\n"
+	"result\n";
+
+const struct tpl_code tpl_budget_vs_actual = {
+	.needs = needs,
+	.n_needs = sizeof(needs) / sizeof(needs[0]),
+	.sql = sql,
+	.py_imports = py_imports,
+	.python = python,
+};

@@ -1,0 +1,515 @@
+/*
+ * End-to-end tests of the natural-language mode over real HTTP, against a
+ * stub LLM server on loopback that speaks Ollama's and OpenAI's wire
+ * protocols: code on the first try, fenced and unfenced replies, repairs
+ * from a parser's and from a run's error, a model that never gets it
+ * right, retries, a slow model, garbage, budgets between attempts, the
+ * event stream, token accounting, and code that must survive unchanged.
+ */
+#include "httplib.h"
+#include "support/llm_stub.h"
+
+static struct server srv;
+static struct llm_stub *stub;
+static char *alice, *root;
+static char url_env[128];
+
+/* Prompt tokens cost 1.00 a million, completion 2.00 a million: every
+ * token counted shows in the cost. */
+static char *env_vars[] = { url_env, "LEDGERBOX_LLM_API=ollama", "LEDGERBOX_LLM_RETRIES=2",
+			    "LEDGERBOX_LLM_BACKOFF_MS=10", "LEDGERBOX_LLM_BACKOFF_MAX_MS=40",
+			    "LEDGERBOX_LLM_TIMEOUT_MS=1500", "LEDGERBOX_MODEL_RATES=llama3.1=1,2",
+			    "LEDGERBOX_MAX_RUNS=2", "LEDGERBOX_REPAIR_ATTEMPTS=2",
+			    "LEDGERBOX_BUDGET_TZ=UTC", NULL };
+
+static int setup(void **state)
+{
+	(void)state;
+	stub = llm_stub_start();
+	snprintf(url_env, sizeof(url_env), "LEDGERBOX_LLM_URL=http://127.0.0.1:%d",
+		 llm_stub_port(stub));
+	hl_prepare(&srv, "llm", env_vars);
+	alice = hl_key_create(&srv, "alice", "finance", "analyst");
+	root = hl_key_create(&srv, "root", "it", "admin");
+	hl_start(&srv);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	hl_stop(&srv, SIGTERM);
+	llm_stub_stop(stub);
+	free(alice);
+	free(root);
+	curl_global_cleanup();
+	return 0;
+}
+
+static void reply_push(const char *content)
+{
+	struct stub_reply r = { .content = content };
+
+	llm_stub_push(stub, &r);
+}
+
+static void analyze(const char *body, long want, struct reply *r)
+{
+	hl_call_timeout(&srv, "POST", "/api/analyze", alice, body, strlen(body), NULL, 60000, r);
+	if (r->status != want)
+		fail_msg("POST /api/analyze %s: %ld %s", body, r->status, r->body);
+	assert_non_null(r->json);
+}
+
+static const char *sql_query =
+	"{\"query\":\"how many customers are there?\",\"language\":\"sql\",\"dataset\":\"demo\"}";
+
+static json_int_t jint(json_t *j, const char *key)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (!json_is_integer(v))
+		fail_msg("%s is not an integer", key);
+	return json_integer_value(v);
+}
+
+static json_t *first_cell(json_t *response)
+{
+	return json_array_get(json_array_get(json_object_get(json_object_get(response, "table"),
+							     "rows"), 0), 0);
+}
+
+/* The demo's customer count, asked of SQLite directly. */
+static json_int_t customers_count(void)
+{
+	char path[700];
+	char *argv[] = { "/usr/bin/sqlite3", "-readonly", path, "SELECT COUNT(*) FROM customers", NULL };
+	struct tl_output o;
+	json_int_t n;
+
+	snprintf(path, sizeof(path), "%s/demo/ledger.sqlite", srv.data);
+	tl_run(argv, NULL, &o);
+	assert_int_equal(o.exit_code, 0);
+	n = strtoll(o.out, NULL, 10);
+	tl_output_free(&o);
+	assert_true(n > 0);
+	return n;
+}
+
+static bool message_contains(json_t *body, const char *text)
+{
+	json_t *m;
+	size_t i;
+
+	json_array_foreach(json_object_get(body, "messages"), i, m) {
+		const char *c = json_string_value(json_object_get(m, "content"));
+		if (c && strstr(c, text))
+			return true;
+	}
+	return false;
+}
+
+static void first_try_fenced_sql(void **state)
+{
+	struct reply r;
+	json_t *body, *attempt;
+	(void)state;
+
+	reply_push("Here is the query:\n```sql\nSELECT COUNT(*) AS n FROM customers;\n```\nDone.");
+	analyze(sql_query, 200, &r);
+	assert_string_equal(hl_str(r.json, "status"), "ok");
+	assert_string_equal(hl_str(r.json, "mode"), "query");
+	assert_string_equal(hl_str(r.json, "code"), "SELECT COUNT(*) AS n FROM customers;");
+	assert_int_equal(json_integer_value(first_cell(r.json)), customers_count());
+	assert_int_equal(json_array_size(json_object_get(r.json, "attempts")), 1);
+	attempt = json_array_get(json_object_get(r.json, "attempts"), 0);
+	assert_string_equal(hl_str(attempt, "ledgerId"), hl_str(r.json, "id"));
+	assert_true(jint(r.json, "tokensUsed") > 0);
+	assert_int_equal(jint(r.json, "tokensUsed"), jint(attempt, "tokensUsed"));
+	assert_true(json_integer_value(json_object_get(json_object_get(r.json, "cost"),
+						       "totalMicros")) > 0);
+	assert_string_not_equal(json_string_value(json_object_get(
+				json_object_get(json_object_get(r.json, "cost"), "llm"), "out")),
+				"0.00");
+	/* The model saw the schema, the dialect and the request, with the
+	 * context size set explicitly. */
+	body = llm_stub_last_body(stub);
+	assert_non_null(body);
+	assert_string_equal(hl_str(body, "model"), "llama3.1");
+	assert_true(json_integer_value(json_object_get(json_object_get(body, "options"),
+						       "num_ctx")) > 0);
+	assert_true(message_contains(body, "invoices"));
+	assert_true(message_contains(body, "SQLite"));
+	assert_true(message_contains(body, "how many customers are there?"));
+	json_decref(body);
+	hl_reply_free(&r);
+}
+
+static void unfenced_reply_is_the_code(void **state)
+{
+	struct reply r;
+	(void)state;
+
+	reply_push("SELECT 6 * 7 AS answer");
+	analyze(sql_query, 200, &r);
+	assert_string_equal(hl_str(r.json, "code"), "SELECT 6 * 7 AS answer");
+	assert_int_equal(json_integer_value(first_cell(r.json)), 42);
+	hl_reply_free(&r);
+}
+
+/* A parser catches the unknown column before any run; the model gets the
+ * error and its code back and answers again. Both attempts are charged. */
+static void unknown_column_is_repaired(void **state)
+{
+	struct reply r, spend;
+	json_t *attempts, *bodies, *e;
+	char path[200];
+	(void)state;
+
+	reply_push("```sql\nSELECT no_such_column FROM customers\n```");
+	reply_push("```sql\nSELECT COUNT(*) FROM customers\n```");
+	analyze(sql_query, 200, &r);
+	assert_string_equal(hl_str(r.json, "status"), "ok");
+	attempts = json_object_get(r.json, "attempts");
+	assert_int_equal(json_array_size(attempts), 2);
+	e = json_object_get(json_array_get(attempts, 0), "error");
+	assert_string_equal(hl_str(json_array_get(attempts, 0), "stage"), "validate");
+	assert_non_null(strstr(hl_str(e, "message"), "no_such_column"));
+	assert_true(json_is_null(json_object_get(json_array_get(attempts, 1), "error")));
+	assert_int_equal(json_integer_value(first_cell(r.json)), customers_count());
+	/* The repair prompt carried the failed code and the parser's error. */
+	bodies = llm_stub_bodies(stub);
+	e = json_array_get(bodies, json_array_size(bodies) - 1);
+	assert_true(message_contains(e, "SELECT no_such_column FROM customers"));
+	assert_true(message_contains(e, "no such column"));
+	json_decref(bodies);
+	/* Each attempt has its ledger entry; together they are the cost. */
+	snprintf(path, sizeof(path), "/api/spend?scope=user:alice&from=2000-01-01");
+	hl_call(&srv, "GET", path, root, NULL, &spend);
+	assert_int_equal(spend.status, 200);
+	{
+		json_t *entries = json_object_get(spend.json, "entries"), *x;
+		json_int_t sum = 0;
+		size_t i;
+		char second[80];
+		int found = 0;
+		snprintf(second, sizeof(second), "%s.2", hl_str(r.json, "id"));
+		json_array_foreach(entries, i, x) {
+			const char *id = hl_str(x, "runId");
+			if (strcmp(id, hl_str(r.json, "id")) == 0 || strcmp(id, second) == 0) {
+				sum += jint(x, "amountMicros");
+				found++;
+			}
+		}
+		assert_int_equal(found, 2);
+		assert_int_equal(sum, json_integer_value(json_object_get(
+					      json_object_get(r.json, "cost"), "totalMicros")));
+	}
+	hl_reply_free(&spend);
+	hl_reply_free(&r);
+}
+
+static void python_that_raises_is_repaired(void **state)
+{
+	struct reply r;
+	json_t *first;
+	(void)state;
+
+	reply_push("```python\nrows = []\nprint(rows[3])\n```");
+	reply_push("```python\nprint(2 + 3)\n```");
+	analyze("{\"query\":\"add two and three\",\"language\":\"python\"}", 200, &r);
+	assert_string_equal(hl_str(r.json, "status"), "ok");
+	assert_string_equal(hl_str(r.json, "output"), "5\n");
+	first = json_array_get(json_object_get(r.json, "attempts"), 0);
+	assert_string_equal(hl_str(first, "stage"), "run");
+	assert_string_equal(hl_str(json_object_get(first, "error"), "type"), "IndexError");
+	hl_reply_free(&r);
+}
+
+static void python_syntax_error_is_caught_before_the_run(void **state)
+{
+	struct reply r;
+	json_t *first;
+	(void)state;
+
+	reply_push("```python\nprint('never'\n```");
+	reply_push("```python\nprint('fixed')\n```");
+	analyze("{\"query\":\"say something\",\"language\":\"python\"}", 200, &r);
+	assert_string_equal(hl_str(r.json, "output"), "fixed\n");
+	first = json_array_get(json_object_get(r.json, "attempts"), 0);
+	assert_string_equal(hl_str(first, "stage"), "validate");
+	assert_string_equal(hl_str(json_object_get(first, "error"), "type"), "SyntaxError");
+	hl_reply_free(&r);
+}
+
+/* Valid code that a regex "fix" would break (a one-element tuple and a
+ * trailing comma) runs exactly as written. */
+static void valid_code_survives_unchanged(void **state)
+{
+	struct reply r;
+	const char *code = "t = (1,)\nxs = [1, 2, 3,]\nprint(len(t), type(t).__name__, len(xs))";
+	char reply[300];
+	(void)state;
+
+	snprintf(reply, sizeof(reply), "```python\n%s\n```", code);
+	reply_push(reply);
+	analyze("{\"query\":\"tuple\",\"language\":\"python\"}", 200, &r);
+	assert_string_equal(hl_str(r.json, "code"), code);
+	assert_string_equal(hl_str(r.json, "output"), "1 tuple 3\n");
+	hl_reply_free(&r);
+}
+
+/* A model that never writes valid code: the first try and two repairs,
+ * then a clear error listing every attempt, each charged. */
+static void model_that_never_succeeds_stops_at_the_limit(void **state)
+{
+	struct reply r;
+	json_t *e;
+	unsigned before = llm_stub_calls(stub, "/api/chat");
+	(void)state;
+
+	for (int i = 0; i < 3; i++)
+		reply_push("```sql\nSELEC broken FROM\n```");
+	analyze(sql_query, 422, &r);
+	e = json_object_get(r.json, "error");
+	assert_string_equal(hl_str(e, "code"), "generation_failed");
+	assert_non_null(strstr(hl_str(e, "message"), "3 attempts"));
+	assert_int_equal(json_array_size(json_object_get(e, "attempts")), 3);
+	assert_true(json_integer_value(json_object_get(json_object_get(e, "cost"), "totalMicros")) >
+		    0);
+	assert_int_equal(llm_stub_calls(stub, "/api/chat") - before, 3);
+	hl_reply_free(&r);
+}
+
+static void server_errors_are_retried(void **state)
+{
+	struct stub_reply fail = { .status = 500, .content = "overloaded" };
+	struct reply r;
+	unsigned before = llm_stub_calls(stub, "/api/chat");
+	(void)state;
+
+	llm_stub_push(stub, &fail);
+	llm_stub_push(stub, &fail);
+	reply_push("```sql\nSELECT 1 AS one\n```");
+	analyze(sql_query, 200, &r);
+	assert_int_equal(llm_stub_calls(stub, "/api/chat") - before, 3);
+	assert_int_equal(jint(json_array_get(json_object_get(r.json, "attempts"), 0), "llmCalls"), 3);
+	hl_reply_free(&r);
+}
+
+static void slow_model_times_out(void **state)
+{
+	struct stub_reply slow = { .content = "SELECT 1", .delay_ms = 2500 };
+	struct reply r;
+	(void)state;
+
+	for (int i = 0; i < 3; i++)
+		llm_stub_push(stub, &slow);
+	analyze(sql_query, 504, &r);
+	assert_string_equal(hl_str(json_object_get(r.json, "error"), "code"), "llm_timeout");
+	hl_reply_free(&r);
+}
+
+static void garbage_reply_is_a_clear_error(void **state)
+{
+	struct stub_reply junk = {
+		.raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n"
+		       "Connection: close\r\n\r\n\x01\x02{{not json"
+	};
+	struct reply r;
+	(void)state;
+
+	llm_stub_push(stub, &junk);
+	analyze(sql_query, 502, &r);
+	assert_string_equal(hl_str(json_object_get(r.json, "error"), "code"), "llm_bad_reply");
+	hl_reply_free(&r);
+}
+
+/* Ollama leaves out prompt_eval_count for a cached prompt: the count is
+ * estimated from the text, marked, and never zero. */
+static void omitted_counts_are_estimated(void **state)
+{
+	struct stub_reply cached = { .content = "SELECT 2 AS two", .omit_prompt_count = true };
+	struct reply r;
+	json_t *tokens;
+	(void)state;
+
+	llm_stub_push(stub, &cached);
+	analyze(sql_query, 200, &r);
+	tokens = json_object_get(r.json, "tokens");
+	assert_true(json_is_true(json_object_get(tokens, "estimated")));
+	assert_true(jint(tokens, "prompt") > 100); /* the schema alone is long */
+	assert_true(json_is_true(json_object_get(json_object_get(
+		json_array_get(json_object_get(r.json, "attempts"), 0), "tokens"), "promptEstimated")));
+	hl_reply_free(&r);
+}
+
+/* A budget that covers the first attempt but not a repair after it. */
+static void budget_runs_out_between_attempts(void **state)
+{
+	struct stub_reply costly = { .content = "SELECT missing_column FROM customers",
+				     .completion_tokens = 600000 };
+	char *bob = hl_key_create(&srv, "bob", "sales", "analyst");
+	struct reply r, put;
+	json_t *e;
+	(void)state;
+
+	/* Worst case of an attempt: 1024 completion tokens at 2.00 a million
+	 * plus the prompt and the run, about 0.008; the first attempt's 600000
+	 * completion tokens (a server that ignores the token cap) cost 1.20,
+	 * leaving less than that. */
+	hl_call(&srv, "PUT", "/api/budgets/user/bob", root,
+		"{\"limit\":\"1.205\",\"period\":\"none\",\"hard\":true}", &put);
+	assert_int_equal(put.status, 200);
+	hl_reply_free(&put);
+	llm_stub_push(stub, &costly);
+	hl_call_timeout(&srv, "POST", "/api/analyze", bob, sql_query, strlen(sql_query), NULL, 60000,
+			&r);
+	assert_int_equal(r.status, 402);
+	e = json_object_get(r.json, "error");
+	assert_string_equal(hl_str(e, "code"), "budget_exceeded");
+	assert_int_equal(json_array_size(json_object_get(e, "attempts")), 1);
+	assert_non_null(hl_str(e, "runId"));
+	hl_reply_free(&r);
+	free(bob);
+}
+
+/* Events in order: stages, the code as it is generated, the output, the
+ * result. */
+static void stream_sends_events(void **state)
+{
+	struct reply r;
+	const char *body = "{\"query\":\"print hello\",\"language\":\"python\"}";
+	const char *p;
+	char tokens[256] = "";
+	json_t *bodies;
+	(void)state;
+
+	reply_push("```python\nprint('hello')\nprint('world')\n```");
+	hl_call_header(&srv, "POST", "/api/analyze", alice, body, strlen(body), NULL, 60000,
+		       "Accept: text/event-stream", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "text/event-stream"));
+	p = strstr(r.body, "\"stage\":\"budget_reserved\"");
+	assert_non_null(p);
+	p = strstr(p, "\"stage\":\"generating\"");
+	assert_non_null(p);
+	p = strstr(p, "event: token");
+	assert_non_null(p);
+	p = strstr(p, "\"stage\":\"validating\"");
+	assert_non_null(p);
+	p = strstr(p, "\"stage\":\"running\"");
+	assert_non_null(p);
+	p = strstr(p, "event: stdout\ndata: {\"text\":\"hello\"}");
+	assert_non_null(p);
+	p = strstr(p, "event: stdout\ndata: {\"text\":\"world\"}");
+	assert_non_null(p);
+	p = strstr(p, "event: result\ndata: ");
+	assert_non_null(p);
+	{
+		json_t *result = json_loads(p + strlen("event: result\ndata: "), JSON_DISABLE_EOF_CHECK,
+					    NULL);
+		assert_non_null(result);
+		assert_string_equal(hl_str(result, "status"), "ok");
+		assert_string_equal(hl_str(result, "output"), "hello\nworld\n");
+		json_decref(result);
+	}
+	/* The token events put together are the model's reply. */
+	for (const char *t = strstr(r.body, "event: token\ndata: "); t;
+	     t = strstr(t + 1, "event: token\ndata: ")) {
+		json_t *piece = json_loads(t + strlen("event: token\ndata: "), JSON_DISABLE_EOF_CHECK,
+					   NULL);
+		assert_non_null(piece);
+		strncat(tokens, hl_str(piece, "text"), sizeof(tokens) - strlen(tokens) - 1);
+		json_decref(piece);
+	}
+	assert_string_equal(tokens, "```python\nprint('hello')\nprint('world')\n```");
+	/* The model was asked for a streamed reply. */
+	bodies = llm_stub_bodies(stub);
+	assert_true(json_is_true(json_object_get(json_array_get(bodies, json_array_size(bodies) - 1),
+						 "stream")));
+	json_decref(bodies);
+	hl_reply_free(&r);
+}
+
+static void stream_reports_errors_as_events(void **state)
+{
+	struct reply r;
+	const char *body = "{\"query\":\"count\",\"language\":\"sql\",\"dataset\":\"demo\"}";
+	(void)state;
+
+	for (int i = 0; i < 3; i++)
+		reply_push("SELEC nothing");
+	hl_call_header(&srv, "POST", "/api/analyze", alice, body, strlen(body), NULL, 60000,
+		       "Accept: text/event-stream", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\"stage\":\"repairing\""));
+	assert_non_null(strstr(r.body, "event: error\ndata: {\"status\":422"));
+	assert_null(strstr(r.body, "event: result"));
+	hl_reply_free(&r);
+}
+
+static void client_hang_up_cancels_the_llm_call(void **state)
+{
+	struct stub_reply slow = { .content = "SELECT 1", .delay_ms = 1400 };
+	struct reply r, m;
+	bool cancelled = false;
+	(void)state;
+
+	llm_stub_push(stub, &slow);
+	hl_call_timeout(&srv, "POST", "/api/analyze", alice, sql_query, strlen(sql_query), NULL, 300,
+			&r);
+	assert_true(r.status < 0); /* the client gave up */
+	hl_reply_free(&r);
+	for (int i = 0; i < 40 && !cancelled; i++) {
+		usleep(50000);
+		hl_call(&srv, "GET", "/metrics", NULL, NULL, &m);
+		cancelled = strstr(m.body, "ledgerbox_llm_calls_total{outcome=\"cancelled\"} 1") != NULL;
+		hl_reply_free(&m);
+	}
+	assert_true(cancelled);
+}
+
+static void readyz_and_metrics_show_llm_and_breakers(void **state)
+{
+	struct reply r;
+	json_t *b;
+	(void)state;
+
+	hl_call(&srv, "GET", "/readyz", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_true(json_object_get(json_object_get(r.json, "llm"), "reachable")));
+	b = json_object_get(json_object_get(r.json, "breakers"), "llm");
+	assert_string_equal(hl_str(b, "state"), "closed");
+	assert_string_equal(hl_str(json_object_get(json_object_get(r.json, "breakers"), "sandbox"),
+				   "state"), "closed");
+	hl_reply_free(&r);
+	hl_call(&srv, "GET", "/metrics", NULL, NULL, &r);
+	assert_non_null(strstr(r.body, "ledgerbox_breaker_state{backend=\"llm\"} 0"));
+	assert_non_null(strstr(r.body, "ledgerbox_llm_calls_total{outcome=\"ok\"}"));
+	assert_non_null(strstr(r.body, "ledgerbox_repairs_total"));
+	hl_reply_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(first_try_fenced_sql),
+		cmocka_unit_test(unfenced_reply_is_the_code),
+		cmocka_unit_test(unknown_column_is_repaired),
+		cmocka_unit_test(python_that_raises_is_repaired),
+		cmocka_unit_test(python_syntax_error_is_caught_before_the_run),
+		cmocka_unit_test(valid_code_survives_unchanged),
+		cmocka_unit_test(model_that_never_succeeds_stops_at_the_limit),
+		cmocka_unit_test(server_errors_are_retried),
+		cmocka_unit_test(slow_model_times_out),
+		cmocka_unit_test(garbage_reply_is_a_clear_error),
+		cmocka_unit_test(omitted_counts_are_estimated),
+		cmocka_unit_test(budget_runs_out_between_attempts),
+		cmocka_unit_test(stream_sends_events),
+		cmocka_unit_test(stream_reports_errors_as_events),
+		cmocka_unit_test(client_hang_up_cancels_the_llm_call),
+		cmocka_unit_test(readyz_and_metrics_show_llm_and_breakers),
+	};
+	return cmocka_run_group_tests_name("analyze_llm", tests, setup, teardown);
+}

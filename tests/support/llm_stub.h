@@ -1,0 +1,898 @@
+/*
+ * llm_stub: a scriptable model server for tests, speaking Ollama's native
+ * API and the OpenAI-compatible one the way the real servers do: the same
+ * JSON shapes, chunked NDJSON (application/x-ndjson) and SSE
+ * (text/event-stream) streams, Retry-After on demand.
+ *
+ * It is a real HTTP/1.1 server on 127.0.0.1 (an ephemeral port) running in
+ * threads of the test process: one acceptor, one detached thread per
+ * connection, so a slow reply never holds up another request. Each
+ * connection carries one request and closes. Chat replies come from a FIFO
+ * the test fills (llm_stub_push), then from the default reply. Everything
+ * the test reads back (calls per path, chat request bodies, the last
+ * Authorization header) is kept under one mutex.
+ *
+ * Served: POST /api/chat, POST /v1/chat/completions (streamed or not per
+ * the body's "stream"; Ollama streams when it is absent), GET /api/tags,
+ * GET /v1/models, POST /api/embed, POST /v1/embeddings (a deterministic
+ * LLM_STUB_EMBED_DIM vector, see llm_stub_embedding). Anything else: 404.
+ */
+#ifndef LEDGERBOX_TEST_LLM_STUB_H
+#define LEDGERBOX_TEST_LLM_STUB_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "testlib.h"
+
+#define LLM_STUB_FIFO_MAX 64
+#define LLM_STUB_HEAD_MAX (64 * 1024)
+#define LLM_STUB_BODY_MAX (16 * 1024 * 1024)
+#define LLM_STUB_EMBED_DIM 8
+#define LLM_STUB_DEFAULT_CONTENT "```sql\nSELECT 1;\n```"
+#define LLM_STUB_MODEL_NAME "llama3.1:latest"
+
+struct stub_reply {
+	int status;              /* 0 -> 200 */
+	const char *content;     /* the assistant text (several pieces when streamed); on an error
+	                          * status, the error message */
+	const char *raw;         /* when set: exactly these bytes are the whole HTTP response */
+	const char *retry_after; /* header value on this reply, or NULL */
+	unsigned delay_ms;       /* sleep before answering (slow model) */
+	bool omit_prompt_count;  /* ollama: no prompt_eval_count; openai: no usage */
+	bool die_mid_stream;     /* send part of the stream then close the socket */
+	unsigned prompt_tokens, completion_tokens; /* 0 -> derived from the text (bytes/4) */
+	const char *finish_reason; /* NULL -> "stop" */
+};
+
+/* A reply with its strings copied. */
+struct stub_owned {
+	struct stub_reply r;
+	char *content, *raw, *retry_after, *finish_reason;
+};
+
+struct llm_stub {
+	int fd, port;
+	bool listening;
+	pthread_t acceptor;
+	pthread_mutex_t mu;
+	pthread_cond_t idle;
+	unsigned active; /* connection threads alive */
+	bool stopping;
+	struct stub_owned fifo[LLM_STUB_FIFO_MAX];
+	size_t head, count;
+	struct stub_owned def;
+	json_t *calls;  /* path -> count */
+	unsigned total;
+	json_t *bodies; /* chat request bodies, in order */
+	char last_auth[512];
+};
+
+struct stub_req {
+	char method[16];
+	char path[256];
+	char auth[512];
+	char *buf; /* head and body */
+	size_t head_len, body_len;
+	bool expect_continue, chunked;
+	long content_length;
+};
+
+enum stub_api { STUB_OLLAMA, STUB_OPENAI };
+
+static inline bool stub_stopping(struct llm_stub *s)
+{
+	return __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE);
+}
+
+static inline char *stub_strdup(const char *v)
+{
+	char *c;
+
+	if (!v)
+		return NULL;
+	c = strdup(v);
+	assert_non_null(c);
+	return c;
+}
+
+static inline void stub_own(struct stub_owned *o, const struct stub_reply *r)
+{
+	o->r = *r;
+	o->r.content = o->content = stub_strdup(r->content);
+	o->r.raw = o->raw = stub_strdup(r->raw);
+	o->r.retry_after = o->retry_after = stub_strdup(r->retry_after);
+	o->r.finish_reason = o->finish_reason = stub_strdup(r->finish_reason);
+}
+
+static inline void stub_disown(struct stub_owned *o)
+{
+	free(o->content);
+	free(o->raw);
+	free(o->retry_after);
+	free(o->finish_reason);
+	memset(o, 0, sizeof(*o));
+}
+
+/* A copy made under the lock, so a connection thread never reads strings
+ * the test replaces meanwhile. */
+static inline void stub_copy(struct stub_owned *dst, const struct stub_owned *src)
+{
+	stub_own(dst, &src->r);
+}
+
+static inline void stub_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static inline uint64_t stub_estimate(size_t bytes)
+{
+	return bytes ? (bytes + 3) / 4 : 1;
+}
+
+/* The embedding the stub answers for text: LLM_STUB_EMBED_DIM values in
+ * [-0.5, 0.5) from an FNV-1a hash, exact in binary. */
+static inline void llm_stub_embedding(const char *text, float out[LLM_STUB_EMBED_DIM])
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	for (int i = 0; i < LLM_STUB_EMBED_DIM; i++)
+		out[i] = (float)((h >> (i * 4)) & 15u) / 16.0f - 0.5f;
+}
+
+/* ---- the wire ---- */
+
+static inline bool stub_send(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		data += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static inline const char *stub_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	default: return "Status";
+	}
+}
+
+/* The head of a response; body_len < 0 means chunked. */
+static inline bool stub_head(int fd, int status, const char *ctype, long body_len, const char *retry_after)
+{
+	char head[1024], length[64], retry[128] = "";
+
+	if (body_len < 0)
+		snprintf(length, sizeof(length), "Transfer-Encoding: chunked");
+	else
+		snprintf(length, sizeof(length), "Content-Length: %ld", body_len);
+	if (retry_after)
+		snprintf(retry, sizeof(retry), "Retry-After: %s\r\n", retry_after);
+	snprintf(head, sizeof(head),
+		 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nDate: Mon, 01 Jul 2024 12:00:00 GMT\r\n"
+		 "%s\r\n%sConnection: close\r\n\r\n",
+		 status, stub_reason(status), ctype, length, retry);
+	return stub_send(fd, head, strlen(head));
+}
+
+static inline bool stub_json(int fd, int status, json_t *body, const char *retry_after)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	bool ok;
+
+	json_decref(body);
+	if (!text)
+		return false;
+	ok = stub_head(fd, status, "application/json; charset=utf-8", (long)strlen(text), retry_after) &&
+	     stub_send(fd, text, strlen(text));
+	free(text);
+	return ok;
+}
+
+static inline bool stub_chunk(int fd, const char *data, size_t len)
+{
+	char size[32];
+
+	snprintf(size, sizeof(size), "%zx\r\n", len);
+	return stub_send(fd, size, strlen(size)) && stub_send(fd, data, len) && stub_send(fd, "\r\n", 2);
+}
+
+/* One NDJSON line or SSE event (prefix "data: ", suffix "\n\n") as a chunk. */
+static inline bool stub_chunk_json(int fd, json_t *v, const char *prefix, const char *suffix)
+{
+	char *text = json_dumps(v, JSON_COMPACT), *framed;
+	bool ok;
+
+	json_decref(v);
+	if (!text)
+		return false;
+	ok = asprintf(&framed, "%s%s%s", prefix, text, suffix) > 0;
+	free(text);
+	if (!ok)
+		return false;
+	ok = stub_chunk(fd, framed, strlen(framed));
+	free(framed);
+	return ok;
+}
+
+/* ---- reading a request ---- */
+
+static inline const char *stub_find(const char *hay, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(hay + i, needle, n) == 0)
+			return hay + i;
+	return NULL;
+}
+
+static inline void stub_parse_head(struct stub_req *rq)
+{
+	char *line = rq->buf, *end, *q;
+
+	end = strstr(line, "\r\n");
+	*end = '\0';
+	if (sscanf(line, "%15s %255s", rq->method, rq->path) != 2)
+		rq->method[0] = '\0';
+	q = strchr(rq->path, '?');
+	if (q)
+		*q = '\0';
+	rq->content_length = 0;
+	for (line = end + 2; (end = strstr(line, "\r\n")) && end != line; line = end + 2) {
+		*end = '\0';
+		if (strncasecmp(line, "content-length:", 15) == 0)
+			rq->content_length = strtol(line + 15, NULL, 10);
+		else if (strncasecmp(line, "authorization:", 14) == 0)
+			snprintf(rq->auth, sizeof(rq->auth), "%s", line + 14 + strspn(line + 14, " "));
+		else if (strncasecmp(line, "expect:", 7) == 0 && strcasestr(line, "100-continue"))
+			rq->expect_continue = true;
+		else if (strncasecmp(line, "transfer-encoding:", 18) == 0 && strcasestr(line, "chunked"))
+			rq->chunked = true;
+	}
+}
+
+/* Waits for input, giving up when the stub stops or after 10 s. */
+static inline bool stub_wait_readable(struct llm_stub *s, int fd)
+{
+	for (int waited = 0; waited < 10000 && !stub_stopping(s); waited += 50) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int n = poll(&p, 1, 50);
+		if (n > 0)
+			return true;
+		if (n < 0 && errno != EINTR)
+			return false;
+	}
+	return false;
+}
+
+/* Reads the head and a Content-Length body. 0, or an HTTP status to refuse
+ * with (-1: just close). */
+static inline int stub_read_request(struct llm_stub *s, int fd, struct stub_req *rq)
+{
+	size_t len = 0, cap = LLM_STUB_HEAD_MAX + 1, want = 0;
+	bool have_head = false;
+
+	rq->buf = malloc(cap);
+	if (!rq->buf)
+		return -1;
+	for (;;) {
+		ssize_t n;
+
+		if (have_head && len >= want)
+			break;
+		if (len == cap)
+			return have_head ? -1 : 413;
+		if (!stub_wait_readable(s, fd))
+			return -1;
+		n = recv(fd, rq->buf + len, cap - len, 0);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		if (!have_head) {
+			const char *e = stub_find(rq->buf, len, "\r\n\r\n");
+			char *grown;
+			if (!e)
+				continue;
+			have_head = true;
+			rq->head_len = (size_t)(e - rq->buf) + 4;
+			rq->buf[rq->head_len - 2] = '\0'; /* the head as a string, ending at its last CRLF */
+			stub_parse_head(rq);
+			if (rq->chunked)
+				return 411;
+			if (rq->content_length < 0 || rq->content_length > LLM_STUB_BODY_MAX)
+				return 413;
+			want = rq->head_len + (size_t)rq->content_length;
+			grown = realloc(rq->buf, want + 1);
+			if (!grown)
+				return -1;
+			rq->buf = grown;
+			cap = want + 1;
+			if (rq->expect_continue && len < want &&
+			    !stub_send(fd, "HTTP/1.1 100 Continue\r\n\r\n", 25))
+				return -1;
+		}
+	}
+	rq->body_len = (size_t)rq->content_length;
+	rq->buf[want] = '\0';
+	return 0;
+}
+
+/* ---- the answers ---- */
+
+static inline json_t *stub_error_body(enum stub_api api, int status, const char *text)
+{
+	if (api == STUB_OLLAMA)
+		return json_pack("{s:s}", "error", text);
+	return json_pack("{s:{s:s,s:s,s:n,s:n}}", "error", "message", text, "type",
+			 status == 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error"
+									 : "invalid_request_error",
+			 "param", "code");
+}
+
+struct stub_counts {
+	uint64_t prompt, completion;
+	const char *model, *finish;
+	bool omit;
+};
+
+static inline size_t stub_piece_len(const char *s, size_t left)
+{
+	size_t n = left < 4 ? left : 4;
+
+	while (n < left && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n++;
+	return n;
+}
+
+static inline json_t *stub_ollama_line(const struct stub_counts *c, const char *piece, size_t len, bool done)
+{
+	json_t *v = json_pack("{s:s,s:s,s:{s:s,s:s%},s:b}", "model", c->model, "created_at",
+			      "2024-07-01T12:00:00.000000Z", "message", "role", "assistant", "content", piece,
+			      len, "done", (int)done);
+
+	if (!done)
+		return v;
+	json_object_set_new(v, "done_reason", json_string(c->finish));
+	json_object_set_new(v, "total_duration", json_integer(1500000));
+	json_object_set_new(v, "load_duration", json_integer(250000));
+	if (!c->omit) {
+		json_object_set_new(v, "prompt_eval_count", json_integer((json_int_t)c->prompt));
+		json_object_set_new(v, "prompt_eval_duration", json_integer(500000));
+	}
+	json_object_set_new(v, "eval_count", json_integer((json_int_t)c->completion));
+	json_object_set_new(v, "eval_duration", json_integer(700000));
+	return v;
+}
+
+static inline json_t *stub_openai_usage(const struct stub_counts *c)
+{
+	return json_pack("{s:I,s:I,s:I}", "prompt_tokens", (json_int_t)c->prompt, "completion_tokens",
+			 (json_int_t)c->completion, "total_tokens", (json_int_t)(c->prompt + c->completion));
+}
+
+static inline json_t *stub_openai_chunk(const struct stub_counts *c, json_t *choices, bool usage_null)
+{
+	json_t *v = json_pack("{s:s,s:s,s:i,s:s,s:s,s:o}", "id", "chatcmpl-stub", "object",
+			      "chat.completion.chunk", "created", 1720000000, "model", c->model,
+			      "system_fingerprint", "fp_stub", "choices", choices);
+
+	if (usage_null)
+		json_object_set_new(v, "usage", json_null());
+	return v;
+}
+
+static inline json_t *stub_openai_delta(json_t *delta, const char *finish)
+{
+	return json_pack("[{s:i,s:o,s:n,s:o}]", "index", 0, "delta", delta, "logprobs", "finish_reason",
+			 finish ? json_string(finish) : json_null());
+}
+
+static inline void stub_stream_ollama(int fd, const struct stub_counts *c, const char *text, bool die)
+{
+	size_t len = strlen(text), off = 0, sent = 0, pieces = 0;
+
+	for (size_t o = 0; o < len; o += stub_piece_len(text + o, len - o))
+		pieces++;
+	if (!stub_head(fd, 200, "application/x-ndjson", -1, NULL))
+		return;
+	while (off < len) {
+		size_t n = stub_piece_len(text + off, len - off);
+		if (die && sent >= (pieces + 1) / 2)
+			return;
+		if (!stub_chunk_json(fd, stub_ollama_line(c, text + off, n, false), "", "\n"))
+			return;
+		off += n;
+		sent++;
+	}
+	if (die)
+		return;
+	if (stub_chunk_json(fd, stub_ollama_line(c, "", 0, true), "", "\n"))
+		stub_send(fd, "0\r\n\r\n", 5);
+}
+
+static inline void stub_stream_openai(int fd, const struct stub_counts *c, const char *text, bool die,
+				      bool include_usage)
+{
+	size_t len = strlen(text), off = 0, sent = 0, pieces = 0;
+
+	for (size_t o = 0; o < len; o += stub_piece_len(text + o, len - o))
+		pieces++;
+	if (!stub_head(fd, 200, "text/event-stream; charset=utf-8", -1, NULL) ||
+	    !stub_chunk_json(fd,
+			     stub_openai_chunk(c, stub_openai_delta(json_pack("{s:s,s:s}", "role", "assistant",
+									     "content", ""),
+								    NULL),
+					       include_usage),
+			     "data: ", "\n\n"))
+		return;
+	while (off < len) {
+		size_t n = stub_piece_len(text + off, len - off);
+		if (die && sent >= (pieces + 1) / 2)
+			return;
+		if (!stub_chunk_json(fd,
+				     stub_openai_chunk(c, stub_openai_delta(json_pack("{s:s%}", "content",
+										     text + off, n),
+									    NULL),
+						       include_usage),
+				     "data: ", "\n\n"))
+			return;
+		off += n;
+		sent++;
+	}
+	if (die)
+		return;
+	if (!stub_chunk_json(fd, stub_openai_chunk(c, stub_openai_delta(json_object(), c->finish), include_usage),
+			     "data: ", "\n\n"))
+		return;
+	if (include_usage && !c->omit) {
+		json_t *last = stub_openai_chunk(c, json_array(), false);
+		json_object_set_new(last, "usage", stub_openai_usage(c));
+		if (!stub_chunk_json(fd, last, "data: ", "\n\n"))
+			return;
+	}
+	if (stub_chunk(fd, "data: [DONE]\n\n", 14))
+		stub_send(fd, "0\r\n\r\n", 5);
+}
+
+static inline void stub_whole(int fd, enum stub_api api, const struct stub_counts *c, const char *text)
+{
+	json_t *v;
+
+	if (api == STUB_OLLAMA) {
+		stub_json(fd, 200, stub_ollama_line(c, text, strlen(text), true), NULL);
+		return;
+	}
+	v = json_pack("{s:s,s:s,s:i,s:s,s:s,s:[{s:i,s:{s:s,s:s},s:n,s:s}]}", "id", "chatcmpl-stub", "object",
+		      "chat.completion", "created", 1720000000, "model", c->model, "system_fingerprint",
+		      "fp_stub", "choices", "index", 0, "message", "role", "assistant", "content", text,
+		      "logprobs", "finish_reason", c->finish);
+	if (!c->omit)
+		json_object_set_new(v, "usage", stub_openai_usage(c));
+	stub_json(fd, 200, v, NULL);
+}
+
+static inline size_t stub_prompt_bytes(json_t *body)
+{
+	size_t i, n = 0;
+	json_t *m;
+
+	json_array_foreach(json_object_get(body, "messages"), i, m)
+		n += json_string_length(json_object_get(m, "content"));
+	return n;
+}
+
+/* Takes the next scripted reply (a copy the caller owns). */
+static inline void stub_next(struct llm_stub *s, struct stub_owned *out)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->count) {
+		*out = s->fifo[s->head];
+		memset(&s->fifo[s->head], 0, sizeof(s->fifo[s->head]));
+		s->head = (s->head + 1) % LLM_STUB_FIFO_MAX;
+		s->count--;
+	} else {
+		stub_copy(out, &s->def);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static inline bool stub_delay(struct llm_stub *s, unsigned ms)
+{
+	for (unsigned waited = 0; waited < ms; waited += 10) {
+		if (stub_stopping(s))
+			return false;
+		stub_sleep_ms(ms - waited < 10 ? ms - waited : 10);
+	}
+	return !stub_stopping(s);
+}
+
+static inline void stub_chat(struct llm_stub *s, int fd, enum stub_api api, json_t *body)
+{
+	struct stub_owned o;
+	struct stub_counts c;
+	const char *text;
+	json_t *stream = json_object_get(body, "stream");
+	bool streamed = api == STUB_OLLAMA ? !json_is_false(stream) : json_is_true(stream);
+	int status;
+
+	stub_next(s, &o);
+	if (!stub_delay(s, o.r.delay_ms))
+		goto out;
+	if (o.r.raw) {
+		stub_send(fd, o.r.raw, strlen(o.r.raw));
+		goto out;
+	}
+	status = o.r.status ? o.r.status : 200;
+	text = o.r.content ? o.r.content : "";
+	if (status != 200) {
+		stub_json(fd, status, stub_error_body(api, status, *text ? text : "stub failure"), o.r.retry_after);
+		goto out;
+	}
+	c.model = json_string_value(json_object_get(body, "model"));
+	c.model = c.model ? c.model : "";
+	c.finish = o.r.finish_reason ? o.r.finish_reason : "stop";
+	c.omit = o.r.omit_prompt_count;
+	c.prompt = o.r.prompt_tokens ? o.r.prompt_tokens : stub_estimate(stub_prompt_bytes(body));
+	c.completion = o.r.completion_tokens ? o.r.completion_tokens : stub_estimate(strlen(text));
+	if (!streamed)
+		stub_whole(fd, api, &c, text);
+	else if (api == STUB_OLLAMA)
+		stub_stream_ollama(fd, &c, text, o.r.die_mid_stream);
+	else
+		stub_stream_openai(fd, &c, text, o.r.die_mid_stream,
+				   json_is_true(json_object_get(json_object_get(body, "stream_options"),
+								"include_usage")));
+out:
+	stub_disown(&o);
+}
+
+static inline json_t *stub_vector(const char *text)
+{
+	float v[LLM_STUB_EMBED_DIM];
+	json_t *a = json_array();
+
+	llm_stub_embedding(text, v);
+	for (int i = 0; i < LLM_STUB_EMBED_DIM; i++)
+		json_array_append_new(a, json_real(v[i]));
+	return a;
+}
+
+static inline void stub_embed(int fd, enum stub_api api, json_t *body)
+{
+	json_t *in = json_object_get(body, "input");
+	const char *model = json_string_value(json_object_get(body, "model"));
+	const char *text = json_is_array(in) ? json_string_value(json_array_get(in, 0)) : json_string_value(in);
+	json_int_t n;
+
+	if (!text || !model) {
+		stub_json(fd, 400, stub_error_body(api, 400, "model and input are required"), NULL);
+		return;
+	}
+	n = (json_int_t)stub_estimate(strlen(text));
+	if (api == STUB_OLLAMA)
+		stub_json(fd, 200, json_pack("{s:s,s:[o],s:i,s:i,s:I}", "model", model, "embeddings",
+					     stub_vector(text), "total_duration", 2000000, "load_duration", 100000,
+					     "prompt_eval_count", n),
+			  NULL);
+	else
+		stub_json(fd, 200, json_pack("{s:s,s:[{s:s,s:i,s:o}],s:s,s:{s:I,s:I}}", "object", "list", "data",
+					     "object", "embedding", "index", 0, "embedding", stub_vector(text),
+					     "model", model, "usage", "prompt_tokens", n, "total_tokens", n),
+			  NULL);
+}
+
+static inline void stub_models(int fd, enum stub_api api)
+{
+	if (api == STUB_OLLAMA)
+		stub_json(fd, 200, json_pack("{s:[{s:s,s:s,s:s,s:I,s:s,s:{s:s,s:s,s:s}}]}", "models", "name",
+					     LLM_STUB_MODEL_NAME, "model", LLM_STUB_MODEL_NAME, "modified_at",
+					     "2024-07-01T12:00:00Z", "size", (json_int_t)4920753328LL, "digest",
+					     "stubdigest", "details", "format", "gguf", "family", "llama",
+					     "parameter_size", "8.0B"),
+			  NULL);
+	else
+		stub_json(fd, 200, json_pack("{s:s,s:[{s:s,s:s,s:i,s:s}]}", "object", "list", "data", "id",
+					     LLM_STUB_MODEL_NAME, "object", "model", "created", 1720000000,
+					     "owned_by", "library"),
+			  NULL);
+}
+
+/* Counts the request; keeps a chat request's body. */
+static inline void stub_record(struct llm_stub *s, const struct stub_req *rq, json_t *chat_body)
+{
+	json_t *n;
+
+	pthread_mutex_lock(&s->mu);
+	s->total++;
+	n = json_object_get(s->calls, rq->path);
+	json_object_set_new(s->calls, rq->path, json_integer(n ? json_integer_value(n) + 1 : 1));
+	if (chat_body)
+		json_array_append(s->bodies, chat_body);
+	snprintf(s->last_auth, sizeof(s->last_auth), "%s", rq->auth);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static inline void stub_route(struct llm_stub *s, int fd, const struct stub_req *rq)
+{
+	bool post = strcmp(rq->method, "POST") == 0, get = strcmp(rq->method, "GET") == 0;
+	bool chat_o = strcmp(rq->path, "/api/chat") == 0, chat_a = strcmp(rq->path, "/v1/chat/completions") == 0;
+	bool emb_o = strcmp(rq->path, "/api/embed") == 0, emb_a = strcmp(rq->path, "/v1/embeddings") == 0;
+	enum stub_api api = strncmp(rq->path, "/v1/", 4) == 0 ? STUB_OPENAI : STUB_OLLAMA;
+	json_t *body = NULL;
+
+	if (post && (chat_o || chat_a || emb_o || emb_a)) {
+		json_error_t e;
+		body = json_loadb(rq->buf + rq->head_len, rq->body_len, 0, &e);
+		stub_record(s, rq, (chat_o || chat_a) ? body : NULL);
+		if (!json_is_object(body))
+			stub_json(fd, 400, stub_error_body(api, 400, "invalid JSON body"), NULL);
+		else if (chat_o || chat_a)
+			stub_chat(s, fd, api, body);
+		else
+			stub_embed(fd, api, body);
+		json_decref(body);
+		return;
+	}
+	stub_record(s, rq, NULL);
+	if (get && (strcmp(rq->path, "/api/tags") == 0 || strcmp(rq->path, "/v1/models") == 0))
+		stub_models(fd, api);
+	else if (chat_o || chat_a || emb_o || emb_a || strcmp(rq->path, "/api/tags") == 0 ||
+		 strcmp(rq->path, "/v1/models") == 0)
+		stub_json(fd, 405, stub_error_body(api, 405, "method not allowed"), NULL);
+	else
+		stub_json(fd, 404, stub_error_body(api, 404, "404 page not found"), NULL);
+}
+
+/* ---- threads ---- */
+
+struct stub_conn {
+	struct llm_stub *s;
+	int fd;
+};
+
+/* Half-closes and waits briefly for the client to close, so the last
+ * bytes are not lost to a reset. */
+static inline void stub_close(int fd)
+{
+	char sink[512];
+
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 10; i++) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (poll(&p, 1, 10) <= 0)
+			continue;
+		if (recv(fd, sink, sizeof(sink), 0) <= 0)
+			break;
+	}
+	close(fd);
+}
+
+static inline void *stub_conn_main(void *arg)
+{
+	struct stub_conn *c = arg;
+	struct llm_stub *s = c->s;
+	struct stub_req rq;
+	int one = 1, r;
+
+	memset(&rq, 0, sizeof(rq));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	r = stub_read_request(s, c->fd, &rq);
+	if (r > 0)
+		stub_json(c->fd, r, json_pack("{s:s}", "error", stub_reason(r)), NULL);
+	else if (r == 0)
+		stub_route(s, c->fd, &rq);
+	free(rq.buf);
+	stub_close(c->fd);
+	free(c);
+	pthread_mutex_lock(&s->mu);
+	s->active--;
+	pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static inline void *stub_accept_main(void *arg)
+{
+	struct llm_stub *s = arg;
+
+	for (;;) {
+		pthread_attr_t attr;
+		pthread_t t;
+		struct stub_conn *c;
+		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL; /* shut down */
+		}
+		c = malloc(sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->s = s;
+		c->fd = fd;
+		pthread_mutex_lock(&s->mu);
+		s->active++;
+		pthread_mutex_unlock(&s->mu);
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, stub_conn_main, c) != 0) {
+			close(fd);
+			free(c);
+			pthread_mutex_lock(&s->mu);
+			s->active--;
+			pthread_cond_broadcast(&s->idle);
+			pthread_mutex_unlock(&s->mu);
+		}
+		pthread_attr_destroy(&attr);
+	}
+}
+
+/* ---- the test's side ---- */
+
+static inline struct llm_stub *llm_stub_start(void)
+{
+	struct llm_stub *s = calloc(1, sizeof(*s));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct stub_reply def = { .content = LLM_STUB_DEFAULT_CONTENT };
+
+	assert_non_null(s);
+	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s->fd >= 0);
+	assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s->fd, 64), 0);
+	assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &alen), 0);
+	s->port = ntohs(a.sin_port);
+	assert_int_equal(pthread_mutex_init(&s->mu, NULL), 0);
+	assert_int_equal(pthread_cond_init(&s->idle, NULL), 0);
+	s->calls = json_object();
+	s->bodies = json_array();
+	assert_non_null(s->calls);
+	assert_non_null(s->bodies);
+	stub_own(&s->def, &def);
+	assert_int_equal(pthread_create(&s->acceptor, NULL, stub_accept_main, s), 0);
+	s->listening = true;
+	return s;
+}
+
+static inline int llm_stub_port(struct llm_stub *s)
+{
+	return s->port;
+}
+
+static inline void llm_stub_url(struct llm_stub *s, char *out, size_t len)
+{
+	snprintf(out, len, "http://127.0.0.1:%d", s->port);
+}
+
+static inline void llm_stub_push(struct llm_stub *s, const struct stub_reply *r)
+{
+	pthread_mutex_lock(&s->mu);
+	assert_true(s->count < LLM_STUB_FIFO_MAX);
+	stub_own(&s->fifo[(s->head + s->count) % LLM_STUB_FIFO_MAX], r);
+	s->count++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static inline void llm_stub_default(struct llm_stub *s, const struct stub_reply *r)
+{
+	pthread_mutex_lock(&s->mu);
+	stub_disown(&s->def);
+	stub_own(&s->def, r);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static inline unsigned llm_stub_calls(struct llm_stub *s, const char *path)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&s->mu);
+	if (!path || !*path)
+		n = s->total;
+	else
+		n = (unsigned)json_integer_value(json_object_get(s->calls, path));
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+static inline json_t *llm_stub_last_body(struct llm_stub *s)
+{
+	json_t *b;
+
+	pthread_mutex_lock(&s->mu);
+	b = json_incref(json_array_get(s->bodies, json_array_size(s->bodies) - 1));
+	pthread_mutex_unlock(&s->mu);
+	return b;
+}
+
+static inline json_t *llm_stub_bodies(struct llm_stub *s)
+{
+	json_t *b;
+
+	pthread_mutex_lock(&s->mu);
+	b = json_deep_copy(s->bodies);
+	pthread_mutex_unlock(&s->mu);
+	return b;
+}
+
+/* The Authorization header of the last request ("" when none). */
+static inline void llm_stub_last_auth(struct llm_stub *s, char *out, size_t len)
+{
+	pthread_mutex_lock(&s->mu);
+	snprintf(out, len, "%s", s->last_auth);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static inline void llm_stub_close_listener(struct llm_stub *s)
+{
+	if (!s->listening)
+		return;
+	shutdown(s->fd, SHUT_RDWR); /* wakes the acceptor */
+	pthread_join(s->acceptor, NULL);
+	close(s->fd);
+	s->fd = -1;
+	s->listening = false;
+}
+
+static inline void llm_stub_stop(struct llm_stub *s)
+{
+	if (!s)
+		return;
+	llm_stub_close_listener(s);
+	pthread_mutex_lock(&s->mu);
+	__atomic_store_n(&s->stopping, true, __ATOMIC_RELEASE);
+	while (s->active > 0)
+		pthread_cond_wait(&s->idle, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < s->count; i++)
+		stub_disown(&s->fifo[(s->head + i) % LLM_STUB_FIFO_MAX]);
+	stub_disown(&s->def);
+	json_decref(s->calls);
+	json_decref(s->bodies);
+	pthread_cond_destroy(&s->idle);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+#endif
