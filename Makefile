@@ -105,4 +105,4 @@ lint:
 clean:
 	rm -rf build build-asan
 
--include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(BUILD)/src/runners/main.d $(BUILD)/src/server_main.d
+-include $(TEST_BIN:=.d) $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(BUILD)/src/runners/main.d $(BUILD)/src/server_main.d

@@ -124,6 +124,10 @@ int budget_reserve(struct budgets *b, const char *run_id, const struct budget_sc
 int budget_settle(struct budgets *b, const char *run_id, const struct budget_scopes *scopes,
 		  uint64_t cost_micros, json_t *detail, int64_t now_ms,
 		  struct budget_status *ret_status, size_t *ret_n_status);
+/* Lowers run_id's reservations to amount_micros (never raises them): the
+ * soft policy's smaller worst case, without giving the room up meanwhile.
+ * Returns 0 also when there were none. */
+int budget_shrink(struct budgets *b, const char *run_id, uint64_t amount_micros);
 /* Drops run_id's reservations without charging (the run did no work).
  * Returns 0 also when there were none. */
 int budget_release(struct budgets *b, const char *run_id);

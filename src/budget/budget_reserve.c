@@ -153,3 +153,24 @@ int budget_release(struct budgets *b, const char *run_id)
 	budget_unlock(b);
 	return r;
 }
+
+int budget_shrink(struct budgets *b, const char *run_id, uint64_t amount_micros)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (!b || !budget_run_id_valid(run_id) || amount_micros > BUDGET_MICROS_MAX)
+		return -EINVAL;
+	budget_lock(b);
+	/* Only ever lowers, so it can never break a limit: no check needed. */
+	r = db_prepare(b->db,
+		       "UPDATE reservations SET amount_micros = ?2"
+		       " WHERE run_id = ?1 AND amount_micros > ?2", &st);
+	if (r == 0) {
+		sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)amount_micros);
+		r = budget_sql_run(st);
+	}
+	budget_unlock(b);
+	return r;
+}

@@ -68,8 +68,8 @@ void cost_add(struct cost *into, const struct cost *c)
 	into->total_micros = add_sat(into->total_micros, c->total_micros);
 }
 
-static int reserve_worst(struct request *rq, const struct analyze_req *a, const char *run_id,
-			 uint64_t extra_micros, struct charge *c, struct budget_refusal *refusal)
+static void worst_of(struct request *rq, const struct analyze_req *a, uint64_t extra_micros,
+		     struct charge *c)
 {
 	struct usage worst = { .cpu_ms = a->limits.cpu_ms, .wall_ms = a->limits.wall_ms,
 			       .peak_memory_bytes = a->limits.memory_bytes };
@@ -78,6 +78,12 @@ static int reserve_worst(struct request *rq, const struct analyze_req *a, const 
 	c->worst.total_micros = add_sat(c->worst.total_micros, extra_micros);
 	if (c->worst.total_micros > BUDGET_MICROS_MAX)
 		c->worst.total_micros = BUDGET_MICROS_MAX;
+}
+
+static int reserve_worst(struct request *rq, const struct analyze_req *a, const char *run_id,
+			 uint64_t extra_micros, struct charge *c, struct budget_refusal *refusal)
+{
+	worst_of(rq, a, extra_micros, c);
 	return budget_reserve(rq->srv->budgets, run_id, &c->scopes, c->worst.total_micros,
 			      clock_unix_ms(), refusal, c->status, &c->n_status);
 }
@@ -129,11 +135,15 @@ bool charge_reserve(struct request *rq, struct analyze_req *a, const char *run_i
 	e = reserve_worst(rq, a, run_id, extra_worst_micros, c, &refusal);
 	if (e == 0)
 		note_first_crossings(c);
+	/* The smaller worst case replaces the reservation in place, so no
+	 * other request can take the room in between. */
 	if (e == 0 && percent < 100 && soft_crossed(c)) {
-		budget_release(rq->srv->budgets, run_id);
 		limits_cut(&a->limits, percent);
 		c->policy_applied = true;
-		e = reserve_worst(rq, a, run_id, extra_worst_micros, c, &refusal);
+		worst_of(rq, a, extra_worst_micros, c);
+		e = budget_shrink(rq->srv->budgets, run_id, c->worst.total_micros);
+		if (e < 0)
+			budget_release(rq->srv->budgets, run_id);
 	}
 	if (e == -EDQUOT) {
 		metrics_budget_refused();

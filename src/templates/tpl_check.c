@@ -123,7 +123,8 @@ static int check_schema(sqlite3 *db, size_t i, char *err, size_t err_len)
 	if (r == -EIO)
 		snprintf(err, err_len, "cannot read the dataset's tables: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
-	if (r == 0 && missing) {
+	/* A list cut by the cap (-E2BIG) is still worth reporting. */
+	if ((r == 0 || r == -E2BIG) && missing) {
 		r = tpl_puts(&b, "; template ");
 		if (r == 0)
 			r = tpl_puts(&b, tpl_infos[i].id);
@@ -148,6 +149,10 @@ int template_check_dataset(const char *id, const char *sqlite_path, char *err, s
 		id = id ? id : "";
 		snprintf(err, err_len, "no template named '%.*s'", (int)utf8_cut(id, 64), id);
 		return -ENOENT;
+	}
+	if (!sqlite_path || !*sqlite_path) {
+		snprintf(err, err_len, "the dataset has no SQLite file");
+		return -EIO;
 	}
 	if (sqlite3_open_v2(sqlite_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		snprintf(err, err_len, "cannot open the dataset's SQLite file %s: %s", sqlite_path,

@@ -201,13 +201,13 @@ static int read_string(const struct template_param *p, const json_t *v, struct t
 	}
 	n = json_string_length(v);
 	if (n < (size_t)p->min || n > (size_t)p->max) {
-		snprintf(what, sizeof(what), "is %zu bytes long; expected %lld to %lld bytes", n,
-			 (long long)p->min, (long long)p->max);
+		snprintf(what, sizeof(what), "the text is %zu bytes long; expected %lld to %lld bytes",
+			 n, (long long)p->min, (long long)p->max);
 		return fail(p, err, err_len, ret_field, what);
 	}
 	if (!text_plain((const unsigned char *)json_string_value(v), n)) {
 		snprintf(what, sizeof(what),
-			 "holds a control character or a NUL; expected plain text");
+			 "the text holds a control character or a NUL; expected plain text");
 		return fail(p, err, err_len, ret_field, what);
 	}
 	memcpy(out->text, json_string_value(v), n + 1);

@@ -116,7 +116,7 @@ static void metrics_exposition_is_well_formed(void **state)
 		assert_true(isdigit((unsigned char)strrchr(line, ' ')[1]) ||
 			    strrchr(line, ' ')[1] == '-');
 	}
-	assert_int_equal(n_announced, 9);
+	assert_int_equal(n_announced, 12);
 	free(text);
 }
 

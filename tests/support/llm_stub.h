@@ -776,10 +776,14 @@ static inline struct llm_stub *llm_stub_start(void)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
 	struct stub_reply def = { .content = LLM_STUB_DEFAULT_CONTENT };
+	int one = 1;
 
 	assert_non_null(s);
 	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(s->fd >= 0);
+	/* So that llm_stub_reopen can listen on the port again while closed
+	 * connections linger. */
+	assert_int_equal(setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
 	assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	assert_int_equal(listen(s->fd, 64), 0);
 	assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &alen), 0);
@@ -873,6 +877,30 @@ static inline void llm_stub_close_listener(struct llm_stub *s)
 	close(s->fd);
 	s->fd = -1;
 	s->listening = false;
+}
+
+/* Listens again on the same port after llm_stub_close_listener: the back
+ * end comes back where the server under test expects it. */
+static inline void llm_stub_reopen(struct llm_stub *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1;
+
+	if (s->listening)
+		return;
+	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s->fd >= 0);
+	assert_int_equal(setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	/* A connection still closing can hold the port for a moment. */
+	for (int i = 0; i < 100 && bind(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0; i++) {
+		assert_int_equal(errno, EADDRINUSE);
+		assert_true(i < 99);
+		stub_sleep_ms(50);
+	}
+	assert_int_equal(listen(s->fd, 64), 0);
+	assert_int_equal(pthread_create(&s->acceptor, NULL, stub_accept_main, s), 0);
+	s->listening = true;
 }
 
 static inline void llm_stub_stop(struct llm_stub *s)
