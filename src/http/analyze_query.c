@@ -149,7 +149,9 @@ static void run_error_note(struct query *q, struct attempt *t, json_t *result)
 		return;
 	}
 	/* The end of stderr holds the traceback's last lines. */
-	snprintf(msg, sizeof(msg), "%s", len > 1500 ? err + len - 1500 : err ? err : "failed");
+	if (!err)
+		err = "the program failed";
+	snprintf(msg, sizeof(msg), "%s", len > 1500 ? err + len - 1500 : err);
 	set_error(q, t, "Error", msg, 0);
 }
 
@@ -340,8 +342,11 @@ static int run_code(struct query *q, struct attempt *t, bool last, int64_t creat
 			run_error_note(q, t, pr.result);
 		attempt_note(q, t);
 		final_answer(q, &out);
+		step = trace_span_start(q->rq->srv->tracer, q->span, "settle");
+		trace_span_attr_int(step, "cost_micros", (int64_t)q->total.total_micros);
 		analyze_record_and_settle(q->rq, q->a, q->code, &out, &t->charge, q->id,
 					  t->ledger_id, created, (int64_t)(clock_mono_ms() - t0), o);
+		trace_span_end(step);
 	}
 	run_output_release(&out);
 	pool_result_release(&pr);
@@ -370,6 +375,7 @@ static int attempt_once(struct query *q, unsigned n, bool last, int64_t created,
 	struct attempt t = { .n = n, .stage = "generate", .t0 = clock_mono_ms() };
 	struct analyze_req check;
 	struct prompt p = { 0 };
+	struct trace_span *step;
 	uint64_t extra;
 	int r;
 
@@ -381,10 +387,16 @@ static int attempt_once(struct query *q, unsigned n, bool last, int64_t created,
 	if (prompt_for(q, n, &p, o) < 0)
 		return 0;
 	extra = llm_worst_micros(q->rq, &p) + check_worst_micros(q, &check);
+	step = trace_span_start(q->rq->srv->tracer, q->span, "budget");
+	trace_span_attr_str(step, "ledger.id", t.ledger_id);
 	if (!charge_reserve(q->rq, q->a, t.ledger_id, extra, &t.charge, o)) {
+		trace_span_error(step, "refused");
+		trace_span_end(step);
 		prompt_release(&p);
 		return 0;
 	}
+	trace_span_attr_int(step, "reserved_micros", (int64_t)t.charge.worst.total_micros);
+	trace_span_end(step);
 	analyze_emit_status(q->ev, "budget_reserved", n);
 	r = generate(q, &t, &p, o);
 	prompt_release(&p);

@@ -137,8 +137,14 @@ static void analyze_code(struct request *rq, struct analyze_req *a, const struct
 	struct charge charge;
 	struct trace_span *step;
 
-	if (!charge_reserve(rq, a, id, 0, &charge, o))
+	step = trace_span_start(rq->srv->tracer, span, "budget");
+	if (!charge_reserve(rq, a, id, 0, &charge, o)) {
+		trace_span_error(step, "refused");
+		trace_span_end(step);
 		return;
+	}
+	trace_span_attr_int(step, "reserved_micros", (int64_t)charge.worst.total_micros);
+	trace_span_end(step);
 	analyze_emit_status(ev, "budget_reserved", 1);
 	analyze_emit_status(ev, "running", 1);
 	step = trace_span_start(rq->srv->tracer, span, "run");

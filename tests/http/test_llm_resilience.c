@@ -185,7 +185,8 @@ static json_t *attribute(json_t *span, const char *key)
 
 static void stages_are_traced(void **state)
 {
-	static const char *const stages[] = { "generate", "validate", "run", "analyze" };
+	static const char *const stages[] = { "budget", "generate", "validate", "run", "settle",
+					      "analyze" };
 	json_t *root, *gen;
 	bool all = false;
 	(void)state;
@@ -193,14 +194,14 @@ static void stages_are_traced(void **state)
 	/* The exporter sends in batches; earlier requests made spans. */
 	for (int i = 0; i < 100 && !all; i++) {
 		pthread_mutex_lock(&traces.lock);
-		all = span_named("analyze") && span_named("run") && span_named("generate");
+		all = span_named("analyze") && span_named("settle") && span_named("generate");
 		pthread_mutex_unlock(&traces.lock);
 		if (!all)
 			usleep(50000);
 	}
 	assert_true(all);
 	pthread_mutex_lock(&traces.lock);
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < 6; i++)
 		assert_non_null(span_named(stages[i]));
 	root = span_named("analyze");
 	gen = span_named("generate");
