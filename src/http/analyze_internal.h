@@ -21,10 +21,12 @@ struct run_output {
 
 /* One sandbox run of `code` through the pool, behind the sandbox's circuit
  * breaker. compile_only: Python is compiled, not run (the check of
- * generated code). 0, or -1 with *o set (429 queue full, 503 shutting down
- * or breaker open, 500 worker failure). */
+ * generated code). With ev (a streamed request), each line the run prints
+ * is sent as a "stdout" event as it is printed. 0, or -1 with *o set (429
+ * queue full, 503 shutting down or breaker open, 500 worker failure). */
 int analyze_sandbox(struct request *rq, const struct analyze_req *a, const char *code,
-		    bool compile_only, struct pool_result *ret, struct outcome *o);
+		    bool compile_only, const struct analyze_events *ev, struct pool_result *ret,
+		    struct outcome *o);
 /* The answer for a finished run (table cut for the response and kept as
  * CSV, artifacts listed); NULL response when out of memory. */
 void analyze_response_build(const struct analyze_req *a, const char *code, struct pool_result *pr,

@@ -213,7 +213,7 @@ static int code_check(struct query *q, struct attempt *t, struct analyze_req *ch
 			set_error(q, t, "SQLError", err, 0);
 			r = 1;
 		}
-	} else if (analyze_sandbox(q->rq, check, q->code, true, &pr, o) < 0) {
+	} else if (analyze_sandbox(q->rq, check, q->code, true, NULL, &pr, o) < 0) {
 		r = -1;
 	} else {
 		charge_add_run(q->rq, pr.result, &t->charge);
@@ -288,18 +288,6 @@ static void final_answer(struct query *q, struct run_output *out)
 	json_object_set_new(r, "model", json_string(q->rq->srv->llm.model));
 }
 
-static void stdout_events(const struct analyze_events *ev, json_t *result)
-{
-	const char *out = json_string_value(json_object_get(result, "stdout"));
-
-	while (ev && out && *out) {
-		const char *nl = strchr(out, '\n');
-		size_t len = nl ? (size_t)(nl - out) : strlen(out);
-		analyze_emit(ev, "stdout", json_pack("{s:s%}", "text", out, len));
-		out += len + (nl ? 1 : 0);
-	}
-}
-
 /* Runs the checked code. 0: finished (answered in *o); 1: failed and worth
  * a repair (t->error set; not recorded); -1: o set. */
 static int run_code(struct query *q, struct attempt *t, bool last, int64_t created, uint64_t t0,
@@ -313,7 +301,7 @@ static int run_code(struct query *q, struct attempt *t, bool last, int64_t creat
 
 	analyze_emit_status(q->ev, "running", t->n);
 	t->stage = "run";
-	if (analyze_sandbox(q->rq, q->a, q->code, false, &pr, o) < 0) {
+	if (analyze_sandbox(q->rq, q->a, q->code, false, q->ev, &pr, o) < 0) {
 		trace_span_error(step, "the run did not complete");
 		trace_span_end(step);
 		return -1;
@@ -322,7 +310,6 @@ static int run_code(struct query *q, struct attempt *t, bool last, int64_t creat
 	t->run_status = status;
 	trace_span_attr_str(step, "status", status);
 	trace_span_end(step);
-	stdout_events(q->ev, pr.result);
 	if (!last && status && strcmp(status, "ok") != 0 && strcmp(status, "killed") != 0 &&
 	    strcmp(status, "sandbox_error") != 0) {
 		charge_add_run(q->rq, pr.result, &t->charge);

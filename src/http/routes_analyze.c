@@ -55,7 +55,7 @@ void analyze_emit_status(const struct analyze_events *ev, const char *stage, uns
 }
 
 static json_t *worker_request(const struct analyze_req *a, const char *code, bool compile_only,
-			      const struct config *cfg)
+			      bool live, const struct config *cfg)
 {
 	struct sandbox_limits l = a->limits;
 
@@ -64,9 +64,10 @@ static json_t *worker_request(const struct analyze_req *a, const char *code, boo
 	l.table_bytes = cfg->export_rows * 1024 < (200u << 20) ? cfg->export_rows * 1024 : (200u << 20);
 	if (l.table_bytes < (1u << 20))
 		l.table_bytes = 1u << 20;
-	return json_pack("{s:{s:s,s:s,s:s?,s:o,s:b}}", "run", "language", sandbox_lang_name(a->lang),
-			 "code", code, "data_path", a->data_path[0] ? a->data_path : NULL, "limits",
-			 worker_limits_to_json(&l), "compile_only", compile_only);
+	return json_pack("{s:{s:s,s:s,s:s?,s:o,s:b,s:b}}", "run", "language",
+			 sandbox_lang_name(a->lang), "code", code, "data_path",
+			 a->data_path[0] ? a->data_path : NULL, "limits", worker_limits_to_json(&l),
+			 "compile_only", compile_only, "stream_output", live);
 }
 
 /* The sandbox itself failing (not the analyst's code) counts against its
@@ -101,9 +102,17 @@ static void sandbox_refused(int e, struct outcome *o)
 	}
 }
 
-int analyze_sandbox(struct request *rq, const struct analyze_req *a, const char *code,
-		    bool compile_only, struct pool_result *ret, struct outcome *o)
+static void stdout_line(void *ctx, const char *line)
 {
+	analyze_emit(ctx, "stdout", json_pack("{s:s}", "text", line));
+}
+
+int analyze_sandbox(struct request *rq, const struct analyze_req *a, const char *code,
+		    bool compile_only, const struct analyze_events *ev, struct pool_result *ret,
+		    struct outcome *o)
+{
+	struct pool_output live = { .on_output = stdout_line, .ctx = (void *)ev };
+	bool streaming = ev && !compile_only;
 	uint64_t ticket, retry_ms = 0;
 	json_t *req;
 	int e;
@@ -115,9 +124,10 @@ int analyze_sandbox(struct request *rq, const struct analyze_req *a, const char 
 			      (unsigned)((retry_ms + 999) / 1000), NULL);
 		return -1;
 	}
-	req = worker_request(a, code, compile_only, rq->srv->cfg);
+	req = worker_request(a, code, compile_only, streaming, rq->srv->cfg);
 	memset(ret, 0, sizeof(*ret));
-	e = req ? pool_run(rq->srv->pool, req, client_fd(rq), ret) : -ENOMEM;
+	e = req ? pool_run_live(rq->srv->pool, req, client_fd(rq), streaming ? &live : NULL, ret)
+		: -ENOMEM;
 	json_decref(req);
 	breaker_report(rq->srv->sandbox_breaker, ticket, !sandbox_broke(e, ret), clock_mono_ms());
 	if (e < 0) {
@@ -148,7 +158,7 @@ static void analyze_code(struct request *rq, struct analyze_req *a, const struct
 	analyze_emit_status(ev, "budget_reserved", 1);
 	analyze_emit_status(ev, "running", 1);
 	step = trace_span_start(rq->srv->tracer, span, "run");
-	if (analyze_sandbox(rq, a, a->code, false, &pr, o) < 0) {
+	if (analyze_sandbox(rq, a, a->code, false, ev, &pr, o) < 0) {
 		trace_span_error(step, "the run did not complete");
 		trace_span_end(step);
 		charge_release(rq, id, &charge);

@@ -226,8 +226,32 @@ static int read_artifacts(int fd, struct pool_result *out)
 	return 0;
 }
 
+/* Reads the answer, handing lines of live output to on_output first. */
+static int read_answer(struct pool *p, struct slot *s, int client_fd,
+		       const struct pool_output *live, json_t **ret)
+{
+	for (;;) {
+		json_t *msg;
+		const char *line;
+		int r = wait_answer(p, s, client_fd);
+
+		if (r == 0)
+			r = frame_read_json(s->fd, &msg);
+		if (r < 0)
+			return r;
+		line = json_string_value(json_object_get(msg, "live_stdout"));
+		if (!line) {
+			*ret = msg;
+			return 0;
+		}
+		if (live && live->on_output)
+			live->on_output(live->ctx, line);
+		json_decref(msg);
+	}
+}
+
 static int exchange(struct pool *p, struct slot *s, json_t *request, int client_fd,
-		    struct pool_result *out)
+		    const struct pool_output *live, struct pool_result *out)
 {
 	int r;
 
@@ -238,9 +262,7 @@ static int exchange(struct pool *p, struct slot *s, json_t *request, int client_
 	json_object_set_new(request, "seq", json_integer((json_int_t)++s->seq));
 	r = frame_write_json(s->fd, request);
 	if (r == 0)
-		r = wait_answer(p, s, client_fd);
-	if (r == 0)
-		r = frame_read_json(s->fd, &out->result);
+		r = read_answer(p, s, client_fd, live, &out->result);
 	/* An answer to anything but this request means the stream is out of
 	 * step: the slot is replaced, never reused. */
 	seq = r == 0 ? json_object_get(out->result, "seq") : NULL;
@@ -255,13 +277,19 @@ static int exchange(struct pool *p, struct slot *s, json_t *request, int client_
 
 int pool_run(struct pool *p, json_t *request, int client_fd, struct pool_result *ret)
 {
+	return pool_run_live(p, request, client_fd, NULL, ret);
+}
+
+int pool_run_live(struct pool *p, json_t *request, int client_fd, const struct pool_output *live,
+		  struct pool_result *ret)
+{
 	struct pool_result out = { 0 };
 	struct slot *s;
 	int r = slot_acquire(p, &s);
 
 	if (r < 0)
 		return r;
-	r = exchange(p, s, request, client_fd, &out);
+	r = exchange(p, s, request, client_fd, live, &out);
 	slot_release(p, s, r < 0);
 	if (r < 0) {
 		pool_result_release(&out);

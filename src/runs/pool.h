@@ -35,6 +35,15 @@ int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, struct po
  * on client_fd (when >= 0) cancels it. -EAGAIN: queue full; -ESHUTDOWN: the
  * pool is draining; -EIO: the worker failed. */
 int pool_run(struct pool *p, json_t *request, int client_fd, struct pool_result *ret);
+/* The same, with the run's stdout handed to on_output line by line while
+ * it runs (the request asks the worker with "stream_output": true). The
+ * lines come from the calling thread, before pool_run_live returns. */
+struct pool_output {
+	void (*on_output)(void *ctx, const char *line);
+	void *ctx;
+};
+int pool_run_live(struct pool *p, json_t *request, int client_fd, const struct pool_output *live,
+		  struct pool_result *ret);
 void pool_result_release(struct pool_result *r);
 /* Runs in progress and requests waiting. */
 void pool_load(struct pool *p, int *ret_active, int *ret_waiting);

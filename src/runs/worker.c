@@ -6,11 +6,13 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "runs/frame.h"
 #include "sandbox/result_json.h"
+#include "util/utf8.h"
 #include "util/banned.h"
 
 static const struct {
@@ -87,6 +89,51 @@ static int answer_error(json_t *seq, const char *message)
 	return r;
 }
 
+/* Live output: whole lines of stdout as frames {"seq", "stdout": LINE}
+ * while the run goes on (a line longer than OUTPUT_LINE_MAX goes in
+ * pieces), for a request that asked with "stream_output". */
+#define OUTPUT_LINE_MAX 4096
+
+struct live_output {
+	json_t *seq;
+	char line[OUTPUT_LINE_MAX];
+	size_t len;
+	bool broken; /* the socket failed: stop sending, the answer will fail */
+};
+
+static void live_flush(struct live_output *lo)
+{
+	char *text = NULL;
+	size_t text_len;
+	json_t *frame = NULL;
+
+	if (lo->len == 0 || lo->broken)
+		return;
+	if (utf8_sanitize(lo->line, lo->len, &text, &text_len) == 0)
+		frame = json_pack("{s:O,s:s%}", "seq", lo->seq, "live_stdout", text ? text : lo->line,
+				  text_len);
+	if (frame && frame_write_json(WORKER_FD, frame) < 0)
+		lo->broken = true;
+	json_decref(frame);
+	free(text);
+	lo->len = 0;
+}
+
+static void live_stdout(void *ctx, const char *data, size_t len)
+{
+	struct live_output *lo = ctx;
+
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\n') {
+			live_flush(lo);
+			continue;
+		}
+		lo->line[lo->len++] = data[i];
+		if (lo->len == sizeof(lo->line))
+			live_flush(lo);
+	}
+}
+
 /* Runs one request and answers it: the result JSON (echoing the request's
  * "seq", so the server can tell answers apart) and then exactly one frame
  * per entry of its "artifacts" list. Returns <0 only when the socket
@@ -94,6 +141,7 @@ static int answer_error(json_t *seq, const char *message)
 static int serve_one(json_t *msg)
 {
 	json_t *seq = json_object_get(msg, "seq");
+	struct live_output live = { .seq = seq ? seq : json_null() };
 	struct sandbox_request req;
 	struct sandbox_result res;
 	json_t *out;
@@ -101,7 +149,12 @@ static int serve_one(json_t *msg)
 
 	if (request_parse(msg, &req) < 0)
 		return answer_error(seq, "the worker received a malformed request");
+	if (json_is_true(json_object_get(json_object_get(msg, "run"), "stream_output"))) {
+		req.on_stdout = live_stdout;
+		req.on_stdout_ctx = &live;
+	}
 	sandbox_run(&req, &res);
+	live_flush(&live);
 	out = result_to_json(&req, &res);
 	if (!out) {
 		sandbox_result_release(&res);

@@ -5,7 +5,10 @@
  * Sandboxes are started with clone() and must come from a process without
  * threads, so the server starts one worker per run slot, each speaking
  * frames over a socket on fd 3:
- *   request   {"run": {"language", "code", "data_path", "limits": {...}}}
+ *   request   {"run": {"language", "code", "data_path", "limits": {...},
+ *             "compile_only"?, "stream_output"?}, "seq"}
+ *   output    with "stream_output": {"seq", "live_stdout": LINE} for each line of
+ *             stdout as the run prints it, before the response
  *   response  the run's result JSON (as `ledgerbox exec` prints it), then one
  *             binary frame per entry of its "artifacts", in order
  *   cancel    {"cancel": true}: stops the run in progress; ignored when idle

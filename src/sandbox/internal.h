@@ -155,6 +155,8 @@ struct supervise_io {
 	pid_t init_pid;
 	const struct sandbox_limits *limits;
 	const struct cgroup_run *cg;
+	void (*on_stdout)(void *ctx, const char *data, size_t len);
+	void *on_stdout_ctx;
 };
 struct supervise_outcome {
 	int init_status;

@@ -101,6 +101,11 @@ struct sandbox_request {
 	/* Python only: compile the program and stop without running it, so a
 	 * syntax error is found before a run (the check of generated code). */
 	bool compile_only;
+	/* When set: called by the supervisor with each piece of stdout the run
+	 * keeps, as it is read (pieces of any size: a line or a character may
+	 * be split between two calls). Output past the limit is not passed. */
+	void (*on_stdout)(void *ctx, const char *data, size_t len);
+	void *on_stdout_ctx;
 };
 
 struct sandbox_artifact {

@@ -160,7 +160,9 @@ static int run_child(struct sandbox_plan *plan, struct cgroup_run *cg, struct ru
 				    .result_r = f->result_p[0], .ctl_fd = f->ctl[0],
 				    .pidfd = f->pidfd, .init_pid = pid,
 				    .cancel_fd = plan->req->cancel_fd > 0 ? plan->req->cancel_fd : -1,
-				    .limits = &plan->req->limits, .cg = cg };
+				    .limits = &plan->req->limits, .cg = cg,
+				    .on_stdout = plan->req->on_stdout,
+				    .on_stdout_ctx = plan->req->on_stdout_ctx };
 	/* supervise_run closes the read ends. */
 	f->stdout_p[0] = f->stderr_p[0] = f->result_p[0] = -1;
 	r = supervise_run(&io, res, out);

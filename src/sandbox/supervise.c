@@ -63,6 +63,7 @@ static int read_stream(struct watch *w, int i)
 {
 	char chunk[READ_CHUNK];
 	ssize_t n = read(w->pfd[i].fd, chunk, sizeof(chunk));
+	size_t kept;
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
@@ -71,8 +72,12 @@ static int read_stream(struct watch *w, int i)
 		w->pfd[i].fd = -1;
 		return 0;
 	}
+	kept = w->bufs[i].len;
 	if (buf_append(&w->bufs[i], chunk, (size_t)n) < 0)
 		return -ENOMEM;
+	kept = w->bufs[i].len - kept;
+	if (i == W_STDOUT && kept > 0 && w->io->on_stdout)
+		w->io->on_stdout(w->io->on_stdout_ctx, chunk, kept);
 	/* Everything read counts, the result channel too: endless writes to
 	 * it would otherwise cost the supervisor CPU until the wall limit. */
 	if (w->bufs[W_STDOUT].seen_bytes + w->bufs[W_STDERR].seen_bytes +

@@ -449,6 +449,68 @@ static void stream_reports_errors_as_events(void **state)
 	hl_reply_free(&r);
 }
 
+struct live_read {
+	char *body;
+	size_t len;
+	char go_path[700];
+	bool released;
+};
+
+static size_t live_collect(char *data, size_t size, size_t n, void *ctx)
+{
+	struct live_read *l = ctx;
+
+	tl_append(&l->body, &l->len, data, size * n);
+	/* The first line reached us while the run goes on: let it finish. */
+	if (!l->released && strstr(l->body, "event: stdout\ndata: {\"text\":\"first\"}")) {
+		int fd = open(l->go_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		assert_true(fd >= 0);
+		close(fd);
+		l->released = true;
+	}
+	return size * n;
+}
+
+/* stdout arrives as the run prints it: the program waits, after its first
+ * line, for a file the test creates only once that line has arrived. */
+static void stream_sends_stdout_as_printed(void **state)
+{
+	const char *body =
+		"{\"language\":\"python\",\"dataset\":\"live\",\"code\":"
+		"\"import os, time\\nprint('first', flush=True)\\nt = time.time()\\n"
+		"while not os.path.exists('/data/go') and time.time() - t < 20:\\n"
+		"    time.sleep(0.02)\\nprint('second' if os.path.exists('/data/go') else 'late')\"}";
+	struct live_read l = { 0 };
+	char dir[600], url[128], auth[256];
+	struct curl_slist *h = NULL;
+	CURL *c = curl_easy_init();
+	(void)state;
+
+	snprintf(dir, sizeof(dir), "%s/live", srv.data);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	free(tl_write_tmp("llm-data/live/x.csv", "a\n1\n"));
+	snprintf(l.go_path, sizeof(l.go_path), "%s/go", dir);
+	snprintf(url, sizeof(url), "%s/api/analyze", srv.base);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", alice);
+	h = curl_slist_append(h, auth);
+	h = curl_slist_append(h, "Accept: text/event-stream");
+	h = curl_slist_append(h, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, live_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &l);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	assert_true(l.released);
+	assert_non_null(strstr(l.body, "event: stdout\ndata: {\"text\":\"second\"}"));
+	assert_null(strstr(l.body, "{\"text\":\"late\"}"));
+	assert_non_null(strstr(l.body, "event: result"));
+	free(l.body);
+}
+
 static void client_hang_up_cancels_the_llm_call(void **state)
 {
 	struct stub_reply slow = { .content = "SELECT 1", .delay_ms = 1400 };
@@ -508,6 +570,7 @@ int main(void)
 		cmocka_unit_test(budget_runs_out_between_attempts),
 		cmocka_unit_test(stream_sends_events),
 		cmocka_unit_test(stream_reports_errors_as_events),
+		cmocka_unit_test(stream_sends_stdout_as_printed),
 		cmocka_unit_test(client_hang_up_cancels_the_llm_call),
 		cmocka_unit_test(readyz_and_metrics_show_llm_and_breakers),
 	};
