@@ -135,6 +135,16 @@ enum kind {
 	  "longest cool-down (BREAKER_COOLDOWN_MS to 86400000)")                                \
 	X("BREAKER_TRIALS", KIND_U64, OFF(breaker_trials), 1, 100, "1",                         \
 	  "trial calls admitted half-open; as many successes close it (1 to 100)")              \
+	X("CACHE", KIND_TEXT, OFF(cache), 2, 3, "on",                                          \
+	  "the result cache: on or off")                                                        \
+	X("CACHE_TTL_S", KIND_U64, OFF(cache_ttl_s), 0, 31536000, "86400",                      \
+	  "seconds a cached result lives (0: until evicted; at most a year)")                   \
+	X("CACHE_MAX_ENTRIES", KIND_U64, OFF(cache_max_entries), 1, 10000000, "10000",          \
+	  "cached results kept; the least recently used go first (1 to 10000000)")              \
+	X("CACHE_MIN_SIMILARITY", KIND_TEXT, OFF(cache_min_similarity), 1, 7, "auto",           \
+	  "similarity (0.00 to 1.00, higher is stricter) for a semantic hit; auto: tuned value") \
+	X("EMBED_MODEL", KIND_TEXT, OFF(embed_model), 0, 127, "",                               \
+	  "embedding model of the LLM server for the semantic cache (none: built-in)")          \
 	X("OTLP_ENDPOINT", KIND_TEXT, OFF(otlp_endpoint), 0, 511, "",                     \
 	  "OTLP/HTTP JSON traces URL, e.g. http://127.0.0.1:4318/v1/traces (none: no tracing)") \
 	X("OTLP_HEADERS", KIND_TEXT, OFF(otlp_headers), 0, 511, "",                       \
@@ -223,6 +233,10 @@ static void config_defaults(struct config *c)
 	c->breaker_cooldown_ms = 5000;
 	c->breaker_cooldown_max_ms = 60000;
 	c->breaker_trials = 1;
+	snprintf(c->cache, sizeof(c->cache), "on");
+	c->cache_ttl_s = 86400;
+	c->cache_max_entries = 10000;
+	snprintf(c->cache_min_similarity, sizeof(c->cache_min_similarity), "auto");
 	sandbox_limits_default(&c->limits);
 	c->max_limits = c->limits;
 	c->max_limits.wall_ms = 300000;
@@ -311,6 +325,22 @@ static int path_apply(struct config *c, const struct spec *s, const char *value,
 	return 0;
 }
 
+/* "0", "1", "0.9", "0.925", "1.00": a number from 0 to 1, at most 3
+ * decimals. */
+static bool similarity_valid(const char *v)
+{
+	size_t digits;
+
+	if ((v[0] != '0' && v[0] != '1') || (v[1] != '\0' && v[1] != '.'))
+		return false;
+	if (v[1] == '\0')
+		return true;
+	digits = strspn(v + 2, "0123456789");
+	if (digits < 1 || digits > 3 || v[2 + digits] != '\0')
+		return false;
+	return v[0] == '0' || strspn(v + 2, "0") == digits;
+}
+
 /* What a text setting accepts, by the field it fills. */
 static const char *text_expected(const struct spec *s, const char *value)
 {
@@ -333,6 +363,12 @@ static const char *text_expected(const struct spec *s, const char *value)
 				       strcmp(value, "no") == 0
 			       ? NULL
 			       : "auto, yes or no";
+	if (s->offset == OFF(cache))
+		return strcmp(value, "on") == 0 || strcmp(value, "off") == 0 ? NULL : "on or off";
+	if (s->offset == OFF(cache_min_similarity))
+		return strcmp(value, "auto") == 0 || similarity_valid(value)
+			       ? NULL
+			       : "auto or a similarity from 0.00 to 1.00 such as 0.90";
 	if (s->offset == OFF(otlp_headers))
 		return *value == '\0' || (strchr(value, ':') && value[0] != ':') ? NULL
 										 : "one header as Name: value";

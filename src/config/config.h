@@ -57,6 +57,12 @@ struct config {
 	uint64_t breaker_cooldown_ms;   /* LEDGERBOX_BREAKER_COOLDOWN_MS, default 5000 */
 	uint64_t breaker_cooldown_max_ms; /* LEDGERBOX_BREAKER_COOLDOWN_MAX_MS, default 60000 */
 	uint64_t breaker_trials;        /* LEDGERBOX_BREAKER_TRIALS, default 1 */
+	/* The result cache (docs/cache.md). */
+	char cache[4];             /* LEDGERBOX_CACHE: on (default) or off */
+	uint64_t cache_ttl_s;      /* LEDGERBOX_CACHE_TTL_S, default 86400 (0: never expires) */
+	uint64_t cache_max_entries; /* LEDGERBOX_CACHE_MAX_ENTRIES, default 10000 */
+	char cache_min_similarity[8]; /* LEDGERBOX_CACHE_MIN_SIMILARITY: auto or 0.00 to 1.00 */
+	char embed_model[128];     /* LEDGERBOX_EMBED_MODEL: "" = the built-in embedding */
 	char otlp_endpoint[512];   /* LEDGERBOX_OTLP_ENDPOINT, default none (no tracing) */
 	char otlp_headers[512];    /* LEDGERBOX_OTLP_HEADERS: one "Name: value" header, default none */
 	struct sandbox_limits limits;     /* defaults for a run: LEDGERBOX_RUN_TIMEOUT_MS,

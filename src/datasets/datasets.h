@@ -32,6 +32,12 @@ int dataset_path_for_python(const char *data_dir, const char *name, char *ret, s
 int dataset_path_for_sql(const char *data_dir, const char *name, char *ret, size_t ret_len,
 			 char *err, size_t err_len);
 
+/* The dataset's fingerprint (64 hex digits): it changes whenever a file of
+ * the dataset is replaced, written, added or removed (see fingerprint.c).
+ * -ENOENT with a message when there is no such dataset. */
+int dataset_fingerprint(const char *data_dir, const char *name, char ret[65], char *err,
+			size_t err_len);
+
 /* Every dataset, sorted by name: [{"name", "sqlite": file name or null,
  * "files": [{"name", "bytes"}], "tables": [{"name", "rows",
  * "columns": [{"name", "type"}]}]}]. Files are the regular, non-hidden

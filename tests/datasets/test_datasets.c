@@ -71,6 +71,36 @@ static void python_path_is_the_folder(void **state)
 	ds_rmtree(data);
 }
 
+/* The fingerprint the cache keys on: the same while nothing changes, new
+ * when a file is rewritten (even with the same size), added or removed. */
+static void fingerprint_follows_every_change(void **state)
+{
+	char data[DS_PATH], sub[DS_PATH], file[DS_PATH], err[256], a[65], b[65], c[65], d[65];
+	struct timespec times[2] = { { 0, UTIME_OMIT }, { 1700000000, 123 } };
+	(void)state;
+
+	ds_scratch(data);
+	ds_mkdir(data, "shop");
+	ds_path(sub, data, "shop");
+	ds_write(sub, "sales.csv", "a\n1\n");
+	assert_int_equal(dataset_fingerprint(data, "shop", a, err, sizeof(err)), 0);
+	assert_int_equal(strlen(a), 64);
+	assert_int_equal(dataset_fingerprint(data, "shop", b, err, sizeof(err)), 0);
+	assert_string_equal(a, b);
+	/* Same size, same name, rewritten in place: the mtime tells. */
+	ds_path(file, sub, "sales.csv");
+	ds_write(sub, "sales.csv", "a\n2\n");
+	assert_int_equal(utimensat(AT_FDCWD, file, times, 0), 0);
+	assert_int_equal(dataset_fingerprint(data, "shop", c, err, sizeof(err)), 0);
+	assert_string_not_equal(a, c);
+	ds_write(sub, "more.csv", "b\n");
+	assert_int_equal(dataset_fingerprint(data, "shop", d, err, sizeof(err)), 0);
+	assert_string_not_equal(c, d);
+	assert_int_equal(dataset_fingerprint(data, "nope", d, err, sizeof(err)), -ENOENT);
+	assert_int_equal(dataset_fingerprint(data, "../shop", d, err, sizeof(err)), -EINVAL);
+	ds_rmtree(data);
+}
+
 static void sql_path_is_the_one_sqlite_file(void **state)
 {
 	char data[DS_PATH], dir[DS_PATH], want[DS_PATH], got[DS_PATH], err[512], p[DS_PATH];
@@ -300,6 +330,7 @@ int main(void)
 		cmocka_unit_test(names_are_checked),
 		cmocka_unit_test(python_path_is_the_folder),
 		cmocka_unit_test(sql_path_is_the_one_sqlite_file),
+		cmocka_unit_test(fingerprint_follows_every_change),
 		cmocka_unit_test(list_shows_datasets_and_skips_junk),
 		cmocka_unit_test(list_reports_a_missing_data_dir),
 		cmocka_unit_test(list_escapes_odd_paths),
