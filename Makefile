@@ -92,11 +92,12 @@ $(BUILD)/bench/%: bench/%.c $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(OBJ) $(LIBS)
 
-bench: all demo $(BUILD)/bench/budget_ops
+bench: all demo $(BUILD)/bench/budget_ops $(BUILD)/bench/cache_lookup
 	@scripts/deps all
 	@bench/sandbox_overhead
 	@bench/api_throughput
 	@$(BUILD)/bench/budget_ops
+	@$(BUILD)/bench/cache_lookup
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

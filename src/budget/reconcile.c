@@ -21,7 +21,9 @@ static const char unsettled_sql[] =
 	"          json_extract(r.result, '$.cost.totalMicros'), 0)"
 	" FROM runs r JOIN principals p ON p.id = r.principal_id"
 	" WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.run_id ="
-	"   coalesce(json_extract(r.result, '$.attempts[#-1].ledgerId'), r.id))";
+	"   coalesce(json_extract(r.result, '$.attempts[#-1].ledgerId'), r.id))"
+	/* An exact cache hit did no work and is never charged. */
+	" AND coalesce(json_extract(r.result, '$.cacheType'), '') <> 'exact'";
 
 static int settle_row(struct budgets *b, sqlite3_stmt *st)
 {

@@ -18,7 +18,7 @@
 #include "util/banned.h"
 
 static const char *const known_fields[] = { "code", "language", "dataset", "session", "limits",
-					    "query", "template", "params" };
+					    "query", "template", "params", "cache" };
 
 /* Request limit names and where they go; the maximum is the same field of
  * the configured max_limits. */
@@ -289,6 +289,8 @@ bool analyze_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *r
 	if (!body_parse(rq, a, ret) || !mode_parse(rq, a, ret) || !language_parse(rq, a, ret))
 		return false;
 	a->stream = wants_stream(rq);
+	if (json_object_get(a->body, "cache") && !json_is_boolean(json_object_get(a->body, "cache")))
+		return bad(rq, ret, 400, "invalid_type", "cache must be true or false", "cache");
 	if (!(optional_string(rq, a->body, "dataset", 64, &a->dataset, ret) &&
 	      optional_string(rq, a->body, "session", 128, &a->session, ret) &&
 	      session_valid(rq, a->session, ret) && dataset_resolve(rq, a, ret) &&

@@ -9,6 +9,7 @@
 
 #include "http/analyze_llm.h"
 #include "http/http.h"
+#include "cache/cache.h"
 #include "obs/trace.h"
 #include "util/banned.h"
 
@@ -73,12 +74,22 @@ int http_backends_start(struct http_server *srv, char *err, size_t err_len)
 		snprintf(err, err_len, "setting up the circuit breakers and tracing failed: %s",
 			 strerror(-r));
 		http_backends_stop(srv);
+		return r;
+	}
+	if (strcmp(cfg->cache, "on") == 0) {
+		struct cache_limits l = { .ttl_ms = cfg->cache_ttl_s * 1000,
+					  .max_entries = cfg->cache_max_entries };
+		r = cache_open(cfg->state_dir, &l, &srv->cache, err, err_len);
+		if (r < 0)
+			http_backends_stop(srv);
 	}
 	return r;
 }
 
 void http_backends_stop(struct http_server *srv)
 {
+	cache_close(srv->cache);
+	srv->cache = NULL;
 	trace_exporter_free(srv->tracer, 2000);
 	srv->tracer = NULL;
 	breaker_free(srv->llm_breaker);

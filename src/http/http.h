@@ -32,10 +32,12 @@ struct http_server {
 	struct breaker *llm_breaker;    /* one per back end */
 	struct breaker *sandbox_breaker;
 	struct trace_exporter *tracer;  /* NULL: tracing off */
+	struct cache *cache;            /* NULL: LEDGERBOX_CACHE=off */
 	struct MHD_Daemon *daemon;
 };
 
 struct trace_exporter;
+struct cache;
 
 /* Sets up the LLM client's settings, the circuit breakers and the trace
  * exporter from cfg. 0 or -errno with err filled. */

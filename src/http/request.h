@@ -98,6 +98,9 @@ enum MHD_Result route_budget_put(struct request *rq);
 enum MHD_Result route_budget_delete(struct request *rq);
 enum MHD_Result route_spend(struct request *rq);
 enum MHD_Result route_templates_list(struct request *rq);
+enum MHD_Result route_cache_clear(struct request *rq);
+/* Appends the result cache's counters to the metrics text. */
+bool cache_metrics_render(struct request *rq, struct buf *b);
 
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/analyze_cache.h"
 #include "http/analyze_internal.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -137,10 +138,12 @@ int analyze_sandbox(struct request *rq, const struct analyze_req *a, const char 
 	return 0;
 }
 
-/* Code and template modes: one reservation, one run. */
+/* Code and template modes, and a question answered with cached code: one
+ * reservation, one run. `annotation` (borrowed, may be NULL) is merged into
+ * the answer. */
 static void analyze_code(struct request *rq, struct analyze_req *a, const struct analyze_events *ev,
 			 const char *id, int64_t created, uint64_t t0, struct trace_span *span,
-			 struct outcome *o)
+			 json_t *annotation, struct outcome *o)
 {
 	struct pool_result pr = { 0 };
 	struct run_output out = { 0 };
@@ -171,6 +174,8 @@ static void analyze_code(struct request *rq, struct analyze_req *a, const struct
 	if (!out.response) {
 		outcome_error(o, 500, "out_of_memory", "out of memory", NULL, 0, NULL);
 	} else {
+		if (annotation)
+			json_object_update(out.response, annotation);
 		charge_price(rq, pr.result, out.response, &charge);
 		step = trace_span_start(rq->srv->tracer, span, "settle");
 		trace_span_attr_int(step, "cost_micros", (int64_t)charge.actual.total_micros);
@@ -188,6 +193,47 @@ static const char *mode_name(enum analyze_mode m)
 	return m == ANALYZE_QUERY ? "query" : m == ANALYZE_TEMPLATE ? "template" : "code";
 }
 
+/* The cache first (an exact hit answers at once; a semantic hit gives the
+ * code to run), then the real work; a successful answer is kept. */
+static void analyze_cached_or_fresh(struct request *rq, struct analyze_req *a,
+				    const struct analyze_events *ev, const char *id, int64_t created,
+				    uint64_t t0, struct trace_span *span, struct outcome *o)
+{
+	struct trace_span *step = trace_span_start(rq->srv->tracer, span, "cache");
+	struct cache_probe probe;
+	json_t *annotation = NULL;
+	char *code = NULL;
+
+	cache_probe_prepare(rq, a, &probe);
+	if (probe.enabled && cache_answer_exact(rq, a, &probe, id, created, t0, o)) {
+		trace_span_attr_str(step, "cache.result", "exact");
+		trace_span_end(step);
+		analyze_emit_status(ev, "cache_hit", 0);
+		cache_probe_release(&probe);
+		return;
+	}
+	code = cache_find_semantic(rq, a, &probe, &annotation);
+	if (probe.enabled && !code)
+		cache_note_miss(rq->srv->cache);
+	trace_span_attr_str(step, "cache.result", !probe.enabled ? "off" : code ? "semantic" : "miss");
+	trace_span_end(step);
+	if (code) {
+		analyze_emit_status(ev, "cache_hit", 0);
+		free(a->owned_code);
+		a->owned_code = code;
+		a->code = code;
+		analyze_code(rq, a, ev, id, created, t0, span, annotation, o);
+	} else if (a->mode == ANALYZE_QUERY) {
+		analyze_query(rq, a, ev, id, created, t0, span, o);
+	} else {
+		analyze_code(rq, a, ev, id, created, t0, span, NULL, o);
+	}
+	if (o->status == 200)
+		cache_store(rq, a, &probe, o->body);
+	json_decref(annotation);
+	cache_probe_release(&probe);
+}
+
 void analyze_execute(struct request *rq, struct analyze_req *a, const struct analyze_events *ev,
 		     struct outcome *o)
 {
@@ -201,10 +247,7 @@ void analyze_execute(struct request *rq, struct analyze_req *a, const struct ana
 	trace_span_attr_str(span, "mode", mode_name(a->mode));
 	trace_span_attr_str(span, "language", sandbox_lang_name(a->lang));
 	trace_span_attr_str(span, "request.id", rq->id);
-	if (a->mode == ANALYZE_QUERY)
-		analyze_query(rq, a, ev, id, created, t0, span, o);
-	else
-		analyze_code(rq, a, ev, id, created, t0, span, o);
+	analyze_cached_or_fresh(rq, a, ev, id, created, t0, span, o);
 	trace_span_attr_int(span, "http.status", (int64_t)o->status);
 	if (o->status >= 400)
 		trace_span_error(span, json_string_value(json_object_get(

@@ -92,7 +92,7 @@ static char *breakers_render(struct request *rq, char *text, size_t *len)
 				 breaker_name(list[i]), (unsigned long long)snap[i].opened_total);
 		buf_append(&b, line, (size_t)n);
 	}
-	if (b.truncated) {
+	if (!cache_metrics_render(rq, &b) || b.truncated) {
 		buf_release(&b);
 		return NULL;
 	}

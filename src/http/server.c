@@ -61,6 +61,7 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/budgets/*/*", "/api/budgets/{kind}/{key}", route_budget_delete },
 	{ "GET", "/api/spend", "/api/spend", route_spend },
 	{ "GET", "/api/templates", "/api/templates", route_templates_list },
+	{ "DELETE", "/api/cache", "/api/cache", route_cache_clear },
 };
 
 size_t http_routes(const char *const **ret_methods, const char *const **ret_names)

@@ -16,7 +16,9 @@ static char url_env[128];
 
 /* Prompt tokens cost 1.00 a million, completion 2.00 a million: every
  * token counted shows in the cost. */
-static char *env_vars[] = { url_env, "LEDGERBOX_LLM_API=ollama", "LEDGERBOX_LLM_RETRIES=2",
+/* The cache is off: these tests ask the same questions on purpose
+ * (test_cache_api covers it). */
+static char *env_vars[] = { url_env, "LEDGERBOX_CACHE=off", "LEDGERBOX_LLM_API=ollama", "LEDGERBOX_LLM_RETRIES=2",
 			    "LEDGERBOX_LLM_BACKOFF_MS=10", "LEDGERBOX_LLM_BACKOFF_MAX_MS=40",
 			    "LEDGERBOX_LLM_TIMEOUT_MS=1500", "LEDGERBOX_MODEL_RATES=llama3.1=1,2",
 			    "LEDGERBOX_MAX_RUNS=2", "LEDGERBOX_REPAIR_ATTEMPTS=2",

@@ -16,7 +16,7 @@ static char *alice, *root;
 static char *env_vars[] = { "LEDGERBOX_MAX_RUNS=2", "LEDGERBOX_QUEUE_MAX=400",
 			    "LEDGERBOX_PRICE_CPU_PER_S=1", "LEDGERBOX_PRICE_MEM_PER_GB_S=0",
 			    "LEDGERBOX_PRICE_RUN=0.01", "LEDGERBOX_BUDGET_TZ=UTC",
-			    "LEDGERBOX_SOFT_POLICY_PERCENT=50", NULL };
+			    "LEDGERBOX_SOFT_POLICY_PERCENT=50", "LEDGERBOX_CACHE=off", NULL };
 static const char *cheap_run = "{\"language\":\"sql\",\"dataset\":\"demo\",\"code\":\"SELECT 1\","
 			       "\"limits\":{\"cpuMs\":1000,\"timeoutMs\":2000}}";
 #define WORST_MICROS 1010000

@@ -16,7 +16,7 @@ static struct collector traces;
 static char *alice;
 static char url_env[128], otlp_env[160];
 
-static char *env_vars[] = { url_env, otlp_env, "LEDGERBOX_LLM_API=openai",
+static char *env_vars[] = { url_env, otlp_env, "LEDGERBOX_CACHE=off", "LEDGERBOX_LLM_API=openai",
 			    "LEDGERBOX_LLM_MODEL=qwen2.5-coder", "LEDGERBOX_LLM_RETRIES=0",
 			    "LEDGERBOX_LLM_SEND_SAMPLES=no", "LEDGERBOX_BREAKER_FAILURES=3",
 			    "LEDGERBOX_BREAKER_COOLDOWN_MS=300", "LEDGERBOX_MAX_RUNS=2",

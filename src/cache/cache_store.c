@@ -1,0 +1,221 @@
+/*
+ * cache_store: opening and closing the cache's own connection to
+ * STATE_DIR/ledgerbox.db, and the counters.
+ *
+ * The store and the budget part open the same file. All use WAL and a
+ * 10 s busy timeout, so the cache's IMMEDIATE transactions wait for
+ * theirs rather than fail. The cache alone commits with
+ * synchronous=NORMAL: in WAL mode that never corrupts the database, it only
+ * lets a power loss forget the last commits, which for a cache costs a
+ * re-run; synchronous is per connection, so the store's and the budget
+ * part's commits stay fully durable.
+ *
+ * Open order: directory and file created with owner-only modes before
+ * SQLite touches them, connection configured, tables migrated, entries past
+ * max_entries evicted (a smaller limit than last time), then the index
+ * loaded. Expired entries stay until the next put removes them: open has
+ * no notion of the caller's clock, and lookups never return them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/cache_internal.h"
+#include "util/banned.h"
+
+#define DB_FILE "ledgerbox.db"
+
+static int dir_open(const char *state_dir, int *ret_fd, char *err, size_t err_len)
+{
+	int fd;
+
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+		cache_err(err, err_len, "cannot create the state directory %s: %s", state_dir,
+			  strerror(errno));
+		return -errno;
+	}
+	fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		cache_err(err, err_len, "cannot open the state directory %s: %s", state_dir,
+			  strerror(errno));
+		return -errno;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Creates the database file 0600 if missing, so SQLite never creates it
+ * (and its WAL) with the umask's wider mode. Only when missing: closing
+ * any descriptor of the file would drop every POSIX lock this process's
+ * other SQLite connections hold on it. */
+static int db_file_precreate(int dir_fd)
+{
+	int fd;
+
+	if (faccessat(dir_fd, DB_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	fd = openat(dir_fd, DB_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static int db_configure(sqlite3 *db, char *err, size_t err_len)
+{
+	int r;
+
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, CACHE_BUSY_TIMEOUT_MS);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+	r = db_pragma_expect(db, "PRAGMA journal_mode = WAL", "wal");
+	if (r < 0) {
+		cache_err(err, err_len, "cannot switch the database to WAL mode: %s",
+			  r == -ENOTSUP ? "the file system refused it" : sqlite3_errmsg(db));
+		return r;
+	}
+	r = db_exec(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF");
+	if (r < 0)
+		cache_err(err, err_len, "cannot configure the database: %s", sqlite3_errmsg(db));
+	return r;
+}
+
+static int db_open(struct cache *c, const char *state_dir, int dir_fd, char *err,
+		   size_t err_len)
+{
+	char path[PATH_MAX];
+	int r, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
+		       SQLITE_OPEN_NOFOLLOW;
+
+	if (snprintf(path, sizeof(path), "%s/%s", state_dir, DB_FILE) >= (int)sizeof(path)) {
+		cache_err(err, err_len, "state directory path is too long: %s", state_dir);
+		return -ENAMETOOLONG;
+	}
+	r = db_file_precreate(dir_fd);
+	if (r < 0) {
+		cache_err(err, err_len, "cannot create %s: %s", path, strerror(-r));
+		return r;
+	}
+	r = sqlite3_open_v2(path, &c->db, flags, NULL);
+	if (r != SQLITE_OK) {
+		cache_err(err, err_len, "cannot open %s: %s", path,
+			  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));
+		return db_errno(r) < 0 ? db_errno(r) : -EIO;
+	}
+	r = db_configure(c->db, err, err_len);
+	if (r == 0)
+		r = cache_schema_migrate(c->db, err, err_len);
+	return r;
+}
+
+/* Evicts past max_entries and loads the index. */
+static int contents_prepare(struct cache *c, char *err, size_t err_len)
+{
+	int r = cache_tx_begin(c->db);
+
+	if (r == 0)
+		r = cache_evict_lru_tx(c, 0);
+	if (r >= 0) {
+		c->stats.evictions += (uint64_t)r;
+		r = cache_log_trim_tx(c, false);
+	}
+	r = db_tx_end(c->db, r);
+	if (r == 0)
+		r = cache_sync(c);
+	if (r < 0)
+		cache_err(err, err_len, "cannot load the cache: %s", sqlite3_errmsg(c->db));
+	return r;
+}
+
+static void cache_free(struct cache *c)
+{
+	cache_stmts_free(c);
+	if (c->db)
+		sqlite3_close(c->db);
+	cache_index_free(&c->index);
+	free(c);
+}
+
+static int limits_apply(struct cache *c, const struct cache_limits *l)
+{
+	uint64_t max = l && l->max_entries ? l->max_entries : CACHE_ENTRIES_DEFAULT;
+
+	if (max > CACHE_ENTRIES_MAX)
+		return -EINVAL;
+	c->max_entries = max;
+	/* Beyond INT64_MAX ms nothing can expire anyway. */
+	c->ttl_ms = l && l->ttl_ms > (uint64_t)INT64_MAX ? 0 : l ? l->ttl_ms : 0;
+	return 0;
+}
+
+int cache_open(const char *state_dir, const struct cache_limits *l, struct cache **ret,
+	       char *err, size_t err_len)
+{
+	struct cache *c;
+	int dir_fd = -1, r;
+
+	if (!state_dir || !*state_dir || !ret)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->index_seq = -1;
+	r = limits_apply(c, l);
+	if (r < 0)
+		cache_err(err, err_len, "max_entries is above %u", CACHE_ENTRIES_MAX);
+	if (r == 0)
+		r = dir_open(state_dir, &dir_fd, err, err_len);
+	if (r == 0)
+		r = db_open(c, state_dir, dir_fd, err, err_len);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	if (r == 0)
+		r = contents_prepare(c, err, err_len);
+	if (r == 0)
+		r = -pthread_mutex_init(&c->lock, NULL);
+	if (r < 0) {
+		cache_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+void cache_close(struct cache *c)
+{
+	if (!c)
+		return;
+	/* Best effort: hits not written cost at worst an early eviction. */
+	(void)cache_usage_flush(c);
+	pthread_mutex_destroy(&c->lock);
+	cache_free(c);
+}
+
+void cache_stats(struct cache *c, struct cache_stats *ret)
+{
+	int64_t seq, floor;
+	uint64_t entries;
+
+	if (!c || !ret)
+		return;
+	cache_lock(c);
+	if (cache_meta_read(c, &seq, &floor, &entries) == 0)
+		c->stats.entries = entries;
+	/* else: the last count read stands */
+	*ret = c->stats;
+	cache_unlock(c);
+}
+
+void cache_note_miss(struct cache *c)
+{
+	if (!c)
+		return;
+	cache_lock(c);
+	c->stats.misses++;
+	cache_unlock(c);
+}

@@ -1,0 +1,228 @@
+/*
+ * sem_signature: prints the entries of a question as its signature, and
+ * the match decision (see semantic.h).
+ *
+ * The sorted categories say what a question contains; the closing "seq:"
+ * says in what order, so "revenue minus expenses" and "expenses minus
+ * revenue", or "more than 1000 less than 5000" and its mirror, differ. One
+ * kind of reordering is allowed: when a question has a single period and no
+ * connective (and, or, vs, an operator, ...), that period is grouping
+ * alone and leaves "seq:", so "monthly total revenue" and "total revenue by
+ * month" are one question.
+ *
+ * Values are escaped ('\' '|' ',' get a '\'), so no quoted text can forge a
+ * separator and two different entry lists never print the same string.
+ */
+#include "cache/semantic.h"
+#include "cache/sem_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/utf8.h"
+
+#include "util/banned.h"
+
+/* Far above what a SEM_QUERY_MAX_BYTES question can print (each byte of it
+ * appears at most twice, escaped); reaching it is treated as too big. */
+#define SIG_MAX_BYTES (64u * SEM_QUERY_MAX_BYTES)
+
+const char *sem_cat_name(enum sem_cat cat)
+{
+	static const char *const names[SEM_C_COUNT] = {
+		[SEM_C_NUM] = "n",  [SEM_C_DATE] = "d", [SEM_C_QUOTE] = "q",
+		[SEM_C_NEG] = "neg", [SEM_C_DIR] = "dir", [SEM_C_AGG] = "agg",
+		[SEM_C_OP] = "op",  [SEM_C_GRAIN] = "g", [SEM_C_WORD] = "w",
+	};
+
+	return cat < SEM_C_COUNT ? names[cat] : "?";
+}
+
+/* The signature being printed; the first failed append is kept in err, so
+ * a signature that lost bytes is never handed out. */
+struct sig {
+	struct buf b;
+	int err;
+};
+
+static void sig_put(struct sig *s, const char *p, size_t n)
+{
+	if (s->err == 0)
+		s->err = buf_append(&s->b, p, n);
+}
+
+static void put_escaped(struct sig *s, const char *v)
+{
+	for (const char *p = v; *p; p++) {
+		if (*p == '\\' || *p == '|' || *p == ',')
+			sig_put(s, "\\", 1);
+		sig_put(s, p, 1);
+	}
+}
+
+static void put_entry(struct sig *s, const struct sem_entry *e)
+{
+	const char *name = sem_cat_name(e->cat);
+
+	sig_put(s, name, strlen(name));
+	sig_put(s, ":", 1);
+	put_escaped(s, e->val);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct sem_entry *x = *(const struct sem_entry *const *)a;
+	const struct sem_entry *y = *(const struct sem_entry *const *)b;
+
+	if (x->cat != y->cat)
+		return x->cat < y->cat ? -1 : 1;
+	return strcmp(x->val, y->val);
+}
+
+/* The sorted, deduplicated categories, each entry followed by '|'. */
+static int put_sorted(struct sig *b, const struct sem_entry *ents, size_t n)
+{
+	const struct sem_entry **order = calloc(n ? n : 1, sizeof(*order));
+
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		order[i] = &ents[i];
+	qsort(order, n, sizeof(*order), cmp_entry);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && cmp_entry(&order[i - 1], &order[i]) == 0)
+			continue;
+		put_entry(b, order[i]);
+		sig_put(b, "|", 1);
+	}
+	free(order);
+	return 0;
+}
+
+static bool connective(const struct sem_entry *e)
+{
+	static const char *const words[] = { "and",   "or",	"vs",	  "versus", "against",
+					     "minus", "plus",	"times",  "divided", "ratio",
+					     "compare", "compared", "between" };
+
+	if (e->cat == SEM_C_OP)
+		return true;
+	if (e->cat != SEM_C_WORD)
+		return false;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(e->val, words[i]) == 0)
+			return true;
+	return false;
+}
+
+/* True when the periods may leave "seq:": one distinct period and nothing
+ * that joins two parts of the question. */
+static bool periods_float(const struct sem_entry *ents, size_t n)
+{
+	const char *period = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (connective(&ents[i]))
+			return false;
+		if (ents[i].cat != SEM_C_GRAIN)
+			continue;
+		if (period && strcmp(period, ents[i].val) != 0)
+			return false;
+		period = ents[i].val;
+	}
+	return true;
+}
+
+static void put_sequence(struct sig *b, const struct sem_entry *ents, size_t n)
+{
+	bool floating = periods_float(ents, n), first = true;
+
+	sig_put(b, "seq:", 4);
+	for (size_t i = 0; i < n; i++) {
+		if (floating && ents[i].cat == SEM_C_GRAIN)
+			continue;
+		if (!first)
+			sig_put(b, ",", 1);
+		put_entry(b, &ents[i]);
+		first = false;
+	}
+}
+
+/* Prints the entries; an empty list prints the empty signature. */
+static int sig_print(const struct sem_entry *ents, size_t n, char **ret)
+{
+	struct sig s = { .err = 0 };
+	char *out;
+	int r;
+
+	buf_init(&s.b, SIG_MAX_BYTES);
+	r = n ? put_sorted(&s, ents, n) : 0;
+	if (r == 0 && n)
+		put_sequence(&s, ents, n);
+	r = r ? r : s.err ? s.err : s.b.truncated ? -E2BIG : 0;
+	out = r == 0 ? buf_steal(&s.b, NULL) : NULL;
+	buf_release(&s.b);
+	if (r == 0 && !out)
+		out = strdup("");
+	if (r == 0 && !out)
+		r = -ENOMEM;
+	if (r == 0)
+		*ret = out;
+	return r;
+}
+
+static bool has_lower_letter(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] >= 'a' && s[i] <= 'z')
+			return true;
+	return false;
+}
+
+static int sig_from_text(const char *text, size_t len, char **ret)
+{
+	struct sem_tok *toks = calloc(len + 1, sizeof(*toks));
+	struct sem_entry *ents = calloc(len + 1, sizeof(*ents));
+	size_t ntoks, n = 0;
+	int r = -ENOMEM;
+
+	if (toks && ents) {
+		ntoks = sem_tokenize(text, len, toks);
+		r = sem_classify(toks, ntoks, has_lower_letter(text, len), ents, &n);
+		if (r == 0)
+			r = sig_print(ents, n, ret);
+		sem_entries_free(ents, n);
+	}
+	free(toks);
+	free(ents);
+	return r;
+}
+
+int sem_signature(const char *query, char **ret)
+{
+	char *fixed = NULL;
+	size_t len, fixed_len;
+	int r;
+
+	if (!query || !ret)
+		return -EINVAL;
+	len = strnlen(query, SEM_QUERY_MAX_BYTES + 1);
+	if (len > SEM_QUERY_MAX_BYTES)
+		return -E2BIG;
+	r = utf8_sanitize(query, len, &fixed, &fixed_len);
+	if (r < 0)
+		return r;
+	r = sig_from_text(fixed ? fixed : query, fixed_len, ret);
+	free(fixed);
+	return r;
+}
+
+bool sem_match(const char *sig_a, const char *sig_b, float similarity, float min_similarity)
+{
+	if (!sig_a || !sig_b || !*sig_a || strcmp(sig_a, sig_b) != 0)
+		return false;
+	/* Written so that NaN on either side fails. */
+	return similarity >= min_similarity;
+}

@@ -1,0 +1,357 @@
+/* analyze_cache: see analyze_cache.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "http/analyze_cache.h"
+#include "http/table_csv.h"
+#include "runs/worker.h"
+#include "util/banned.h"
+
+/* An artifact copied from the cached run is at most this large. */
+#define COPY_MAX_BYTES (256u << 20)
+
+/* The last fingerprint seen per dataset: when one changes, the entries of
+ * the old data are dropped at once rather than waiting for eviction. */
+#define SEEN_MAX 64
+static struct {
+	char dataset[65];
+	char fingerprint[65];
+} seen[SEEN_MAX];
+static size_t seen_next;
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void stale_entries_drop(struct cache *c, const char *dataset, const char *fingerprint)
+{
+	size_t i;
+	bool changed = true;
+
+	pthread_mutex_lock(&seen_lock);
+	for (i = 0; i < SEEN_MAX && strcmp(seen[i].dataset, dataset) != 0; i++)
+		;
+	if (i == SEEN_MAX) {
+		i = seen_next;
+		seen_next = (seen_next + 1) % SEEN_MAX;
+		snprintf(seen[i].dataset, sizeof(seen[i].dataset), "%s", dataset);
+	} else {
+		changed = strcmp(seen[i].fingerprint, fingerprint) != 0;
+	}
+	snprintf(seen[i].fingerprint, sizeof(seen[i].fingerprint), "%s", fingerprint);
+	pthread_mutex_unlock(&seen_lock);
+	if (changed)
+		cache_invalidate_dataset(c, dataset, fingerprint);
+}
+
+static void sha256_hex(const char *text, char out[65])
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(digest, (const unsigned char *)text, strlen(text));
+	sodium_bin2hex(out, 65, digest, sizeof(digest));
+}
+
+/* The exact key: everything that decides the answer, as canonical JSON. */
+static int key_compute(struct request *rq, const struct analyze_req *a, struct cache_probe *p)
+{
+	json_t *k = json_pack("{s:i,s:s,s:s?,s:s,s:o}", "v", 1, "language",
+			      sandbox_lang_name(a->lang), "dataset", a->dataset, "fingerprint",
+			      p->fingerprint, "limits", worker_limits_to_json(&a->limits));
+	char *text;
+
+	if (!k)
+		return -ENOMEM;
+	if (a->mode == ANALYZE_QUERY) {
+		json_object_set_new(k, "query", json_string(p->query_norm));
+		json_object_set_new(k, "model", json_string(rq->srv->llm.model));
+	} else {
+		/* A template's code holds its checked parameters. */
+		json_object_set_new(k, "code", json_string(a->code));
+	}
+	text = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(k);
+	if (!text)
+		return -ENOMEM;
+	sha256_hex(text, p->key);
+	free(text);
+	return 0;
+}
+
+static void embedding_make(struct request *rq, const struct analyze_req *a, struct cache_probe *p)
+{
+	const char *model = rq->srv->cfg->embed_model;
+	struct llm_error e;
+
+	if (!model[0]) {
+		p->embedding = malloc(SEM_DIM * sizeof(float));
+		if (!p->embedding)
+			return;
+		sem_embed_local(a->query, p->embedding);
+		p->dim = SEM_DIM;
+		snprintf(p->embed_model, sizeof(p->embed_model), "local");
+		return;
+	}
+	/* Without its embedding the question still gets an answer, just no
+	 * semantic lookup. */
+	if (llm_embed(&rq->srv->llm, model, p->query_norm, &p->embedding, &p->dim, &e) < 0) {
+		p->embedding = NULL;
+		p->dim = 0;
+		return;
+	}
+	sem_l2_normalize(p->embedding, p->dim);
+	snprintf(p->embed_model, sizeof(p->embed_model), "%s", model);
+}
+
+void cache_probe_prepare(struct request *rq, const struct analyze_req *a, struct cache_probe *p)
+{
+	char err[512];
+
+	memset(p, 0, sizeof(*p));
+	if (!rq->srv->cache || json_is_false(json_object_get(a->body, "cache")))
+		return;
+	if (a->dataset && dataset_fingerprint(rq->srv->cfg->data_dir, a->dataset, p->fingerprint, err,
+					      sizeof(err)) < 0)
+		return;
+	snprintf(p->scope, sizeof(p->scope), "team:%s", rq->who.team);
+	if (a->mode == ANALYZE_QUERY &&
+	    (sem_normalize(a->query, &p->query_norm) < 0 || sem_signature(a->query, &p->signature) < 0))
+		return;
+	if (key_compute(rq, a, p) < 0)
+		return;
+	if (a->dataset)
+		stale_entries_drop(rq->srv->cache, a->dataset, p->fingerprint);
+	if (a->mode == ANALYZE_QUERY)
+		embedding_make(rq, a, p);
+	p->enabled = true;
+}
+
+void cache_probe_release(struct cache_probe *p)
+{
+	free(p->query_norm);
+	free(p->signature);
+	free(p->embedding);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- an exact hit: the stored answer as a run of this principal --------- */
+
+struct copied {
+	struct artifact_file files[257];
+	char *data[257];
+	size_t n;
+};
+
+static void copied_release(struct copied *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->data[i]);
+	c->n = 0;
+}
+
+static int read_fd(int fd, uint64_t bytes, char **ret)
+{
+	char *data = bytes <= COPY_MAX_BYTES ? malloc(bytes ? bytes : 1) : NULL;
+	size_t got = 0;
+
+	if (!data) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < bytes) {
+		ssize_t n = read(fd, data + got, bytes - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(data);
+			close(fd);
+			return -EIO;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*ret = data;
+	return 0;
+}
+
+/* One artifact of the cached run, read through the store as an admin
+ * would (the run may be a teammate's). */
+static int copy_one(struct request *rq, const char *from, const char *name, struct copied *c)
+{
+	struct principal system = rq->who;
+	char mime[128];
+	uint64_t bytes;
+	int fd, r;
+
+	system.role = ROLE_ADMIN;
+	if (c->n >= 256)
+		return -E2BIG;
+	r = store_artifact_open(rq->srv->store, &system, from, name, &fd, mime, sizeof(mime), &bytes);
+	if (r == 0)
+		r = read_fd(fd, bytes, &c->data[c->n]);
+	if (r < 0)
+		return r;
+	c->files[c->n] = (struct artifact_file){ name, NULL, c->data[c->n], (size_t)bytes };
+	c->files[c->n].mime = strcmp(name, TABLE_CSV_NAME) == 0 ? "text/csv" : NULL;
+	c->n++;
+	return 0;
+}
+
+/* Points the answer's links at the new run and copies the files. */
+static int artifacts_copy(struct request *rq, json_t *resp, const char *from, const char *id,
+			  struct copied *c)
+{
+	json_t *list = json_object_get(resp, "artifacts"), *art;
+	json_t *table = json_object_get(resp, "table");
+	char url[400];
+	size_t i;
+	int r = 0;
+
+	json_array_foreach(list, i, art) {
+		const char *name = json_string_value(json_object_get(art, "name"));
+		if (!name || (r = copy_one(rq, from, name, c)) < 0)
+			return r < 0 ? r : -EINVAL;
+		c->files[c->n - 1].mime = json_string_value(json_object_get(art, "mime"));
+		snprintf(url, sizeof(url), "/api/runs/%s/artifacts/%s", id, name);
+		json_object_set_new(art, "url", json_string(url));
+	}
+	if (json_is_string(json_object_get(table, "csvUrl"))) {
+		r = copy_one(rq, from, TABLE_CSV_NAME, c);
+		snprintf(url, sizeof(url), "/api/runs/%s/table.csv", id);
+		json_object_set_new(table, "csvUrl", json_string(url));
+	}
+	return r;
+}
+
+static void hit_fields(struct request *rq, const struct analyze_req *a, json_t *resp,
+		       const char *id, int64_t duration_ms)
+{
+	static const struct cost zero;
+	const char *from = json_string_value(json_object_get(resp, "id"));
+
+	json_object_set_new(resp, "cachedFrom", json_string(from ? from : ""));
+	json_object_set_new(resp, "id", json_string(id));
+	json_object_set_new(resp, "cacheHit", json_true());
+	json_object_set_new(resp, "cacheType", json_string("exact"));
+	json_object_set_new(resp, "cost", cost_to_json(rq->srv->pricing, &zero));
+	json_object_set_new(resp, "tokensUsed", json_integer(0));
+	json_object_set_new(resp, "attempts", json_array());
+	json_object_set_new(resp, "durationMs", json_integer(duration_ms));
+	json_object_set_new(resp, "session", a->session ? json_string(a->session) : json_null());
+	json_object_del(resp, "tokens");
+	json_object_del(resp, "budget");
+	json_object_del(resp, "budgetWarning");
+	json_object_del(resp, "budgetPolicy");
+}
+
+bool cache_answer_exact(struct request *rq, const struct analyze_req *a, struct cache_probe *p,
+			const char *id, int64_t created, uint64_t t0, struct outcome *o)
+{
+	struct cache_entry e;
+	struct copied files = { .n = 0 };
+	struct run_record rec = { .principal_id = rq->who.id, .language = sandbox_lang_name(a->lang),
+				  .dataset = a->dataset, .session = a->session,
+				  .created_ms = created };
+	json_t *resp;
+	bool ok = false;
+
+	if (!p->enabled || cache_get_exact(rq->srv->cache, p->key, p->scope, clock_unix_ms(), &e) < 0)
+		return false;
+	resp = json_loads(e.result, 0, NULL);
+	if (resp && artifacts_copy(rq, resp, e.run_id, id, &files) == 0) {
+		hit_fields(rq, a, resp, id, (int64_t)(clock_mono_ms() - t0));
+		memcpy(rec.id, id, sizeof(rec.id));
+		rec.code = json_string_value(json_object_get(resp, "code"));
+		rec.status = json_string_value(json_object_get(resp, "status"));
+		rec.result = resp;
+		rec.duration_ms = (int64_t)(clock_mono_ms() - t0);
+		ok = rec.code && rec.status &&
+		     store_run_insert(rq->srv->store, &rec, files.files, files.n) == 0;
+	}
+	copied_release(&files);
+	cache_entry_release(&e);
+	if (!ok) {
+		json_decref(resp);
+		return false;
+	}
+	outcome_release(o);
+	o->status = 200;
+	o->body = resp;
+	return true;
+}
+
+/* ---- semantic hits and storing ------------------------------------------ */
+
+static float min_similarity(struct request *rq, const struct cache_probe *p)
+{
+	const char *v = rq->srv->cfg->cache_min_similarity;
+
+	if (strcmp(v, "auto") != 0)
+		return strtof(v, NULL);
+	return strcmp(p->embed_model, "local") == 0 ? SEM_LOCAL_MIN_SIMILARITY
+						    : CACHE_MODEL_MIN_SIMILARITY;
+}
+
+char *cache_find_semantic(struct request *rq, const struct analyze_req *a, struct cache_probe *p,
+			  json_t **ret_annotation)
+{
+	struct cache_entry e;
+	float similarity = 0;
+	char *code;
+
+	*ret_annotation = NULL;
+	if (!p->enabled || a->mode != ANALYZE_QUERY || !p->embedding)
+		return NULL;
+	if (cache_get_semantic(rq->srv->cache, p->scope, a->dataset ? a->dataset : "", p->fingerprint,
+			       sandbox_lang_name(a->lang), rq->srv->llm.model, p->embed_model,
+			       p->signature, p->embedding, p->dim, min_similarity(rq, p),
+			       clock_unix_ms(), &e, &similarity) < 0)
+		return NULL;
+	code = strdup(e.code);
+	*ret_annotation = json_pack("{s:b,s:s,s:s,s:f}", "cacheHit", 1, "cacheType", "semantic",
+				    "cachedFrom", e.run_id, "similarity", (double)similarity);
+	cache_entry_release(&e);
+	if (!code || !*ret_annotation) {
+		free(code);
+		json_decref(*ret_annotation);
+		*ret_annotation = NULL;
+		return NULL;
+	}
+	return code;
+}
+
+void cache_store(struct request *rq, const struct analyze_req *a, const struct cache_probe *p,
+		 json_t *response)
+{
+	const char *status = json_string_value(json_object_get(response, "status"));
+	const char *type = json_string_value(json_object_get(response, "cacheType"));
+	const char *code = json_string_value(json_object_get(response, "code"));
+	const char *id = json_string_value(json_object_get(response, "id"));
+	struct cache_entry e = { 0 };
+
+	/* Only a run that succeeded; an exact hit is stored already. */
+	if (!p->enabled || !status || strcmp(status, "ok") != 0 || (type && strcmp(type, "exact") == 0) ||
+	    !code || !id)
+		return;
+	e.result = json_dumps(response, JSON_COMPACT);
+	if (!e.result)
+		return;
+	snprintf(e.key, sizeof(e.key), "%s", p->key);
+	snprintf(e.scope, sizeof(e.scope), "%s", p->scope);
+	snprintf(e.dataset, sizeof(e.dataset), "%s", a->dataset ? a->dataset : "");
+	snprintf(e.fingerprint, sizeof(e.fingerprint), "%s", p->fingerprint);
+	snprintf(e.language, sizeof(e.language), "%s", sandbox_lang_name(a->lang));
+	snprintf(e.model, sizeof(e.model), "%s", a->mode == ANALYZE_QUERY ? rq->srv->llm.model : "");
+	snprintf(e.embed_model, sizeof(e.embed_model), "%s", p->embed_model);
+	snprintf(e.run_id, sizeof(e.run_id), "%s", id);
+	e.query_norm = p->query_norm ? p->query_norm : "";
+	e.signature = p->signature ? p->signature : "";
+	e.embedding = p->embedding;
+	e.dim = p->dim;
+	e.code = (char *)code;
+	cache_put(rq->srv->cache, &e, clock_unix_ms());
+	free(e.result);
+}

@@ -1,0 +1,56 @@
+/*
+ * analyze_cache: the result cache in front of POST /api/analyze. Private to
+ * src/http/.
+ *
+ * Exact: the same request (code, template and params, or the normalised
+ * query with the model), language, limits and dataset fingerprint, asked
+ * by someone of the same team, gets the stored answer as a new run of its
+ * own (artifacts copied), at no cost and with no budget reservation.
+ * Semantic (query mode): a question close enough to an earlier one (the
+ * similarity of their embeddings at or above the threshold) AND with
+ * exactly the same numbers, dates, quoted strings, names and
+ * polarity/direction words reuses that question's code, which runs again
+ * on the current data: no LLM call, a fresh answer.
+ */
+#ifndef LEDGERBOX_HTTP_ANALYZE_CACHE_H
+#define LEDGERBOX_HTTP_ANALYZE_CACHE_H
+
+#include "cache/cache.h"
+#include "cache/semantic.h"
+#include "http/analyze.h"
+
+/* The threshold for embeddings from a model, when the setting says auto:
+ * model embeddings put paraphrases closer together than the built-in one. */
+#define CACHE_MODEL_MIN_SIMILARITY 0.90f
+
+struct cache_probe {
+	bool enabled;              /* this request may use the cache */
+	char key[65];              /* the exact key */
+	char scope[160];           /* "team:NAME": who shares entries */
+	char fingerprint[65];      /* the dataset's, "" without one */
+	char *query_norm, *signature; /* query mode */
+	float *embedding;
+	size_t dim;
+	char embed_model[128];
+};
+
+/* Works out the keys. A request without the cache (switched off, "cache":
+ * false, or a dataset that cannot be fingerprinted) gets enabled = false. */
+void cache_probe_prepare(struct request *rq, const struct analyze_req *a, struct cache_probe *p);
+void cache_probe_release(struct cache_probe *p);
+
+/* An exact hit: records it as run `id` for this principal and sets a 200
+ * outcome; true. False on a miss (or when the stored run cannot be
+ * copied: then it is a miss). */
+bool cache_answer_exact(struct request *rq, const struct analyze_req *a, struct cache_probe *p,
+			const char *id, int64_t created, uint64_t t0, struct outcome *o);
+/* A semantic hit in query mode: the entry's code (malloc'd) and, in
+ * *ret_annotation, the fields the answer gets (cacheHit, cacheType,
+ * cachedFrom, similarity). NULL on a miss. */
+char *cache_find_semantic(struct request *rq, const struct analyze_req *a, struct cache_probe *p,
+			  json_t **ret_annotation);
+/* Keeps a successful answer (status "ok", not itself a hit). */
+void cache_store(struct request *rq, const struct analyze_req *a, const struct cache_probe *p,
+		 json_t *response);
+
+#endif
