@@ -291,6 +291,45 @@ static void metrics_and_clearing(void **state)
 	hl_reply_free(&r);
 }
 
+static int spend_entries_of(const char *run_id)
+{
+	struct reply r;
+	json_t *e;
+	size_t i;
+	int n = 0;
+
+	hl_call(&srv, "GET", "/api/spend?scope=user:alice&from=2000-01-01", root, NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_array_foreach(json_object_get(r.json, "entries"), i, e) {
+		if (strcmp(hl_str(e, "runId"), run_id) == 0)
+			n++;
+	}
+	hl_reply_free(&r);
+	return n;
+}
+
+/* An exact hit did no work: nothing is charged for it, not even by the
+ * reconciliation a restart runs. */
+static void hits_are_never_charged_even_after_a_restart(void **state)
+{
+	const char *body = "{\"language\":\"sql\",\"dataset\":\"demo\",\"code\":\"SELECT 777\"}";
+	struct reply a, b;
+	char first[80], second[80];
+	(void)state;
+
+	analyze_as(alice, body, &a);
+	analyze_as(alice, body, &b);
+	assert_true(hit(&b, "exact"));
+	snprintf(first, sizeof(first), "%s", hl_str(a.json, "id"));
+	snprintf(second, sizeof(second), "%s", hl_str(b.json, "id"));
+	hl_reply_free(&a);
+	hl_reply_free(&b);
+	assert_int_equal(hl_stop(&srv, SIGTERM), 0);
+	hl_start(&srv);
+	assert_true(spend_entries_of(first) > 0);
+	assert_int_equal(spend_entries_of(second), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +341,7 @@ int main(void)
 		cmocka_unit_test(near_misses_go_to_the_model),
 		cmocka_unit_test(changed_dataset_is_never_served),
 		cmocka_unit_test(metrics_and_clearing),
+		cmocka_unit_test(hits_are_never_charged_even_after_a_restart),
 	};
 	return cmocka_run_group_tests_name("cache_api", tests, setup, teardown);
 }
