@@ -25,82 +25,28 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "budget/budget_internal.h"
 #include "util/banned.h"
 
-#define DB_FILE "ledgerbox.db"
 #define LOCK_FILE "budget.lock"
 
-/* Creates a file 0600 if missing, so SQLite never creates the database
- * (and gives its WAL the same mode) with the umask's wider one. */
-static int file_precreate(int dir_fd, const char *name, int *ret_fd)
-{
-	int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-
-	if (fd < 0)
-		return -errno;
-	if (ret_fd)
-		*ret_fd = fd;
-	else
-		close(fd);
-	return 0;
-}
-
-static int db_configure(sqlite3 *db, char *err, size_t err_len)
-{
-	int r;
-
-	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, BUDGET_BUSY_TIMEOUT_MS);
-	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
-	r = db_pragma_expect(db, "PRAGMA journal_mode = WAL", "wal");
-	if (r < 0) {
-		budget_err(err, err_len, "cannot switch the database to WAL mode: %s",
-			   r == -ENOTSUP ? "the file system refused it" : sqlite3_errmsg(db));
-		return r;
-	}
-	r = db_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF");
-	if (r < 0)
-		budget_err(err, err_len, "cannot configure the database: %s", sqlite3_errmsg(db));
-	return r;
-}
+/* foreign_keys off: see the top of this file. */
+static const struct db_settings settings = {
+	.busy_timeout_ms = BUDGET_BUSY_TIMEOUT_MS,
+	.synchronous = "FULL",
+	.foreign_keys = false,
+	.defensive = true,
+};
 
 static int db_open(struct budgets *b, const char *state_dir, int dir_fd, char *err,
 		   size_t err_len)
 {
-	char path[PATH_MAX];
-	int r, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
-		       SQLITE_OPEN_NOFOLLOW;
+	int r = db_state_open(state_dir, dir_fd, &settings, &b->db, err, err_len);
 
-	if (snprintf(path, sizeof(path), "%s/%s", state_dir, DB_FILE) >= (int)sizeof(path)) {
-		budget_err(err, err_len, "state directory path is too long: %s", state_dir);
-		return -ENAMETOOLONG;
-	}
-	/* Only when missing: closing any descriptor of a file drops all of this
-	 * process's POSIX locks on it, and the store's SQLite connection may
-	 * hold those locks already. Without them another process (the sqlite3
-	 * shell, a second node) would think it is the last user, checkpoint and
-	 * delete the WAL under the server's feet. */
-	r = faccessat(dir_fd, DB_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 0
-									: file_precreate(dir_fd, DB_FILE, NULL);
-	if (r < 0) {
-		budget_err(err, err_len, "cannot create %s: %s", path, strerror(-r));
-		return r;
-	}
-	r = sqlite3_open_v2(path, &b->db, flags, NULL);
-	if (r != SQLITE_OK) {
-		budget_err(err, err_len, "cannot open %s: %s", path,
-			   b->db ? sqlite3_errmsg(b->db) : sqlite3_errstr(r));
-		return db_errno(r);
-	}
-	r = db_configure(b->db, err, err_len);
 	if (r == 0)
 		r = budget_schema_migrate(b->db, err, err_len);
 	return r;
@@ -134,8 +80,11 @@ static int reservations_sweep(sqlite3 *db)
  * handle has the tables open. */
 static int owner_start(struct budgets *b, int dir_fd, char *err, size_t err_len)
 {
-	int r = file_precreate(dir_fd, LOCK_FILE, &b->owner_fd);
+	int r;
 
+	/* Not the database: this descriptor stays open as the lock's owner. */
+	b->owner_fd = openat(dir_fd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	r = b->owner_fd < 0 ? -errno : 0;
 	if (r == 0) {
 		r = lock_set(b->owner_fd, F_WRLCK, false);
 		if (r == 0) {
@@ -167,25 +116,6 @@ static void budgets_free(struct budgets *b)
 	free(b);
 }
 
-static int dir_open(const char *state_dir, int *ret_fd, char *err, size_t err_len)
-{
-	int fd;
-
-	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
-		budget_err(err, err_len, "cannot create the state directory %s: %s", state_dir,
-			   strerror(errno));
-		return -errno;
-	}
-	fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		budget_err(err, err_len, "cannot open the state directory %s: %s", state_dir,
-			   strerror(errno));
-		return -errno;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
 int budget_open(const char *state_dir, struct budgets **ret, char *err, size_t err_len)
 {
 	struct budgets *b;
@@ -197,7 +127,7 @@ int budget_open(const char *state_dir, struct budgets **ret, char *err, size_t e
 	if (!b)
 		return -ENOMEM;
 	b->owner_fd = -1;
-	r = dir_open(state_dir, &dir_fd, err, err_len);
+	r = db_state_dir_open(state_dir, &dir_fd, err, err_len);
 	if (r == 0)
 		r = db_open(b, state_dir, dir_fd, err, err_len);
 	if (r == 0)

@@ -83,8 +83,8 @@ int budget_tx_read_begin(sqlite3 *db);
 void budget_money_format(uint64_t micros, char ret[BUDGET_MONEY_TEXT_MAX]);
 /* a + b, stuck at UINT64_MAX instead of wrapping. */
 uint64_t budget_add_sat(uint64_t a, uint64_t b);
-void budget_err(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* The part's name for formatting into a caller's err buffer. */
+#define budget_err db_err
 
 /* budget_schema.c: creates or upgrades the tables in one transaction. A
  * database written by a newer ledgerbox is -EPROTONOSUPPORT. */

@@ -3,19 +3,16 @@
  *
  * The budget part shares ledgerbox.db with the store, whose schema version
  * is PRAGMA user_version; so the budget part keeps its own version, in the
- * one-row table budget_schema, and never touches user_version. All pending
- * migrations and the version update run in one IMMEDIATE transaction that
- * reads the version again under the write lock: two processes opening a new
- * database at once apply each migration exactly once, and a crash leaves
- * the tables at some whole version.
+ * one-row table budget_schema, and never touches user_version. db_migrate()
+ * runs all pending migrations and the version update in one IMMEDIATE
+ * transaction that reads the version again under the write lock: two
+ * processes opening a new database at once apply each migration exactly
+ * once, and a crash leaves the tables at some whole version.
  *
  * Rules for whoever adds a migration: append, never edit a released one;
  * STRICT tables; times are Unix milliseconds in *_ms columns; amounts are
  * integer micro-units in *_micros columns.
  */
-#include <errno.h>
-#include <stdio.h>
-
 #include "budget/budget_internal.h"
 #include "util/banned.h"
 
@@ -65,91 +62,14 @@ static const char *const migrations[BUDGET_SCHEMA_LATEST] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the spend ledger is append-only'); END;",
 };
 
-static int version_read_tx(sqlite3 *db, int *ret)
-{
-	sqlite3_stmt *st;
-	int r = db_prepare(db, "SELECT version FROM budget_schema WHERE id = 1", &st);
-
-	if (r < 0)
-		return r;
-	r = db_step(st);
-	if (r >= 0)
-		*ret = r == 1 ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	return r < 0 ? r : 0;
-}
-
-static int version_write_tx(sqlite3 *db, int version)
-{
-	sqlite3_stmt *st;
-	int r = db_prepare(db,
-				   "INSERT INTO budget_schema (id, version) VALUES (1, ?1)"
-				   " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-				   &st);
-
-	if (r < 0)
-		return r;
-	sqlite3_bind_int(st, 1, version);
-	return budget_sql_run(st);
-}
-
-static int migrate_tx(sqlite3 *db, char *err, size_t err_len)
-{
-	int current = 0, r;
-
-	r = db_exec(db, "CREATE TABLE IF NOT EXISTS budget_schema ("
-				"  id INTEGER PRIMARY KEY CHECK (id = 1),"
-				"  version INTEGER NOT NULL"
-				") STRICT");
-	if (r == 0)
-		r = version_read_tx(db, &current);
-	if (r < 0) {
-		budget_err(err, err_len, "cannot read the budget schema version: %s",
-			   sqlite3_errmsg(db));
-		return r;
-	}
-	if (current < 0) {
-		budget_err(err, err_len, "the budget schema version %d is damaged", current);
-		return -EIO;
-	}
-	if (current > BUDGET_SCHEMA_LATEST) {
-		budget_err(err, err_len,
-			   "the budget tables have version %d but this ledgerbox knows only up to "
-			   "%d; run a newer ledgerbox",
-			   current, BUDGET_SCHEMA_LATEST);
-		return -EPROTONOSUPPORT;
-	}
-	for (int v = current + 1; v <= BUDGET_SCHEMA_LATEST; v++) {
-		r = db_exec(db, migrations[v - 1]);
-		if (r < 0) {
-			budget_err(err, err_len, "budget schema migration %d failed: %s", v,
-				   sqlite3_errmsg(db));
-			return r;
-		}
-	}
-	if (current == BUDGET_SCHEMA_LATEST)
-		return 0;
-	r = version_write_tx(db, BUDGET_SCHEMA_LATEST);
-	if (r < 0)
-		budget_err(err, err_len, "cannot record the budget schema version: %s",
-			   sqlite3_errmsg(db));
-	return r;
-}
+static const struct db_schema schema = {
+	.part = "budget",
+	.what = "budgets",
+	.migrations = migrations,
+	.latest = BUDGET_SCHEMA_LATEST,
+};
 
 int budget_schema_migrate(sqlite3 *db, char *err, size_t err_len)
 {
-	int r = budget_tx_begin(db);
-
-	if (r < 0) {
-		budget_err(err, err_len, "cannot lock the database to set up budgets: %s",
-			   sqlite3_errmsg(db));
-		return r;
-	}
-	r = migrate_tx(db, err, err_len);
-	if (r < 0)
-		return db_tx_end(db, r);
-	r = db_tx_end(db, 0);
-	if (r < 0)
-		budget_err(err, err_len, "cannot commit the budget tables: %s", sqlite3_errmsg(db));
-	return r;
+	return db_migrate(db, &schema, err, err_len);
 }

@@ -153,8 +153,8 @@ int cache_log_trim_tx(struct cache *c, bool all);
 /* Entries stored at or before this instant have expired at now_ms (-1 when
  * nothing expires). now_ms >= 0. */
 int64_t cache_expiry_cutoff(const struct cache *c, int64_t now_ms);
-void cache_err(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* The part's name for formatting into a caller's err buffer. */
+#define cache_err db_err
 
 /* cache_schema.c: creates or upgrades the tables in one transaction. A
  * database written by a newer ledgerbox is -EPROTONOSUPPORT. */

@@ -3,10 +3,10 @@
  *
  * The cache shares ledgerbox.db with the store (whose version is PRAGMA
  * user_version) and the budget part (budget_schema), so it keeps its own
- * version in the one-row table cache_schema. All pending migrations and the
- * version update run in one IMMEDIATE transaction that reads the version
- * under the write lock: two processes opening a new database at once apply
- * each migration exactly once.
+ * version in the one-row table cache_schema. db_migrate() runs all pending
+ * migrations and the version update in one IMMEDIATE transaction that reads
+ * the version under the write lock: two processes opening a new database at
+ * once apply each migration exactly once.
  *
  * Tables:
  *   cache_entries  what was stored, never updated in place; UNIQUE (key,
@@ -26,9 +26,6 @@
  * Rules for whoever adds a migration: append, never edit a released one;
  * STRICT tables; times are Unix milliseconds in *_ms columns.
  */
-#include <errno.h>
-#include <stdio.h>
-
 #include "cache/cache_internal.h"
 #include "util/banned.h"
 
@@ -92,100 +89,14 @@ static const char *const migrations[CACHE_SCHEMA_LATEST] = {
 	" END;",
 };
 
-static int version_read_tx(sqlite3 *db, int *ret)
-{
-	sqlite3_stmt *st = NULL;
-	int r = db_prepare(db, "SELECT version FROM cache_schema WHERE id = 1", &st);
-
-	if (r < 0)
-		return r;
-	r = db_step(st);
-	if (r >= 0)
-		*ret = r == 1 ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	return r < 0 ? r : 0;
-}
-
-static int version_write_tx(sqlite3 *db, int version)
-{
-	sqlite3_stmt *st = NULL;
-	int r = db_prepare(db,
-			   "INSERT INTO cache_schema (id, version) VALUES (1, ?1)"
-			   " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-			   &st);
-
-	if (r < 0)
-		return r;
-	sqlite3_bind_int(st, 1, version);
-	r = db_step(st);
-	sqlite3_finalize(st);
-	return r > 0 ? -EIO : r;
-}
-
-static int version_check(int current, char *err, size_t err_len)
-{
-	if (current < 0) {
-		cache_err(err, err_len, "the cache schema version %d is damaged", current);
-		return -EIO;
-	}
-	if (current > CACHE_SCHEMA_LATEST) {
-		cache_err(err, err_len,
-			  "the cache tables have version %d but this ledgerbox knows only up to "
-			  "%d; run a newer ledgerbox",
-			  current, CACHE_SCHEMA_LATEST);
-		return -EPROTONOSUPPORT;
-	}
-	return 0;
-}
-
-static int migrate_tx(sqlite3 *db, char *err, size_t err_len)
-{
-	int current = 0, r;
-
-	r = db_exec(db, "CREATE TABLE IF NOT EXISTS cache_schema ("
-			"  id INTEGER PRIMARY KEY CHECK (id = 1),"
-			"  version INTEGER NOT NULL"
-			") STRICT");
-	if (r == 0)
-		r = version_read_tx(db, &current);
-	if (r < 0) {
-		cache_err(err, err_len, "cannot read the cache schema version: %s",
-			  sqlite3_errmsg(db));
-		return r;
-	}
-	r = version_check(current, err, err_len);
-	if (r < 0 || current == CACHE_SCHEMA_LATEST)
-		return r;
-	/* version_check() made current 0..CACHE_SCHEMA_LATEST - 1 here. */
-	for (size_t i = (size_t)current; i < CACHE_SCHEMA_LATEST; i++) {
-		r = db_exec(db, migrations[i]);
-		if (r < 0) {
-			cache_err(err, err_len, "cache schema migration %zu failed: %s", i + 1,
-				  sqlite3_errmsg(db));
-			return r;
-		}
-	}
-	r = version_write_tx(db, CACHE_SCHEMA_LATEST);
-	if (r < 0)
-		cache_err(err, err_len, "cannot record the cache schema version: %s",
-			  sqlite3_errmsg(db));
-	return r;
-}
+static const struct db_schema schema = {
+	.part = "cache",
+	.what = "the cache",
+	.migrations = migrations,
+	.latest = CACHE_SCHEMA_LATEST,
+};
 
 int cache_schema_migrate(sqlite3 *db, char *err, size_t err_len)
 {
-	int r = cache_tx_begin(db);
-
-	if (r < 0) {
-		cache_err(err, err_len, "cannot lock the database to set up the cache: %s",
-			  sqlite3_errmsg(db));
-		return r;
-	}
-	r = migrate_tx(db, err, err_len);
-	if (r < 0)
-		return db_tx_end(db, r);
-	r = db_tx_end(db, 0);
-	if (r < 0)
-		cache_err(err, err_len, "cannot commit the cache tables: %s", sqlite3_errmsg(db));
-	return r;
+	return db_migrate(db, &schema, err, err_len);
 }

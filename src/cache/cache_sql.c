@@ -1,7 +1,7 @@
 /*
  * cache_sql: the SQLite plumbing every cache file shares: the lock, the
  * handle's prepared statements, transactions, the change log's
- * bookkeeping, expiry instants and error text.
+ * bookkeeping and expiry instants.
  *
  * Statements are prepared once per handle (a lookup would otherwise spend
  * more time compiling SQL than running it) and reset after every use: a
@@ -9,7 +9,6 @@
  * hiding other connections' commits from this one.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "cache/cache_internal.h"
@@ -178,15 +177,4 @@ int64_t cache_expiry_cutoff(const struct cache *c, int64_t now_ms)
 	if (c->ttl_ms == 0 || c->ttl_ms > (uint64_t)now_ms)
 		return -1;
 	return now_ms - (int64_t)c->ttl_ms;
-}
-
-void cache_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
 }

@@ -17,97 +17,25 @@
  * no notion of the caller's clock, and lookups never return them.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cache/cache_internal.h"
 #include "util/banned.h"
 
-#define DB_FILE "ledgerbox.db"
-
-static int dir_open(const char *state_dir, int *ret_fd, char *err, size_t err_len)
-{
-	int fd;
-
-	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
-		cache_err(err, err_len, "cannot create the state directory %s: %s", state_dir,
-			  strerror(errno));
-		return -errno;
-	}
-	fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		cache_err(err, err_len, "cannot open the state directory %s: %s", state_dir,
-			  strerror(errno));
-		return -errno;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-/* Creates the database file 0600 if missing, so SQLite never creates it
- * (and its WAL) with the umask's wider mode. Only when missing: closing
- * any descriptor of the file would drop every POSIX lock this process's
- * other SQLite connections hold on it. */
-static int db_file_precreate(int dir_fd)
-{
-	int fd;
-
-	if (faccessat(dir_fd, DB_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return 0;
-	fd = openat(dir_fd, DB_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
-}
-
-static int db_configure(sqlite3 *db, char *err, size_t err_len)
-{
-	int r;
-
-	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, CACHE_BUSY_TIMEOUT_MS);
-	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
-	r = db_pragma_expect(db, "PRAGMA journal_mode = WAL", "wal");
-	if (r < 0) {
-		cache_err(err, err_len, "cannot switch the database to WAL mode: %s",
-			  r == -ENOTSUP ? "the file system refused it" : sqlite3_errmsg(db));
-		return r;
-	}
-	r = db_exec(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF");
-	if (r < 0)
-		cache_err(err, err_len, "cannot configure the database: %s", sqlite3_errmsg(db));
-	return r;
-}
+/* synchronous=NORMAL: see the top of this file. */
+static const struct db_settings settings = {
+	.busy_timeout_ms = CACHE_BUSY_TIMEOUT_MS,
+	.synchronous = "NORMAL",
+	.foreign_keys = false,
+	.defensive = true,
+};
 
 static int db_open(struct cache *c, const char *state_dir, int dir_fd, char *err,
 		   size_t err_len)
 {
-	char path[PATH_MAX];
-	int r, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
-		       SQLITE_OPEN_NOFOLLOW;
+	int r = db_state_open(state_dir, dir_fd, &settings, &c->db, err, err_len);
 
-	if (snprintf(path, sizeof(path), "%s/%s", state_dir, DB_FILE) >= (int)sizeof(path)) {
-		cache_err(err, err_len, "state directory path is too long: %s", state_dir);
-		return -ENAMETOOLONG;
-	}
-	r = db_file_precreate(dir_fd);
-	if (r < 0) {
-		cache_err(err, err_len, "cannot create %s: %s", path, strerror(-r));
-		return r;
-	}
-	r = sqlite3_open_v2(path, &c->db, flags, NULL);
-	if (r != SQLITE_OK) {
-		cache_err(err, err_len, "cannot open %s: %s", path,
-			  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));
-		return db_errno(r) < 0 ? db_errno(r) : -EIO;
-	}
-	r = db_configure(c->db, err, err_len);
 	if (r == 0)
 		r = cache_schema_migrate(c->db, err, err_len);
 	return r;
@@ -169,7 +97,7 @@ int cache_open(const char *state_dir, const struct cache_limits *l, struct cache
 	if (r < 0)
 		cache_err(err, err_len, "max_entries is above %u", CACHE_ENTRIES_MAX);
 	if (r == 0)
-		r = dir_open(state_dir, &dir_fd, err, err_len);
+		r = db_state_dir_open(state_dir, &dir_fd, err, err_len);
 	if (r == 0)
 		r = db_open(c, state_dir, dir_fd, err, err_len);
 	if (dir_fd >= 0)

@@ -26,17 +26,6 @@
 
 #define NAME_RULE "use 1 to 64 letters, digits, '_' or '-'"
 
-void ds_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
 int ds_join(char *ret, size_t ret_len, const char *dir, const char *name)
 {
 	int n = snprintf(ret, ret_len, "%s/%s", dir, name);

@@ -24,9 +24,10 @@
 #define CSV_MAX_RECORD_BYTES (16u << 20)
 #define DS_UPLOAD_PREFIX ".upload-" /* an upload in progress, in DATA_DIR */
 
+#include "util/db.h"
+
 /* Writes a one-line message to err when err is not NULL. */
-void ds_err(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#define ds_err db_err
 
 /* ret = dir/name; -ENAMETOOLONG when it does not fit. */
 int ds_join(char *ret, size_t ret_len, const char *dir, const char *name);

@@ -16,8 +16,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,7 +24,6 @@
 #include "store/store_internal.h"
 #include "util/banned.h"
 
-#define DB_FILE "ledgerbox.db"
 #define ARTIFACTS_DIR "artifacts"
 
 static int dir_open_or_create(int at_fd, const char *path, int nofollow)
@@ -39,67 +36,18 @@ static int dir_open_or_create(int at_fd, const char *path, int nofollow)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Creates the database file 0600 if it does not exist yet, so SQLite never
- * creates it (or its WAL) with the umask's wider mode. */
-static int db_file_precreate(int dir_fd)
-{
-	int fd;
-
-	/* Only when missing: closing a descriptor of the database would drop
-	 * every POSIX lock this process's SQLite connections hold on it. */
-	if (faccessat(dir_fd, DB_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return 0;
-	fd = openat(dir_fd, DB_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
-}
-
-static int db_configure(sqlite3 *db, char *err, size_t err_len)
-{
-	int r;
-
-	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
-	/* This connection never needs to write the schema by hand; defensive
-	 * mode refuses the pragmas that could corrupt it. */
-	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
-	r = db_pragma_expect(db, "PRAGMA journal_mode = WAL", "wal");
-	if (r < 0) {
-		store_err(err, err_len, "cannot switch the database to WAL mode: %s",
-			  r == -ENOTSUP ? "the file system refused it" : sqlite3_errmsg(db));
-		return r;
-	}
-	r = db_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
-	if (r < 0)
-		store_err(err, err_len, "cannot configure the database: %s", sqlite3_errmsg(db));
-	return r;
-}
+/* synchronous=FULL and foreign keys: see the top of this file. */
+static const struct db_settings settings = {
+	.busy_timeout_ms = STORE_BUSY_TIMEOUT_MS,
+	.synchronous = "FULL",
+	.foreign_keys = true,
+	.defensive = true,
+};
 
 static int db_open(struct store *s, const char *state_dir, char *err, size_t err_len)
 {
-	char path[PATH_MAX];
-	int r, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
-		       SQLITE_OPEN_NOFOLLOW;
+	int r = db_state_open(state_dir, s->dir_fd, &settings, &s->db, err, err_len);
 
-	if (snprintf(path, sizeof(path), "%s/%s", state_dir, DB_FILE) >= (int)sizeof(path)) {
-		store_err(err, err_len, "state directory path is too long: %s", state_dir);
-		return -ENAMETOOLONG;
-	}
-	r = db_file_precreate(s->dir_fd);
-	if (r < 0) {
-		store_err(err, err_len, "cannot create %s: %s", path, strerror(-r));
-		return r;
-	}
-	r = sqlite3_open_v2(path, &s->db, flags, NULL);
-	if (r != SQLITE_OK) {
-		store_err(err, err_len, "cannot open %s: %s", path,
-			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(r));
-		return db_errno(r);
-	}
-	r = db_configure(s->db, err, err_len);
 	if (r == 0)
 		r = store_schema_migrate(s->db, STORE_SCHEMA_LATEST, err, err_len);
 	return r;

@@ -63,8 +63,8 @@ void store_unlock(struct store *s);
 int store_tx_begin(struct store *s);
 /* A malloc'd copy of a text column; NULL column -> *ret = NULL. */
 int store_sql_text_dup(sqlite3_stmt *st, int col, char **ret);
-void store_err(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* The part's name for formatting into a caller's err buffer. */
+#define store_err db_err
 
 /* store_schema.c: PRAGMA user_version is the schema version. */
 #define STORE_SCHEMA_LATEST 3

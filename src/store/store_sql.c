@@ -7,7 +7,6 @@
  * so the connection is never left inside a transaction between calls.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,15 +48,4 @@ int store_sql_text_dup(sqlite3_stmt *st, int col, char **ret)
 		return -ENOMEM;
 	*ret = copy;
 	return 0;
-}
-
-void store_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
 }
