@@ -82,12 +82,6 @@ static const char py_imports[] =
 	"import pandas as pd\n";
 
 static const char python[] =
-	"\n"
-	"def cents(amounts):\n"
-	"    \"\"\"Money as whole cents, so that totals are exact.\"\"\"\n"
-	"    return (amounts.astype(\"float64\") * 100).round().astype(\"int64\")\n"
-	"\n"
-	"\n"
 	"con = sqlite3.connect(DATABASE, uri=True)\n"
 	"accounts = pd.read_sql(\n"
 	"    \"SELECT account_id, name, type, normal_balance FROM accounts\"\n"

@@ -66,6 +66,15 @@ static int build_sql(struct buf *b, size_t i, const struct tpl_value *values)
 	return r < 0 ? r : tpl_puts(b, tpl_codes[i]->sql);
 }
 
+/* Every template sums money as whole cents, so totals are exact. */
+static const char py_cents[] =
+	"\n"
+	"def cents(amounts):\n"
+	"    \"\"\"Money as whole cents, so that totals are exact.\"\"\"\n"
+	"    return (amounts.astype(\"float64\") * 100).round().astype(\"int64\")\n"
+	"\n"
+	"\n";
+
 static int build_python(struct buf *b, size_t i, const struct tpl_value *values,
 			const char *file_name)
 {
@@ -83,6 +92,8 @@ static int build_python(struct buf *b, size_t i, const struct tpl_value *values,
 		r = tpl_render_database_uri(b, file_name);
 	if (r == 0)
 		r = tpl_puts(b, "\n\n");
+	if (r == 0)
+		r = tpl_puts(b, py_cents);
 	return r < 0 ? r : tpl_puts(b, tpl_codes[i]->python);
 }
 

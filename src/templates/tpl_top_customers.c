@@ -57,12 +57,6 @@ static const char py_imports[] =
 	"import pandas as pd\n";
 
 static const char python[] =
-	"\n"
-	"def cents(amounts):\n"
-	"    \"\"\"Money as whole cents, so that totals are exact.\"\"\"\n"
-	"    return (amounts.astype(\"float64\") * 100).round().astype(\"int64\")\n"
-	"\n"
-	"\n"
 	"con = sqlite3.connect(DATABASE, uri=True)\n"
 	"invoices = pd.read_sql(\n"
 	"    \"SELECT customer_id, issue_date, amount FROM invoices\"\n"
