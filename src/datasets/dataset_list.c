@@ -28,6 +28,7 @@
 
 #include "datasets/internal.h"
 #include "util/utf8.h"
+#include "util/sqlite_uri.h"
 
 #include "util/banned.h"
 
@@ -70,40 +71,9 @@ static int put_error(json_t *obj, const char *why)
 	return put(obj, "error", json_text(why));
 }
 
-static bool uri_plain(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
-}
-
-/* file:PATH?mode=ro&immutable=1 with every other byte as %XX. An absolute
- * path gets an empty authority ("file://" + "/x") so that "//host" in a
- * path is never read as a host. */
-static char *sqlite_uri(const char *path)
-{
-	static const char hex[] = "0123456789ABCDEF", query[] = "?mode=ro&immutable=1";
-	size_t len = strlen(path), n;
-	char *uri = malloc(7 + len * 3 + sizeof(query));
-
-	if (!uri)
-		return NULL;
-	n = (size_t)snprintf(uri, 8, "%s", path[0] == '/' ? "file://" : "file:");
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		if (uri_plain(*p)) {
-			uri[n++] = (char)*p;
-			continue;
-		}
-		uri[n++] = '%';
-		uri[n++] = hex[*p >> 4];
-		uri[n++] = hex[*p & 15];
-	}
-	memcpy(uri + n, query, sizeof(query));
-	return uri;
-}
-
 static int db_open(const char *path, sqlite3 **ret)
 {
-	char *uri = sqlite_uri(path);
+	char *uri = sqlite_ro_uri(path);
 	sqlite3 *db = NULL;
 	int rc;
 

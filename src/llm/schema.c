@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 
 #include "util/utf8.h"
+#include "util/sqlite_uri.h"
 
 #include "util/banned.h"
 
@@ -54,37 +55,6 @@ static void set_err(char *err, size_t err_len, const char *fmt, ...)
 }
 
 /* ---- opening ---------------------------------------------------------- */
-
-static bool uri_plain(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
-}
-
-/* "file:" URI of path with every other byte escaped; an absolute path gets
- * an empty authority so that "//x" is never read as a host name. */
-static char *uri_for(const char *path)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	static const char query[] = "?mode=ro&immutable=1";
-	size_t size = 7 + strlen(path) * 3 + sizeof(query), n;
-	char *uri = malloc(size);
-
-	if (!uri)
-		return NULL;
-	n = (size_t)snprintf(uri, size, "%s", path[0] == '/' ? "file://" : "file:");
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		if (uri_plain(*p)) {
-			uri[n++] = (char)*p;
-		} else {
-			uri[n++] = '%';
-			uri[n++] = hex[*p >> 4];
-			uri[n++] = hex[*p & 15];
-		}
-	}
-	memcpy(uri + n, query, sizeof(query));
-	return uri;
-}
 
 static int configure(sqlite3 *db)
 {
@@ -132,7 +102,7 @@ int schema_db_open(const char *sqlite_path, struct sqlite3 **ret, char *err, siz
 	r = check_path(sqlite_path, err, err_len);
 	if (r < 0)
 		return r;
-	uri = uri_for(sqlite_path);
+	uri = sqlite_ro_uri(sqlite_path);
 	if (!uri) {
 		set_err(err, err_len, "out of memory");
 		return -ENOMEM;

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "util/sqlite_uri.h"
 #include "util/banned.h"
 
 #define PROGRESS_STEPS 1000 /* VM steps between two looks at the clock */
@@ -49,40 +50,6 @@ void sql_guard_init(struct sql_guard *guard, uint64_t timeout_ms)
 }
 
 /* ---- opening ---------------------------------------------------------- */
-
-static bool uri_plain(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
-}
-
-char *sql_guard_uri(const char *path)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	static const char query[] = "?mode=ro&immutable=1";
-	size_t path_len = strlen(path);
-	/* "file://" + every byte escaped + query + NUL */
-	size_t size = 7 + path_len * 3 + sizeof(query);
-	char *uri = malloc(size);
-	size_t n;
-
-	if (!uri)
-		return NULL;
-	/* An absolute path gets an empty authority ("file://" + "/data/x") so
-	 * that a path starting with "//" is never read as a host name. */
-	n = (size_t)snprintf(uri, size, "%s", path[0] == '/' ? "file://" : "file:");
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		if (uri_plain(*p)) {
-			uri[n++] = (char)*p;
-		} else {
-			uri[n++] = '%';
-			uri[n++] = hex[*p >> 4];
-			uri[n++] = hex[*p & 15];
-		}
-	}
-	memcpy(uri + n, query, sizeof(query));
-	return uri;
-}
 
 /* Refuses what SQLite would open badly: a FIFO would block, a directory
  * gives a vague message. Only for the message; SQLite opens the file. */
@@ -228,7 +195,7 @@ int sql_guard_open(const char *db_path, sqlite3 **ret_db, struct sql_error *ret_
 	r = check_path(db_path, ret_error);
 	if (r < 0)
 		return r;
-	uri = sql_guard_uri(db_path);
+	uri = sqlite_ro_uri(db_path);
 	if (!uri) {
 		open_failed(ret_error, db_path, NULL, SQLITE_NOMEM);
 		return -ENOMEM;

@@ -128,8 +128,6 @@ void sql_guard_init(struct sql_guard *guard, uint64_t timeout_ms);
 int sql_guard_open(const char *db_path, sqlite3 **ret_db, struct sql_error *ret_error);
 /* Installs the authorizer and the progress handler; guard must outlive db. */
 void sql_guard_arm(sqlite3 *db, struct sql_guard *guard);
-/* "file:" URI for path with mode=ro&immutable=1; malloc'd, NULL when out of memory. */
-char *sql_guard_uri(const char *path);
 
 /* sql_text.c: scanning SQL text without parsing it. */
 /* Offset of the first byte at or after `offset` that is not whitespace, an

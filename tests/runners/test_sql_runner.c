@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "runners/sql_runner.h"
+#include "util/sqlite_uri.h"
 #include "util/utf8.h"
 
 static char *work_dir; /* private folder under LEDGERBOX_TEST_TMP */
@@ -683,10 +684,10 @@ static void test_uri_escaping(void **state)
 	json_t *t;
 	(void)state;
 
-	uri = sql_guard_uri("/data/a b?.db");
+	uri = sqlite_ro_uri("/data/a b?.db");
 	assert_string_equal(uri, "file:///data/a%20b%3F.db?mode=ro&immutable=1");
 	free(uri);
-	uri = sql_guard_uri("rel/x.db");
+	uri = sqlite_ro_uri("rel/x.db");
 	assert_string_equal(uri, "file:rel/x.db?mode=ro&immutable=1");
 	free(uri);
 
