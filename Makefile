@@ -15,7 +15,7 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 SRC      = $(shell find src -name '*.c' ! -name main.c ! -name server_main.c | sort)
-OBJ      = $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/runners/driver_blob.o
+OBJ      = $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/runners/driver_blob.o $(BUILD)/src/http/web_blob.o
 MAIN_OBJ = $(BUILD)/src/main.o
 BIN      = $(BUILD)/ledgerbox
 # The command line without the HTTP server's parts, and the server apart.
@@ -51,6 +51,12 @@ $(BUILD)/%.o: %.c
 $(BUILD)/src/runners/driver_blob.o: src/runners/driver_blob.S src/runners/python_driver.py
 	@mkdir -p $(dir $@)
 	$(CC) -c -Isrc/runners $< -o $@
+
+# The page (web/) is embedded the same way, so the server needs no install
+# folder and serves nothing it was not built with.
+$(BUILD)/src/http/web_blob.o: src/http/web_blob.S $(wildcard web/*)
+	@mkdir -p $(dir $@)
+	$(CC) -c -Iweb $< -o $@
 
 $(BIN): $(CLI_OBJ) $(MAIN_OBJ)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(CLI_LIBS)
@@ -107,3 +113,4 @@ clean:
 	rm -rf build build-asan
 
 -include $(TEST_BIN:=.d) $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(BUILD)/src/runners/main.d $(BUILD)/src/server_main.d
+-include fuzz.mk

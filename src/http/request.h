@@ -79,6 +79,9 @@ bool auth_require(struct request *rq, enum MHD_Result *ret);
 /* An admin-only route: answers 403 for analysts. */
 bool auth_require_admin(struct request *rq, enum MHD_Result *ret);
 
+enum MHD_Result route_page(struct request *rq);
+enum MHD_Result route_asset(struct request *rq);
+enum MHD_Result route_me(struct request *rq);
 enum MHD_Result route_analyze(struct request *rq);
 enum MHD_Result route_runs_list(struct request *rq);
 enum MHD_Result route_run_get(struct request *rq);

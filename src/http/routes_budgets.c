@@ -56,20 +56,39 @@ enum MHD_Result route_pricing(struct request *rq)
 	return r;
 }
 
+/* ?session=ID adds that session's budget: session ids are chosen by the
+ * client (the page makes a random one), so whoever runs in a session may
+ * see what it has left. */
+static bool session_arg(struct request *rq, char *scope, size_t len, enum MHD_Result *ret)
+{
+	const char *id = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "session");
+
+	scope[0] = '\0';
+	if (!id)
+		return true;
+	snprintf(scope, len, "session:%.128s", id);
+	if (strlen(id) <= 128 && budget_scope_valid(scope))
+		return true;
+	*ret = respond_error(rq, 400, "invalid_session",
+			     "session must be 1 to 128 letters, digits, '.', '-' or '_'", "session");
+	return false;
+}
+
 enum MHD_Result route_budgets_list(struct request *rq)
 {
 	json_t *all, *mine, *b, *body;
+	char session[160];
 	size_t i;
 	enum MHD_Result r;
 
-	if (!auth_require(rq, &r))
+	if (!auth_require(rq, &r) || !session_arg(rq, session, sizeof(session), &r))
 		return r;
 	if (budget_list(rq->srv->budgets, "", clock_unix_ms(), &all) < 0)
 		return respond_error(rq, 500, "budget_failed", "reading the budgets failed", NULL);
 	mine = json_array();
 	json_array_foreach(all, i, b) {
 		const char *scope = json_string_value(json_object_get(b, "scope"));
-		if (scope && scope_visible(rq, scope))
+		if (scope && (scope_visible(rq, scope) || strcmp(scope, session) == 0))
 			json_array_append(mine, b);
 	}
 	json_decref(all);
@@ -227,6 +246,41 @@ static enum MHD_Result spend_csv(struct request *rq, json_t *entries)
 	return r;
 }
 
+/* [{"scope", "amount", "amountMicros", "entries"}] by scope name, so a
+ * reader needs no arithmetic on the entries. */
+static json_t *spend_totals(json_t *entries)
+{
+	json_t *by_scope = json_object(), *e, *t, *list = json_array();
+	const char *scope;
+	char amount[32];
+	size_t i;
+
+	json_array_foreach(entries, i, e) {
+		scope = json_string_value(json_object_get(e, "scope"));
+		if (!scope)
+			continue;
+		t = json_object_get(by_scope, scope);
+		if (!t) {
+			t = json_pack("{s:s,s:I,s:I}", "scope", scope, "amountMicros", (json_int_t)0,
+				      "entries", (json_int_t)0);
+			json_object_set_new(by_scope, scope, t);
+		}
+		json_object_set_new(t, "amountMicros",
+				    json_integer(json_integer_value(json_object_get(t, "amountMicros")) +
+						 json_integer_value(json_object_get(e, "amountMicros"))));
+		json_object_set_new(t, "entries",
+				    json_integer(json_integer_value(json_object_get(t, "entries")) + 1));
+	}
+	json_object_foreach(by_scope, scope, t) {
+		money_format((uint64_t)json_integer_value(json_object_get(t, "amountMicros")), amount,
+			     sizeof(amount));
+		json_object_set_new(t, "amount", json_string(amount));
+		json_array_append(list, t);
+	}
+	json_decref(by_scope);
+	return list;
+}
+
 enum MHD_Result route_spend(struct request *rq)
 {
 	const char *scope = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "scope");
@@ -253,7 +307,8 @@ enum MHD_Result route_spend(struct request *rq)
 		json_decref(entries);
 		return r;
 	}
-	body = json_pack("{s:o,s:s}", "entries", entries, "currency", rq->srv->pricing->currency);
+	body = json_pack("{s:o,s:o,s:s}", "totals", spend_totals(entries), "entries", entries,
+			 "currency", rq->srv->pricing->currency);
 	r = respond_json(rq, 200, body);
 	json_decref(body);
 	return r;

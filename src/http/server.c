@@ -44,10 +44,13 @@ struct route {
 };
 
 static const struct route routes[] = {
+	{ "GET", "/", "/", route_page },
+	{ "GET", "/assets/*", "/assets/{name}", route_asset },
 	{ "GET", "/healthz", "/healthz", route_healthz },
 	{ "GET", "/readyz", "/readyz", route_readyz },
 	{ "GET", "/metrics", "/metrics", route_metrics },
 	{ "POST", "/api/analyze", "/api/analyze", route_analyze },
+	{ "GET", "/api/me", "/api/me", route_me },
 	{ "GET", "/api/runs", "/api/runs", route_runs_list },
 	{ "GET", "/api/runs/*", "/api/runs/{id}", route_run_get },
 	{ "GET", "/api/runs/*/table.csv", "/api/runs/{id}/table.csv", route_run_table_csv },

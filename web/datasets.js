@@ -1,0 +1,84 @@
+// datasets: what each dataset holds (files, tables, columns and their
+// types, row counts) and the upload of a CSV file as a new dataset.
+
+import { getJson, uploadCsv } from "./api.js";
+import { el, clear, bytes, errorText } from "./format.js";
+
+const $ = (id) => document.getElementById(id);
+let afterUpload = () => {};
+
+function tableBlock(t) {
+  return el("details", { class: "schema-table", "data-table": t.name },
+    el("summary", {}, el("strong", {}, t.name), ` · ${t.rows} rows · ${t.columns.length} columns`),
+    el("table", { class: "data compact" },
+      el("caption", { class: "visually-hidden" }, `Columns of ${t.name}`),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Column"), el("th", { scope: "col" }, "Type"))),
+      el("tbody", {}, t.columns.map((c) => el("tr", {}, el("td", {}, c.name), el("td", {}, c.type || ""))))));
+}
+
+function datasetBlock(d) {
+  const files = (d.files || []).map((f) => `${f.name} (${bytes(f.bytes)})`).join(", ");
+  return el("section", { class: "dataset", "data-dataset": d.name, "aria-label": `Dataset ${d.name}` },
+    el("h2", {}, d.name),
+    el("p", { class: "hint" }, d.sqlite ? `SQL and Python · files: ${files}` : `Python only · files: ${files}`),
+    d.error ? el("p", { class: "error" }, d.error) : null,
+    (d.tables || []).map(tableBlock));
+}
+
+export async function showDatasets() {
+  const box = clear($("dataset-list"));
+  try {
+    const { datasets } = await getJson("/api/datasets");
+    if (!datasets.length) box.append(el("p", { class: "hint" }, "No datasets yet: upload a CSV below."));
+    box.append(...datasets.map(datasetBlock));
+  } catch (err) {
+    box.append(el("p", { class: "error", role: "alert" }, errorText(err)));
+  }
+}
+
+async function upload(e) {
+  e.preventDefault();
+  const file = $("upload-file").files[0];
+  const name = $("upload-name").value.trim();
+  const table = $("upload-table").value.trim() || name;
+  const error = $("upload-error");
+  error.hidden = true;
+  $("upload-status").textContent = "";
+  const rule = /^[A-Za-z0-9_-]{1,64}$/;
+  let problem = null;
+  if (!file) problem = "choose a CSV file first";
+  else if (!rule.test(name)) problem = "the dataset name must be 1 to 64 letters, digits, '_' or '-'";
+  else if (!rule.test(table)) problem = "the table name must be 1 to 64 letters, digits, '_' or '-'";
+  if (problem) {
+    error.textContent = errorText(new Error(problem));
+    error.hidden = false;
+    return;
+  }
+  $("upload-status").textContent = `Uploading ${file.name}…`;
+  try {
+    const res = await uploadCsv(name, table, file);
+    const s = res.summary || {};
+    $("upload-status").textContent =
+      `Dataset ${s.name || name} created: table ${s.table || table}, ${s.rows ?? "?"} rows.`;
+    $("upload-form").reset();
+    await showDatasets();
+    afterUpload();
+  } catch (err) {
+    $("upload-status").textContent = "";
+    error.textContent = errorText(err);
+    error.hidden = false;
+  }
+}
+
+export function initDatasets(onUploaded) {
+  afterUpload = onUploaded;
+  $("upload-form").addEventListener("submit", upload);
+  $("upload-file").addEventListener("change", () => {
+    const f = $("upload-file").files[0];
+    if (f && !$("upload-name").value) {
+      const base = f.name.replace(/\.csv$/i, "").replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64);
+      $("upload-name").value = base;
+      if (!$("upload-table").value) $("upload-table").value = base;
+    }
+  });
+}
