@@ -31,7 +31,7 @@ RUNNER_OBJ = $(BUILD)/src/runners/main.o \
            $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/runners/sql_*.c src/util/*.c))
 
 TEST_SRC = $(shell find tests -name 'test_*.c' | sort)
-TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(BUILD)/tests/web/test_page
 
 DEMO_DIR ?= $(BUILD)/demo
 
@@ -67,6 +67,12 @@ $(SERVER): $(OBJ) $(BUILD)/src/server_main.o
 $(RUNNER): $(RUNNER_OBJ)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs sqlite3 jansson)
 
+# The page's browser tests (node + playwright-core + chromium) run as one
+# test program of tests/run.
+$(BUILD)/tests/web/test_page: tests/web/test_page.sh
+	@mkdir -p $(dir $@)
+	cp $< $@
+
 $(BUILD)/tests/%: tests/%.c tests/testlib.h $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(OBJ) $(LIBS) -lcmocka
@@ -91,7 +97,7 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" all demo \
-		$(TEST_SRC:tests/%.c=build-asan/tests/%)
+		$(TEST_SRC:tests/%.c=build-asan/tests/%) build-asan/tests/web/test_page
 	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 tests/run
 
 $(BUILD)/bench/%: bench/%.c $(OBJ)

@@ -57,7 +57,7 @@ async function upload(e) {
   $("upload-status").textContent = `Uploading ${file.name}…`;
   try {
     const res = await uploadCsv(name, table, file);
-    const s = res.summary || {};
+    const s = res.summary || res;
     $("upload-status").textContent =
       `Dataset ${s.name || name} created: table ${s.table || table}, ${s.rows ?? "?"} rows.`;
     $("upload-form").reset();

@@ -2,7 +2,7 @@
 // mark (a warning) and the hard mark (runs refused past it), with the
 // same facts in words for screen readers and small screens.
 
-import { el, money, when } from "./format.js";
+import { el, money } from "./format.js";
 
 const SCOPE_NAMES = { org: "Organisation", team: "Team", user: "You", session: "This session" };
 
@@ -24,7 +24,7 @@ export function renderMeter(b, currency, me) {
   const words = `${money(b.spent, currency)} spent and ${money(b.reserved, currency)} held of ` +
     `${money(b.limit, currency)}; ${money(b.remaining, currency)} left. Warns at ${b.softPercent}%` +
     (b.hard ? "; runs are refused past the limit." : "; the limit only warns.");
-  const resets = b.period && b.period !== "none" && b.periodEnd ? `Resets ${when(b.periodEnd)}.` : "";
+  const resets = b.period && b.period !== "none" && b.periodEnd ? `Resets ${new Date(b.periodEnd).toLocaleDateString(undefined, { timeZone: "UTC", dateStyle: "medium" })} (UTC).` : "";
   return el("div", { class: `meter meter-${level}`, "data-scope": b.scope },
     el("div", { class: "meter-head" },
       el("strong", {}, scopeLabel(b.scope, me)),

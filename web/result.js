@@ -50,8 +50,9 @@ function costBlock(r) {
     ["CPU", c.cpu], ["Memory", c.memory], ["Per run", c.run],
   ];
   const dl = el("dl", { class: "cost" });
+  const usedModel = r.mode === "query" || Number(llm.in) + Number(llm.out) + Number(llm.time) > 0;
   for (const [name, value] of rows) {
-    if (value === undefined) continue;
+    if (value === undefined || (!usedModel && name.startsWith("Model"))) continue;
     dl.append(el("dt", {}, name), el("dd", {}, money(value, cur)));
   }
   dl.append(el("dt", { class: "total" }, "Total"), el("dd", { class: "total", "data-cost-total": c.total },

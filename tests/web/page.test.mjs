@@ -1,0 +1,441 @@
+// The analysts' page in a real browser (Debian's chromium, headless)
+// against a real `ledgerbox serve` on loopback. Each test drives the page
+// as an analyst would and checks what it shows against the server's API
+// or the sqlite3 program, never against the page itself.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { Server, launchBrowser, newPage, screenshot, sqlite } from "./harness.mjs";
+
+const server = new Server();
+let browser;
+
+before(async () => {
+  await server.start();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  await server.stop();
+});
+
+// Requests outside the server, and script errors (network refusals the
+// tests cause on purpose show up as "Failed to load resource" and are not
+// errors of the page).
+function assertClean(page) {
+  const foreign = page.requests.filter((u) => !u.startsWith(server.url) && !u.startsWith("blob:") &&
+    !u.startsWith("data:"));
+  assert.deepEqual(foreign, [], "every request stays on the ledgerbox server");
+  const errors = page.errors.filter((e) => !e.startsWith("Failed to load resource"));
+  assert.deepEqual(errors, [], "no script error");
+}
+
+async function signIn(page, key) {
+  await page.goto(server.url + "/");
+  await page.getByLabel("API key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#view-analyze").waitFor({ state: "visible" });
+}
+
+async function runCode(page, language, code) {
+  await page.getByLabel("Write code").check();
+  await page.getByLabel("Language").selectOption(language);
+  await page.locator("#code").fill(code);
+  await page.getByRole("button", { name: "Run Analysis" }).click();
+}
+
+async function waitResult(page) {
+  await page.locator("#result").waitFor({ state: "visible", timeout: 60000 });
+  return page.locator("#result").getAttribute("data-run-id");
+}
+
+async function tableCells(page) {
+  return page.locator("#result table.data tbody tr").evaluateAll((rows) =>
+    rows.map((r) => Array.from(r.cells, (c) => c.textContent)));
+}
+
+test("the page and its files come from the server alone, with a strict CSP", async () => {
+  const resp = await fetch(server.url + "/");
+  assert.equal(resp.status, 200);
+  assert.match(resp.headers.get("content-type"), /^text\/html/);
+  const csp = resp.headers.get("content-security-policy");
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'self'/);
+  const etag = resp.headers.get("etag");
+  const again = await fetch(server.url + "/", { headers: { "If-None-Match": etag } });
+  assert.equal(again.status, 304, "an unchanged page is not sent twice");
+  assert.equal((await fetch(server.url + "/assets/../../etc/passwd")).status, 404);
+  assert.equal((await fetch(server.url + "/assets/nothing.js")).status, 404);
+
+  const page = await newPage(browser);
+  await page.goto(server.url + "/");
+  await page.getByLabel("API key").waitFor();
+  assert.ok(await page.locator("#view-analyze").isHidden(), "nothing but sign-in before a key");
+  await screenshot(page, "01-sign-in");
+  assert.ok(page.requests.some((u) => u.endsWith("/assets/main.js")));
+  assertClean(page);
+  await page.context().close();
+});
+
+test("a wrong key is refused with a plain message", async () => {
+  const page = await newPage(browser);
+  await page.goto(server.url + "/");
+  await page.getByLabel("API key").fill("lbx_not-a-real-key-000000000000000000000");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const error = page.locator("#signin-error");
+  await error.waitFor({ state: "visible" });
+  assert.match(await error.textContent(), /not accepted/);
+  assert.ok(await page.locator("#view-analyze").isHidden());
+  assert.ok(await page.locator("#nav").isHidden());
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("ledgerbox.key")), null,
+    "a refused key is not kept");
+  await screenshot(page, "02-wrong-key");
+  assertClean(page);
+  await page.context().close();
+});
+
+test("signing in shows the user, the team and the budget left", async () => {
+  const set = await server.api(server.keys.admin, "PUT", "/api/budgets/team/sales",
+    { limit: "100.00", period: "monthly", softPercent: 80, hard: true });
+  assert.equal(set.status, 200);
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  const who = await page.locator("#who-name").textContent();
+  assert.match(who, /bob/);
+  assert.match(who, /sales/);
+  const budgets = (await server.api(server.keys.analyst, "GET", "/api/budgets")).body.budgets;
+  const sales = budgets.find((b) => b.scope === "team:sales");
+  assert.equal(await page.locator("#who-remaining").textContent(),
+    `Budget left: ${Number(sales.remaining).toFixed(2)} USD`);
+  const meter = page.locator('#budget-meters [data-scope="team:sales"] [role="meter"]');
+  assert.equal(await meter.count(), 1);
+  assert.match(await meter.getAttribute("aria-valuetext"), /100\.00 USD/);
+  assert.ok(await page.locator("#nav-admin").isHidden(), "analysts get no admin section");
+  assertClean(page);
+  await page.context().close();
+});
+
+test("a SQL query shows its table, which sorts by a column", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  const query = "SELECT status, COUNT(*) AS n, ROUND(SUM(amount), 2) AS total FROM invoices " +
+    "GROUP BY status ORDER BY status";
+  await runCode(page, "sql", query);
+  await waitResult(page);
+  assert.equal(await page.locator("#result .banner").getAttribute("data-status"), "ok");
+  const expected = sqlite(query).map((r) => [r.status, String(r.n), String(r.total)]);
+  assert.deepEqual(await tableCells(page), expected);
+
+  await page.locator('button[title="Sort by n"]').click();
+  const byCount = expected.slice().sort((a, b) => Number(a[1]) - Number(b[1]));
+  assert.deepEqual(await tableCells(page), byCount);
+  assert.equal(await page.locator('th:has(button[title="Sort by n"])').getAttribute("aria-sort"), "ascending");
+  await page.locator('button[title="Sort by n"]').click();
+  assert.deepEqual(await tableCells(page), byCount.slice().reverse());
+  assert.ok(await page.locator("#result .cost-box").isVisible(), "the cost is shown");
+  await screenshot(page, "03-sql-table");
+  assertClean(page);
+  await page.context().close();
+});
+
+test("a cut table says so, and its CSV download holds every row", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  await runCode(page, "sql", "SELECT invoice_id, amount FROM invoices ORDER BY invoice_id");
+  await waitResult(page);
+  const total = sqlite("SELECT COUNT(*) AS n FROM invoices")[0].n;
+  assert.ok(total > 1000, "the demo has more invoices than a response shows");
+  const notice = page.locator("#result .notice");
+  await notice.waitFor();
+  assert.match(await notice.textContent(), new RegExp(`first 1000 of ${total} rows`));
+  assert.equal(await page.locator("#result table.data tbody tr").count(), 1000);
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: /Download CSV/ }).click(),
+  ]);
+  const csv = readFileSync(await download.path(), "utf8").trim().split(/\r?\n/);
+  assert.equal(csv[0], "invoice_id,amount");
+  assert.equal(csv.length, total + 1, "header plus every row");
+  const last = sqlite("SELECT invoice_id, amount FROM invoices ORDER BY invoice_id DESC LIMIT 1")[0];
+  assert.equal(csv[csv.length - 1], `${last.invoice_id},${last.amount}`);
+  assertClean(page);
+  await page.context().close();
+});
+
+test("a Python analysis streams its output while it runs and shows its chart", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  await runCode(page, "python", [
+    "import time",
+    "import pandas as pd",
+    "import matplotlib.pyplot as plt",
+    "print('step one', flush=True)",
+    "time.sleep(2)",
+    "inv = pd.read_csv('/data/invoices.csv')",
+    "by_status = inv.groupby('status')['amount'].sum()",
+    "by_status.plot(kind='bar', title='Invoiced by status')",
+    "print('step two', flush=True)",
+  ].join("\n"));
+  const live = page.locator("#live-output");
+  await page.waitForFunction(() => document.getElementById("live-output").textContent.includes("step one"));
+  assert.ok(await page.locator("#result").isHidden(), "the output arrived before the result");
+  assert.ok(await page.getByRole("button", { name: "Cancel" }).isVisible());
+  assert.match(await page.locator("#stages").textContent(), /Running in a sandbox/);
+  assert.doesNotMatch(await live.textContent(), /step two/);
+  await screenshot(page, "04-python-running");
+
+  await waitResult(page);
+  assert.match(await page.locator("#result pre.output").first().textContent(), /step one\nstep two/);
+  const img = page.locator("#result img.chart");
+  await img.waitFor();
+  await page.waitForFunction(() => {
+    const i = document.querySelector("#result img.chart");
+    return i && i.complete && i.naturalWidth > 0;
+  });
+  const size = await img.evaluate((i) => [i.naturalWidth, i.naturalHeight, i.src.slice(0, 5)]);
+  assert.ok(size[0] >= 100 && size[1] >= 100, "the PNG decoded to a real picture");
+  assert.equal(size[2], "blob:");
+  assert.ok(page.requests.some((u) => /\/api\/runs\/[0-9a-f]{32}\/artifacts\/figure-1\.png$/.test(u)));
+  await screenshot(page, "05-python-chart");
+  assertClean(page);
+  await page.context().close();
+});
+
+test("a run in progress can be cancelled, and is recorded as killed", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  await runCode(page, "python", "import time\nprint('waiting', flush=True)\ntime.sleep(60)\n");
+  await page.waitForFunction(() => document.getElementById("live-output").textContent.includes("waiting"));
+  const started = Date.now();
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.locator("#form-error").waitFor({ state: "visible" });
+  assert.equal(await page.locator("#form-error").textContent(), "Cancelled.");
+  assert.ok(await page.getByRole("button", { name: "Run Analysis" }).isEnabled());
+  let killed = null;
+  while (!killed && Date.now() - started < 20000) {
+    const runs = (await server.api(server.keys.analyst, "GET", "/api/runs?limit=5")).body.runs;
+    killed = runs.find((r) => r.status === "killed");
+    if (!killed) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(killed, "the server stopped the sandbox and recorded the run as killed");
+  assert.ok(killed.duration_ms < 30000, "it did not sleep its 60 s");
+  await screenshot(page, "06-cancelled");
+  assertClean(page);
+  await page.context().close();
+});
+
+test("a template runs with its parameters", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  await page.getByLabel("Use a template").check();
+  await page.getByLabel("Language").selectOption("sql");
+  await page.getByLabel("Template", { exact: true }).selectOption("top_customers");
+  await page.getByLabel("year", { exact: true }).fill("2024");
+  await page.getByLabel("limit", { exact: true }).fill("5");
+  await page.getByRole("button", { name: "Run Analysis" }).click();
+  const id = await waitResult(page);
+  assert.equal(await page.locator("#result .banner").getAttribute("data-status"), "ok");
+  assert.equal(await page.locator("#result table.data tbody tr").count(), 5);
+  const run = (await server.api(server.keys.analyst, "GET", `/api/runs/${id}`)).body;
+  assert.equal(run.mode, "template");
+  assert.deepEqual(run.template, { id: "top_customers", params: { year: 2024, limit: 5 } });
+  assert.deepEqual(await tableCells(page), run.table.rows.map((r) => r.map((v) => v === null ? "" : String(v))));
+  await screenshot(page, "07-template");
+  assertClean(page);
+  await page.context().close();
+});
+
+test("asking in English with no model running gives a plain message", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  await page.getByLabel("Ask in English").check();
+  await page.getByLabel("Describe the analysis you want to run…").fill("total revenue by month in 2025");
+  await page.getByRole("button", { name: "Run Analysis" }).click();
+  const error = page.locator("#form-error");
+  await error.waitFor({ state: "visible", timeout: 30000 });
+  assert.equal(await error.getAttribute("data-code"), "llm_unavailable");
+  const text = await error.textContent();
+  assert.match(text, /^No LLM answered/);
+  assert.match(text, /Code and template requests work without it/);
+  assert.doesNotMatch(text, /\n\s+at /, "no stack trace");
+  assertClean(page);
+  await page.context().close();
+});
+
+test("an admin sets a budget in the page, and a run past it is refused with its message", async () => {
+  const admin = await newPage(browser);
+  await signIn(admin, server.keys.admin);
+  await admin.getByRole("button", { name: "Budgets & spend" }).click();
+  await admin.getByLabel("Scope", { exact: true }).selectOption("user");
+  await admin.getByLabel("Name", { exact: true }).fill("carol");
+  await admin.getByLabel("Limit", { exact: true }).fill("0.000001");
+  await admin.getByRole("button", { name: "Save budget" }).click();
+  await admin.locator('#admin-budgets [data-scope="user:carol"]').waitFor();
+  assert.match(await admin.locator("#budget-status").textContent(), /user:carol saved/);
+  const stored = (await server.api(server.keys.admin, "GET", "/api/budgets")).body.budgets
+    .find((b) => b.scope === "user:carol");
+  assert.equal(stored.limitMicros, 1);
+  assert.equal(stored.hard, true);
+  await screenshot(admin, "08-admin-budgets");
+  assertClean(admin);
+  await admin.context().close();
+
+  const page = await newPage(browser);
+  await signIn(page, server.keys.frugal);
+  await runCode(page, "sql", "SELECT COUNT(*) FROM invoices");
+  const error = page.locator("#form-error");
+  await error.waitFor({ state: "visible" });
+  assert.equal(await error.getAttribute("data-code"), "budget_exceeded");
+  assert.match(await error.textContent(), /^The user:carol budget does not cover this run/);
+  assert.ok(await page.locator("#result").isHidden());
+  assert.equal((await server.api(server.keys.frugal, "GET", "/api/runs")).body.total, 0,
+    "the refused run never started");
+  assert.ok(await page.locator('#budget-meters [data-scope="user:carol"]').isVisible());
+  await screenshot(page, "09-budget-refused");
+  assertClean(page);
+  await page.context().close();
+});
+
+test("admins see spend by scope and download it as CSV", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.admin);
+  await page.getByRole("button", { name: "Budgets & spend" }).click();
+  const row = page.locator('#spend-totals tr[data-scope="team:sales"]');
+  await row.waitFor();
+  const totals = (await server.api(server.keys.admin, "GET", "/api/spend")).body.totals;
+  const sales = totals.find((t) => t.scope === "team:sales");
+  assert.ok(sales.amountMicros > 0, "the analyst's runs cost something");
+  const cells = await row.locator("td").allTextContents();
+  assert.deepEqual(cells, ["team:sales", String(sales.entries), `${Number(sales.amount).toFixed(sales.amountMicros < 10000 ? 6 : 2)} USD`]);
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download totals (CSV)" }).click(),
+  ]);
+  const csv = readFileSync(await download.path(), "utf8").trim().split(/\r?\n/);
+  assert.equal(csv[0], "scope,entries,amount,currency");
+  assert.ok(csv.includes(`team:sales,${sales.entries},${sales.amount},USD`));
+
+  const [entries] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download every entry (CSV)" }).click(),
+  ]);
+  const lines = readFileSync(await entries.path(), "utf8").trim().split(/\r?\n/);
+  assert.equal(lines[0], "run_id,scope,amount,at");
+  const all = (await server.api(server.keys.admin, "GET", "/api/spend")).body.entries;
+  assert.equal(lines.length, all.length + 1);
+  await screenshot(page, "10-admin-spend");
+  assertClean(page);
+  await page.context().close();
+});
+
+test("history lists the analyst's runs and opens and reruns them", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  await page.getByRole("button", { name: "History" }).click();
+  const list = (await server.api(server.keys.analyst, "GET", "/api/runs?limit=25")).body;
+  const rows = page.locator("#history-list tbody tr");
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), Math.min(25, list.total));
+  const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.runId));
+  assert.deepEqual(ids, list.runs.map((r) => r.id), "newest first, the server's order");
+  await screenshot(page, "11-history");
+
+  const sqlRun = list.runs.find((r) => r.language === "sql" && r.status === "ok");
+  await page.locator(`tr[data-run-id="${sqlRun.id}"] .open-run`).click();
+  await page.locator("#result").waitFor({ state: "visible" });
+  assert.equal(await page.locator("#result").getAttribute("data-run-id"), sqlRun.id);
+  const full = (await server.api(server.keys.analyst, "GET", `/api/runs/${sqlRun.id}`)).body;
+  assert.equal(await page.locator("#result-code").inputValue(), full.code);
+
+  await page.getByRole("button", { name: "History" }).click();
+  await page.locator(`tr[data-run-id="${sqlRun.id}"] .rerun-run`).click();
+  await page.waitForFunction((old) => {
+    const r = document.getElementById("result");
+    return !r.hidden && r.dataset.runId && r.dataset.runId !== old;
+  }, sqlRun.id, { timeout: 60000 });
+  const after = (await server.api(server.keys.analyst, "GET", "/api/runs?limit=1")).body;
+  assert.equal(after.total, list.total + 1, "run again made one new run");
+  assert.equal((await server.api(server.keys.analyst, "GET", `/api/runs/${after.runs[0].id}`)).body.code, full.code);
+  assertClean(page);
+  await page.context().close();
+});
+
+test("datasets show their schema, and an uploaded CSV can be queried at once", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  await page.getByRole("button", { name: "Datasets" }).click();
+  const invoices = page.locator('[data-dataset="demo"] [data-table="invoices"]');
+  await invoices.waitFor();
+  const count = sqlite("SELECT COUNT(*) AS n FROM invoices")[0].n;
+  assert.match(await invoices.locator("summary").textContent(), new RegExp(`${count} rows`));
+  await invoices.locator("summary").click();
+  const columns = await invoices.locator("tbody td:first-child").allTextContents();
+  assert.deepEqual(columns, sqlite("PRAGMA table_info(invoices)").map((c) => c.name));
+
+  const csv = "month,region,amount\n2025-01,north,100.5\n2025-01,south,20\n2025-02,north,7.25\n";
+  await page.getByLabel("CSV file").setInputFiles({ name: "sales.csv", mimeType: "text/csv",
+    buffer: Buffer.from(csv) });
+  assert.equal(await page.getByLabel("Dataset name").inputValue(), "sales");
+  await page.getByLabel("Table name").fill("regional");
+  await page.getByRole("button", { name: "Upload" }).click();
+  await page.waitForFunction(() => /created/.test(document.getElementById("upload-status").textContent));
+  assert.match(await page.locator("#upload-status").textContent(), /table regional, 3 rows/);
+  await page.locator('[data-dataset="sales"] [data-table="regional"]').waitFor();
+  await screenshot(page, "12-datasets");
+
+  await page.getByRole("button", { name: "Analyze" }).click();
+  await page.getByLabel("Dataset", { exact: true }).selectOption("sales");
+  await runCode(page, "sql", "SELECT region, SUM(amount) AS total FROM regional GROUP BY region ORDER BY region");
+  await waitResult(page);
+  assert.deepEqual(await tableCells(page), [["north", "107.75"], ["south", "20"]]);
+
+  await page.getByRole("button", { name: "Datasets" }).click();
+  await page.getByLabel("CSV file").setInputFiles({ name: "sales.csv", mimeType: "text/csv",
+    buffer: Buffer.from(csv) });
+  await page.getByRole("button", { name: "Upload" }).click();
+  const error = page.locator("#upload-error");
+  await error.waitFor({ state: "visible" });
+  assert.match(await error.textContent(), /sales/, "a name in use is refused, naming it");
+  assertClean(page);
+  await page.context().close();
+});
+
+test("the page works by keyboard, labels every control, and fits a phone", async () => {
+  const page = await newPage(browser, { width: 390, height: 844 });
+  await page.goto(server.url + "/");
+  await page.getByLabel("API key").waitFor();
+  let reached = false;
+  for (let i = 0; i < 5 && !reached; i++) {
+    await page.keyboard.press("Tab");
+    reached = await page.evaluate(() => document.activeElement && document.activeElement.id === "key");
+  }
+  assert.ok(reached, "Tab reaches the key field");
+  await page.keyboard.type(server.keys.analyst);
+  await page.keyboard.press("Enter");
+  await page.locator("#view-analyze").waitFor({ state: "visible" });
+
+  const unlabelled = await page.evaluate(() => Array.from(
+    document.querySelectorAll("input, select, textarea, button"))
+    .filter((e) => e.offsetParent !== null)
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label") &&
+      !(e.tagName === "BUTTON" && e.textContent.trim()))
+    .map((e) => e.id || e.outerHTML.slice(0, 60)));
+  assert.deepEqual(unlabelled, [], "every visible control has a name");
+
+  await page.getByLabel("Write code").check();
+  await page.getByLabel("Language").selectOption("sql");
+  await page.locator("#code").fill("SELECT COUNT(*) AS invoices FROM invoices");
+  await page.locator("#code").focus();
+  await page.keyboard.press("Control+Enter");
+  await waitResult(page);
+  assert.deepEqual(await tableCells(page), [[String(sqlite("SELECT COUNT(*) AS n FROM invoices")[0].n)]]);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `no sideways scrolling on a phone (page is ${width}px wide)`);
+  await screenshot(page, "13-phone");
+  assertClean(page);
+  await page.context().close();
+});
