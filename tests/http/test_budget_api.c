@@ -9,7 +9,7 @@
 #include "httplib.h"
 
 static struct server srv;
-static char *alice, *root;
+static char *alice, *root, *dora;
 
 /* CPU at 1.00 a second, no memory price, 0.01 a run: a run limited to one
  * CPU-second may cost up to 1.01. */
@@ -27,6 +27,7 @@ static int setup(void **state)
 	hl_prepare(&srv, "budget", env_vars);
 	alice = hl_key_create(&srv, "alice", "finance", "analyst");
 	root = hl_key_create(&srv, "root", "it", "admin");
+	dora = hl_key_create(&srv, "dora", "ops", "analyst");
 	hl_start(&srv);
 	return 0;
 }
@@ -37,6 +38,7 @@ static int teardown(void **state)
 	hl_stop(&srv, SIGTERM);
 	free(alice);
 	free(root);
+	free(dora);
 	curl_global_cleanup();
 	return 0;
 }
@@ -119,6 +121,70 @@ struct load {
 	char *code, *scope;
 	int64_t cost_micros;
 };
+
+/* The page asks who a key is, shows the budget of its own session, and
+ * lists spend totals by scope: each total is the sum of its entries. */
+static void page_sees_me_session_budget_and_spend_totals(void **state)
+{
+	struct reply r;
+	json_t *e, *t;
+	size_t i;
+	long long by_entries = 0;
+	bool seen = false;
+	(void)state;
+
+	hl_call(&srv, "GET", "/api/me", dora, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(hl_str(r.json, "user"), "dora");
+	assert_string_equal(hl_str(r.json, "team"), "ops");
+	assert_string_equal(hl_str(r.json, "role"), "analyst");
+	hl_reply_free(&r);
+	hl_call(&srv, "GET", "/api/me", NULL, NULL, &r);
+	assert_int_equal(r.status, 401);
+	hl_reply_free(&r);
+
+	put_budget("/api/budgets/session/desk-7", "{\"limit\":\"5.00\"}", 200);
+	hl_call(&srv, "GET", "/api/budgets", dora, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "budgets")), 0);
+	hl_reply_free(&r);
+	hl_call(&srv, "GET", "/api/budgets?session=desk-7", dora, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "budgets")), 1);
+	assert_string_equal(hl_str(json_array_get(json_object_get(r.json, "budgets"), 0), "scope"),
+			    "session:desk-7");
+	hl_reply_free(&r);
+	hl_call(&srv, "GET", "/api/budgets?session=..%2Fx", dora, NULL, &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(hl_str(json_object_get(r.json, "error"), "field"), "session");
+	hl_reply_free(&r);
+
+	for (int n = 0; n < 2; n++) {
+		hl_call(&srv, "POST", "/api/analyze", dora,
+			"{\"language\":\"sql\",\"dataset\":\"demo\",\"code\":\"SELECT 1\","
+			"\"session\":\"desk-7\",\"limits\":{\"cpuMs\":1000,\"timeoutMs\":2000}}", &r);
+		assert_int_equal(r.status, 200);
+		hl_reply_free(&r);
+	}
+	hl_call(&srv, "GET", "/api/spend?scope=session:desk-7", dora, NULL, &r);
+	assert_int_equal(r.status, 403); /* a session's spend is for admins */
+	hl_reply_free(&r);
+	hl_call(&srv, "GET", "/api/spend", root, NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_array_foreach(json_object_get(r.json, "entries"), i, e)
+		if (strcmp(hl_str(e, "scope"), "session:desk-7") == 0)
+			by_entries += json_integer_value(json_object_get(e, "amountMicros"));
+	json_array_foreach(json_object_get(r.json, "totals"), i, t) {
+		if (strcmp(hl_str(t, "scope"), "session:desk-7") != 0)
+			continue;
+		seen = true;
+		assert_int_equal(json_integer_value(json_object_get(t, "entries")), 2);
+		assert_int_equal(json_integer_value(json_object_get(t, "amountMicros")), by_entries);
+		assert_true(by_entries > 0);
+	}
+	assert_true(seen);
+	hl_reply_free(&r);
+}
 
 static void *load_one(void *arg)
 {
@@ -349,6 +415,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(prices_come_with_every_run),
 		cmocka_unit_test(only_admins_change_budgets),
+		cmocka_unit_test(page_sees_me_session_budget_and_spend_totals),
 		cmocka_unit_test(hard_budget_holds_under_200_concurrent_requests),
 		cmocka_unit_test(soft_threshold_warns),
 		cmocka_unit_test(kill_9_under_load_keeps_the_ledger_right),
