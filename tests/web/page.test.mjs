@@ -7,6 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Server, launchBrowser, newPage, screenshot, sqlite } from "./harness.mjs";
+import { LlmStub } from "./llm_stub.mjs";
 
 const server = new Server();
 let browser;
@@ -24,8 +25,8 @@ after(async () => {
 // Requests outside the server, and script errors (network refusals the
 // tests cause on purpose show up as "Failed to load resource" and are not
 // errors of the page).
-function assertClean(page) {
-  const foreign = page.requests.filter((u) => !u.startsWith(server.url) && !u.startsWith("blob:") &&
+function assertClean(page, base = server.url) {
+  const foreign = page.requests.filter((u) => !u.startsWith(base) && !u.startsWith("blob:") &&
     !u.startsWith("data:"));
   assert.deepEqual(foreign, [], "every request stays on the ledgerbox server");
   const errors = page.errors.filter((e) => !e.startsWith("Failed to load resource"));
@@ -438,4 +439,58 @@ test("the page works by keyboard, labels every control, and fits a phone", async
   await screenshot(page, "13-phone");
   assertClean(page);
   await page.context().close();
+});
+
+test("asking in English shows the code as the model writes it, its repair, and then a free cached answer", async () => {
+  const question = "Invoiced total by status";
+  const good = "SELECT status, ROUND(SUM(amount), 2) AS total FROM invoices GROUP BY status ORDER BY status;";
+  const stub = await new LlmStub([
+    "Here is the query:\n```sql\nSELECT status, SUM(amount_total) AS total FROM invoices GROUP BY status;\n```",
+    "Fixed:\n```sql\n" + good + "\n```",
+  ]).start();
+  const llmServer = new Server();
+  try {
+    await llmServer.start({ LEDGERBOX_LLM_URL: stub.url, LEDGERBOX_LLM_MODEL: "llama3.1" });
+    const page = await newPage(browser);
+    await page.goto(llmServer.url + "/");
+    await page.getByLabel("API key").fill(llmServer.keys.analyst);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("#view-analyze").waitFor({ state: "visible" });
+    await page.getByLabel("Ask in English").check();
+    await page.getByLabel("Language").selectOption("sql");
+    await page.getByLabel("Describe the analysis you want to run…").fill(question);
+    await page.getByRole("button", { name: "Run Analysis" }).click();
+
+    await page.waitForFunction(() => document.getElementById("live-code").textContent.includes("SELECT"));
+    assert.ok(await page.locator("#result").isHidden(), "the code shows while the model writes it");
+    await screenshot(page, "14-ask-writing");
+    await waitResult(page);
+    assert.match(await page.locator("#stages").textContent(), /Repairing the code after an error/);
+    assert.equal(stub.calls.length, 2, "one call, then one repair");
+    assert.match(JSON.stringify(stub.calls[1].messages), /amount_total/, "the repair saw the failed code");
+
+    assert.equal(await page.locator("#result .banner").getAttribute("data-status"), "ok");
+    assert.equal(await page.locator("#result-code").inputValue(), good);
+    const expected = sqlite(good).map((r) => [r.status, String(r.total)]);
+    assert.deepEqual(await tableCells(page), expected);
+    const attempts = page.locator("#result .attempts > li");
+    assert.equal(await attempts.count(), 2);
+    assert.match(await attempts.nth(0).locator("summary").textContent(), /^Attempt 1: failed at validate/);
+    assert.match(await page.locator("#result .cost-box").textContent(), /Model input/);
+    await screenshot(page, "15-ask-repaired");
+
+    await page.getByRole("button", { name: "Run Analysis" }).click();
+    await page.waitForFunction(() => !document.getElementById("result").hidden &&
+      document.querySelector("#result .badge-cache"));
+    assert.equal(await page.locator("#result .badge-cache").textContent(), "Cached answer, free");
+    assert.equal(stub.calls.length, 2, "the cached answer asked no model");
+    assert.match(await page.locator('#result dd[data-cost-total]').getAttribute("data-cost-total"), /^0(\.0+)?$/);
+    assert.deepEqual(await tableCells(page), expected);
+    await screenshot(page, "16-ask-cached");
+    assertClean(page, llmServer.url);
+    await page.context().close();
+  } finally {
+    await llmServer.stop();
+    await stub.stop();
+  }
 });
