@@ -151,7 +151,7 @@ export async function analyzeStream(request, onEvent, signal) {
       if (ev.event === "error") {
         const e = data.error || {};
         throw new ApiError(data.status || 500, e.code || "failed",
-          e.message || "the analysis failed", e);
+          e.message || "the analysis failed", Object.assign({}, e, { retryAfter: data.retryAfter || 0 }));
       }
       onEvent(ev.event, data);
     }

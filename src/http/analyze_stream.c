@@ -10,7 +10,8 @@
  *   token   {"text"}              pieces of generated code as they arrive
  *   stdout  {"text"}              the run's output, a line per event
  *   result  the answer a JSON request gets (200)
- *   error   {"status", "error": {...}} the answer's status and error
+ *   error   {"status", "error": {...}, "retryAfter"} the answer's status,
+ *                                 error and Retry-After seconds (0: none)
  *
  * Lifetime: the stream is shared by the request and the response (two
  * references). The request's end (sse_stream_end, from the server's
@@ -101,8 +102,9 @@ static void *analysis_thread(void *arg)
 	if (o.status == 200)
 		emit(s, "result", json_incref(o.body));
 	else
-		emit(s, "error", json_pack("{s:I,s:O?}", "status", (json_int_t)o.status, "error",
-					   json_object_get(o.body, "error")));
+		emit(s, "error", json_pack("{s:I,s:O?,s:I}", "status", (json_int_t)o.status, "error",
+					   json_object_get(o.body, "error"), "retryAfter",
+					   (json_int_t)o.retry_after_s));
 	outcome_release(&o);
 	analyze_req_release(&s->a);
 	pthread_mutex_lock(&s->mu);

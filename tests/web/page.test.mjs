@@ -494,3 +494,37 @@ test("asking in English shows the code as the model writes it, its repair, and t
     await stub.stop();
   }
 });
+
+test("a full queue refuses a run with a plain message and when to try again", async () => {
+  const busy = new Server();
+  const blocker = new AbortController();
+  try {
+    await busy.start({ LEDGERBOX_MAX_RUNS: "1", LEDGERBOX_QUEUE_MAX: "0" });
+    const long = fetch(busy.url + "/api/analyze", {
+      method: "POST", signal: blocker.signal,
+      headers: { Authorization: `Bearer ${busy.keys.admin}`, Accept: "text/event-stream" },
+      body: JSON.stringify({ language: "python", code: "import time\nprint('busy', flush=True)\ntime.sleep(60)" }),
+    });
+    const resp = await long;
+    const reader = resp.body.getReader();
+    let seen = "";
+    while (!seen.includes("busy")) seen += new TextDecoder().decode((await reader.read()).value);
+
+    const page = await newPage(browser);
+    await page.goto(busy.url + "/");
+    await page.getByLabel("API key").fill(busy.keys.analyst);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("#view-analyze").waitFor({ state: "visible" });
+    await runCode(page, "sql", "SELECT 1");
+    const error = page.locator("#form-error");
+    await error.waitFor({ state: "visible" });
+    assert.equal(await error.getAttribute("data-code"), "queue_full");
+    assert.match(await error.textContent(), /Try again in \d+ s\.$/);
+    await screenshot(page, "17-queue-full");
+    assertClean(page, busy.url);
+    await page.context().close();
+  } finally {
+    blocker.abort();
+    await busy.stop();
+  }
+});
