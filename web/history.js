@@ -36,11 +36,11 @@ function row(run) {
     el("td", {}, run.dataset || ""),
     el("td", { class: `run-status status-${run.status}`, title: statusText(run.status) }, run.status),
     el("td", { class: "num" }, duration(run.duration_ms)),
-    el("td", { class: "row-actions" },
+    el("td", {}, el("div", { class: "row-actions" },
       el("button", { type: "button", class: "open-run", onclick: () => open(false),
         "aria-label": `Open the run of ${when(run.created_at)}` }, "Open"),
       el("button", { type: "button", class: "rerun-run", onclick: () => open(true),
-        "aria-label": `Run again the run of ${when(run.created_at)}` }, "Run again")));
+        "aria-label": `Run again the run of ${when(run.created_at)}` }, "Run again"))));
 }
 
 async function loadPage(reset) {
@@ -68,7 +68,7 @@ async function loadPage(reset) {
     box.append(el("div", { class: "table-scroll" }, el("table", { class: "data history" },
       el("caption", { class: "visually-hidden" }, "Your runs, newest first"),
       el("thead", {}, el("tr", {}, ["When", "Language", "Dataset", "Status", "Took", "Actions"]
-        .map((h) => el("th", { scope: "col" }, h)))), tbody)));
+        .map((h) => el("th", { scope: "col", class: h === "Took" ? "num" : null }, h)))), tbody)));
   }
   for (const run of page.runs) tbody.append(row(run));
   shown += page.runs.length;
