@@ -528,3 +528,29 @@ test("a full queue refuses a run with a plain message and when to try again", as
     await busy.stop();
   }
 });
+
+test("a run that hits a limit says which, in words, and cut output says so", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  await runCode(page, "python", "block = bytearray(900 * 1024 * 1024)\nprint(len(block))\n");
+  const id = await waitResult(page);
+  const run = (await server.api(server.keys.analyst, "GET", `/api/runs/${id}`)).body;
+  assert.equal(run.status, "memory_limit");
+  const banner = page.locator("#result .banner");
+  assert.equal(await banner.getAttribute("data-status"), "memory_limit");
+  assert.equal(await banner.getAttribute("role"), "alert");
+  assert.match(await banner.textContent(), /^Stopped: it needed more memory than its limit/);
+  assert.ok(run.usage.limitsHit.length > 0);
+  for (const limit of run.usage.limitsHit) assert.match(await banner.textContent(), new RegExp(limit));
+  await screenshot(page, "18-limit-hit");
+
+  await runCode(page, "python", "print('x' * (3 * 1024 * 1024))\n");
+  const cut = await waitResult(page);
+  assert.notEqual(cut, id, "the page shows the new run");
+  const cutRun = (await server.api(server.keys.analyst, "GET", `/api/runs/${cut}`)).body;
+  assert.equal(cutRun.status, "ok");
+  assert.equal(cutRun.outputTruncated, true);
+  assert.match(await page.locator("#result").textContent(), /Cut at the output limit\./);
+  assertClean(page);
+  await page.context().close();
+});
