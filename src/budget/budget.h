@@ -129,7 +129,9 @@ int budget_settle(struct budgets *b, const char *run_id, const struct budget_sco
  * Returns 0 also when there were none. */
 int budget_shrink(struct budgets *b, const char *run_id, uint64_t amount_micros);
 /* Drops run_id's reservations without charging (the run did no work).
- * Returns 0 also when there were none. */
+ * Returns 0 also when there were none. A release that cannot be written
+ * (a full disk) returns the error and is retried by this handle before its
+ * next reservation, release or settlement. */
 int budget_release(struct budgets *b, const char *run_id);
 
 /* Ledger entries of a scope ("" all) with from_ms <= at < to_ms, oldest

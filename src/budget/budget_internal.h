@@ -14,6 +14,8 @@
  *                      instant, and the soft-warning bookkeeping
  *   budget_defs.c      setting, removing and listing budgets
  *   budget_reserve.c   reserving before a run, releasing after a failed one
+ *   budget_pending.c   releases that could not be written (a full disk),
+ *                      retried before the next write
  *   budget_settle.c    replacing reservations by ledger entries
  *   budget_query.c     reading the ledger back and the totals
  *
@@ -45,11 +47,15 @@
 #define BUDGET_DETAIL_MAX (64u << 10) /* a ledger entry's detail as compact JSON */
 #define BUDGET_SPEND_ROWS_MAX 50000
 #define BUDGET_MONEY_TEXT_MAX 32
+#define BUDGET_PENDING_MAX 64      /* releases kept for a retry */
 
 struct budgets {
 	pthread_mutex_t lock;
 	sqlite3 *db;
 	int owner_fd; /* STATE_DIR/budget.lock, share-locked while open */
+	/* Run ids whose release failed to be written, under lock. */
+	char pending[BUDGET_PENDING_MAX][BUDGET_RUN_ID_MAX + 1];
+	size_t n_pending;
 };
 
 /* The scopes one run is charged to, "org" first. */
@@ -102,6 +108,13 @@ int budget_scopes_expand(const struct budget_scopes *scopes, struct scope_list *
 void budget_period_sql_range(const struct budget_standing *st, int64_t *ret_from_ms,
 			     int64_t *ret_to_ms);
 bool budget_period_valid(enum budget_period p);
+
+/* budget_pending.c: with b->lock held and no transaction open. */
+/* Deletes a run's reservations; a failure is kept and retried. */
+int budget_release_locked(struct budgets *b, const char *run_id);
+void budget_pending_add_locked(struct budgets *b, const char *run_id);
+/* Retries the kept releases; those that fail again stay kept. */
+void budget_pending_flush_locked(struct budgets *b);
 
 /* budget_standing.c */
 /* The stored budget of a scope; -ENOENT when it has none. */

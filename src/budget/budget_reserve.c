@@ -118,6 +118,7 @@ int budget_reserve(struct budgets *b, const char *run_id, const struct budget_sc
 	if (r < 0)
 		return r;
 	budget_lock(b);
+	budget_pending_flush_locked(b);
 	r = budget_tx_begin(b->db);
 	if (r == 0)
 		r = run_unused_tx(b->db, run_id);
@@ -138,18 +139,13 @@ int budget_reserve(struct budgets *b, const char *run_id, const struct budget_sc
 
 int budget_release(struct budgets *b, const char *run_id)
 {
-	sqlite3_stmt *st;
 	int r;
 
 	if (!b || !budget_run_id_valid(run_id))
 		return -EINVAL;
 	budget_lock(b);
 	/* One statement is its own transaction; no check precedes it. */
-	r = db_prepare(b->db, "DELETE FROM reservations WHERE run_id = ?1", &st);
-	if (r == 0) {
-		sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-		r = budget_sql_run(st);
-	}
+	r = budget_release_locked(b, run_id);
 	budget_unlock(b);
 	return r;
 }

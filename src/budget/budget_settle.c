@@ -159,6 +159,7 @@ int budget_settle(struct budgets *b, const char *run_id, const struct budget_sco
 		return r;
 	e.detail = text;
 	budget_lock(b);
+	budget_pending_flush_locked(b);
 	r = budget_tx_begin(b->db);
 	if (r == 0)
 		r = settle_tx(b->db, &e, &list, status, &n);

@@ -152,21 +152,27 @@ void analyze_record_and_settle(struct request *rq, const struct analyze_req *a, 
 				  .duration_ms = duration_ms };
 	const char *status = json_string_value(json_object_get(out->response, "status"));
 	const char *warning;
+	char msg[300];
+	int e;
 
 	memcpy(rec.id, id, sizeof(rec.id));
 	rec.status = status ? status : "sandbox_error";
 	metrics_run(rec.status, (uint64_t)duration_ms);
-	if (store_run_insert(rq->srv->store, &rec, out->files, out->n_files) < 0) {
+	e = store_run_insert(rq->srv->store, &rec, out->files, out->n_files);
+	if (e < 0) {
 		charge_release(rq, ledger_id, c);
-		outcome_error(o, 500, "store_failed",
-			      "the run finished but could not be recorded; nothing was kept", NULL, 0,
-			      NULL);
+		snprintf(msg, sizeof(msg),
+			 "the run finished but could not be recorded; nothing was kept%s",
+			 storage_why(e));
+		outcome_error(o, 500, "store_failed", msg, NULL, 0, NULL);
 		return;
 	}
-	if (charge_settle(rq, ledger_id, c) < 0) {
-		outcome_error(o, 500, "budget_failed",
-			      "the run is recorded but its cost could not be settled yet; it will be "
-			      "at the next start", NULL, 0, NULL);
+	e = charge_settle(rq, ledger_id, c);
+	if (e < 0) {
+		snprintf(msg, sizeof(msg),
+			 "the run is recorded but its cost could not be settled yet; it will be at "
+			 "the next start%s", storage_why(e));
+		outcome_error(o, 500, "budget_failed", msg, NULL, 0, NULL);
 		return;
 	}
 	charge_annotate(rq, c, out->response);

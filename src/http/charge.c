@@ -151,8 +151,9 @@ bool charge_reserve(struct request *rq, struct analyze_req *a, const char *run_i
 		return false;
 	}
 	if (e < 0) {
-		outcome_error(o, 500, "budget_failed", "reserving the run's budget failed", NULL, 0,
-			      NULL);
+		char msg[200];
+		snprintf(msg, sizeof(msg), "reserving the run's budget failed%s", storage_why(e));
+		outcome_error(o, 500, "budget_failed", msg, NULL, 0, NULL);
 		return false;
 	}
 	c->reserved = true;

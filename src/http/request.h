@@ -70,6 +70,9 @@ enum MHD_Result respond_retry(struct request *rq, unsigned status, const char *c
 /* A file body, as a download: takes ownership of fd. */
 enum MHD_Result respond_file(struct request *rq, int fd, uint64_t bytes, const char *mime,
 			     const char *download_name);
+/* The end of an error message about a write to the state directory that
+ * failed: why, when its disk is full; "" otherwise (the log has more). */
+const char *storage_why(int err);
 /* Adds the headers every response carries. */
 void respond_common_headers(struct request *rq, struct MHD_Response *resp);
 

@@ -16,6 +16,13 @@ void respond_common_headers(struct request *rq, struct MHD_Response *resp)
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 }
 
+const char *storage_why(int err)
+{
+	return err == -ENOSPC ? ": the disk is full where the state is kept (LEDGERBOX_STATE_DIR); "
+				"free space there and retry"
+			      : "";
+}
+
 static enum MHD_Result queue(struct request *rq, unsigned status, struct MHD_Response *resp)
 {
 	enum MHD_Result r;

@@ -140,6 +140,8 @@ enum MHD_Result route_budget_put(struct request *rq)
 	json_t *detail;
 	char limit[32];
 	enum MHD_Result r;
+	char msg[200];
+	int e;
 
 	memset(&def, 0, sizeof(def));
 	if (!auth_require_admin(rq, &r))
@@ -150,8 +152,11 @@ enum MHD_Result route_budget_put(struct request *rq)
 				     "session/ID}", NULL);
 	if (!def_parse(rq, &def, &r))
 		return r;
-	if (budget_set(rq->srv->budgets, &def) < 0)
-		return respond_error(rq, 500, "budget_failed", "saving the budget failed", NULL);
+	e = budget_set(rq->srv->budgets, &def);
+	if (e < 0) {
+		snprintf(msg, sizeof(msg), "saving the budget failed%s", storage_why(e));
+		return respond_error(rq, 500, "budget_failed", msg, NULL);
+	}
 	money_format(def.limit_micros, limit, sizeof(limit));
 	detail = json_pack("{s:s,s:s,s:i,s:b}", "limit", limit, "period",
 			   budget_period_name(def.period), "softPercent", (int)def.soft_percent,
@@ -176,8 +181,11 @@ enum MHD_Result route_budget_delete(struct request *rq)
 	e = budget_remove(rq->srv->budgets, scope);
 	if (e == -ENOENT)
 		return respond_error(rq, 404, "not_found", "no such budget", NULL);
-	if (e < 0)
-		return respond_error(rq, 500, "budget_failed", "removing the budget failed", NULL);
+	if (e < 0) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "removing the budget failed%s", storage_why(e));
+		return respond_error(rq, 500, "budget_failed", msg, NULL);
+	}
 	json_t *body;
 
 	store_audit_append(rq->srv->store, rq->who.user, "budget.remove", scope, NULL);

@@ -91,6 +91,19 @@ static void slot_end(struct slot *s)
 	s->pid = 0;
 }
 
+/* The condition the drain waits on with a deadline: measured on
+ * CLOCK_MONOTONIC, so a wall clock stepped back during a shutdown (NTP,
+ * an operator's date -s) cannot stretch the grace period by the step. */
+static void changed_init(pthread_cond_t *c)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
 int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, struct pool **ret)
 {
 	struct pool *p = calloc(1, sizeof(*p));
@@ -101,7 +114,7 @@ int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, struct po
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->changed, NULL);
+	changed_init(&p->changed);
 	p->queue_max = queue_max;
 	for (unsigned i = 0; i < max_runs; i++)
 		p->slots[i].fd = -1;
@@ -323,7 +336,7 @@ void pool_load(struct pool *p, int *ret_active, int *ret_waiting)
 
 static void deadline_after(struct timespec *ts, uint64_t ms)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
+	clock_gettime(CLOCK_MONOTONIC, ts); /* the clock of p->changed */
 	ts->tv_sec += (time_t)(ms / 1000);
 	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (ts->tv_nsec >= 1000000000L) {

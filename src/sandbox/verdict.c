@@ -69,6 +69,19 @@ static void exit_fill(const struct supervise_outcome *out, struct sandbox_result
 		res->signal = WTERMSIG(st);
 }
 
+/* Says how a signal ended the analyst's program, before any note already
+ * there (a limit's fallback), so a killed or crashed run never comes back
+ * without a word on why. `what` takes the number and the name. */
+static void signal_note(struct sandbox_result *res, const char *what)
+{
+	char text[sizeof(res->error)], note[sizeof(res->error)];
+
+	snprintf(text, sizeof(text), what, res->signal, strsignal(res->signal));
+	snprintf(note, sizeof(note), "the program %.200s%s%.280s", text, res->error[0] ? "; " : "",
+		 res->error);
+	memcpy(res->error, note, sizeof(res->error));
+}
+
 static enum sandbox_status status_from_exit(const struct sandbox_request *req,
 					    const struct cgroup_stats *st,
 					    struct sandbox_result *res)
@@ -85,10 +98,14 @@ static enum sandbox_status status_from_exit(const struct sandbox_request *req,
 		return SANDBOX_RUNTIME_ERROR;
 	}
 	if (res->signal == SIGKILL || res->signal == SIGTERM || res->signal == SIGINT ||
-	    res->signal == SIGHUP)
+	    res->signal == SIGHUP) {
+		signal_note(res, "was ended by signal %d (%s), which no limit of the run sent");
 		return SANDBOX_KILLED;
-	if (res->signal)
+	}
+	if (res->signal) {
+		signal_note(res, "crashed with signal %d (%s)");
 		return SANDBOX_RUNTIME_ERROR; /* a crash of the analyst's program */
+	}
 	if (req->lang == SANDBOX_LANG_SQL && res->exit_code == SQL_RUNNER_EXIT_TIMEOUT) {
 		res->limits_hit |= LIMIT_HIT_WALL;
 		res->enforced_wall = ENFORCER_RUNNER;
