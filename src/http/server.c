@@ -7,18 +7,28 @@
  * streamed into a CSV import) -> last call (the route's handler answers) ->
  * completion (one log line, metrics, everything freed, an unfinished upload
  * aborted so nothing is left on disk).
+ *
+ * A body past its limit is read and dropped up to DRAIN_MAX_BYTES more, so
+ * the client gets its 413 (libmicrohttpd cannot answer while a body is
+ * still arriving); a longer one has its connection closed.
+ *
+ * Slow clients are cut by the connection watchdog (conn_watch.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http/analyze.h"
+#include "http/conn_watch.h"
 #include "http/request.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -26,6 +36,34 @@
 #include "util/banned.h"
 
 typedef enum MHD_Result (*route_fn)(struct request *rq);
+
+/* Body bytes read and dropped past the limit so the client gets its 413. */
+#define DRAIN_MAX_BYTES ((uint64_t)1024 * 1024)
+
+/* libmicrohttpd's own messages (an oversized header refused, a client
+ * gone mid-request) become log events too, so the log stays one JSON
+ * object a line. They can quote what a client sent, so they are cut and
+ * kept to printable ASCII. */
+static void library_log(void *cls, const char *fmt, va_list ap)
+{
+	char text[256];
+	size_t len;
+	json_t *f;
+	int saved_errno = errno; /* MHD may report errno right after */
+
+	(void)cls;
+	vsnprintf(text, sizeof(text), fmt, ap);
+	len = strlen(text);
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e)
+			text[i] = '?';
+	f = json_pack("{s:s}", "message", text);
+	log_event(LOG_WARN, NULL, "http.library", f);
+	json_decref(f);
+	errno = saved_errno;
+}
 
 /* Requests between their first call and their completion: graceful
  * shutdown waits for this to reach zero before closing connections. */
@@ -224,6 +262,26 @@ static bool body_take(struct request *rq, const char *data, size_t len)
 	return true;
 }
 
+static bool body_refused(const struct request *rq)
+{
+	return rq->body_too_large || rq->upload_status != 0;
+}
+
+/* Takes one chunk of the body. Once refused (too large, or its upload
+ * failed), the rest is dropped as it comes, up to DRAIN_MAX_BYTES past the
+ * limit, so that the answer can be sent when it ends; past that the
+ * connection is closed without one. */
+static enum MHD_Result body_chunk(struct request *rq, const char *data, size_t len)
+{
+	uint64_t total = conn_watch_body(conn_watch_of(rq->conn), len);
+
+	if (!body_refused(rq) && body_take(rq, data, len))
+		return MHD_YES;
+	if (rq->body_too_large)
+		buf_release(&rq->body);
+	return total <= body_limit(rq) + DRAIN_MAX_BYTES ? MHD_YES : MHD_NO;
+}
+
 static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const char *url,
 				const char *method, const char *version, const char *data,
 				size_t *data_size, void **con_cls)
@@ -239,6 +297,7 @@ static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const ch
 			return MHD_NO;
 		*con_cls = rq;
 		atomic_fetch_add(&requests_in_flight, 1);
+		conn_watch_enter(conn_watch_of(conn), CONN_PHASE_BODY);
 		route = route_find(method, url, rq->params, &path_known);
 		if (!route)
 			return answer_unrouted(rq, url, path_known);
@@ -252,12 +311,11 @@ static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const ch
 	if (rq->status)
 		return MHD_YES; /* answered early; MHD drops the rest of the body */
 	if (*data_size) {
-		bool more = body_take(rq, data, *data_size);
+		size_t len = *data_size;
 		*data_size = 0;
-		/* A body past its limit (declared length or not) is not read to its
-		 * end: the connection is closed now. */
-		return more ? MHD_YES : MHD_NO;
+		return body_chunk(rq, data, len);
 	}
+	conn_watch_enter(conn_watch_of(conn), CONN_PHASE_HANDLING);
 	if (rq->body_too_large)
 		return answer_too_large(rq);
 	if (rq->upload_status && !rq->upload)
@@ -273,9 +331,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	json_t *f;
 
 	(void)cls;
-	(void)conn;
 	if (!rq)
 		return;
+	/* The connection now waits for its next request's headers. */
+	conn_watch_enter(conn_watch_of(conn), CONN_PHASE_HEAD);
 	sse_stream_end(rq->stream);
 	csv_import_abort(rq->upload);
 	metrics_request(rq->route ? rq->route : "other", rq->status ? rq->status : 499);
@@ -296,6 +355,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 int http_start(struct http_server *srv, char *err, size_t err_len)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(srv->cfg->listen_port) };
+	int e;
 
 	if (inet_pton(AF_INET, srv->cfg->listen_host, &addr.sin_addr) != 1) {
 		snprintf(err, err_len, "LEDGERBOX_LISTEN: %s is not an IPv4 address",
@@ -305,17 +365,28 @@ int http_start(struct http_server *srv, char *err, size_t err_len)
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
 			MHD_USE_ERROR_LOG,
-		srv->cfg->listen_port, NULL, NULL, dispatch, srv, MHD_OPTION_SOCK_ADDR, &addr,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_CONNECTION_LIMIT,
+		srv->cfg->listen_port, NULL, NULL, dispatch, srv,
+		/* First, so that every message goes through it. */
+		MHD_OPTION_EXTERNAL_LOGGER, library_log, NULL, MHD_OPTION_SOCK_ADDR, &addr,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+		conn_watch_notify, NULL, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)256,
-		/* Idle connections (slow or stalled clients) go after 30 s; a
-		 * request being handled is not idle, however long its run. */
+		/* Idle connections (stalled clients) go after 30 s; a request
+		 * being handled is not idle, however long its run. Clients that
+		 * trickle bytes are the watchdog's. */
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
 	if (!srv->daemon) {
 		snprintf(err, err_len, "cannot listen on %s:%u (LEDGERBOX_LISTEN): %s",
 			 srv->cfg->listen_host, srv->cfg->listen_port, strerror(errno));
 		return -EADDRINUSE;
+	}
+	e = conn_watch_start();
+	if (e < 0) {
+		snprintf(err, err_len, "cannot start the slow-client watchdog: %s", strerror(-e));
+		MHD_stop_daemon(srv->daemon);
+		srv->daemon = NULL;
+		return e;
 	}
 	return 0;
 }
@@ -334,6 +405,7 @@ void http_quiesce(struct http_server *srv)
 
 void http_stop(struct http_server *srv)
 {
+	conn_watch_stop();
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
