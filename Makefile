@@ -120,3 +120,4 @@ clean:
 
 -include $(TEST_BIN:=.d) $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(BUILD)/src/runners/main.d $(BUILD)/src/server_main.d
 -include fuzz.mk
+-include install.mk
