@@ -91,6 +91,7 @@ test:
 	@scripts/deps all
 	@$(MAKE) --no-print-directory all demo $(TEST_BIN)
 	@BUILD=$(BUILD) tests/run
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 asan:
 	@scripts/deps all
@@ -113,10 +114,10 @@ bench: all demo $(BUILD)/bench/budget_ops $(BUILD)/bench/cache_lookup
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --std=c11 -Isrc -Itests src tests
+		--inline-suppr --std=c11 -Isrc -Itests src tests fuzz
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(TEST_BIN:=.d) $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(BUILD)/src/runners/main.d $(BUILD)/src/server_main.d
 -include fuzz.mk

@@ -341,13 +341,25 @@ static bool similarity_valid(const char *v)
 	return v[0] == '0' || strspn(v + 2, "0") == digits;
 }
 
+/* The length of the "http://" or "https://" value starts with, else 0. */
+static size_t web_scheme_len(const char *value)
+{
+	if (strncmp(value, "http://", 7) == 0)
+		return 7;
+	return strncmp(value, "https://", 8) == 0 ? 8 : 0;
+}
+
 /* What a text setting accepts, by the field it fills. */
 static const char *text_expected(const struct spec *s, const char *value)
 {
-	bool web = strncmp(value, "http://", 7) == 0 || strncmp(value, "https://", 8) == 0;
+	size_t scheme = web_scheme_len(value);
+	bool web = scheme > 0;
 
+	/* A host must follow the scheme, and after it at most a port: the
+	 * search for a path starts right at the host, never past the end. */
 	if (s->offset == OFF(llm_url))
-		return web && !strchr(value + 8, '/') && !strpbrk(value, " ?#")
+		return web && value[scheme] != '\0' && !strchr(value + scheme, '/') &&
+			       !strpbrk(value, " ?#")
 			       ? NULL
 			       : "a base URL such as http://127.0.0.1:11434 (no path)";
 	if (s->offset == OFF(otlp_endpoint))

@@ -133,6 +133,11 @@ static int field_end(struct csv_reader *r, uint64_t line)
 {
 	if (r->count >= r->max_fields)
 		return reader_fail(r, line, CSV_ERR_TOO_MANY_FIELDS);
+	/* The NUL counts too: without this, a record of empty fields (",,,")
+	 * would grow past the limit, which record_push() checks only for data
+	 * bytes. After this NUL, data_len is at most max_record_bytes + 1. */
+	if (r->data_len > r->max_record_bytes)
+		return reader_fail(r, line, CSV_ERR_TOO_LONG);
 	if (r->count >= r->fields_cap) {
 		size_t cap = r->fields_cap;
 		if (grow((void **)&r->ends, &cap, r->count + 1, sizeof(*r->ends), 16) < 0)

@@ -5,6 +5,9 @@
  * instead. Unknown fields are refused so a typo ("langauge") is not
  * silently ignored. Limits a request asks for must lie within the
  * operator's maximums (LEDGERBOX_MAX_RUN_*).
+ *
+ * The checks (analyze_check) only describe a problem; analyze_parse answers
+ * it, so the checks run without a connection (see analyze_parse.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/analyze.h"
+#include "http/analyze_parse.h"
 #include "templates/templates.h"
 #include "util/utf8.h"
 #include "util/banned.h"
@@ -34,14 +37,42 @@ static const struct {
 	{ "tmpBytes", offsetof(struct sandbox_limits, tmp_bytes) },
 };
 
-static bool bad(struct request *rq, enum MHD_Result *ret, unsigned status, const char *code,
-		const char *msg, const char *field)
+/* A message may quote the body (jansson quotes the text near a syntax
+ * error and can cut a UTF-8 sequence in two there), yet the answer is
+ * JSON, which must be valid UTF-8: a broken sequence becomes U+FFFD, and
+ * shortening the message never splits one. */
+static void message_set(struct analyze_problem *p, const char *msg)
 {
-	*ret = respond_error(rq, status, code, msg, field);
+	char *repaired = NULL;
+	size_t len;
+
+	/* Out of memory: the text as it is (respond_error has a fallback). */
+	if (utf8_sanitize(msg, strlen(msg), &repaired, &len) == 0 && repaired)
+		msg = repaired;
+	snprintf(p->message, sizeof(p->message), "%.*s",
+		 (int)utf8_cut(msg, sizeof(p->message) - 1), msg);
+	free(repaired);
+}
+
+static bool bad(struct analyze_problem *p, unsigned status, const char *code, const char *msg,
+		const char *field)
+{
+	p->status = status;
+	p->code = code;
+	message_set(p, msg);
+	p->field = field;
 	return false;
 }
 
-static bool fields_known(struct request *rq, json_t *body, enum MHD_Result *ret)
+/* The same for a field name built in a caller's buffer: a copy is kept. */
+static bool bad_field(struct analyze_problem *p, const char *code, const char *msg,
+		      const char *field)
+{
+	snprintf(p->field_buf, sizeof(p->field_buf), "%s", field);
+	return bad(p, 400, code, msg, p->field_buf);
+}
+
+static bool fields_known(json_t *body, struct analyze_problem *p)
 {
 	const char *key;
 	json_t *v;
@@ -55,25 +86,25 @@ static bool fields_known(struct request *rq, json_t *body, enum MHD_Result *ret)
 			snprintf(msg, sizeof(msg), "unknown field '%.*s': send code, query or "
 						   "template (with params), language, dataset, session or limits",
 				 (int)utf8_cut(key, 60), key);
-			return bad(rq, ret, 400, "unknown_field", msg, key);
+			return bad(p, 400, "unknown_field", msg, key);
 		}
 	}
 	return true;
 }
 
-static bool limits_parse(struct request *rq, json_t *j, struct sandbox_limits *l,
-			 enum MHD_Result *ret)
+static bool limits_parse(const struct config *cfg, json_t *j, struct sandbox_limits *l,
+			 struct analyze_problem *p)
 {
-	const struct sandbox_limits *max = &rq->srv->cfg->max_limits;
+	const struct sandbox_limits *max = &cfg->max_limits;
 	const char *key;
 	json_t *v;
 	char msg[200], field[80];
 
-	*l = rq->srv->cfg->limits;
+	*l = cfg->limits;
 	if (!j)
 		return true;
 	if (!json_is_object(j))
-		return bad(rq, ret, 400, "invalid_type", "limits must be an object", "limits");
+		return bad(p, 400, "invalid_type", "limits must be an object", "limits");
 	json_object_foreach(j, key, v) {
 		size_t i = 0, n = sizeof(limit_fields) / sizeof(limit_fields[0]);
 		uint64_t cap;
@@ -81,26 +112,26 @@ static bool limits_parse(struct request *rq, json_t *j, struct sandbox_limits *l
 			i++;
 		snprintf(field, sizeof(field), "limits.%.*s", (int)utf8_cut(key, 60), key);
 		if (i == n)
-			return bad(rq, ret, 400, "unknown_field",
-				   "known limits: timeoutMs, cpuMs, memoryBytes, pids, outputBytes, "
-				   "tmpBytes", field);
+			return bad_field(p, "unknown_field",
+					 "known limits: timeoutMs, cpuMs, memoryBytes, pids, outputBytes, "
+					 "tmpBytes", field);
 		memcpy(&cap, (const char *)max + limit_fields[i].offset, sizeof(cap));
 		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 		    (uint64_t)json_integer_value(v) > cap) {
 			snprintf(msg, sizeof(msg), "%s must be a whole number from 1 to %" PRIu64,
 				 field, cap);
-			return bad(rq, ret, 400, "invalid_limit", msg, field);
+			return bad_field(p, "invalid_limit", msg, field);
 		}
 		cap = (uint64_t)json_integer_value(v);
 		memcpy((char *)l + limit_fields[i].offset, &cap, sizeof(cap));
 	}
 	if (sandbox_limits_check(l, msg, sizeof(msg)) < 0)
-		return bad(rq, ret, 400, "invalid_limit", msg, "limits");
+		return bad(p, 400, "invalid_limit", msg, "limits");
 	return true;
 }
 
-static bool optional_string(struct request *rq, json_t *body, const char *name, size_t max,
-			    const char **out, enum MHD_Result *ret)
+static bool optional_string(json_t *body, const char *name, size_t max,
+			    const char **out, struct analyze_problem *p)
 {
 	json_t *v = json_object_get(body, name);
 	char msg[120];
@@ -112,14 +143,23 @@ static bool optional_string(struct request *rq, json_t *body, const char *name, 
 	    strlen(json_string_value(v)) != json_string_length(v)) {
 		snprintf(msg, sizeof(msg), "%s must be a non-empty string of at most %zu bytes", name,
 			 max);
-		return bad(rq, ret, 400, "invalid_type", msg, name);
+		return bad(p, 400, "invalid_type", msg, name);
 	}
 	*out = json_string_value(v);
 	return true;
 }
 
+static bool cache_valid(json_t *body, struct analyze_problem *p)
+{
+	json_t *v = json_object_get(body, "cache");
+
+	if (!v || json_is_boolean(v))
+		return true;
+	return bad(p, 400, "invalid_type", "cache must be true or false", "cache");
+}
+
 /* A session is also a budget scope ("session:ID"), so it takes that form. */
-static bool session_valid(struct request *rq, const char *session, enum MHD_Result *ret)
+static bool session_valid(const char *session, struct analyze_problem *p)
 {
 	char scope[160];
 
@@ -128,32 +168,33 @@ static bool session_valid(struct request *rq, const char *session, enum MHD_Resu
 	snprintf(scope, sizeof(scope), "session:%s", session);
 	if (budget_scope_valid(scope))
 		return true;
-	return bad(rq, ret, 400, "invalid_session",
+	return bad(p, 400, "invalid_session",
 		   "session must be 1 to 128 letters, digits, '.', '-' or '_'", "session");
 }
 
 /* The dataset's SQLite file, for the schema a prompt shows, the check of
  * generated SQL and templates; "" when it has none (a Python dataset of
  * files only). */
-static void sqlite_resolve(struct request *rq, struct analyze_req *a)
+static void sqlite_resolve(const struct config *cfg, struct analyze_req *a)
 {
 	char err[512];
 
 	if (a->lang == SANDBOX_LANG_SQL)
 		snprintf(a->sqlite_path, sizeof(a->sqlite_path), "%s", a->data_path);
-	else if (dataset_path_for_sql(rq->srv->cfg->data_dir, a->dataset, a->sqlite_path,
+	else if (dataset_path_for_sql(cfg->data_dir, a->dataset, a->sqlite_path,
 				      sizeof(a->sqlite_path), err, sizeof(err)) < 0)
 		a->sqlite_path[0] = '\0';
 }
 
-static bool dataset_resolve(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
+static bool dataset_resolve(const struct config *cfg, struct analyze_req *a,
+			    struct analyze_problem *p)
 {
 	char err[512];
 	int r;
 
 	if (!a->dataset) {
 		if (a->lang == SANDBOX_LANG_SQL || a->mode == ANALYZE_TEMPLATE)
-			return bad(rq, ret, 400, "missing_field",
+			return bad(p, 400, "missing_field",
 				   a->mode == ANALYZE_TEMPLATE
 					   ? "a template needs a dataset to read: see GET /api/datasets"
 					   : "SQL needs a dataset to query: see GET /api/datasets",
@@ -161,38 +202,38 @@ static bool dataset_resolve(struct request *rq, struct analyze_req *a, enum MHD_
 		return true;
 	}
 	if (!dataset_name_valid(a->dataset))
-		return bad(rq, ret, 400, "invalid_dataset",
+		return bad(p, 400, "invalid_dataset",
 			   "dataset names are 1 to 64 letters, digits, '-' or '_'", "dataset");
 	r = a->lang == SANDBOX_LANG_SQL
-		    ? dataset_path_for_sql(rq->srv->cfg->data_dir, a->dataset, a->data_path,
+		    ? dataset_path_for_sql(cfg->data_dir, a->dataset, a->data_path,
 					   sizeof(a->data_path), err, sizeof(err))
-		    : dataset_path_for_python(rq->srv->cfg->data_dir, a->dataset, a->data_path,
+		    : dataset_path_for_python(cfg->data_dir, a->dataset, a->data_path,
 					      sizeof(a->data_path), err, sizeof(err));
 	if (r < 0)
-		return bad(rq, ret, r == -ENOENT ? 404 : 400, "unknown_dataset", err, "dataset");
-	sqlite_resolve(rq, a);
+		return bad(p, r == -ENOENT ? 404 : 400, "unknown_dataset", err, "dataset");
+	sqlite_resolve(cfg, a);
 	return true;
 }
 
-static bool body_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
+static bool body_parse(const char *body, size_t len, struct analyze_req *a,
+		       struct analyze_problem *p)
 {
 	json_error_t jerr;
 	char msg[300];
 
-	a->body = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, JSON_REJECT_DUPLICATES,
-			     &jerr);
+	a->body = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!a->body) {
 		snprintf(msg, sizeof(msg), "malformed JSON at line %d, column %d (byte %d): %s",
 			 jerr.line, jerr.column, jerr.position, jerr.text);
-		return bad(rq, ret, 400, "invalid_json", msg, NULL);
+		return bad(p, 400, "invalid_json", msg, NULL);
 	}
 	if (!json_is_object(a->body))
-		return bad(rq, ret, 400, "invalid_json", "the body must be a JSON object", NULL);
-	return fields_known(rq, a->body, ret);
+		return bad(p, 400, "invalid_json", "the body must be a JSON object", NULL);
+	return fields_known(a->body, p);
 }
 
 /* Exactly one of code, query and template says what to run. */
-static bool mode_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
+static bool mode_parse(struct analyze_req *a, struct analyze_problem *p)
 {
 	json_t *code = json_object_get(a->body, "code"), *query = json_object_get(a->body, "query");
 	json_t *tpl = json_object_get(a->body, "template");
@@ -202,24 +243,24 @@ static bool mode_parse(struct request *rq, struct analyze_req *a, enum MHD_Resul
 	char msg[160];
 
 	if (!!code + !!query + !!tpl != 1)
-		return bad(rq, ret, 400, code || query || tpl ? "conflicting_fields" : "missing_field",
+		return bad(p, 400, code || query || tpl ? "conflicting_fields" : "missing_field",
 			   "send exactly one of code (your own program), query (a request in "
 			   "plain words) or template (a built-in analysis, see GET /api/templates)",
 			   code || query || tpl ? NULL : "code");
 	a->mode = code ? ANALYZE_CODE : query ? ANALYZE_QUERY : ANALYZE_TEMPLATE;
 	if (params && (a->mode != ANALYZE_TEMPLATE || !json_is_object(params)))
-		return bad(rq, ret, 400, "invalid_type",
+		return bad(p, 400, "invalid_type",
 			   "params is an object, sent only with template", "params");
 	if (!json_is_string(v)) {
 		snprintf(msg, sizeof(msg), "%s must be a string", name);
-		return bad(rq, ret, 400, "invalid_type", msg, name);
+		return bad(p, 400, "invalid_type", msg, name);
 	}
 	if (strspn(json_string_value(v), " \t\r\n") == json_string_length(v)) {
 		snprintf(msg, sizeof(msg), "%s is empty", name);
-		return bad(rq, ret, 400, code ? "empty_code" : "missing_field", msg, name);
+		return bad(p, 400, code ? "empty_code" : "missing_field", msg, name);
 	}
 	if (query && json_string_length(query) > 4000)
-		return bad(rq, ret, 400, "invalid_query",
+		return bad(p, 400, "invalid_query",
 			   "query is longer than 4000 bytes: say it in fewer words", "query");
 	if (code)
 		a->code = json_string_value(code);
@@ -230,7 +271,7 @@ static bool mode_parse(struct request *rq, struct analyze_req *a, enum MHD_Resul
 	return true;
 }
 
-static bool language_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
+static bool language_parse(struct analyze_req *a, struct analyze_problem *p)
 {
 	json_t *lang = json_object_get(a->body, "language");
 
@@ -240,13 +281,13 @@ static bool language_parse(struct request *rq, struct analyze_req *a, enum MHD_R
 		return true;
 	}
 	if (!json_is_string(lang) || sandbox_lang_parse(json_string_value(lang), &a->lang) < 0)
-		return bad(rq, ret, 400, "invalid_language", "language must be \"python\" or \"sql\"",
+		return bad(p, 400, "invalid_language", "language must be \"python\" or \"sql\"",
 			   "language");
 	return true;
 }
 
 /* Builds a template's code for the dataset, or says what is missing. */
-static bool template_prepare(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
+static bool template_prepare(struct analyze_req *a, struct analyze_problem *p)
 {
 	const char *field = NULL, *file;
 	char err[1024];
@@ -255,21 +296,21 @@ static bool template_prepare(struct request *rq, struct analyze_req *a, enum MHD
 	if (!template_find(a->template_id)) {
 		snprintf(err, sizeof(err), "unknown template '%.*s': see GET /api/templates",
 			 (int)utf8_cut(a->template_id, 64), a->template_id);
-		return bad(rq, ret, 404, "unknown_template", err, "template");
+		return bad(p, 404, "unknown_template", err, "template");
 	}
 	if (!a->sqlite_path[0])
-		return bad(rq, ret, 400, "unsuitable_dataset",
+		return bad(p, 400, "unsuitable_dataset",
 			   "templates read a dataset's SQLite file, and this dataset has none",
 			   "dataset");
 	r = template_check_dataset(a->template_id, a->sqlite_path, err, sizeof(err));
 	if (r < 0)
-		return bad(rq, ret, r == -EIO ? 500 : 400, "unsuitable_dataset", err, "dataset");
+		return bad(p, r == -EIO ? 500 : 400, "unsuitable_dataset", err, "dataset");
 	file = strrchr(a->sqlite_path, '/');
 	r = template_build(a->template_id, json_object_get(a->body, "params"),
 			   sandbox_lang_name(a->lang), file ? file + 1 : a->sqlite_path,
 			   &a->owned_code, err, sizeof(err), &field);
 	if (r < 0)
-		return bad(rq, ret, r == -ENOMEM ? 500 : 400, "invalid_params", err,
+		return bad(p, r == -ENOMEM ? 500 : 400, "invalid_params", err,
 			   field ? field : "params");
 	a->code = a->owned_code;
 	return true;
@@ -283,20 +324,33 @@ static bool wants_stream(struct request *rq)
 	return accept && strstr(accept, "text/event-stream");
 }
 
-bool analyze_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
+int analyze_check(const struct config *cfg, const char *body, size_t len,
+		  struct analyze_req *a, struct analyze_problem *p)
 {
 	memset(a, 0, sizeof(*a));
-	if (!body_parse(rq, a, ret) || !mode_parse(rq, a, ret) || !language_parse(rq, a, ret))
+	if (!body_parse(body, len, a, p) || !mode_parse(a, p) || !language_parse(a, p))
+		return -EINVAL;
+	if (!(cache_valid(a->body, p) &&
+	      optional_string(a->body, "dataset", 64, &a->dataset, p) &&
+	      optional_string(a->body, "session", 128, &a->session, p) &&
+	      session_valid(a->session, p) && dataset_resolve(cfg, a, p) &&
+	      limits_parse(cfg, json_object_get(a->body, "limits"), &a->limits, p)))
+		return -EINVAL;
+	if (a->mode == ANALYZE_TEMPLATE && !template_prepare(a, p))
+		return -EINVAL;
+	return 0;
+}
+
+bool analyze_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
+{
+	struct analyze_problem p;
+
+	if (analyze_check(rq->srv->cfg, rq->body.data, rq->body.len, a, &p) < 0) {
+		*ret = respond_error(rq, p.status, p.code, p.message, p.field);
 		return false;
+	}
 	a->stream = wants_stream(rq);
-	if (json_object_get(a->body, "cache") && !json_is_boolean(json_object_get(a->body, "cache")))
-		return bad(rq, ret, 400, "invalid_type", "cache must be true or false", "cache");
-	if (!(optional_string(rq, a->body, "dataset", 64, &a->dataset, ret) &&
-	      optional_string(rq, a->body, "session", 128, &a->session, ret) &&
-	      session_valid(rq, a->session, ret) && dataset_resolve(rq, a, ret) &&
-	      limits_parse(rq, json_object_get(a->body, "limits"), &a->limits, ret)))
-		return false;
-	return a->mode != ANALYZE_TEMPLATE || template_prepare(rq, a, ret);
+	return true;
 }
 
 void analyze_req_release(struct analyze_req *a)
