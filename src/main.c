@@ -21,6 +21,7 @@ static const char main_usage[] =
 	"  audit       verify the tamper-evident audit log\n"
 	"  budget      set, list and remove budgets\n"
 	"  spend       what was spent, by scope and time, as JSON or CSV\n"
+	"  config      print a sample configuration file, or check one\n"
 	"  demo-data   write the synthetic small-business dataset\n"
 	"\n"
 	"'ledgerbox COMMAND --help' tells more about each.\n";
@@ -59,6 +60,7 @@ static const struct {
 	{ "audit", cmd_audit },
 	{ "budget", cmd_budget },
 	{ "spend", cmd_spend },
+	{ "config", cmd_config },
 	{ "demo-data", cmd_demo_data },
 	/* Internal: the SQL runner (the sandbox runs ledgerbox-sql-runner, the
 	 * same code as a small program of its own). */

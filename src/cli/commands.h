@@ -10,6 +10,7 @@ int cmd_demo_data(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_budget(int argc, char **argv);
 int cmd_spend(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 /* Exit codes of `ledgerbox exec`, also documented in its --help. */
 enum exec_exit {

@@ -164,11 +164,11 @@ static inline void hl_env_apply(struct server *s)
 		putenv(s->extra_env[i]);
 }
 
-/* Creates a key with the real CLI and returns it (malloc'd). */
-static inline char *hl_key_create(struct server *s, const char *user, const char *team,
-				  const char *role)
+/* Creates a key with the CLI at bin and returns it (malloc'd). */
+static inline char *hl_key_create_by(const char *bin, struct server *s, const char *user,
+				     const char *team, const char *role)
 {
-	char *argv[] = { (char *)tl_bin(), "keys", "create", "--user", (char *)user, "--team",
+	char *argv[] = { (char *)bin, "keys", "create", "--user", (char *)user, "--team",
 			 (char *)team, "--role", (char *)role, "--state-dir", s->state, NULL };
 	struct tl_output o;
 	char *key;
@@ -180,6 +180,13 @@ static inline char *hl_key_create(struct server *s, const char *user, const char
 	tl_output_free(&o);
 	assert_true(strncmp(key, "lbx_", 4) == 0);
 	return key;
+}
+
+/* Creates a key with the CLI under test and returns it (malloc'd). */
+static inline char *hl_key_create(struct server *s, const char *user, const char *team,
+				  const char *role)
+{
+	return hl_key_create_by(tl_bin(), s, user, team, role);
 }
 
 /* Folders under LEDGERBOX_TEST_TMP named after `name`, the demo dataset
