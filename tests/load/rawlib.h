@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "support/stub_http.h"
 #include "testlib.h"
 
 static inline long rl_elapsed_ms(const struct timespec *since)
@@ -37,16 +38,7 @@ static inline int rl_connect(int port)
 /* Sends everything; false once the server has closed (no SIGPIPE). */
 static inline bool rl_send(int fd, const char *data, size_t len)
 {
-	while (len > 0) {
-		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		data += n;
-		len -= (size_t)n;
-	}
-	return true;
+	return stub_send(fd, data, len);
 }
 
 /* Whether buf (len bytes, NUL-terminated) holds a whole answer: headers
