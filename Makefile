@@ -3,7 +3,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS     = libseccomp sqlite3 jansson libsodium libmicrohttpd libcurl
+PKGS     = libseccomp sqlite3 jansson libsodium libmicrohttpd libcurl libpq
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 HARDEN   = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
@@ -22,7 +22,7 @@ BIN      = $(BUILD)/ledgerbox
 CLI_OBJ  = $(filter-out $(BUILD)/src/http/% $(BUILD)/src/cli/serve_cmd.o $(BUILD)/src/runs/% \
            $(BUILD)/src/llm/% $(BUILD)/src/resilience/% $(BUILD)/src/analysis/% \
            $(BUILD)/src/obs/trace%,$(OBJ))
-CLI_LIBS = $(shell pkg-config --libs libseccomp sqlite3 jansson libsodium 2>/dev/null) -lpthread
+CLI_LIBS = $(shell pkg-config --libs libseccomp sqlite3 jansson libsodium libpq 2>/dev/null) -lpthread
 SERVER   = $(BUILD)/ledgerbox-server
 # The SQL runner the sandbox executes: its own small program, so a query
 # does not load the server's libraries.
@@ -65,7 +65,7 @@ $(SERVER): $(OBJ) $(BUILD)/src/server_main.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(RUNNER): $(RUNNER_OBJ)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs sqlite3 jansson)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs sqlite3 jansson libpq)
 
 # The page's browser tests (node + playwright-core + chromium) run as one
 # test program of tests/run.

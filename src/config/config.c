@@ -75,6 +75,12 @@ enum kind {
 	  "folder of the state database and the runs' artifacts")                               \
 	X("DATA_DIR", KIND_PATH, OFF(data_dir), 0, UINT64_MAX, "./data",                        \
 	  "folder of the datasets runs can read")                                               \
+	X("DATABASE_URL", KIND_TEXT, OFF(database_url), 0, 1023, "",                            \
+	  "PostgreSQL for the state, postgres://user:password@host:port/db (none: SQLite)")     \
+	X("WARM_POOL_MIN", KIND_U64, OFF(warm_pool_min), 0, 64, "1",                            \
+	  "pre-started Python sandboxes kept ready at least (0 to WARM_POOL_MAX)")              \
+	X("WARM_POOL_MAX", KIND_U64, OFF(warm_pool_max), 0, 64, "4",                            \
+	  "pre-started Python sandboxes kept ready at most; 0 turns the pool off (0 to 64)")    \
 	X("MAX_RUNS", KIND_UINT, OFF(max_runs), 1, 1024, "number of CPUs",                      \
 	  "runs at the same time (1 to 1024)")                                                  \
 	X("QUEUE_MAX", KIND_UINT, OFF(queue_max), 0, 100000, "16",                              \
@@ -206,6 +212,8 @@ static void config_defaults(struct config *c)
 	snprintf(c->data_dir, sizeof(c->data_dir), "./data");
 	c->max_runs = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (unsigned)cpus;
 	c->queue_max = 16;
+	c->warm_pool_min = 1;
+	c->warm_pool_max = 4;
 	c->max_body_bytes = 1 * MiB;
 	c->upload_max_bytes = 100 * MiB;
 	c->upload_max_rows = 1000000;
@@ -366,6 +374,12 @@ static const char *text_expected(const struct spec *s, const char *value)
 		return *value == '\0' || (web && !strpbrk(value, " #"))
 			       ? NULL
 			       : "a URL such as http://127.0.0.1:4318/v1/traces";
+	if (s->offset == OFF(database_url))
+		return *value == '\0' || ((strncmp(value, "postgres://", 11) == 0 ||
+					    strncmp(value, "postgresql://", 13) == 0) &&
+					   !strchr(value, ' '))
+			       ? NULL
+			       : "a URL such as postgres://ledgerbox@127.0.0.1:5432/ledgerbox";
 	if (s->offset == OFF(llm_api))
 		return strcmp(value, "ollama") == 0 || strcmp(value, "openai") == 0
 			       ? NULL
@@ -403,7 +417,10 @@ static int text_apply(struct config *c, const struct spec *s, const char *value,
 			 expected ? expected : "text", s->min, s->max);
 		/* A key is never echoed back. */
 		return value_error(err, err_len, where, what,
-				   s->offset == OFF(llm_key) ? "(hidden)" : value, -EINVAL);
+				   s->offset == OFF(llm_key) || s->offset == OFF(database_url)
+					   ? "(hidden)"
+					   : value,
+				   -EINVAL);
 	}
 	memcpy((char *)c + s->offset, value, len + 1);
 	return 0;
@@ -693,6 +710,16 @@ static int config_check(struct config *c, char *err, size_t err_len)
 		snprintf(err, err_len, ENV_PREFIX "BREAKER_MIN_CALLS must be at most " ENV_PREFIX
 			 "BREAKER_WINDOW, and each _MAX_MS setting at least its base (" ENV_PREFIX
 			 "BREAKER_COOLDOWN_MS, " ENV_PREFIX "LLM_BACKOFF_MS)");
+		return -ERANGE;
+	}
+	/* MAX 0 turns the pool off whatever MIN says. */
+	if (c->warm_pool_max == 0)
+		c->warm_pool_min = 0;
+	if (c->warm_pool_min > c->warm_pool_max) {
+		snprintf(err, err_len,
+			 ENV_PREFIX "WARM_POOL_MIN (%" PRIu64 ") must be at most " ENV_PREFIX
+				    "WARM_POOL_MAX (%" PRIu64 ")",
+			 c->warm_pool_min, c->warm_pool_max);
 		return -ERANGE;
 	}
 	if (c->llm_max_tokens >= c->llm_num_ctx) {

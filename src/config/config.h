@@ -22,6 +22,13 @@ struct config {
 	uint16_t listen_port;      /* LEDGERBOX_LISTEN port part, default 8080 */
 	char state_dir[PATH_MAX];  /* LEDGERBOX_STATE_DIR, default ./state */
 	char data_dir[PATH_MAX];   /* LEDGERBOX_DATA_DIR, default ./data */
+	/* LEDGERBOX_DATABASE_URL: "" (default) keeps state in SQLite under
+	 * state_dir; postgres://... or postgresql://... puts it in PostgreSQL,
+	 * which several nodes may share. Never logged (it may hold a password). */
+	char database_url[1024];
+	/* Warm pool: pre-started Python sandboxes per server (docs/warm-pool.md). */
+	uint64_t warm_pool_min;    /* LEDGERBOX_WARM_POOL_MIN, default 1 */
+	uint64_t warm_pool_max;    /* LEDGERBOX_WARM_POOL_MAX, default 4 (0: no pool) */
 	unsigned max_runs;         /* LEDGERBOX_MAX_RUNS, default: number of cores */
 	unsigned queue_max;        /* LEDGERBOX_QUEUE_MAX, default 16 */
 	uint64_t max_body_bytes;   /* LEDGERBOX_MAX_BODY_BYTES, default 1M (JSON requests) */
