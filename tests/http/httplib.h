@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "testlib.h"
+#include "support/pgtest.h"
 
 struct server {
 	pid_t pid;
@@ -23,6 +24,9 @@ struct server {
 	char data[512];
 	char log[600];
 	char *extra_env[24];
+	/* LEDGERBOX_TEST_BACKEND=postgres: a fresh database per server, as
+	 * "LEDGERBOX_DATABASE_URL=..." (else empty: SQLite in `state`). */
+	char db_env[600];
 };
 
 struct reply {
@@ -156,10 +160,28 @@ static inline char *hl_header(const struct reply *r, const char *name)
 	return NULL;
 }
 
+/* True when tests/run asks for the end-to-end tests on PostgreSQL. */
+static inline bool hl_on_postgres(void)
+{
+	const char *b = getenv("LEDGERBOX_TEST_BACKEND");
+	return b && strcmp(b, "postgres") == 0;
+}
+
+/* The server's database in this process's environment (for the server
+ * and the CLI commands run against its state). */
+static inline void hl_db_env_apply(struct server *s)
+{
+	if (s->db_env[0])
+		setenv("LEDGERBOX_DATABASE_URL", strchr(s->db_env, '=') + 1, 1);
+	else
+		unsetenv("LEDGERBOX_DATABASE_URL");
+}
+
 static inline void hl_env_apply(struct server *s)
 {
 	setenv("LEDGERBOX_STATE_DIR", s->state, 1);
 	setenv("LEDGERBOX_DATA_DIR", s->data, 1);
+	hl_db_env_apply(s);
 	for (int i = 0; s->extra_env[i]; i++)
 		putenv(s->extra_env[i]);
 }
@@ -173,6 +195,7 @@ static inline char *hl_key_create_by(const char *bin, struct server *s, const ch
 	struct tl_output o;
 	char *key;
 
+	hl_db_env_apply(s);
 	tl_run(argv, NULL, &o);
 	if (o.exit_code != 0)
 		fail_msg("keys create failed: %s", o.err);
@@ -214,6 +237,18 @@ static inline void hl_prepare(struct server *s, const char *name, char *const en
 		n++;
 	}
 	s->extra_env[n] = NULL;
+	s->db_env[0] = '\0';
+	if (hl_on_postgres()) {
+		char prefix[48], url[PGT_URL_MAX];
+		size_t i = 0;
+
+		/* Database names: lower-case letters, digits and '_'. */
+		for (const char *p = name; *p && i < sizeof(prefix) - 1; p++)
+			prefix[i++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '_';
+		prefix[i] = '\0';
+		pgt_db_create(prefix[0] ? prefix : "e2e", url);
+		snprintf(s->db_env, sizeof(s->db_env), "LEDGERBOX_DATABASE_URL=%s", url);
+	}
 }
 
 static inline void hl_start(struct server *s)
