@@ -12,7 +12,7 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE= $(WARN) $(HARDEN) $(CFLAGS) -Isrc -MMD -M
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 SRC      = $(shell find src -name '*.c' ! -name main.c ! -name server_main.c | sort)
 OBJ      = $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/src/runners/driver_blob.o $(BUILD)/src/http/web_blob.o
@@ -22,7 +22,7 @@ BIN      = $(BUILD)/ledgerbox
 CLI_OBJ  = $(filter-out $(BUILD)/src/http/% $(BUILD)/src/cli/serve_cmd.o $(BUILD)/src/runs/% \
            $(BUILD)/src/llm/% $(BUILD)/src/resilience/% $(BUILD)/src/analysis/% \
            $(BUILD)/src/obs/trace%,$(OBJ))
-CLI_LIBS = $(shell pkg-config --libs libseccomp sqlite3 jansson libsodium libpq 2>/dev/null) -lpthread
+CLI_LIBS = $(shell pkg-config --libs libseccomp sqlite3 jansson libsodium libpq 2>/dev/null) -lpthread -lm
 SERVER   = $(BUILD)/ledgerbox-server
 # The SQL runner the sandbox executes: its own small program, so a query
 # does not load the server's libraries.

@@ -71,24 +71,33 @@ const char *store_cmd_state_dir(const char *flag)
 	return env && *env ? env : STORE_CMD_DEFAULT_STATE_DIR;
 }
 
+const char *store_cmd_database_url(void)
+{
+	const char *url = getenv("LEDGERBOX_DATABASE_URL");
+	return url && *url ? url : NULL;
+}
+
 int store_cmd_open(const char *cmd, const char *state_dir, bool must_exist, struct store **ret)
 {
+	const char *url = store_cmd_database_url();
 	char err[512] = "", db[4096];
 	struct stat st;
 	int r;
 
 	snprintf(db, sizeof(db), "%s/ledgerbox.db", state_dir);
-	if (must_exist && stat(db, &st) < 0) {
+	/* With PostgreSQL the state directory holds only the key pepper. */
+	if (must_exist && !url && stat(db, &st) < 0) {
 		fprintf(stderr,
 			"ledgerbox %s: no state database at %s (%s); pass --state-dir DIR or set "
 			"LEDGERBOX_STATE_DIR to the server's state directory\n",
 			cmd, db, strerror(errno));
 		return -ENOENT;
 	}
-	r = store_open(state_dir, ret, err, sizeof(err));
+	r = store_open_url(state_dir, url, ret, err, sizeof(err));
 	if (r < 0)
-		fprintf(stderr, "ledgerbox %s: cannot open the state store in %s: %s\n", cmd,
-			state_dir, err[0] ? err : strerror(-r));
+		fprintf(stderr, "ledgerbox %s: cannot open the state store%s%s: %s\n", cmd,
+			url ? " in PostgreSQL (LEDGERBOX_DATABASE_URL)" : " in ",
+			url ? "" : state_dir, err[0] ? err : strerror(-r));
 	return r;
 }
 

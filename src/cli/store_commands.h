@@ -5,7 +5,9 @@
  * exit code.
  *
  * Both find the state directory in --state-dir DIR, else the environment
- * variable LEDGERBOX_STATE_DIR, else ./state.
+ * variable LEDGERBOX_STATE_DIR, else ./state; the state is in PostgreSQL
+ * when LEDGERBOX_DATABASE_URL is set (the directory then holds the key
+ * pepper only).
  */
 #ifndef LEDGERBOX_STORE_COMMANDS_H
 #define LEDGERBOX_STORE_COMMANDS_H
@@ -32,6 +34,8 @@ enum store_cmd_exit {
 /* Shared by the store commands (defined in keys_cmd.c): the state
  * directory from the flag (may be NULL), the environment or the default. */
 const char *store_cmd_state_dir(const char *flag);
+/* LEDGERBOX_DATABASE_URL when set and not empty (PostgreSQL), else NULL. */
+const char *store_cmd_database_url(void);
 /* Opens the store for command `cmd` ("keys", "audit"), printing what went
  * wrong on stderr. must_exist: refuse a state directory without a database
  * instead of creating one (a mistyped path should not look empty). */

@@ -13,6 +13,10 @@
  * synchronous=FULL in WAL mode fsyncs the WAL at every commit, so a run
  * whose insert returned 0 survives kill -9 and power loss; NORMAL would
  * only survive the former.
+ *
+ * With a PostgreSQL URL only the state directory is opened here (it keeps
+ * the key pepper); the database, its migrations and the pepper's checks
+ * are store_pg.c's, and there are no artifact files to sweep.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include "store/store_internal.h"
+#include "store/store_pg.h"
 #include "util/banned.h"
 
 #define ARTIFACTS_DIR "artifacts"
@@ -75,6 +80,8 @@ static int dirs_open(struct store *s, const char *state_dir, char *err, size_t e
 
 static void store_free(struct store *s)
 {
+	if (s->pg)
+		PQfinish(s->pg);
 	if (s->db)
 		sqlite3_close(s->db);
 	if (s->artifacts_fd >= 0)
@@ -85,13 +92,40 @@ static void store_free(struct store *s)
 	free(s);
 }
 
+static int pg_open(struct store *s, const char *state_dir, const char *url, char *err,
+		   size_t err_len)
+{
+	int fd = dir_open_or_create(AT_FDCWD, state_dir, 0);
+
+	if (fd < 0) {
+		store_err(err, err_len, "cannot create or open the state directory %s: %s",
+			  state_dir, strerror(-fd));
+		return fd;
+	}
+	s->dir_fd = fd;
+	return store_pg_open(s, state_dir, url, err, err_len);
+}
+
 int store_open(const char *state_dir, struct store **ret, char *err, size_t err_len)
 {
+	return store_open_url(state_dir, NULL, ret, err, err_len);
+}
+
+int store_open_url(const char *state_dir, const char *database_url, struct store **ret,
+		   char *err, size_t err_len)
+{
+	bool pg = database_url && *database_url;
 	struct store *s;
 	int r;
 
 	if (!state_dir || !*state_dir || !ret)
 		return -EINVAL;
+	if (pg && !pg_url_is_postgres(database_url)) {
+		store_err(err, err_len,
+			  "the database URL must start with postgres:// or postgresql:// "
+			  "(or be empty for SQLite in the state directory)");
+		return -EINVAL;
+	}
 	if (sodium_init() < 0) {
 		store_err(err, err_len, "libsodium could not initialise");
 		return -EIO;
@@ -100,18 +134,23 @@ int store_open(const char *state_dir, struct store **ret, char *err, size_t err_
 	if (!s)
 		return -ENOMEM;
 	s->dir_fd = s->artifacts_fd = -1;
-	r = dirs_open(s, state_dir, err, err_len);
-	if (r == 0)
-		r = db_open(s, state_dir, err, err_len);
-	if (r == 0)
-		r = store_pepper_load(s, err, err_len);
+	if (pg) {
+		r = pg_open(s, state_dir, database_url, err, err_len);
+	} else {
+		r = dirs_open(s, state_dir, err, err_len);
+		if (r == 0)
+			r = db_open(s, state_dir, err, err_len);
+		if (r == 0)
+			r = store_pepper_load(s, err, err_len);
+	}
 	if (r == 0)
 		r = -pthread_mutex_init(&s->lock, NULL);
 	if (r < 0) {
 		store_free(s);
 		return r;
 	}
-	store_files_sweep(s);
+	if (!s->pg)
+		store_files_sweep(s);
 	*ret = s;
 	return 0;
 }
@@ -123,9 +162,11 @@ void store_close(struct store *s)
 	/* Folding the WAL back into the database leaves one self-contained
 	 * file for backups; SQLite would also do it on the last close, but
 	 * TRUNCATE also gives the WAL's disk space back. */
-	store_lock(s);
-	(void)db_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
-	store_unlock(s);
+	if (s->db) {
+		store_lock(s);
+		(void)db_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+		store_unlock(s);
+	}
 	pthread_mutex_destroy(&s->lock);
 	store_free(s);
 }
@@ -136,6 +177,8 @@ int store_schema_version(struct store *s, int *ret)
 
 	if (!s || !ret)
 		return -EINVAL;
+	if (s->pg)
+		return store_pg_schema_version(s, ret);
 	store_lock(s);
 	r = store_schema_version_read(s->db, &version);
 	store_unlock(s);
@@ -151,6 +194,8 @@ int store_ping(struct store *s)
 
 	if (!s)
 		return -EINVAL;
+	if (s->pg)
+		return store_pg_ping(s);
 	store_lock(s);
 	/* Reads a real page (not just SELECT 1), so a lost or unreadable file
 	 * shows up here. */

@@ -1,5 +1,7 @@
 /*
- * store: ledgerbox's state database (SQLite, WAL) and artifact files.
+ * store: ledgerbox's state database (SQLite, WAL) and artifact files, or
+ * the same in a PostgreSQL database that many nodes share
+ * (store_open_url(); docs/postgres.md).
  *
  * One struct store per process, shared by every HTTP thread: each call is
  * safe from any thread (the implementation serialises writes). Everything a
@@ -49,6 +51,21 @@ struct principal {
  * -EPROTONOSUPPORT. Several processes (the server and the command line)
  * may have the same state directory open. */
 int store_open(const char *state_dir, struct store **ret, char *err, size_t err_len);
+/* store_open() when database_url is NULL or "". A postgres:// or
+ * postgresql:// URL keeps everything in that PostgreSQL database instead
+ * (tables created or upgraded at open, safely when several nodes start at
+ * once; artifacts' bytes in the database, so any node serves them), with
+ * the same semantics and error codes for every function below. The state
+ * directory still holds STATE_DIR/key-pepper, which every node sharing the
+ * database must have the same copy of: the database records a keyed
+ * fingerprint of it with the first key, and a node whose pepper differs is
+ * refused with -EKEYREJECTED; one without the file while keys exist, with
+ * -ENOENT (a new one is created only while there are no keys). Both say in
+ * err to copy the file from another node. Any other URL is -EINVAL; an
+ * unreachable server -ECONNREFUSED. A lost connection is re-established at
+ * the next call. */
+int store_open_url(const char *state_dir, const char *database_url, struct store **ret,
+		   char *err, size_t err_len);
 /* Closes the database cleanly (checkpointing the WAL); accepts NULL. */
 void store_close(struct store *s);
 /* The schema version after migrations. */
@@ -66,7 +83,9 @@ const char *store_role_name(enum store_role role);
  * characters of 32 random bytes) is written to ret_key (at least
  * STORE_KEY_MAX bytes) and never stored: only a keyed BLAKE2b hash is, and
  * lookups compare in constant time. Appends an audit entry (actor may be
- * NULL for the command line: recorded as "cli"). */
+ * NULL for the command line: recorded as "cli"). With PostgreSQL,
+ * -EKEYREJECTED when another node made the first key with a different
+ * pepper since this store was opened. */
 #define STORE_KEY_MAX 64
 int store_key_create(struct store *s, const char *actor, const char *user, const char *team,
 		     enum store_role role, char *ret_key, int64_t *ret_key_id);

@@ -12,7 +12,15 @@
  *   store_runs.c    run ids and storing a run with its artifacts
  *   store_runs_query.c  reading runs back, with visibility rules
  *   store_files.c   artifact files under STATE_DIR/artifacts/
- *   store_audit.c   the hash-chained audit log and its verification
+ *   store_audit.c   the hash-chained audit log and its verification (SQLite)
+ *   store_audit_chain.c  the audit log's canonical text, hashing and the
+ *                   checks of a walk, shared by both back ends
+ *   store_pg*.c     the PostgreSQL back end (store_pg.h lists its files)
+ *
+ * Back ends: s->pg is NULL for SQLite. With a PostgreSQL URL, store_open_url()
+ * connects s->pg instead of opening s->db, and every public function, after
+ * the checks of its arguments that both back ends share, hands the work to
+ * its store_pg_* twin (store_pg.h).
  *
  * Locking: one SQLite connection per struct store, guarded by s->lock. A
  * public function takes the lock for its whole duration, so a transaction
@@ -29,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
@@ -53,6 +62,7 @@ struct store {
 	int dir_fd;       /* STATE_DIR */
 	int artifacts_fd; /* STATE_DIR/artifacts */
 	unsigned char pepper[STORE_PEPPER_BYTES];
+	PGconn *pg;       /* the PostgreSQL back end; NULL with SQLite */
 };
 
 /* store_sql.c */
@@ -76,6 +86,13 @@ int store_schema_migrate(sqlite3 *db, int target, char *err, size_t err_len);
 /* store_pepper.c: loads STATE_DIR/key-pepper into s->pepper, creating it
  * when it is missing and no key depends on it yet. */
 int store_pepper_load(struct store *s, char *err, size_t err_len);
+#define STORE_PEPPER_FILE "key-pepper"
+/* Reads and checks STATE_DIR/key-pepper; -ENOENT (err untouched) when the
+ * file does not exist. */
+int store_pepper_read(int dir_fd, unsigned char ret[STORE_PEPPER_BYTES], char *err,
+		      size_t err_len);
+/* Creates a fresh one; -EEXIST when another process got there first. */
+int store_pepper_create(int dir_fd);
 
 /* store_runs.c: 32 lowercase hex characters. */
 bool store_run_id_valid(const char *id);
@@ -99,5 +116,43 @@ void store_files_sweep(struct store *s);
 /* store_audit.c: appends inside the caller's transaction. */
 int store_audit_append_tx(struct store *s, const char *actor, const char *action,
 			  const char *subject, json_t *detail);
+
+/* store_audit_chain.c: what both back ends hash and check. */
+struct store_audit_entry {
+	int64_t id;
+	int64_t at_ms;
+	const char *actor, *action, *subject, *detail, *prev_hash;
+};
+extern const char store_audit_zero_hash[STORE_HASH_HEX_LEN + 1];
+/* Checks the fields of a new entry and sets actor, action, subject (""
+ * for NULL) and detail (*ret_detail, the compact sorted JSON or "{}",
+ * which the caller frees): -EINVAL, -E2BIG or -ENOMEM otherwise. */
+int store_audit_entry_init(struct store_audit_entry *e, const char *actor, const char *action,
+			   const char *subject, json_t *detail, char **ret_detail);
+/* ret: SHA-256 of the canonical text, 64 lowercase hex digits and a NUL. */
+void store_audit_hash(const struct store_audit_entry *e, char ret[STORE_HASH_HEX_LEN + 1]);
+
+/* A walk over the chain in id order: the id and prev_hash the next entry
+ * must have, and where and why it broke. */
+struct store_audit_walk {
+	int64_t next_id;
+	char prev[STORE_HASH_HEX_LEN + 1];
+	int64_t bad_id;
+	char *err;
+	size_t err_len;
+};
+void store_audit_walk_init(struct store_audit_walk *w, char *err, size_t err_len);
+/* One stored entry: 0, or -EBADMSG with bad_id and err set. readable is
+ * false when a stored value could not be read as what append writes (a
+ * NULL text field marks the same). */
+int store_audit_walk_entry(struct store_audit_walk *w, const struct store_audit_entry *e,
+			   const char *hash, bool readable);
+/* The end of a clean walk against the head's count and hash; head_hash
+ * NULL when the head row is missing or damaged. */
+int store_audit_walk_end(struct store_audit_walk *w, int64_t head_entries, const char *head_hash);
+
+/* store_runs_query.c: the three shapes of a list, each able to use an
+ * index: an analyst's own runs, one user's runs (admin) and all (admin). */
+enum store_list_shape { STORE_LIST_OWN, STORE_LIST_USER, STORE_LIST_ALL };
 
 #endif

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "store/store_internal.h"
+#include "store/store_pg.h"
 #include "util/banned.h"
 
 #define KEY_PREFIX "lbx_"
@@ -168,11 +169,15 @@ int store_key_create(struct store *s, const char *actor, const char *user, const
 		return -EINVAL;
 	randombytes_buf(raw, sizeof(raw));
 	key_hash(s, raw, hash);
-	store_lock(s);
-	r = store_tx_begin(s);
-	if (r == 0)
-		r = db_tx_end(s->db, key_create_tx(s, actor, user, team, role, hash, &key_id));
-	store_unlock(s);
+	if (s->pg) {
+		r = store_pg_key_create(s, actor, user, team, role, hash, &key_id);
+	} else {
+		store_lock(s);
+		r = store_tx_begin(s);
+		if (r == 0)
+			r = db_tx_end(s->db, key_create_tx(s, actor, user, team, role, hash, &key_id));
+		store_unlock(s);
+	}
 	if (r == 0) {
 		sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), KEY_VARIANT);
 		snprintf(ret_key, STORE_KEY_MAX, "%s%s", KEY_PREFIX, b64);
@@ -211,6 +216,8 @@ int store_key_authenticate(struct store *s, const char *key, struct principal *r
 		return -ENOENT;
 	key_hash(s, raw, hash);
 	sodium_memzero(raw, sizeof(raw));
+	if (s->pg)
+		return store_pg_key_find(s, hash, ret);
 	store_lock(s);
 	r = db_prepare(s->db,
 			      "SELECT k.key_hash, p.id, p.user, p.team, p.role FROM api_keys k"
@@ -270,6 +277,8 @@ int store_key_revoke(struct store *s, const char *actor, int64_t key_id)
 
 	if (!s || key_id <= 0)
 		return -EINVAL;
+	if (s->pg)
+		return store_pg_key_revoke(s, actor, key_id);
 	store_lock(s);
 	r = store_tx_begin(s);
 	if (r == 0)
@@ -296,6 +305,8 @@ int store_keys_list(struct store *s, json_t **ret)
 
 	if (!s || !ret)
 		return -EINVAL;
+	if (s->pg)
+		return store_pg_keys_list(s, ret);
 	array = json_array();
 	if (!array)
 		return -ENOMEM;
@@ -326,6 +337,8 @@ int store_admin_key_count(struct store *s, int64_t *ret)
 
 	if (!s || !ret)
 		return -EINVAL;
+	if (s->pg)
+		return store_pg_admin_key_count(s, ret);
 	store_lock(s);
 	r = db_prepare(s->db,
 			      "SELECT count(*) FROM api_keys k JOIN principals p ON p.id = k.principal_id"

@@ -25,7 +25,7 @@
 #include "store/store_internal.h"
 #include "util/banned.h"
 
-#define PEPPER_FILE "key-pepper"
+
 
 static int pepper_read_fd(int fd, unsigned char *ret, char *err, size_t err_len)
 {
@@ -35,23 +35,23 @@ static int pepper_read_fd(int fd, unsigned char *ret, char *err, size_t err_len)
 
 	if (fstat(fd, &st) < 0) {
 		int r = -errno;
-		store_err(err, err_len, "cannot stat %s: %s", PEPPER_FILE, strerror(-r));
+		store_err(err, err_len, "cannot stat %s: %s", STORE_PEPPER_FILE, strerror(-r));
 		return r;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size != STORE_PEPPER_BYTES) {
 		store_err(err, err_len, "%s is not a %d-byte file; restore it from a backup",
-			  PEPPER_FILE, STORE_PEPPER_BYTES);
+			  STORE_PEPPER_FILE, STORE_PEPPER_BYTES);
 		return -EINVAL;
 	}
 	if (st.st_uid != geteuid()) {
 		store_err(err, err_len,
 			  "%s belongs to uid %lu, not to this user (uid %lu); run ledgerbox as the "
 			  "user that owns the state directory",
-			  PEPPER_FILE, (unsigned long)st.st_uid, (unsigned long)geteuid());
+			  STORE_PEPPER_FILE, (unsigned long)st.st_uid, (unsigned long)geteuid());
 		return -EPERM;
 	}
 	if ((st.st_mode & 077) != 0) {
-		store_err(err, err_len, "%s is readable by others; chmod 600 it", PEPPER_FILE);
+		store_err(err, err_len, "%s is readable by others; chmod 600 it", STORE_PEPPER_FILE);
 		return -EPERM;
 	}
 	do
@@ -59,7 +59,7 @@ static int pepper_read_fd(int fd, unsigned char *ret, char *err, size_t err_len)
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)sizeof(buf)) {
 		int r = n < 0 ? -errno : -EIO;
-		store_err(err, err_len, "cannot read %s: %s", PEPPER_FILE, strerror(-r));
+		store_err(err, err_len, "cannot read %s: %s", STORE_PEPPER_FILE, strerror(-r));
 		return r;
 	}
 	memcpy(ret, buf, sizeof(buf));
@@ -67,15 +67,15 @@ static int pepper_read_fd(int fd, unsigned char *ret, char *err, size_t err_len)
 	return 0;
 }
 
-static int pepper_read(int dir_fd, unsigned char *ret, char *err, size_t err_len)
+int store_pepper_read(int dir_fd, unsigned char ret[STORE_PEPPER_BYTES], char *err, size_t err_len)
 {
-	int fd = openat(dir_fd, PEPPER_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = openat(dir_fd, STORE_PEPPER_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	int r;
 
 	if (fd < 0) {
 		r = -errno;
 		if (r != -ENOENT)
-			store_err(err, err_len, "cannot open %s: %s", PEPPER_FILE, strerror(-r));
+			store_err(err, err_len, "cannot open %s: %s", STORE_PEPPER_FILE, strerror(-r));
 		return r;
 	}
 	r = pepper_read_fd(fd, ret, err, err_len);
@@ -99,13 +99,13 @@ static int write_all(int fd, const unsigned char *data, size_t len)
 
 /* Writes a fresh pepper under a temporary name and links it into place;
  * -EEXIST when another process got there first. */
-static int pepper_create(int dir_fd)
+int store_pepper_create(int dir_fd)
 {
 	unsigned char pepper[STORE_PEPPER_BYTES];
 	char tmp[64];
 	int fd, r;
 
-	snprintf(tmp, sizeof(tmp), ".%s.%ld.%08x", PEPPER_FILE, (long)getpid(),
+	snprintf(tmp, sizeof(tmp), ".%s.%ld.%08x", STORE_PEPPER_FILE, (long)getpid(),
 		 (unsigned)randombytes_random());
 	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -116,7 +116,7 @@ static int pepper_create(int dir_fd)
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	close(fd);
-	if (r == 0 && linkat(dir_fd, tmp, dir_fd, PEPPER_FILE, 0) < 0)
+	if (r == 0 && linkat(dir_fd, tmp, dir_fd, STORE_PEPPER_FILE, 0) < 0)
 		r = -errno;
 	(void)unlinkat(dir_fd, tmp, 0);
 	if (r == 0 && fsync(dir_fd) < 0)
@@ -143,7 +143,7 @@ static int pepper_keys_exist(struct store *s, bool *ret)
 int store_pepper_load(struct store *s, char *err, size_t err_len)
 {
 	bool keys_exist = false;
-	int r = pepper_read(s->dir_fd, s->pepper, err, err_len);
+	int r = store_pepper_read(s->dir_fd, s->pepper, err, err_len);
 
 	if (r != -ENOENT)
 		return r;
@@ -156,13 +156,13 @@ int store_pepper_load(struct store *s, char *err, size_t err_len)
 		store_err(err, err_len,
 			  "%s is missing but the database has API keys that need it; restore it "
 			  "from a backup (or move ledgerbox.db away to start afresh)",
-			  PEPPER_FILE);
+			  STORE_PEPPER_FILE);
 		return -ENOENT;
 	}
-	r = pepper_create(s->dir_fd);
+	r = store_pepper_create(s->dir_fd);
 	if (r < 0 && r != -EEXIST) {
-		store_err(err, err_len, "cannot create %s: %s", PEPPER_FILE, strerror(-r));
+		store_err(err, err_len, "cannot create %s: %s", STORE_PEPPER_FILE, strerror(-r));
 		return r;
 	}
-	return pepper_read(s->dir_fd, s->pepper, err, err_len);
+	return store_pepper_read(s->dir_fd, s->pepper, err, err_len);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "store/store_internal.h"
+#include "store/store_pg.h"
 #include "util/banned.h"
 
 #define RUN_TEXT_MAX 256 /* status, dataset and session */
@@ -218,6 +219,11 @@ int store_run_insert(struct store *s, const struct run_record *run,
 		result = json_dumps(run->result, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (!result)
 			return -ENOMEM;
+	}
+	if (s->pg) {
+		r = store_pg_run_insert(s, run, result, artifacts, n_artifacts);
+		free(result);
+		return r;
 	}
 	r = store_files_write(s, run->id, artifacts, n_artifacts);
 	if (r == 0) {

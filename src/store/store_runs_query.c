@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store/store_internal.h"
+#include "store/store_pg.h"
 #include "util/banned.h"
 
 #define LIST_LIMIT_MAX 500
@@ -72,6 +73,8 @@ int store_run_get(struct store *s, const struct principal *viewer, const char *i
 		return -EINVAL;
 	if (!store_run_id_valid(id))
 		return -ENOENT;
+	if (s->pg)
+		return store_pg_run_get(s, viewer, id, ret);
 	store_lock(s);
 	r = db_prepare(s->db,
 			      "SELECT r.id, r.principal_id, p.user, r.language, r.dataset, r.session,"
@@ -109,17 +112,13 @@ void store_run_record_release(struct run_record *run)
 	memset(run, 0, sizeof(*run));
 }
 
-/* The three shapes of the list, each able to use an index: an analyst's
- * own runs, one user's runs (admin) and all runs (admin). */
-enum list_shape { LIST_OWN, LIST_USER, LIST_ALL };
-
 static const char *const list_where[] = {
-	[LIST_OWN] = "r.principal_id = ?1",
-	[LIST_USER] = "p.user = ?1",
-	[LIST_ALL] = "?1 IS NULL",
+	[STORE_LIST_OWN] = "r.principal_id = ?1",
+	[STORE_LIST_USER] = "p.user = ?1",
+	[STORE_LIST_ALL] = "?1 IS NULL",
 };
 
-static int list_prepare(struct store *s, enum list_shape shape, bool count,
+static int list_prepare(struct store *s, enum store_list_shape shape, bool count,
 			sqlite3_stmt **ret)
 {
 	char sql[512];
@@ -138,12 +137,12 @@ static int list_prepare(struct store *s, enum list_shape shape, bool count,
 	return db_prepare(s->db, sql, ret);
 }
 
-static void list_bind(sqlite3_stmt *st, enum list_shape shape, const struct principal *viewer,
+static void list_bind(sqlite3_stmt *st, enum store_list_shape shape, const struct principal *viewer,
 		      const char *user)
 {
-	if (shape == LIST_OWN)
+	if (shape == STORE_LIST_OWN)
 		sqlite3_bind_int64(st, 1, viewer->id);
-	else if (shape == LIST_USER)
+	else if (shape == STORE_LIST_USER)
 		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 1);
@@ -161,7 +160,7 @@ static json_t *list_row(sqlite3_stmt *st)
 			 created, "duration_ms", (json_int_t)sqlite3_column_int64(st, 6));
 }
 
-static int list_rows(struct store *s, enum list_shape shape, const struct principal *viewer,
+static int list_rows(struct store *s, enum store_list_shape shape, const struct principal *viewer,
 		     const char *user, int limit, int offset, json_t *array)
 {
 	sqlite3_stmt *st;
@@ -183,7 +182,7 @@ static int list_rows(struct store *s, enum list_shape shape, const struct princi
 	return r;
 }
 
-static int list_total(struct store *s, enum list_shape shape, const struct principal *viewer,
+static int list_total(struct store *s, enum store_list_shape shape, const struct principal *viewer,
 		      const char *user, int64_t *ret)
 {
 	sqlite3_stmt *st;
@@ -199,11 +198,13 @@ static int list_total(struct store *s, enum list_shape shape, const struct princ
 	return r == 1 ? 0 : r < 0 ? r : -EIO;
 }
 
-static int list_query(struct store *s, enum list_shape shape, const struct principal *viewer,
+static int list_query(struct store *s, enum store_list_shape shape, const struct principal *viewer,
 		      const char *user, int limit, int offset, json_t *array, int64_t *total)
 {
 	int r;
 
+	if (s->pg)
+		return store_pg_runs_list(s, shape, viewer, user, limit, offset, array, total);
 	store_lock(s);
 	/* One read transaction: the page and the total come from the same
 	 * snapshot even if another process is inserting. */
@@ -221,7 +222,7 @@ static int list_query(struct store *s, enum list_shape shape, const struct princ
 int store_runs_list(struct store *s, const struct principal *viewer, const char *user,
 		    int limit, int offset, json_t **ret_array, int64_t *ret_total)
 {
-	enum list_shape shape = LIST_ALL;
+	enum store_list_shape shape = STORE_LIST_ALL;
 	int64_t total = 0;
 	json_t *array;
 	int r;
@@ -233,12 +234,12 @@ int store_runs_list(struct store *s, const struct principal *viewer, const char 
 	if (!array)
 		return -ENOMEM;
 	if (viewer->role == ROLE_ANALYST)
-		shape = LIST_OWN;
+		shape = STORE_LIST_OWN;
 	else if (user)
-		shape = LIST_USER;
+		shape = STORE_LIST_USER;
 	/* An analyst asking for someone else's runs sees none, as if that
 	 * user had none. */
-	if (shape == LIST_OWN && user && strcmp(user, viewer->user) != 0)
+	if (shape == STORE_LIST_OWN && user && strcmp(user, viewer->user) != 0)
 		r = 0;
 	else
 		r = list_query(s, shape, viewer, user, limit, offset, array, &total);
@@ -291,6 +292,9 @@ int store_artifact_open(struct store *s, const struct principal *viewer, const c
 		return -EINVAL;
 	if (!store_run_id_valid(run_id) || !store_artifact_name_valid(name))
 		return -ENOENT;
+	if (s->pg)
+		return store_pg_artifact_open(s, viewer, run_id, name, ret_fd, ret_mime, mime_len,
+					      ret_bytes);
 	store_lock(s);
 	r = artifact_row(s, viewer, run_id, name, mime, sizeof(mime), &row_bytes);
 	store_unlock(s);

@@ -36,6 +36,12 @@ static void err_set(char *err, size_t err_len, const char *fmt, const char *msg)
 	snprintf(err, err_len, fmt, line);
 }
 
+static void notice_ignore(void *ctx, const char *message)
+{
+	(void)ctx;
+	(void)message;
+}
+
 int pg_connect(const char *url, PGconn **ret, char *err, size_t err_len)
 {
 	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
@@ -50,6 +56,9 @@ int pg_connect(const char *url, PGconn **ret, char *err, size_t err_len)
 	c = PQconnectdbParams(keys, values, 1);
 	if (!c)
 		return -ENOMEM;
+	/* Notices ("relation already exists, skipping") are not errors, and
+	 * library code does not write to stderr. */
+	PQsetNoticeProcessor(c, notice_ignore, NULL);
 	if (PQstatus(c) != CONNECTION_OK) {
 		/* libpq's message names host and port, never the password. */
 		err_set(err, err_len, "cannot connect to PostgreSQL: %s", PQerrorMessage(c));
@@ -120,6 +129,23 @@ int pg_query(PGconn *c, const char *sql, int n, const char *const *params, PGres
 		r = -EIO;
 	err_set(err, err_len, "%s",
 		res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res) : PQerrorMessage(c));
+	PQclear(res);
+	return r;
+}
+
+int pg_script(PGconn *c, const char *sql, char *err, size_t err_len)
+{
+	/* The simple protocol: the only one that takes several statements. */
+	PGresult *res = PQexec(c, sql);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	int r = 0;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		r = pg_errno(res);
+		err_set(err, err_len, "%s",
+			res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+							    : PQerrorMessage(c));
+	}
 	PQclear(res);
 	return r;
 }
@@ -231,7 +257,7 @@ static int migrate_tx(PGconn *c, const struct pg_schema *sc, char *err, size_t e
 		return -EPROTONOSUPPORT;
 	}
 	for (int v = (int)version; v < sc->latest; v++) {
-		r = pg_query(c, sc->migrations[v], 0, NULL, NULL, err, err_len);
+		r = pg_script(c, sc->migrations[v], err, err_len);
 		if (r < 0)
 			return r;
 	}

@@ -45,6 +45,9 @@ int pg_query(PGconn *c, const char *sql, int n, const char *const *params, PGres
 	     char *err, size_t err_len);
 /* pg_query() without parameters or result. */
 int pg_exec(PGconn *c, const char *sql);
+/* Runs a script of several statements (the simple protocol; no
+ * parameters, results dropped). */
+int pg_script(PGconn *c, const char *sql, char *err, size_t err_len);
 
 /* BEGIN, and the end: COMMIT when r == 0, else ROLLBACK; returns r or the
  * commit's error. */
@@ -63,7 +66,7 @@ const char *pg_i64_text(int64_t v, char buf[PG_INT_TEXT]);
 
 /* A part's tables: versions in the shared table ledgerbox_schema (part,
  * version). migrations[i] takes the part from version i to i + 1 and may
- * hold several statements. All run in one transaction holding a
+ * hold several statements (run with pg_script). All run in one transaction holding a
  * transaction-level advisory lock, so nodes starting at once apply each
  * migration exactly once; a version above latest is -EPROTONOSUPPORT. */
 struct pg_schema {

@@ -1,0 +1,112 @@
+/*
+ * store_pg_runs: storing a finished run in PostgreSQL: the run row, its
+ * artifacts with their bytes, and the audit entry, in one transaction.
+ *
+ * The bytes live in the database (artifacts.data) rather than under
+ * STATE_DIR, because any node may be asked for them; so there are no
+ * files to write first or to clean up after a failure, and a rolled-back
+ * insert leaves nothing behind. The bytes are sent as binary parameters:
+ * text would double them into hex on the way.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "store/store_pg.h"
+#include "util/banned.h"
+
+static int principal_user(struct store *s, int64_t principal_id, char ret[STORE_NAME_MAX])
+{
+	char id[PG_INT_TEXT];
+	const char *params[1] = { pg_i64_text(principal_id, id) };
+	PGresult *res;
+	int r = pg_query(s->pg, "SELECT user_name FROM principals WHERE id = $1", 1, params, &res,
+			 NULL, 0);
+
+	if (r < 0)
+		return r;
+	if (PQntuples(res) != 1)
+		r = -ENOENT;
+	else if (snprintf(ret, STORE_NAME_MAX, "%s", PQgetvalue(res, 0, 0)) >= STORE_NAME_MAX)
+		r = -EIO;
+	PQclear(res);
+	return r;
+}
+
+static int run_row_insert(struct store *s, const struct run_record *run, const char *result)
+{
+	char principal[PG_INT_TEXT], created[PG_INT_TEXT], duration[PG_INT_TEXT];
+	const char *params[10] = {
+		run->id,	  pg_i64_text(run->principal_id, principal),
+		run->language, run->dataset,
+		run->session, run->status,
+		run->code,	  result,
+		pg_i64_text(run->created_ms, created), pg_i64_text(run->duration_ms, duration),
+	};
+
+	return pg_query(s->pg,
+			"INSERT INTO runs (id, principal_id, language, dataset, session, status,"
+			" code, result, created_ms, duration_ms)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+			10, params, NULL, NULL, 0);
+}
+
+static int artifact_row_insert(struct store *s, const char *run_id, const struct artifact_file *a)
+{
+	char bytes[PG_INT_TEXT];
+	const char *params[5] = { run_id, a->name, a->mime, pg_i64_text((int64_t)a->bytes, bytes),
+				  a->bytes ? a->data : "" };
+	int lengths[5] = { 0, 0, 0, 0, (int)a->bytes };
+	int formats[5] = { 0, 0, 0, 0, 1 };
+
+	/* libpq takes a parameter's length as an int; bytea holds at most
+	 * 1 GiB anyway. */
+	if (a->bytes > (size_t)INT32_MAX)
+		return -EFBIG;
+	return store_pg_query_bin(s->pg,
+				  "INSERT INTO artifacts (run_id, name, mime, bytes, data)"
+				  " VALUES ($1, $2, $3, $4, $5::bytea)",
+				  5, params, lengths, formats, false, NULL);
+}
+
+static json_t *run_audit_detail(const struct run_record *run, size_t n_artifacts)
+{
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I}", "language", run->language, "status",
+			 run->status, "dataset", run->dataset, "session", run->session,
+			 "duration_ms", (json_int_t)run->duration_ms, "artifacts",
+			 (json_int_t)n_artifacts);
+}
+
+static int run_insert_tx(struct store *s, const struct run_record *run, const char *result,
+			 const struct artifact_file *a, size_t n)
+{
+	char user[STORE_NAME_MAX];
+	json_t *detail;
+	int r = principal_user(s, run->principal_id, user);
+
+	if (r == 0)
+		r = run_row_insert(s, run, result);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = artifact_row_insert(s, run->id, &a[i]);
+	if (r < 0)
+		return r;
+	detail = run_audit_detail(run, n);
+	if (!detail)
+		return -ENOMEM;
+	r = store_pg_audit_append_tx(s, user, "run", run->id, detail);
+	json_decref(detail);
+	return r;
+}
+
+int store_pg_run_insert(struct store *s, const struct run_record *run, const char *result,
+			const struct artifact_file *a, size_t n)
+{
+	int r = store_pg_lock(s);
+
+	if (r < 0)
+		return r;
+	r = pg_tx_begin(s->pg);
+	if (r == 0)
+		r = pg_tx_end(s->pg, run_insert_tx(s, run, result, a, n));
+	store_unlock(s);
+	return r;
+}

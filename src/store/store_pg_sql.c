@@ -1,0 +1,59 @@
+/*
+ * store_pg_sql: what the PostgreSQL back end's files share beyond
+ * util/pg: taking the store's lock with a live connection, statements with
+ * binary parameters or results (artifact bytes travel as they are, not
+ * doubled into hex), and key hashes as bytea parameters.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "store/store_pg.h"
+#include "util/banned.h"
+
+int store_pg_lock(struct store *s)
+{
+	int r;
+
+	store_lock(s);
+	/* A server restart or a dropped idle connection is repaired here,
+	 * before the call, so one lost connection costs at most the call
+	 * that was using it. */
+	r = pg_ensure(s->pg);
+	if (r < 0)
+		store_unlock(s);
+	return r;
+}
+
+int store_pg_query_bin(PGconn *c, const char *sql, int n, const char *const *params,
+		       const int *lengths, const int *formats, bool result_binary, PGresult **ret)
+{
+	PGresult *res;
+	ExecStatusType st;
+	int r;
+
+	if (n < 0 || n > PG_PARAMS_MAX)
+		return -EINVAL;
+	res = PQexecParams(c, sql, n, NULL, params, lengths, formats, result_binary ? 1 : 0);
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		if (ret)
+			*ret = res;
+		else
+			PQclear(res);
+		return 0;
+	}
+	r = pg_errno(res);
+	/* As pg_query(): a failure without a server answer on a live
+	 * connection is not a lost connection. */
+	if (r == -ECONNRESET && PQstatus(c) == CONNECTION_OK)
+		r = -EIO;
+	PQclear(res);
+	return r;
+}
+
+void store_pg_hash_param(const unsigned char hash[STORE_KEY_HASH_BYTES],
+			 char ret[STORE_PG_HASH_PARAM])
+{
+	memcpy(ret, "\\x", 2);
+	sodium_bin2hex(ret + 2, STORE_PG_HASH_PARAM - 2, hash, STORE_KEY_HASH_BYTES);
+}
