@@ -20,8 +20,9 @@
  * locks belong to the descriptor, so two handles in one process exclude
  * each other like two processes, and the kernel drops them when a process
  * dies. A short `ledgerbox budget list` running while the server
- * restarts postpones the sweep to the next lone open; several nodes on one
- * database would need reservations owned per node, which is out of scope.
+ * restarts postpones the sweep to the next lone open. Several nodes on one
+ * database use PostgreSQL instead (budget_open_url), where reservations are
+ * owned per node (budget_pg.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "budget/budget_internal.h"
+#include "util/pg.h"
 #include "util/banned.h"
 
 #define LOCK_FILE "budget.lock"
@@ -109,6 +111,7 @@ static int owner_start(struct budgets *b, int dir_fd, char *err, size_t err_len)
 
 static void budgets_free(struct budgets *b)
 {
+	budget_pg_close(b->pg);
 	if (b->db)
 		sqlite3_close(b->db);
 	if (b->owner_fd >= 0)
@@ -134,6 +137,36 @@ int budget_open(const char *state_dir, struct budgets **ret, char *err, size_t e
 		r = owner_start(b, dir_fd, err, err_len);
 	if (dir_fd >= 0)
 		close(dir_fd);
+	if (r == 0)
+		r = -pthread_mutex_init(&b->lock, NULL);
+	if (r < 0) {
+		budgets_free(b);
+		return r;
+	}
+	*ret = b;
+	return 0;
+}
+
+int budget_open_url(const char *state_dir, const char *database_url, struct budgets **ret,
+		    char *err, size_t err_len)
+{
+	struct budgets *b;
+	int r;
+
+	if (!database_url || !*database_url)
+		return budget_open(state_dir, ret, err, err_len);
+	if (!ret)
+		return -EINVAL;
+	if (!pg_url_is_postgres(database_url)) {
+		budget_err(err, err_len, "the database URL must start with postgres:// or "
+					 "postgresql://");
+		return -EINVAL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->owner_fd = -1;
+	r = budget_pg_open(b, database_url, err, err_len);
 	if (r == 0)
 		r = -pthread_mutex_init(&b->lock, NULL);
 	if (r < 0) {

@@ -12,7 +12,8 @@
  * Invariant, for every hard-capped scope at every instant, on every node
  * sharing the database: spent_in_period + reserved <= limit. It holds because
  * budget_reserve() checks and inserts every reservation of a run in one
- * IMMEDIATE transaction (SQLite takes the write lock first), all or nothing,
+ * IMMEDIATE transaction (SQLite takes the write lock first; on PostgreSQL
+ * a transaction-level advisory lock that every node takes), all or nothing,
  * and budget_settle() replaces a run's reservations by its ledger entry in
  * one transaction, at most once per run id.
  *
@@ -86,6 +87,16 @@ struct budget_status {
  * tables open: STATE_DIR/budget.lock tells, since every open handle holds
  * a read lock on it. err receives a one-line message on failure. */
 int budget_open(const char *state_dir, struct budgets **ret, char *err, size_t err_len);
+/* Opens the budgets where database_url says: NULL or "" is budget_open()
+ * on STATE_DIR; a postgres:// or postgresql:// URL keeps them in that
+ * PostgreSQL database (STATE_DIR unused, may be NULL), shared by every
+ * node that opens the same URL, with the same API, semantics and error
+ * codes. There, each handle is a node: it holds a session-level advisory
+ * lock while open and owns the reservations it makes; opening (and, now
+ * and then, reserving) releases the reservations of nodes whose session
+ * has ended, never those of a live one. Any other URL is -EINVAL. */
+int budget_open_url(const char *state_dir, const char *database_url, struct budgets **ret,
+		    char *err, size_t err_len);
 /* Closes; accepts NULL. Reservations stay until settled, released or swept. */
 void budget_close(struct budgets *b);
 

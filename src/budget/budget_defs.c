@@ -14,14 +14,6 @@
 #include "budget/budget_internal.h"
 #include "util/banned.h"
 
-static int def_check(const struct budget_def *def)
-{
-	if (!def || !budget_scope_valid(def->scope) || !budget_period_valid(def->period) ||
-	    def->soft_percent < 1 || def->soft_percent > 100)
-		return -EINVAL;
-	return def->limit_micros > BUDGET_MICROS_MAX ? -ERANGE : 0;
-}
-
 static int warnings_forget_tx(sqlite3 *db, const char *scope)
 {
 	sqlite3_stmt *st;
@@ -56,19 +48,26 @@ static int def_upsert_tx(sqlite3 *db, const struct budget_def *def, int64_t now_
 	return budget_sql_run(st);
 }
 
+static int set_locked(struct budgets *b, const struct budget_def *def, int64_t now_ms)
+{
+	int r = budget_tx_begin(b->db);
+
+	if (r == 0)
+		r = def_upsert_tx(b->db, def, now_ms);
+	if (r == 0)
+		r = warnings_forget_tx(b->db, def->scope);
+	return db_tx_end(b->db, r);
+}
+
 int budget_set(struct budgets *b, const struct budget_def *def)
 {
-	int r = b ? def_check(def) : -EINVAL;
+	int r = b ? budget_def_check(def) : -EINVAL;
 
 	if (r < 0)
 		return r;
 	budget_lock(b);
-	r = budget_tx_begin(b->db);
-	if (r == 0)
-		r = def_upsert_tx(b->db, def, clock_unix_ms());
-	if (r == 0)
-		r = warnings_forget_tx(b->db, def->scope);
-	r = db_tx_end(b->db, r);
+	r = b->pg ? budget_pg_set_locked(b->pg, def, clock_unix_ms())
+		  : set_locked(b, def, clock_unix_ms());
 	budget_unlock(b);
 	return r;
 }
@@ -94,58 +93,18 @@ int budget_remove(struct budgets *b, const char *scope)
 	if (!b || !budget_scope_valid(scope))
 		return -EINVAL;
 	budget_lock(b);
-	r = budget_tx_begin(b->db);
-	if (r == 0)
-		r = def_delete_tx(b->db, scope);
-	if (r == 0)
-		r = warnings_forget_tx(b->db, scope);
-	r = db_tx_end(b->db, r);
+	if (b->pg) {
+		r = budget_pg_remove_locked(b->pg, scope);
+	} else {
+		r = budget_tx_begin(b->db);
+		if (r == 0)
+			r = def_delete_tx(b->db, scope);
+		if (r == 0)
+			r = warnings_forget_tx(b->db, scope);
+		r = db_tx_end(b->db, r);
+	}
 	budget_unlock(b);
 	return r;
-}
-
-static json_t *time_json(int64_t ms, bool present)
-{
-	char text[CLOCK_TEXT_MAX];
-
-	if (!present)
-		return json_null();
-	clock_format(ms, text);
-	return json_string(text);
-}
-
-static int money_set(json_t *o, const char *name, const char *micros_name, uint64_t micros)
-{
-	char text[BUDGET_MONEY_TEXT_MAX];
-
-	budget_money_format(micros, text);
-	if (json_object_set_new(o, name, json_string(text)) < 0 ||
-	    json_object_set_new(o, micros_name, json_integer((json_int_t)micros)) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-static json_t *standing_json(const struct budget_standing *s, int64_t created_ms,
-			     int64_t updated_ms)
-{
-	bool periodic = s->def.period != PERIOD_NONE;
-	uint64_t used = budget_add_sat(s->spent_micros, s->reserved_micros);
-	uint64_t remaining = used >= s->def.limit_micros ? 0 : s->def.limit_micros - used;
-	json_t *o = json_pack("{s:s,s:s,s:i,s:b,s:o,s:o,s:o,s:o}", "scope", s->def.scope, "period",
-			      budget_period_name(s->def.period), "softPercent",
-			      (int)s->def.soft_percent, "hard", s->def.hard, "periodStart",
-			      time_json(s->period_start_ms, periodic), "periodEnd",
-			      time_json(s->period_end_ms, periodic), "createdAt",
-			      time_json(created_ms, true), "updatedAt", time_json(updated_ms, true));
-
-	if (!o || money_set(o, "limit", "limitMicros", s->def.limit_micros) < 0 ||
-	    money_set(o, "spent", "spentMicros", s->spent_micros) < 0 ||
-	    money_set(o, "reserved", "reservedMicros", s->reserved_micros) < 0 ||
-	    money_set(o, "remaining", "remainingMicros", remaining) < 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
 }
 
 /* Appends the standing of the budget in the current row of `st`. */
@@ -161,7 +120,7 @@ static int list_append(sqlite3 *db, sqlite3_stmt *st, int64_t now_ms, json_t *li
 	r = budget_standing_read(db, scope, now_ms, &stand);
 	if (r < 0)
 		return r;
-	o = standing_json(&stand, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
+	o = budget_standing_json(&stand, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
 	if (!o || json_array_append_new(list, o) < 0)
 		return -ENOMEM;
 	return 0;
@@ -204,11 +163,15 @@ int budget_list(struct budgets *b, const char *scope_prefix, int64_t now_ms, jso
 	if (!list)
 		return -ENOMEM;
 	budget_lock(b);
-	r = budget_tx_read_begin(b->db);
-	if (r == 0)
-		r = list_read_tx(b->db, scope_prefix, now_ms, list);
-	/* Nothing was written: ending the snapshot cannot lose anything. */
-	r = db_tx_end(b->db, r);
+	if (b->pg) {
+		r = budget_pg_list_locked(b->pg, scope_prefix, now_ms, list);
+	} else {
+		r = budget_tx_read_begin(b->db);
+		if (r == 0)
+			r = list_read_tx(b->db, scope_prefix, now_ms, list);
+		/* Nothing was written: ending the snapshot cannot lose anything. */
+		r = db_tx_end(b->db, r);
+	}
 	budget_unlock(b);
 	if (r < 0) {
 		json_decref(list);

@@ -18,6 +18,16 @@
  *                      retried before the next write
  *   budget_settle.c    replacing reservations by ledger entries
  *   budget_query.c     reading the ledger back and the totals
+ *   budget_rules.c     pure rules both back ends share: definitions, hard
+ *                      limits, the soft threshold, a detail's size
+ *   budget_json.c      the JSON shapes of a standing and a ledger entry
+ *   budget_pg*.c       the same behind the same API on PostgreSQL, chosen by
+ *                      budget_open_url() (see budget_pg.h)
+ *
+ * Back ends: a handle is either SQLite (b->db) or PostgreSQL (b->pg, with
+ * b->db NULL). Each public function checks its arguments once, takes
+ * b->lock, and then hands the work to the back end; the pending releases
+ * and the status copy-out are shared.
  *
  * Locking: one SQLite connection per struct budgets, guarded by b->lock. A
  * public function holds the lock for its whole duration, so a transaction
@@ -49,9 +59,12 @@
 #define BUDGET_MONEY_TEXT_MAX 32
 #define BUDGET_PENDING_MAX 64      /* releases kept for a retry */
 
+struct budget_pg;
+
 struct budgets {
 	pthread_mutex_t lock;
 	sqlite3 *db;
+	struct budget_pg *pg; /* the PostgreSQL back end, or NULL for SQLite */
 	int owner_fd; /* STATE_DIR/budget.lock, share-locked while open */
 	/* Run ids whose release failed to be written, under lock. */
 	char pending[BUDGET_PENDING_MAX][BUDGET_RUN_ID_MAX + 1];
@@ -71,6 +84,14 @@ struct budget_standing {
 	struct budget_def def;
 	int64_t period_start_ms, period_end_ms;
 	uint64_t spent_micros, reserved_micros;
+};
+
+/* A ledger entry about to be settled on every scope of a run. */
+struct budget_entry {
+	const char *run_id;
+	uint64_t amount_micros;
+	int64_t at_ms;
+	const char *detail; /* compact JSON or NULL */
 };
 
 /* budget_sql.c */
@@ -133,5 +154,50 @@ int budget_status_fill_tx(sqlite3 *db, const struct budget_standing *st, int64_t
 /* Copies statuses out to the caller's optional array and count. */
 void budget_statuses_copy(const struct budget_status *status, size_t n,
 			  struct budget_status *ret_status, size_t *ret_n_status);
+
+/* budget_rules.c: pure, shared by both back ends. */
+/* -EINVAL for a bad scope, period or soft_percent; -ERANGE for a limit
+ * above BUDGET_MICROS_MAX. */
+int budget_def_check(const struct budget_def *def);
+/* -EDQUOT with *ret filled for the first hard budget that amount would
+ * push over its limit, else 0. */
+int budget_limits_check(const struct budget_standing *stand, size_t n, uint64_t amount_micros,
+			struct budget_refusal *ret);
+/* A status from a standing; soft_first_time is left false (the back end
+ * records the crossing and sets it). */
+void budget_status_of(const struct budget_standing *stand, struct budget_status *ret);
+/* A detail as malloc'd compact JSON (NULL for none); -E2BIG above
+ * BUDGET_DETAIL_MAX. */
+int budget_detail_text(json_t *detail, char **ret);
+
+/* budget_json.c: NULL when out of memory (or a stored detail is not JSON). */
+json_t *budget_standing_json(const struct budget_standing *s, int64_t created_ms,
+			     int64_t updated_ms);
+json_t *budget_entry_json(const char *run_id, const char *scope, uint64_t amount_micros,
+			  int64_t at_ms, const char *detail_text);
+
+/* budget_pg*.c: the PostgreSQL back end, called with b->lock held by the
+ * public functions once they have checked their arguments; same results
+ * and error codes as the SQLite code next to each call. */
+int budget_pg_open(struct budgets *b, const char *url, char *err, size_t err_len);
+void budget_pg_close(struct budget_pg *pg);
+int budget_pg_set_locked(struct budget_pg *pg, const struct budget_def *def, int64_t now_ms);
+int budget_pg_remove_locked(struct budget_pg *pg, const char *scope);
+int budget_pg_list_locked(struct budget_pg *pg, const char *prefix, int64_t now_ms,
+			  json_t *list);
+int budget_pg_reserve_locked(struct budget_pg *pg, const char *run_id,
+			     const struct scope_list *list, uint64_t amount_micros, int64_t now_ms,
+			     struct budget_refusal *ret_refusal,
+			     struct budget_status ret_status[BUDGET_SCOPES_MAX], size_t *ret_n);
+/* Deletes a run's reservations (one statement); 0 also when none. */
+int budget_pg_release_locked(struct budget_pg *pg, const char *run_id);
+int budget_pg_shrink_locked(struct budget_pg *pg, const char *run_id, uint64_t amount_micros);
+int budget_pg_settle_locked(struct budget_pg *pg, const struct budget_entry *e,
+			    const struct scope_list *list,
+			    struct budget_status ret_status[BUDGET_SCOPES_MAX], size_t *ret_n);
+int budget_pg_spend_locked(struct budget_pg *pg, const char *scope, int64_t from_ms,
+			   int64_t to_ms, json_t *list);
+int budget_pg_totals_locked(struct budget_pg *pg, uint64_t *ret_ledger_micros,
+			    uint64_t *ret_reserved_micros);
 
 #endif

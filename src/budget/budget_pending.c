@@ -10,7 +10,8 @@
  * once there is room again, no decision counts the dead run's money.
  *
  * Callers hold b->lock and have no transaction open: a retry inside a
- * reservation's transaction would be rolled back with a refusal.
+ * reservation's transaction would be rolled back with a refusal. The list
+ * serves both back ends; only the statement differs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,10 +20,14 @@
 #include "budget/budget_internal.h"
 #include "util/banned.h"
 
-static int release_one(sqlite3 *db, const char *run_id)
+static int release_one(struct budgets *b, const char *run_id)
 {
 	sqlite3_stmt *st;
-	int r = db_prepare(db, "DELETE FROM reservations WHERE run_id = ?1", &st);
+	int r;
+
+	if (b->pg)
+		return budget_pg_release_locked(b->pg, run_id);
+	r = db_prepare(b->db, "DELETE FROM reservations WHERE run_id = ?1", &st);
 
 	if (r < 0)
 		return r;
@@ -45,7 +50,7 @@ void budget_pending_flush_locked(struct budgets *b)
 	size_t kept = 0;
 
 	for (size_t i = 0; i < b->n_pending; i++) {
-		if (release_one(b->db, b->pending[i]) == 0)
+		if (release_one(b, b->pending[i]) == 0)
 			continue;
 		if (kept != i)
 			memcpy(b->pending[kept], b->pending[i], sizeof(b->pending[0]));
@@ -59,7 +64,7 @@ int budget_release_locked(struct budgets *b, const char *run_id)
 	int r;
 
 	budget_pending_flush_locked(b);
-	r = release_one(b->db, run_id);
+	r = release_one(b, run_id);
 	if (r < 0)
 		budget_pending_add_locked(b, run_id);
 	return r;

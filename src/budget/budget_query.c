@@ -14,24 +14,10 @@
 
 static json_t *entry_json(sqlite3_stmt *st)
 {
-	const char *run_id = (const char *)sqlite3_column_text(st, 0);
-	const char *scope = (const char *)sqlite3_column_text(st, 1);
-	const char *detail_text = (const char *)sqlite3_column_text(st, 4);
-	uint64_t amount = (uint64_t)sqlite3_column_int64(st, 2);
-	char at[CLOCK_TEXT_MAX], money[BUDGET_MONEY_TEXT_MAX];
-	json_t *detail = json_null();
-
-	if (!run_id || !scope)
-		return NULL;
-	if (detail_text)
-		detail = json_loads(detail_text, JSON_DECODE_ANY, NULL);
-	if (!detail)
-		return NULL; /* we only ever store valid JSON */
-	clock_format(sqlite3_column_int64(st, 3), at);
-	budget_money_format(amount, money);
-	return json_pack("{s:s,s:s,s:s,s:I,s:s,s:I,s:o}", "runId", run_id, "scope", scope, "amount",
-			 money, "amountMicros", (json_int_t)amount, "at", at, "atMs",
-			 (json_int_t)sqlite3_column_int64(st, 3), "detail", detail);
+	return budget_entry_json((const char *)sqlite3_column_text(st, 0),
+				 (const char *)sqlite3_column_text(st, 1),
+				 (uint64_t)sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+				 (const char *)sqlite3_column_text(st, 4));
 }
 
 static int spend_read_tx(sqlite3 *db, const char *scope, int64_t from_ms, int64_t to_ms,
@@ -83,10 +69,14 @@ int budget_spend(struct budgets *b, const char *scope, int64_t from_ms, int64_t 
 	if (!list)
 		return -ENOMEM;
 	budget_lock(b);
-	r = budget_tx_read_begin(b->db);
-	if (r == 0)
-		r = spend_read_tx(b->db, scope, from_ms, to_ms, list);
-	r = db_tx_end(b->db, r);
+	if (b->pg) {
+		r = budget_pg_spend_locked(b->pg, scope, from_ms, to_ms, list);
+	} else {
+		r = budget_tx_read_begin(b->db);
+		if (r == 0)
+			r = spend_read_tx(b->db, scope, from_ms, to_ms, list);
+		r = db_tx_end(b->db, r);
+	}
 	budget_unlock(b);
 	if (r < 0) {
 		json_decref(list);
@@ -110,6 +100,18 @@ static int total_read(sqlite3 *db, const char *sql, uint64_t *ret)
 	return r < 0 ? r : r == 1 ? 0 : -EIO;
 }
 
+static int totals_locked(struct budgets *b, uint64_t *ledger, uint64_t *reserved)
+{
+	int r = budget_tx_read_begin(b->db);
+
+	if (r == 0)
+		r = total_read(b->db, "SELECT COALESCE(SUM(amount_micros), 0) FROM ledger", ledger);
+	if (r == 0)
+		r = total_read(b->db, "SELECT COALESCE(SUM(amount_micros), 0) FROM reservations",
+			       reserved);
+	return db_tx_end(b->db, r);
+}
+
 int budget_totals(struct budgets *b, uint64_t *ret_ledger_micros, uint64_t *ret_reserved_micros)
 {
 	uint64_t ledger = 0, reserved = 0;
@@ -118,13 +120,8 @@ int budget_totals(struct budgets *b, uint64_t *ret_ledger_micros, uint64_t *ret_
 	if (!b || !ret_ledger_micros || !ret_reserved_micros)
 		return -EINVAL;
 	budget_lock(b);
-	r = budget_tx_read_begin(b->db);
-	if (r == 0)
-		r = total_read(b->db, "SELECT COALESCE(SUM(amount_micros), 0) FROM ledger", &ledger);
-	if (r == 0)
-		r = total_read(b->db, "SELECT COALESCE(SUM(amount_micros), 0) FROM reservations",
-			       &reserved);
-	r = db_tx_end(b->db, r);
+	r = b->pg ? budget_pg_totals_locked(b->pg, &ledger, &reserved)
+		  : totals_locked(b, &ledger, &reserved);
 	budget_unlock(b);
 	if (r == 0) {
 		*ret_ledger_micros = ledger;

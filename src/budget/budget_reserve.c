@@ -41,29 +41,6 @@ static int run_unused_tx(sqlite3 *db, const char *run_id)
 	return r;
 }
 
-/* The first hard budget that amount would push over its limit. */
-static int limits_check(const struct budget_standing *stand, size_t n, uint64_t amount_micros,
-			struct budget_refusal *ret)
-{
-	for (size_t i = 0; i < n; i++) {
-		const struct budget_standing *s = &stand[i];
-		uint64_t after = budget_add_sat(budget_add_sat(s->spent_micros, s->reserved_micros),
-						amount_micros);
-
-		if (!s->def.hard || after <= s->def.limit_micros)
-			continue;
-		memset(ret, 0, sizeof(*ret));
-		snprintf(ret->scope, sizeof(ret->scope), "%s", s->def.scope);
-		ret->spent_micros = s->spent_micros;
-		ret->reserved_micros = s->reserved_micros;
-		ret->limit_micros = s->def.limit_micros;
-		ret->requested_micros = amount_micros;
-		ret->period_end_ms = s->period_end_ms;
-		return -EDQUOT;
-	}
-	return 0;
-}
-
 static int reservation_insert_tx(sqlite3 *db, const char *run_id, const char *scope,
 				 uint64_t amount_micros, int64_t now_ms)
 {
@@ -119,16 +96,22 @@ int budget_reserve(struct budgets *b, const char *run_id, const struct budget_sc
 		return r;
 	budget_lock(b);
 	budget_pending_flush_locked(b);
-	r = budget_tx_begin(b->db);
-	if (r == 0)
-		r = run_unused_tx(b->db, run_id);
-	if (r == 0)
-		r = budget_standings_read(b->db, &list, now_ms, stand, &n);
-	if (r == 0)
-		r = limits_check(stand, n, amount_micros, &refusal);
-	if (r == 0)
-		r = reserve_apply_tx(b->db, run_id, stand, n, amount_micros, now_ms, status);
-	r = db_tx_end(b->db, r);
+	if (b->pg) {
+		r = budget_pg_reserve_locked(b->pg, run_id, &list, amount_micros, now_ms, &refusal,
+					     status, &n);
+	} else {
+		r = budget_tx_begin(b->db);
+		if (r == 0)
+			r = run_unused_tx(b->db, run_id);
+		if (r == 0)
+			r = budget_standings_read(b->db, &list, now_ms, stand, &n);
+		if (r == 0)
+			r = budget_limits_check(stand, n, amount_micros, &refusal);
+		if (r == 0)
+			r = reserve_apply_tx(b->db, run_id, stand, n, amount_micros, now_ms,
+					     status);
+		r = db_tx_end(b->db, r);
+	}
 	budget_unlock(b);
 	if (r == -EDQUOT && ret_refusal)
 		*ret_refusal = refusal;
@@ -150,23 +133,31 @@ int budget_release(struct budgets *b, const char *run_id)
 	return r;
 }
 
-int budget_shrink(struct budgets *b, const char *run_id, uint64_t amount_micros)
+static int shrink_locked(struct budgets *b, const char *run_id, uint64_t amount_micros)
 {
 	sqlite3_stmt *st;
+	/* Only ever lowers, so it can never break a limit: no check needed. */
+	int r = db_prepare(b->db,
+			   "UPDATE reservations SET amount_micros = ?2"
+			   " WHERE run_id = ?1 AND amount_micros > ?2",
+			   &st);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)amount_micros);
+	return budget_sql_run(st);
+}
+
+int budget_shrink(struct budgets *b, const char *run_id, uint64_t amount_micros)
+{
 	int r;
 
 	if (!b || !budget_run_id_valid(run_id) || amount_micros > BUDGET_MICROS_MAX)
 		return -EINVAL;
 	budget_lock(b);
-	/* Only ever lowers, so it can never break a limit: no check needed. */
-	r = db_prepare(b->db,
-		       "UPDATE reservations SET amount_micros = ?2"
-		       " WHERE run_id = ?1 AND amount_micros > ?2", &st);
-	if (r == 0) {
-		sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)amount_micros);
-		r = budget_sql_run(st);
-	}
+	r = b->pg ? budget_pg_shrink_locked(b->pg, run_id, amount_micros)
+		  : shrink_locked(b, run_id, amount_micros);
 	budget_unlock(b);
 	return r;
 }

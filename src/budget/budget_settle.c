@@ -48,14 +48,7 @@ static int reservations_delete_tx(sqlite3 *db, const char *run_id)
 	return budget_sql_run(st);
 }
 
-struct entry {
-	const char *run_id;
-	uint64_t amount_micros;
-	int64_t at_ms;
-	const char *detail; /* compact JSON or NULL */
-};
-
-static int ledger_append_tx(sqlite3 *db, const struct entry *e, const struct scope_list *list)
+static int ledger_append_tx(sqlite3 *db, const struct budget_entry *e, const struct scope_list *list)
 {
 	sqlite3_stmt *st;
 	int r = db_prepare(db,
@@ -98,7 +91,7 @@ static int statuses_fill_tx(sqlite3 *db, const struct scope_list *list, int64_t 
 
 /* Settles inside the transaction; *ret_n is 0 when the run was already
  * settled (the first settlement reported its statuses). */
-static int settle_tx(sqlite3 *db, const struct entry *e, const struct scope_list *list,
+static int settle_tx(sqlite3 *db, const struct budget_entry *e, const struct scope_list *list,
 		     struct budget_status status[BUDGET_SCOPES_MAX], size_t *ret_n)
 {
 	bool settled = false;
@@ -118,31 +111,12 @@ static int settle_tx(sqlite3 *db, const struct entry *e, const struct scope_list
 	return r;
 }
 
-/* The detail as compact JSON, at most BUDGET_DETAIL_MAX bytes. */
-static int detail_text(json_t *detail, char **ret)
-{
-	char *text = NULL;
-
-	*ret = NULL;
-	if (!detail)
-		return 0;
-	text = json_dumps(detail, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (!text)
-		return -ENOMEM;
-	if (strlen(text) > BUDGET_DETAIL_MAX) {
-		free(text);
-		return -E2BIG;
-	}
-	*ret = text;
-	return 0;
-}
-
 int budget_settle(struct budgets *b, const char *run_id, const struct budget_scopes *scopes,
 		  uint64_t cost_micros, json_t *detail, int64_t now_ms,
 		  struct budget_status *ret_status, size_t *ret_n_status)
 {
 	struct budget_status status[BUDGET_SCOPES_MAX];
-	struct entry e = { run_id, cost_micros, now_ms, NULL };
+	struct budget_entry e = { run_id, cost_micros, now_ms, NULL };
 	struct scope_list list;
 	char *text = NULL;
 	size_t n = 0;
@@ -154,16 +128,20 @@ int budget_settle(struct budgets *b, const char *run_id, const struct budget_sco
 		return -ERANGE;
 	r = budget_scopes_expand(scopes, &list);
 	if (r == 0)
-		r = detail_text(detail, &text);
+		r = budget_detail_text(detail, &text);
 	if (r < 0)
 		return r;
 	e.detail = text;
 	budget_lock(b);
 	budget_pending_flush_locked(b);
-	r = budget_tx_begin(b->db);
-	if (r == 0)
-		r = settle_tx(b->db, &e, &list, status, &n);
-	r = db_tx_end(b->db, r);
+	if (b->pg) {
+		r = budget_pg_settle_locked(b->pg, &e, &list, status, &n);
+	} else {
+		r = budget_tx_begin(b->db);
+		if (r == 0)
+			r = settle_tx(b->db, &e, &list, status, &n);
+		r = db_tx_end(b->db, r);
+	}
 	budget_unlock(b);
 	free(text);
 	if (r == 0)

@@ -148,13 +148,6 @@ static int warning_record_tx(sqlite3 *db, const struct budget_standing *stand, i
 	return r;
 }
 
-static uint64_t soft_threshold(const struct budget_def *def)
-{
-	/* Split so that limit x percent cannot overflow for any limit. */
-	return def->limit_micros / 100 * def->soft_percent +
-	       def->limit_micros % 100 * def->soft_percent / 100;
-}
-
 int budget_status_fill_tx(sqlite3 *db, const struct budget_standing *stand, int64_t now_ms,
 			  struct budget_status *ret)
 {
@@ -162,14 +155,7 @@ int budget_status_fill_tx(sqlite3 *db, const struct budget_standing *stand, int6
 	bool first = false;
 	int r = 0;
 
-	memset(&s, 0, sizeof(s));
-	snprintf(s.scope, sizeof(s.scope), "%s", stand->def.scope);
-	s.spent_micros = stand->spent_micros;
-	s.reserved_micros = stand->reserved_micros;
-	s.limit_micros = stand->def.limit_micros;
-	s.period_end_ms = stand->period_end_ms;
-	s.soft_crossed = budget_add_sat(s.spent_micros, s.reserved_micros) >=
-			 soft_threshold(&stand->def);
+	budget_status_of(stand, &s);
 	if (s.soft_crossed)
 		r = warning_record_tx(db, stand, now_ms, &first);
 	if (r < 0)

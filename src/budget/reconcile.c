@@ -25,28 +25,32 @@ static const char unsettled_sql[] =
 	/* An exact cache hit did no work and is never charged. */
 	" AND coalesce(json_extract(r.result, '$.cacheType'), '') <> 'exact'";
 
-static int settle_row(struct budgets *b, sqlite3_stmt *st)
+int budget_reconcile_one(struct budgets *b, const char *ledger_id, const char *team,
+			 const char *user, const char *session, int64_t micros)
 {
-	struct budget_scopes scopes = {
-		.team = (const char *)sqlite3_column_text(st, 1),
-		.user = (const char *)sqlite3_column_text(st, 2),
-		.session = (const char *)sqlite3_column_text(st, 3),
-	};
-	const char *id = (const char *)sqlite3_column_text(st, 0);
-	sqlite3_int64 micros = sqlite3_column_int64(st, 4);
+	struct budget_scopes scopes = { .team = team, .user = user, .session = session };
 	json_t *detail = json_pack("{s:b}", "reconciled", 1);
 	struct timespec now;
 	int r;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	r = budget_settle(b, id, &scopes, micros > 0 ? (uint64_t)micros : 0, detail,
+	r = budget_settle(b, ledger_id, &scopes, micros > 0 ? (uint64_t)micros : 0, detail,
 			  (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, NULL, NULL);
 	json_decref(detail);
 	return r;
 }
 
-int budget_reconcile(struct budgets *b, const char *state_dir, size_t *ret_settled, char *err,
-		     size_t err_len)
+static int settle_row(struct budgets *b, sqlite3_stmt *st)
+{
+	return budget_reconcile_one(b, (const char *)sqlite3_column_text(st, 0),
+				    (const char *)sqlite3_column_text(st, 1),
+				    (const char *)sqlite3_column_text(st, 2),
+				    (const char *)sqlite3_column_text(st, 3),
+				    sqlite3_column_int64(st, 4));
+}
+
+int budget_reconcile(struct budgets *b, const char *state_dir, const char *database_url,
+		     size_t *ret_settled, char *err, size_t err_len)
 {
 	char path[PATH_MAX + 32];
 	sqlite3 *db = NULL;
@@ -54,6 +58,8 @@ int budget_reconcile(struct budgets *b, const char *state_dir, size_t *ret_settl
 	size_t settled = 0;
 	int r = 0, rc;
 
+	if (database_url && *database_url)
+		return budget_reconcile_pg(b, database_url, ret_settled, err, err_len);
 	snprintf(path, sizeof(path), "%s/ledgerbox.db", state_dir);
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc == SQLITE_OK)

@@ -10,11 +10,21 @@
 #define LEDGERBOX_RECONCILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "budget/budget.h"
 
-/* Returns 0 (and how many runs it settled) or -errno with err filled. */
-int budget_reconcile(struct budgets *b, const char *state_dir, size_t *ret_settled, char *err,
-		     size_t err_len);
+/* Returns 0 (and how many runs it settled) or -errno with err filled. The
+ * runs are read from the store at state_dir, or in PostgreSQL when
+ * database_url is a postgres:// URL (then state_dir is not used). */
+int budget_reconcile(struct budgets *b, const char *state_dir, const char *database_url,
+		     size_t *ret_settled, char *err, size_t err_len);
+
+/* reconcile_pg.c: the same over the store's tables in PostgreSQL. */
+int budget_reconcile_pg(struct budgets *b, const char *database_url, size_t *ret_settled,
+			char *err, size_t err_len);
+/* Settles one recorded run's cost now (shared by both). */
+int budget_reconcile_one(struct budgets *b, const char *ledger_id, const char *team,
+			 const char *user, const char *session, int64_t micros);
 
 #endif

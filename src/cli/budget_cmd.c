@@ -33,6 +33,13 @@ static const char *state_dir(void)
 	return d && *d ? d : "./state";
 }
 
+/* The state is in PostgreSQL when LEDGERBOX_DATABASE_URL is set. */
+static const char *database_url(void)
+{
+	const char *url = getenv("LEDGERBOX_DATABASE_URL");
+	return url && *url ? url : NULL;
+}
+
 static int fail(const char *what, const char *detail)
 {
 	fprintf(stderr, "ledgerbox budget: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
@@ -43,8 +50,9 @@ static int open_both(struct budgets **b, struct store **s)
 {
 	char err[512];
 
-	if (store_open(state_dir(), s, err, sizeof(err)) < 0 ||
-	    budget_open(state_dir(), b, err, sizeof(err)) < 0) {
+	*s = NULL;
+	if (store_open_url(state_dir(), database_url(), s, err, sizeof(err)) < 0 ||
+	    budget_open_url(state_dir(), database_url(), b, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ledgerbox budget: %s\n", err);
 		store_close(*s);
 		return -EIO;
@@ -215,7 +223,7 @@ int cmd_spend(int argc, char **argv)
 			return fail("unexpected argument", argv[i]);
 		}
 	}
-	if (budget_open(state_dir(), &b, err, sizeof(err)) < 0)
+	if (budget_open_url(state_dir(), database_url(), &b, err, sizeof(err)) < 0)
 		return fail(err, NULL);
 	r = budget_spend(b, scope, from, to, &entries);
 	budget_close(b);

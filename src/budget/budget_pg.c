@@ -1,0 +1,203 @@
+/*
+ * budget_pg: opening and closing the PostgreSQL back end, the node lock,
+ * reconnecting, and recovering reservations after a node died.
+ *
+ * Crash recovery across nodes: a reservation belongs to a run in flight,
+ * and no run survives the session of the handle that reserved it. Each
+ * open handle therefore takes a random node id, holds the session-level
+ * advisory lock (BUDGET_PG_NODE_CLASS, id) for as long as its session
+ * lives and writes the id into every reservation it makes. PostgreSQL
+ * drops a session's advisory locks when the session ends, whether the
+ * process closed it, crashed or lost the machine (once the server notices
+ * the dead connection). A reservation whose node's lock is free is
+ * therefore stale; the sweep deletes those at open and then at most every
+ * BUDGET_PG_SWEEP_MS before a reservation, and never one of a live node.
+ *
+ * At open a node also deletes reservations carrying its own new id: they
+ * can only be left by a dead session that drew the same id.
+ *
+ * A lost connection ends the session and so frees the node lock: the
+ * node's reservations may be swept meanwhile, as if it had died (its runs
+ * still settle; the ledger is the truth). On reconnecting it takes its lock
+ * again, or a fresh id in the unlikely case another node drew the old one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+#include "budget/budget_pg.h"
+#include "util/banned.h"
+
+#define NODE_TRIES 16
+
+static int node_random(int32_t *ret)
+{
+	uint32_t u;
+
+	while (getrandom(&u, sizeof(u), 0) != (ssize_t)sizeof(u))
+		if (errno != EINTR)
+			return -errno;
+	*ret = (int32_t)(u % INT32_MAX) + 1;
+	return 0;
+}
+
+/* Tries the session lock of node id; *ret_locked says whether it was free. */
+static int node_try_lock(struct budget_pg *pg, int32_t id, bool *ret_locked)
+{
+	char class_text[PG_INT_TEXT], id_text[PG_INT_TEXT];
+	const char *params[] = { pg_i64_text(BUDGET_PG_NODE_CLASS, class_text),
+				 pg_i64_text(id, id_text) };
+	PGresult *res;
+	int r = budget_pg_query(pg, "SELECT pg_try_advisory_lock($1::integer, $2::integer)", 2,
+				params, &res);
+
+	if (r < 0)
+		return r;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		r = -EIO;
+	else
+		*ret_locked = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return r;
+}
+
+/* Draws node ids until one is free and holds its lock. */
+static int node_take(struct budget_pg *pg)
+{
+	for (int i = 0; i < NODE_TRIES; i++) {
+		bool locked = false;
+		int32_t id = 0;
+		int r = node_random(&id);
+
+		if (r == 0)
+			r = node_try_lock(pg, id, &locked);
+		if (r < 0)
+			return r;
+		if (locked) {
+			pg->node = id;
+			return 0;
+		}
+	}
+	return -EAGAIN; /* 16 live ids drawn in a row: something else is wrong */
+}
+
+/* Waits for locks (the write lock above all) as long as SQLite waits for
+ * its write lock, then fails with -EBUSY instead of hanging behind a
+ * stuck node. A session setting: set again on every new session. */
+static int session_setup(struct budget_pg *pg)
+{
+	char timeout[PG_INT_TEXT + 2];
+	const char *params[] = { timeout };
+
+	snprintf(timeout, sizeof(timeout), "%dms", BUDGET_BUSY_TIMEOUT_MS);
+	return budget_pg_query(pg, "SELECT set_config('lock_timeout', $1, false)", 1, params,
+			       NULL);
+}
+
+int budget_pg_ensure(struct budget_pg *pg)
+{
+	bool locked = false;
+
+	if (PQstatus(pg->conn) == CONNECTION_OK)
+		return 0;
+	if (pg_ensure(pg->conn) < 0)
+		return -EIO;
+	/* A new session: the node lock and settings went with the old one. */
+	if (session_setup(pg) < 0 || node_try_lock(pg, pg->node, &locked) < 0)
+		return -EIO;
+	if (!locked && node_take(pg) < 0)
+		return -EIO;
+	return 0;
+}
+
+int budget_pg_sweep(struct budget_pg *pg, bool self)
+{
+	char class_text[PG_INT_TEXT], id_text[PG_INT_TEXT];
+	const char *params[] = { self ? "true" : "false", pg_i64_text(pg->node, id_text),
+				 pg_i64_text(BUDGET_PG_NODE_CLASS, class_text) };
+
+	/* The live nodes are read once (pg_locks is volatile, so NOT IN is
+	 * a hashed subplan, not a lock table scan per row). Deleting only
+	 * lowers reservations, so no limit check can be broken by it and the
+	 * write lock is not needed. */
+	return budget_pg_run_once(
+		pg,
+		"DELETE FROM reservations WHERE ($1::boolean AND node = $2::integer)"
+		" OR node NOT IN (SELECT objid::bigint FROM pg_locks"
+		"  WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+		"  AND classid = $3::integer::oid"
+		"  AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+		3, params, NULL);
+}
+
+void budget_pg_sweep_maybe(struct budget_pg *pg)
+{
+	uint64_t now = clock_mono_ms();
+
+	if (now < pg->sweep_due_ms)
+		return;
+	pg->sweep_due_ms = now + BUDGET_PG_SWEEP_MS;
+	(void)budget_pg_sweep(pg, false);
+}
+
+void budget_pg_close(struct budget_pg *pg)
+{
+	if (!pg)
+		return;
+	/* Ending the session frees the node lock; the reservations stay
+	 * until settled, released or swept, as with SQLite. */
+	if (pg->conn)
+		PQfinish(pg->conn);
+	free(pg);
+}
+
+/* Library code does not log: the server's notices ("relation already
+ * exists, skipping") would otherwise go to stderr. */
+static void notice_drop(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static int pg_setup(struct budget_pg *pg, const char *url, char *err, size_t err_len)
+{
+	int r = pg_connect(url, &pg->conn, err, err_len);
+
+	if (r == 0) {
+		PQsetNoticeProcessor(pg->conn, notice_drop, NULL);
+		r = budget_pg_schema_migrate(pg->conn, err, err_len);
+	}
+	if (r < 0)
+		return r;
+	r = session_setup(pg);
+	if (r == 0)
+		r = node_take(pg);
+	if (r < 0) {
+		budget_err(err, err_len, "cannot start a budget session in PostgreSQL: %s",
+			   PQerrorMessage(pg->conn));
+		return r;
+	}
+	r = budget_pg_sweep(pg, true);
+	if (r < 0)
+		budget_err(err, err_len, "cannot release stale reservations: %s",
+			   PQerrorMessage(pg->conn));
+	return r;
+}
+
+int budget_pg_open(struct budgets *b, const char *url, char *err, size_t err_len)
+{
+	struct budget_pg *pg = calloc(1, sizeof(*pg));
+	int r;
+
+	if (!pg)
+		return -ENOMEM;
+	r = pg_setup(pg, url, err, err_len);
+	if (r < 0) {
+		budget_pg_close(pg);
+		return r;
+	}
+	pg->sweep_due_ms = clock_mono_ms() + BUDGET_PG_SWEEP_MS;
+	b->pg = pg;
+	return 0;
+}
