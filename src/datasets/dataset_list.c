@@ -11,6 +11,8 @@
  *   trusted (TRUSTED_SCHEMA off, DEFENSIVE on).
  * - One unreadable dataset does not fail the list: it gets "error" and
  *   empty "tables". Only DATA_DIR itself, or memory, can fail it.
+ * - A folder holding postgres.url is a PostgreSQL dataset: its tables come
+ *   from that database (pg_dataset_tables), after the role check.
  * - Every string put in JSON is valid UTF-8 (file and table names are
  *   repaired with util/utf8 first), since jansson refuses anything else.
  */
@@ -27,6 +29,7 @@
 #include <sqlite3.h>
 
 #include "datasets/internal.h"
+#include "datasets/pg_dataset.h"
 #include "util/utf8.h"
 #include "util/sqlite_uri.h"
 
@@ -240,6 +243,45 @@ static int add_sqlite(json_t *obj, const char *dir_path, const struct ds_dir *d)
 	return put_error(obj, why);
 }
 
+/* Whether the folder holds postgres.url as a regular file. */
+static bool has_postgres_url(const struct ds_dir *d)
+{
+	for (size_t i = 0; i < d->count; i++)
+		if (S_ISREG(d->entries[i].mode) && strcmp(d->entries[i].name, PG_DATASET_URL_FILE) == 0)
+			return true;
+	return false;
+}
+
+/* "engine": "postgresql", "sqlite": null and "tables" from the database
+ * the dataset's URL names (its role checked first), or "error" when it
+ * cannot be used. Only -ENOMEM fails. */
+static int add_postgres(json_t *obj, const char *data_dir, const char *name,
+			const struct ds_dir *d)
+{
+	const struct ds_entry *first;
+	char why[1024];
+	json_t *tables = NULL;
+	PGconn *c = NULL;
+	int rc;
+
+	if (put(obj, "engine", json_string("postgresql")) < 0 ||
+	    put(obj, "sqlite", json_null()) < 0)
+		return -ENOMEM;
+	if (ds_dir_sqlite_count(d, &first) > 0)
+		return put_error(obj, "both a SQLite file and " PG_DATASET_URL_FILE
+				      ": SQL needs exactly one");
+	rc = pg_dataset_connect(data_dir, name, &c, why, sizeof(why));
+	if (rc == 0) {
+		rc = pg_dataset_tables(c, PG_DATASET_LIST_MS, &tables);
+		if (rc < 0 && rc != -ENOMEM)
+			snprintf(why, sizeof(why), "cannot read the tables: %.900s", PQerrorMessage(c));
+		PQfinish(c);
+	}
+	if (rc == -ENOMEM)
+		return rc;
+	return rc < 0 ? put_error(obj, why) : put(obj, "tables", tables);
+}
+
 /* Fills obj for the folder DATA_DIR/NAME; 1 when it went away since
  * DATA_DIR was read (it is then left out). */
 static int fill_dataset(json_t *obj, int data_fd, const char *data_dir, const char *name)
@@ -262,7 +304,9 @@ static int fill_dataset(json_t *obj, int data_fd, const char *data_dir, const ch
 		return put_error(obj, why);
 	}
 	rc = add_files(obj, &d);
-	if (rc == 0)
+	if (rc == 0 && has_postgres_url(&d))
+		rc = add_postgres(obj, data_dir, name, &d);
+	else if (rc == 0)
 		rc = add_sqlite(obj, dir_path, &d);
 	ds_dir_release(&d);
 	return rc;

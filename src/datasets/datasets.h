@@ -45,7 +45,11 @@ int dataset_fingerprint(const char *data_dir, const char *name, char ret[65], ch
  * sorted by name; "type" is the declared type ("" when none). A dataset
  * whose SQLite file cannot be read (or that has several) also has
  * "error": "..." and empty "tables"; that does not fail the list. Fails only
- * when DATA_DIR cannot be read or memory runs out. The caller owns *ret. */
+ * when DATA_DIR cannot be read or memory runs out. The caller owns *ret.
+ * A PostgreSQL dataset (a folder holding postgres.url, see pg_dataset.h)
+ * also has "engine": "postgresql"; its tables come from the database, with
+ * their types as PostgreSQL names them, and "error" says why they could
+ * not be read (the URL file or the role refused, the server unreachable). */
 int dataset_list(const char *data_dir, json_t **ret, char *err, size_t err_len);
 
 /* Streamed CSV upload into a new dataset NAME with one table TABLE (a valid

@@ -28,6 +28,7 @@ struct analyze_req {
 	const char *session;    /* NULL when none */
 	char data_path[PATH_MAX];   /* what the run mounts */
 	char sqlite_path[PATH_MAX]; /* the dataset's SQLite file, "" when none */
+	bool postgres;          /* the dataset lives in PostgreSQL (SQL only) */
 	struct sandbox_limits limits;
 	bool stream;            /* Accept: text/event-stream */
 };

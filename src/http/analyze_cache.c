@@ -113,6 +113,10 @@ void cache_probe_prepare(struct request *rq, const struct analyze_req *a, struct
 	memset(p, 0, sizeof(*p));
 	if (!rq->srv->cache || json_is_false(json_object_get(a->body, "cache")))
 		return;
+	/* A PostgreSQL dataset changes without any file changing, so no
+	 * fingerprint could tell a stored answer is stale: never cached. */
+	if (a->postgres)
+		return;
 	if (a->dataset && dataset_fingerprint(rq->srv->cfg->data_dir, a->dataset, p->fingerprint, err,
 					      sizeof(err)) < 0)
 		return;

@@ -27,6 +27,12 @@ struct run_output {
 int analyze_sandbox(struct request *rq, const struct analyze_req *a, const char *code,
 		    bool compile_only, const struct analyze_events *ev, struct pool_result *ret,
 		    struct outcome *o);
+/* A SQL run over a PostgreSQL dataset (analyze_pg.c): the query runs
+ * from here through libpq, not in a sandbox, and *ret gets the same result
+ * JSON a sandbox run gives. 0, or -1 with *o set (429 too many at once,
+ * 500 dataset refused, 503 dataset unreachable). */
+int analyze_pg_run(struct request *rq, const struct analyze_req *a, const char *code,
+		   struct pool_result *ret, struct outcome *o);
 /* The answer for a finished run (table cut for the response and kept as
  * CSV, artifacts listed); NULL response when out of memory. */
 void analyze_response_build(const struct analyze_req *a, const char *code, struct pool_result *pr,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datasets/pg_dataset.h"
 #include "http/analyze_parse.h"
 #include "templates/templates.h"
 #include "util/utf8.h"
@@ -186,6 +187,28 @@ static void sqlite_resolve(const struct config *cfg, struct analyze_req *a)
 		a->sqlite_path[0] = '\0';
 }
 
+/* A PostgreSQL dataset (docs/postgres-datasets.md): SQL only, queried from
+ * the server, so there is no path to mount. */
+static bool postgres_resolve(const struct config *cfg, struct analyze_req *a,
+			     struct analyze_problem *p)
+{
+	char path[PATH_MAX], err[512], msg[300];
+
+	if (a->lang != SANDBOX_LANG_SQL) {
+		snprintf(msg, sizeof(msg), "dataset %s lives in PostgreSQL: only SQL runs over it "
+					   "(Python is not supported there)", a->dataset);
+		return bad(p, 400, "unsupported_dataset", msg, "language");
+	}
+	if (dataset_path_for_sql(cfg->data_dir, a->dataset, path, sizeof(path), err,
+				 sizeof(err)) == 0) {
+		snprintf(msg, sizeof(msg), "dataset %s has both a SQLite file and "
+					   PG_DATASET_URL_FILE ": SQL needs exactly one", a->dataset);
+		return bad(p, 400, "unknown_dataset", msg, "dataset");
+	}
+	a->postgres = true;
+	return true;
+}
+
 static bool dataset_resolve(const struct config *cfg, struct analyze_req *a,
 			    struct analyze_problem *p)
 {
@@ -204,6 +227,8 @@ static bool dataset_resolve(const struct config *cfg, struct analyze_req *a,
 	if (!dataset_name_valid(a->dataset))
 		return bad(p, 400, "invalid_dataset",
 			   "dataset names are 1 to 64 letters, digits, '-' or '_'", "dataset");
+	if (pg_dataset_is(cfg->data_dir, a->dataset))
+		return postgres_resolve(cfg, a, p);
 	r = a->lang == SANDBOX_LANG_SQL
 		    ? dataset_path_for_sql(cfg->data_dir, a->dataset, a->data_path,
 					   sizeof(a->data_path), err, sizeof(err))
@@ -298,6 +323,10 @@ static bool template_prepare(struct analyze_req *a, struct analyze_problem *p)
 			 (int)utf8_cut(a->template_id, 64), a->template_id);
 		return bad(p, 404, "unknown_template", err, "template");
 	}
+	if (a->postgres)
+		return bad(p, 400, "unsuitable_dataset",
+			   "templates read a dataset's SQLite file, and this dataset lives in "
+			   "PostgreSQL: write the SQL yourself or ask in plain words", "dataset");
 	if (!a->sqlite_path[0])
 		return bad(p, 400, "unsuitable_dataset",
 			   "templates read a dataset's SQLite file, and this dataset has none",

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datasets/pg_dataset.h"
 #include "http/analyze_internal.h"
 #include "http/analyze_llm.h"
 #include "llm/extract.h"
@@ -193,6 +194,20 @@ static uint64_t check_worst_micros(struct query *q, struct analyze_req *check)
 	return c.total_micros;
 }
 
+/* Checks SQL by PostgreSQL's own parser on the dataset (PQprepare):
+ * -EINVAL with err for the model, -EIO when the dataset cannot be used. */
+static int validate_sql_postgres(struct query *q, char *err, size_t err_len)
+{
+	PGconn *c = NULL;
+	int r = pg_dataset_connect(q->rq->srv->cfg->data_dir, q->a->dataset, &c, err, err_len);
+
+	if (r < 0)
+		return -EIO;
+	r = pg_dataset_check_sql(c, q->code, err, err_len);
+	PQfinish(c);
+	return r == -EINVAL ? r : r < 0 ? -EIO : 0;
+}
+
 /* 0: the code passed; 1: it did not (t->error set); -1: o set. */
 static int code_check(struct query *q, struct attempt *t, struct analyze_req *check,
 		      struct outcome *o)
@@ -205,7 +220,8 @@ static int code_check(struct query *q, struct attempt *t, struct analyze_req *ch
 	analyze_emit_status(q->ev, "validating", t->n);
 	t->stage = "validate";
 	if (q->a->lang == SANDBOX_LANG_SQL) {
-		r = validate_sql(q->a->sqlite_path, q->code, err, sizeof(err));
+		r = q->a->postgres ? validate_sql_postgres(q, err, sizeof(err))
+				   : validate_sql(q->a->sqlite_path, q->code, err, sizeof(err));
 		if (r == -EIO) {
 			outcome_error(o, 500, "dataset_unreadable", err, "dataset", 0, NULL);
 			r = -1;
@@ -340,10 +356,41 @@ static int run_code(struct query *q, struct attempt *t, bool last, int64_t creat
 	return r;
 }
 
+/* A PostgreSQL dataset's tables and columns, from its catalog (no sample
+ * values: they would need queries of the data). */
+static bool schema_prepare_postgres(struct query *q, struct outcome *o)
+{
+	char err[1024];
+	json_t *tables = NULL;
+	PGconn *c = NULL;
+	int r = pg_dataset_connect(q->rq->srv->cfg->data_dir, q->a->dataset, &c, err, sizeof(err));
+
+	if (r == 0) {
+		r = pg_dataset_tables(c, PG_DATASET_LIST_MS, &tables);
+		if (r < 0)
+			snprintf(err, sizeof(err), "dataset %s: cannot read its tables: %s",
+				 q->a->dataset, PQerrorMessage(c));
+		PQfinish(c);
+	}
+	if (r == 0)
+		r = schema_from_tables(q->a->dataset, tables, &q->schema, err, sizeof(err));
+	json_decref(tables);
+	if (r < 0) {
+		outcome_error(o, r == -EACCES ? 500 : 503,
+			      r == -EACCES ? "dataset_refused" : "dataset_unavailable", err, "dataset",
+			      r == -EACCES ? 0 : 5, NULL);
+		return false;
+	}
+	q->have_schema = true;
+	return true;
+}
+
 static bool schema_prepare(struct query *q, struct outcome *o)
 {
 	char err[512];
 
+	if (q->a->postgres)
+		return schema_prepare_postgres(q, o);
 	if (!q->a->sqlite_path[0])
 		return true;
 	if (schema_load(q->a->dataset, q->a->sqlite_path, SCHEMA_MAX_SAMPLES, &q->schema, err,

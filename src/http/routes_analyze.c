@@ -118,6 +118,9 @@ int analyze_sandbox(struct request *rq, const struct analyze_req *a, const char 
 	json_t *req;
 	int e;
 
+	/* A PostgreSQL dataset is queried from here: sandboxes have no network. */
+	if (a->postgres && !compile_only)
+		return analyze_pg_run(rq, a, code, ret, o);
 	if (breaker_acquire(rq->srv->sandbox_breaker, clock_mono_ms(), &ticket, &retry_ms) < 0) {
 		outcome_error(o, 503, "sandbox_unavailable",
 			      "sandboxes have been failing to start, so runs are paused for a moment "

@@ -31,6 +31,28 @@ static const char sql_rules[] =
 	"- Reply with exactly one fenced code block that starts with ```sql and holds the whole"
 	" query. No other code blocks.\n";
 
+/* For a dataset in PostgreSQL (schema->postgres). The worked examples
+ * that follow are shared with SQLite, so the rules say how to read them. */
+static const char pg_sql_rules[] =
+	"Rules:\n"
+	"- Dialect: PostgreSQL 15. Dates are usually DATE or TIMESTAMP columns: use"
+	" date_trunc('month', d), to_char(d, 'YYYY-MM'), EXTRACT(YEAR FROM d), CURRENT_DATE and"
+	" intervals (d - INTERVAL '30 days'). There is no strftime(), julianday() or date('now').\n"
+	"- Exactly one read-only statement: SELECT, or WITH ... SELECT. The database is read-only:"
+	" never INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, COPY, SET, nextval() or transactions.\n"
+	"- Use only the tables and columns listed under Schema, spelled exactly; put double quotes"
+	" around a name that is not a plain lower-case word (unquoted names are folded to lower"
+	" case).\n"
+	"- The rows the query returns are shown to the analyst as a table (the first 1000 rows)."
+	" SQL cannot draw charts: when a chart is asked for, return the columns it would plot, in"
+	" order.\n"
+	"- Name computed columns with AS; round money with round(x::numeric, 2) (round() with"
+	" digits needs numeric).\n"
+	"- The examples below are written for SQLite: in PostgreSQL write to_char(d, 'YYYY-MM')"
+	" for strftime('%Y-%m', d) and round(x::numeric, 2) for round(x, 2).\n"
+	"- Reply with exactly one fenced code block that starts with ```sql and holds the whole"
+	" query. No other code blocks.\n";
+
 static const char python_rules[] =
 	"The program runs in a sandbox, like one notebook cell:\n"
 	"- Available: the Python standard library, pandas, numpy and matplotlib. Nothing can be"
@@ -154,8 +176,12 @@ static int append_quoted(struct buf *b, const char *s)
 static int sql_intro(struct buf *b, const struct schema *s)
 {
 	int r = append_str(b, "You are the SQL assistant of ledgerbox, a data analysis service. You"
-			      " write one SQLite query that answers an analyst's request about the"
-			      " dataset");
+			      " write one ");
+
+	if (r == 0)
+		r = append_str(b, s && s->postgres ? "PostgreSQL" : "SQLite");
+	if (r == 0)
+		r = append_str(b, " query that answers an analyst's request about the dataset");
 
 	if (r == 0 && s && s->dataset && *s->dataset) {
 		r = append_str(b, " ");
@@ -226,7 +252,7 @@ int prompt_rules_append(struct buf *b, const struct prompt_options *o)
 
 	if (strcmp(o->language, "sql") == 0) {
 		r = sql_intro(b, o->schema);
-		return r ? r : append_str(b, sql_rules);
+		return r ? r : append_str(b, o->schema && o->schema->postgres ? pg_sql_rules : sql_rules);
 	}
 	r = python_intro(b, o->schema);
 	if (r == 0)

@@ -487,6 +487,61 @@ int schema_load(const char *dataset, const char *sqlite_path, size_t max_samples
 	return 0;
 }
 
+static int table_from_json(json_t *j, struct schema_table *t)
+{
+	json_t *cols = json_object_get(j, "columns"), *c;
+	size_t i;
+
+	t->name = strdup(json_string_value(json_object_get(j, "name")));
+	t->rows = json_integer_value(json_object_get(j, "rows"));
+	t->columns = calloc(json_array_size(cols) + 1, sizeof(*t->columns));
+	if (!t->name || !t->columns)
+		return -ENOMEM;
+	json_array_foreach(cols, i, c) {
+		const char *name = json_string_value(json_object_get(c, "name"));
+		const char *type = json_string_value(json_object_get(c, "type"));
+
+		if (t->n_columns >= SCHEMA_MAX_COLUMNS)
+			break;
+		if (name_usable((const unsigned char *)name, name ? strlen(name) : 0) &&
+		    add_column(t, (const unsigned char *)name, (const unsigned char *)type,
+			       type ? strlen(type) : 0) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int schema_from_tables(const char *dataset, json_t *tables, struct schema *ret, char *err,
+		       size_t err_len)
+{
+	struct schema s = { .postgres = true };
+	json_t *t;
+	size_t i;
+	int r;
+
+	s.dataset = clean_text(dataset ? dataset : "", dataset ? strlen(dataset) : 0,
+			       SCHEMA_NAME_MAX_BYTES);
+	s.tables = calloc(SCHEMA_MAX_TABLES, sizeof(*s.tables));
+	r = s.dataset && s.tables ? 0 : -ENOMEM;
+	json_array_foreach(tables, i, t) {
+		const char *name = json_string_value(json_object_get(t, "name"));
+
+		if (r < 0 || s.n_tables >= SCHEMA_MAX_TABLES)
+			break;
+		if (!name_usable((const unsigned char *)name, name ? strlen(name) : 0) ||
+		    strchr(name, '.'))
+			continue;
+		r = table_from_json(t, &s.tables[s.n_tables++]);
+	}
+	if (r < 0) {
+		set_err(err, err_len, "out of memory while reading the tables of %s", s.dataset ? s.dataset : "");
+		schema_release(&s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
 void schema_release(struct schema *s)
 {
 	if (!s)

@@ -16,8 +16,11 @@
 #ifndef LEDGERBOX_LLM_SCHEMA_H
 #define LEDGERBOX_LLM_SCHEMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #define SCHEMA_MAX_SAMPLES 5          /* sample values kept per column */
 #define SCHEMA_SAMPLE_MAX_BYTES 40    /* each sample is cut to this many bytes */
@@ -55,6 +58,8 @@ struct schema {
 	char **files; /* regular, non-hidden files next to the SQLite file, sorted
 		       * (the dataset folder a Python run sees at /data) */
 	size_t n_files;
+	bool postgres; /* the dataset lives in PostgreSQL: no file, the dialect is
+			* PostgreSQL's (schema_from_tables) */
 };
 
 /* Reads the dataset's SQLite file (host path, opened read-only + immutable) : every table (not sqlite_*),
@@ -65,6 +70,13 @@ struct schema {
  * releases *ret with schema_release(). */
 int schema_load(const char *dataset, const char *sqlite_path, size_t max_samples, struct schema *ret,
 		char *err, size_t err_len);
+/* A PostgreSQL dataset's schema from its listing (pg_dataset_tables():
+ * [{"name", "rows", "columns": [{"name", "type"}]}]), with postgres set,
+ * no SQLite file, no files and no samples. Tables named "schema.table"
+ * (outside the search_path) are left out: a prompt could not spell them
+ * unquoted. Same caps and name rules as schema_load(). -ENOMEM. */
+int schema_from_tables(const char *dataset, json_t *tables, struct schema *ret, char *err,
+		       size_t err_len);
 /* Frees everything the schema holds and zeroes it; accepts NULL. */
 void schema_release(struct schema *s);
 
