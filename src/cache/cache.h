@@ -87,6 +87,19 @@ struct cache_limits {
  * CACHE_ENTRIES_MAX. err receives a one-line message on failure. */
 int cache_open(const char *state_dir, const struct cache_limits *l, struct cache **ret,
 	       char *err, size_t err_len);
+/* cache_open() when database_url is NULL or ""; with a postgres:// or
+ * postgresql:// URL, the same cache in that PostgreSQL database (tables
+ * created or upgraded there, safely when several nodes start at once),
+ * behind the same functions with the same rules. Several nodes may share
+ * it: a lookup reads the database's current state, so after one node has
+ * invalidated or cleared, no node serves a dropped entry. The PostgreSQL
+ * back end also returns -ECONNREFUSED or -ECONNRESET when the server
+ * cannot be reached (a lost connection is re-established at the next
+ * call), -ETIMEDOUT when a statement took over 10 s, -EAGAIN when the
+ * server is out of connections. Any other URL is -EINVAL. state_dir is
+ * not used then. */
+int cache_open_url(const char *state_dir, const char *database_url, const struct cache_limits *l,
+		   struct cache **ret, char *err, size_t err_len);
 /* Closes; accepts NULL. Entries stay in the database. */
 void cache_close(struct cache *c);
 

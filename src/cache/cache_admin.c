@@ -35,16 +35,30 @@ static int invalidate_tx(struct cache *c, const char *dataset, const char *finge
 	return r < 0 ? r : n;
 }
 
-/* Runs a counted write transaction, then lets the index catch up. */
-static int write_finish(struct cache *c, int n)
+/* Ends a counted write transaction. */
+static int write_end(struct cache *c, int n)
 {
 	int r = db_tx_end(c->db, n < 0 ? n : 0);
 
-	if (r < 0)
-		return r;
+	return r < 0 ? r : n;
+}
+
+/* After a drop of n entries (or -errno) by either back end: the hit notes
+ * were written with it, and the index catches up. */
+static int write_finish(struct cache *c, int n)
+{
+	if (n < 0)
+		return n;
 	cache_usage_committed(c);
 	(void)cache_sync(c); /* failure only marks the index for a reload */
 	return n;
+}
+
+static int invalidate_sqlite(struct cache *c, const char *dataset, const char *fingerprint)
+{
+	int r = cache_tx_begin(c->db);
+
+	return r < 0 ? r : write_end(c, invalidate_tx(c, dataset, fingerprint));
 }
 
 int cache_invalidate_dataset(struct cache *c, const char *dataset, const char *fingerprint)
@@ -56,9 +70,8 @@ int cache_invalidate_dataset(struct cache *c, const char *dataset, const char *f
 	if (fingerprint && strnlen(fingerprint, FIELD_MAX) == FIELD_MAX)
 		return -EINVAL;
 	cache_lock(c);
-	r = cache_tx_begin(c->db);
-	if (r == 0)
-		r = write_finish(c, invalidate_tx(c, dataset, fingerprint));
+	r = write_finish(c, c->pg ? cache_pg_invalidate(c, dataset, fingerprint)
+				  : invalidate_sqlite(c, dataset, fingerprint));
 	cache_unlock(c);
 	return r;
 }
@@ -79,6 +92,13 @@ static int clear_tx(struct cache *c)
 	return r < 0 ? r : n;
 }
 
+static int clear_sqlite(struct cache *c)
+{
+	int r = cache_tx_begin(c->db);
+
+	return r < 0 ? r : write_end(c, clear_tx(c));
+}
+
 int cache_clear(struct cache *c)
 {
 	int r;
@@ -86,9 +106,7 @@ int cache_clear(struct cache *c)
 	if (!c)
 		return -EINVAL;
 	cache_lock(c);
-	r = cache_tx_begin(c->db);
-	if (r == 0)
-		r = write_finish(c, clear_tx(c));
+	r = write_finish(c, c->pg ? cache_pg_clear(c) : clear_sqlite(c));
 	cache_unlock(c);
 	return r;
 }

@@ -15,7 +15,10 @@
  * own rules) decide, so the answer is exactly what those functions say.
  * Another handle may delete the winner between the index check and the
  * row read; the lookup then catches up and tries again, a bounded number
- * of times.
+ * of times. Both row reads go to whichever back end the handle has; with
+ * PostgreSQL each is a statement of its own that sees every commit of
+ * every node made before it, so a lookup never serves a row another node
+ * has dropped.
  */
 #include <errno.h>
 #include <math.h>
@@ -63,20 +66,47 @@ static int row_read(sqlite3_stmt *st, struct cache_entry *ret, int64_t *ret_id)
 	return r;
 }
 
-static int exact_locked(struct cache *c, const char *key, const char *scope, int64_t now_ms,
-			struct cache_entry *ret)
+/* The row of (key, scope) stored after cutoff_ms, from either back end. */
+static int read_exact(struct cache *c, const char *key, const char *scope, int64_t cutoff_ms,
+		      struct cache_entry *ret, int64_t *ret_id)
 {
-	struct cache_entry e;
 	sqlite3_stmt *st = NULL;
-	int64_t id = 0;
-	int r = cache_stmt(c, CS_FIND_EXACT, &st);
+	int r;
 
+	if (c->pg)
+		return cache_pg_fetch_exact(c, key, scope, cutoff_ms, ret, ret_id);
+	r = cache_stmt(c, CS_FIND_EXACT, &st);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, cache_expiry_cutoff(c, now_ms));
-	r = row_read(st, &e, &id);
+	sqlite3_bind_int64(st, 3, cutoff_ms);
+	return row_read(st, ret, ret_id);
+}
+
+/* The row of entry id stored after cutoff_ms, from either back end. */
+static int read_id(struct cache *c, int64_t id, int64_t cutoff_ms, struct cache_entry *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (c->pg)
+		return cache_pg_fetch_id(c, id, cutoff_ms, ret);
+	r = cache_stmt(c, CS_FETCH_ID, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, cutoff_ms);
+	return row_read(st, ret, &id);
+}
+
+static int exact_locked(struct cache *c, const char *key, const char *scope, int64_t now_ms,
+			struct cache_entry *ret)
+{
+	struct cache_entry e;
+	int64_t id = 0;
+	int r = read_exact(c, key, scope, cache_expiry_cutoff(c, now_ms), &e, &id);
+
 	if (r < 0)
 		return r;
 	r = hit_record(c, id, now_ms, &e);
@@ -177,15 +207,9 @@ static int semantic_decide(struct cache *c, const struct semantic_query *s, int6
 			   struct cache_entry *ret, float *ret_sim)
 {
 	struct cache_entry e;
-	sqlite3_stmt *st = NULL;
 	float sim;
-	int r = cache_stmt(c, CS_FETCH_ID, &st);
+	int r = read_id(c, id, cache_expiry_cutoff(c, s->now_ms), &e);
 
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, cache_expiry_cutoff(c, s->now_ms));
-	r = row_read(st, &e, &id);
 	if (r < 0)
 		return r == -ENOENT ? -ESTALE : r;
 	sim = e.dim == s->key.dim ? sem_cosine(s->q, e.embedding, e.dim) : NAN;

@@ -14,6 +14,15 @@
  *   cache_get.c     the exact and the semantic lookup
  *   cache_usage.c   hits noted in memory, written in batches
  *   cache_admin.c   invalidating a dataset, clearing
+ *   cache_pg_*.c    the PostgreSQL back end (cache_open_url with a
+ *                   postgres:// URL): the same tables, change log and
+ *                   rules in PostgreSQL, see cache_pg_schema.c
+ *
+ * Back ends: a handle talks to SQLite (c->db) or to PostgreSQL (c->pg),
+ * never both. The index, the hit notes, the lookups' logic and the
+ * counters are shared; the few functions that touch the database branch
+ * on c->pg (cache_sync, cache_meta_read, cache_usage_flush, the row reads
+ * of cache_get.c, the writes of cache_put.c and cache_admin.c).
  *
  * Locking: one SQLite connection and one index per struct cache, both
  * guarded by c->lock; a public function holds it for its whole duration.
@@ -37,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "util/db.h"
@@ -122,7 +132,8 @@ struct cache_pending {
 
 struct cache {
 	pthread_mutex_t lock;
-	sqlite3 *db;
+	sqlite3 *db;           /* the SQLite back end, or NULL */
+	PGconn *pg;            /* the PostgreSQL back end, or NULL */
 	sqlite3_stmt *stmt[CS_COUNT];
 	uint64_t ttl_ms, max_entries;
 	struct cache_index index;
@@ -212,5 +223,73 @@ int cache_usage_flush(struct cache *c);
 /* cache_put.c: trims to max_entries (used at open); returns the number
  * removed. */
 int cache_evict_lru_tx(struct cache *c, int64_t keep_id);
+
+/* What a put removed besides the entry it replaced. */
+struct cache_put_outcome {
+	uint64_t expired, evicted;
+};
+
+/* cache_store.c */
+/* max_entries and ttl_ms from the caller's limits; -EINVAL above the
+ * maximum. */
+int cache_limits_apply(struct cache *c, const struct cache_limits *l);
+/* Frees a handle whose mutex was never initialised (or is destroyed). */
+void cache_free(struct cache *c);
+
+/* cache_sync.c: whether the index must be rebuilt instead of replaying
+ * the log from c->index_seq to seq. */
+bool cache_sync_reload_needed(const struct cache *c, int64_t seq, int64_t floor);
+
+/* ---- the PostgreSQL back end ---- */
+
+/* cache_pg_store.c: cache_open() for a postgres:// URL. */
+int cache_pg_open(const char *url, const struct cache_limits *l, struct cache **ret, char *err,
+		  size_t err_len);
+/* cache_pg_schema.c: the tables and triggers, versioned under the part
+ * "cache" of ledgerbox_schema. */
+int cache_pg_schema_migrate(PGconn *pg, char *err, size_t err_len);
+
+/* cache_pg_sql.c */
+/* The session settings the back end relies on (pg_connect()'s plus these). */
+int cache_pg_session_setup(PGconn *pg);
+/* Runs op; when the connection turns out to be lost, reconnects and runs
+ * it once more (every op is one transaction or one read, so a second run
+ * is safe). */
+int cache_pg_do(struct cache *c, int (*op)(struct cache *, void *), void *arg);
+/* BEGIN and the lock every write transaction takes first (the row of
+ * cache_meta), so writers from all nodes run one after another. */
+int cache_pg_write_begin(struct cache *c);
+/* Rows a successful INSERT, UPDATE or DELETE changed. */
+int cache_pg_changes(PGresult *res);
+int cache_pg_meta_read(struct cache *c, int64_t *ret_seq, int64_t *ret_floor,
+		       uint64_t *ret_entries);
+/* As cache_log_trim_tx(), inside a write transaction. */
+int cache_pg_log_trim_tx(struct cache *c, bool all);
+/* bytea's text form "\x" + hex; *ret malloc'd. */
+int cache_pg_hex_encode(const void *blob, size_t len, char **ret);
+/* Decodes bytea text into out (room for max bytes); -EIO when malformed. */
+int cache_pg_hex_decode(const char *text, unsigned char *out, size_t max, size_t *ret_len);
+
+/* cache_pg_row.c: the row reads of the lookups; -ENOENT when none. */
+int cache_pg_fetch_exact(struct cache *c, const char *key, const char *scope, int64_t cutoff_ms,
+			 struct cache_entry *ret, int64_t *ret_id);
+int cache_pg_fetch_id(struct cache *c, int64_t id, int64_t cutoff_ms, struct cache_entry *ret);
+
+/* cache_pg_sync.c: cache_sync() for PostgreSQL. */
+int cache_pg_sync(struct cache *c);
+
+/* cache_pg_write.c: a put in its own transaction; trimming at open; hits. */
+int cache_pg_put(struct cache *c, const struct cache_entry *e, const void *blob, int64_t now_ms,
+		 struct cache_put_outcome *out);
+int cache_pg_evict_lru_tx(struct cache *c, int64_t keep_id);
+int cache_pg_usage_flush(struct cache *c);
+/* Writes the hit notes inside the caller's write transaction (the caller
+ * calls cache_usage_committed() once it has committed); a note on an entry
+ * that has gone changes nothing. */
+int cache_pg_usage_flush_tx(struct cache *c);
+
+/* cache_pg_admin.c: count of entries dropped, or -errno. */
+int cache_pg_invalidate(struct cache *c, const char *dataset, const char *fingerprint);
+int cache_pg_clear(struct cache *c);
 
 #endif

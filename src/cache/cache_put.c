@@ -107,12 +107,8 @@ int cache_evict_lru_tx(struct cache *c, int64_t keep_id)
 	return cache_stmt_run(st);
 }
 
-struct put_outcome {
-	uint64_t expired, evicted;
-};
-
 static int put_tx(struct cache *c, const struct cache_entry *e, const void *blob,
-		  int64_t now_ms, struct put_outcome *out)
+		  int64_t now_ms, struct cache_put_outcome *out)
 {
 	int64_t id = 0;
 	int r = cache_usage_flush_tx(c); /* so eviction sees this handle's hits */
@@ -133,9 +129,19 @@ static int put_tx(struct cache *c, const struct cache_entry *e, const void *blob
 	return r;
 }
 
+static int put_sqlite(struct cache *c, const struct cache_entry *e, const void *blob,
+		      int64_t now_ms, struct cache_put_outcome *out)
+{
+	int r = cache_tx_begin(c->db);
+
+	if (r == 0)
+		r = put_tx(c, e, blob, now_ms, out);
+	return db_tx_end(c->db, r);
+}
+
 int cache_put(struct cache *c, const struct cache_entry *e, int64_t now_ms)
 {
-	struct put_outcome out = { 0, 0 };
+	struct cache_put_outcome out = { 0, 0 };
 	void *blob = NULL;
 	int r;
 
@@ -147,10 +153,7 @@ int cache_put(struct cache *c, const struct cache_entry *e, int64_t now_ms)
 	if (r < 0)
 		return r;
 	cache_lock(c);
-	r = cache_tx_begin(c->db);
-	if (r == 0)
-		r = put_tx(c, e, blob, now_ms, &out);
-	r = db_tx_end(c->db, r);
+	r = c->pg ? cache_pg_put(c, e, blob, now_ms, &out) : put_sqlite(c, e, blob, now_ms, &out);
 	if (r == 0) {
 		cache_usage_committed(c);
 		c->stats.expired += out.expired;

@@ -122,8 +122,11 @@ int cache_meta_read(struct cache *c, int64_t *ret_seq, int64_t *ret_floor,
 		    uint64_t *ret_entries)
 {
 	sqlite3_stmt *st = NULL;
-	int r = cache_stmt(c, CS_META, &st);
+	int r;
 
+	if (c->pg)
+		return cache_pg_meta_read(c, ret_seq, ret_floor, ret_entries);
+	r = cache_stmt(c, CS_META, &st);
 	if (r < 0)
 		return r;
 	r = db_step(st);

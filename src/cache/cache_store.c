@@ -1,6 +1,7 @@
 /*
  * cache_store: opening and closing the cache's own connection to
- * STATE_DIR/ledgerbox.db, and the counters.
+ * STATE_DIR/ledgerbox.db (or, through cache_open_url(), to PostgreSQL:
+ * cache_pg_store.c), and the counters.
  *
  * The store and the budget part open the same file. All use WAL and a
  * 10 s busy timeout, so the cache's IMMEDIATE transactions wait for
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "cache/cache_internal.h"
+#include "util/pg.h"
 #include "util/banned.h"
 
 /* synchronous=NORMAL: see the top of this file. */
@@ -60,16 +62,18 @@ static int contents_prepare(struct cache *c, char *err, size_t err_len)
 	return r;
 }
 
-static void cache_free(struct cache *c)
+void cache_free(struct cache *c)
 {
 	cache_stmts_free(c);
 	if (c->db)
 		sqlite3_close(c->db);
+	if (c->pg)
+		PQfinish(c->pg);
 	cache_index_free(&c->index);
 	free(c);
 }
 
-static int limits_apply(struct cache *c, const struct cache_limits *l)
+int cache_limits_apply(struct cache *c, const struct cache_limits *l)
 {
 	uint64_t max = l && l->max_entries ? l->max_entries : CACHE_ENTRIES_DEFAULT;
 
@@ -93,7 +97,7 @@ int cache_open(const char *state_dir, const struct cache_limits *l, struct cache
 	if (!c)
 		return -ENOMEM;
 	c->index_seq = -1;
-	r = limits_apply(c, l);
+	r = cache_limits_apply(c, l);
 	if (r < 0)
 		cache_err(err, err_len, "max_entries is above %u", CACHE_ENTRIES_MAX);
 	if (r == 0)
@@ -112,6 +116,20 @@ int cache_open(const char *state_dir, const struct cache_limits *l, struct cache
 	}
 	*ret = c;
 	return 0;
+}
+
+int cache_open_url(const char *state_dir, const char *database_url, const struct cache_limits *l,
+		   struct cache **ret, char *err, size_t err_len)
+{
+	if (!database_url || !*database_url)
+		return cache_open(state_dir, l, ret, err, err_len);
+	if (!ret)
+		return -EINVAL;
+	if (!pg_url_is_postgres(database_url)) {
+		cache_err(err, err_len, "%s", "the database URL must start with postgres://");
+		return -EINVAL;
+	}
+	return cache_pg_open(database_url, l, ret, err, err_len);
 }
 
 void cache_close(struct cache *c)

@@ -94,7 +94,7 @@ static int replay(struct cache *c, float *scratch)
 	return r;
 }
 
-static bool reload_needed(const struct cache *c, int64_t seq, int64_t floor)
+bool cache_sync_reload_needed(const struct cache *c, int64_t seq, int64_t floor)
 {
 	return c->index_seq < 0 || c->index_seq < floor || c->index_seq > seq ||
 	       seq - c->index_seq > CACHE_LOG_MAX;
@@ -112,7 +112,7 @@ static int catch_up(struct cache *c, int64_t *ret_seq)
 		return -ENOMEM;
 	r = cache_meta_read(c, &seq, &floor, &entries);
 	if (r == 0)
-		r = reload_needed(c, seq, floor) ? load_all(c, scratch) : replay(c, scratch);
+		r = cache_sync_reload_needed(c, seq, floor) ? load_all(c, scratch) : replay(c, scratch);
 	free(scratch);
 	if (r == 0)
 		*ret_seq = seq;
@@ -123,8 +123,11 @@ int cache_sync(struct cache *c)
 {
 	int64_t seq, floor;
 	uint64_t entries;
-	int r = cache_meta_read(c, &seq, &floor, &entries);
+	int r;
 
+	if (c->pg)
+		return cache_pg_sync(c);
+	r = cache_meta_read(c, &seq, &floor, &entries);
 	if (r < 0 || seq == c->index_seq)
 		return r;
 	r = db_exec(c->db, "BEGIN DEFERRED");

@@ -69,6 +69,8 @@ int cache_usage_flush(struct cache *c)
 
 	if (c->n_pending == 0)
 		return 0;
+	if (c->pg)
+		return cache_pg_usage_flush(c);
 	r = cache_tx_begin(c->db);
 	if (r == 0)
 		r = cache_usage_flush_tx(c);

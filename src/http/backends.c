@@ -79,7 +79,7 @@ int http_backends_start(struct http_server *srv, char *err, size_t err_len)
 	if (strcmp(cfg->cache, "on") == 0) {
 		struct cache_limits l = { .ttl_ms = cfg->cache_ttl_s * 1000,
 					  .max_entries = cfg->cache_max_entries };
-		r = cache_open(cfg->state_dir, &l, &srv->cache, err, err_len);
+		r = cache_open_url(cfg->state_dir, cfg->database_url, &l, &srv->cache, err, err_len);
 		if (r < 0)
 			http_backends_stop(srv);
 	}
