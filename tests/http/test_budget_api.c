@@ -295,18 +295,23 @@ static void hard_budget_holds_under_200_concurrent_requests(void **state)
 	json_decref(b);
 }
 
-/* Audit entries of an action, read with sqlite3 from the state database. */
-/* Audit entries of one action about one subject (a scope). The hard
- * budget test can fill user:alice's budget to exactly its limit, which
- * crosses its (100%) soft threshold too, so counts are per subject. */
+/* Audit entries of one action about one subject (a scope), read with
+ * sqlite3 or psql from the state database. The hard budget test can fill
+ * user:alice's budget to exactly its limit, which crosses its (100%) soft
+ * threshold too, so counts are per subject. */
 static int audit_count(const char *action, const char *subject)
 {
 	char sql[200], db[700];
-	char *argv[] = { "/usr/bin/sqlite3", db, sql, NULL };
+	char *sqlite_argv[] = { "/usr/bin/sqlite3", db, sql, NULL };
+	char *psql_argv[] = { "/usr/bin/psql", db, "-Atc", sql, NULL };
+	char **argv = srv.db_env[0] ? psql_argv : sqlite_argv;
 	struct tl_output o;
 	int n;
 
-	snprintf(db, sizeof(db), "%s/ledgerbox.db", srv.state);
+	if (srv.db_env[0])
+		snprintf(db, sizeof(db), "%s", strchr(srv.db_env, '=') + 1);
+	else
+		snprintf(db, sizeof(db), "%s/ledgerbox.db", srv.state);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE action = '%s' AND subject = '%s'",
 		 action, subject);
 	tl_run(argv, NULL, &o);
