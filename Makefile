@@ -109,6 +109,7 @@ bench: all demo $(BUILD)/bench/budget_ops $(BUILD)/bench/cache_lookup
 	@scripts/deps all
 	@bench/sandbox_overhead
 	@bench/api_throughput
+	@BUILD=$(BUILD) bench/analyze_latency
 	@$(BUILD)/bench/budget_ops
 	@$(BUILD)/bench/cache_lookup
 

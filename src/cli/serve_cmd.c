@@ -167,11 +167,12 @@ static int budgets_start(const struct config *cfg, struct pricing *pricing,
 	if (budget_zone_set() < 0)
 		return -EINVAL;
 	if (pricing_load(pricing, err, sizeof(err)) < 0 ||
-	    budget_open(cfg->state_dir, ret, err, sizeof(err)) < 0) {
+	    budget_open_url(cfg->state_dir, cfg->database_url, ret, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
 		return -EINVAL;
 	}
-	if (budget_reconcile(*ret, cfg->state_dir, &settled, err, sizeof(err)) < 0) {
+	if (budget_reconcile(*ret, cfg->state_dir, cfg->database_url, &settled, err,
+			     sizeof(err)) < 0) {
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
 		budget_close(*ret);
 		return -EIO;
@@ -193,7 +194,7 @@ static int serve(const struct config *cfg, bool bootstrap)
 		fprintf(stderr, "ledgerbox serve: cannot find its own binary: %s\n", strerror(errno));
 		return 1;
 	}
-	if (store_open(cfg->state_dir, &srv.store, err, sizeof(err)) < 0) {
+	if (store_open_url(cfg->state_dir, cfg->database_url, &srv.store, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
 		return 1;
 	}
@@ -209,7 +210,8 @@ static int serve(const struct config *cfg, bool bootstrap)
 		return 1;
 	}
 	sandbox_cgroup_delegate();
-	r = pool_start(exe, cfg->max_runs, cfg->queue_max, &srv.pool);
+	r = pool_start(exe, cfg->max_runs, cfg->queue_max, (unsigned)cfg->warm_pool_min,
+		       (unsigned)cfg->warm_pool_max, &srv.pool);
 	if (r < 0) {
 		fprintf(stderr, "ledgerbox serve: cannot start sandbox workers: %s\n", strerror(-r));
 		budget_close(srv.budgets);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "runs/frame.h"
+#include "runs/warm_pool.h"
 #include "runs/worker.h"
 #include "util/banned.h"
 
@@ -43,6 +44,7 @@ struct pool {
 	unsigned admitted;
 	bool draining;
 	bool cancel_all;
+	struct warm_pool *warm; /* NULL: every run is cold */
 };
 
 static int slot_spawn(struct pool *p, struct slot *s)
@@ -104,7 +106,8 @@ static void changed_init(pthread_cond_t *c)
 	pthread_condattr_destroy(&attr);
 }
 
-int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, struct pool **ret)
+int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, unsigned warm_min,
+	       unsigned warm_max, struct pool **ret)
 {
 	struct pool *p = calloc(1, sizeof(*p));
 	int r = 0;
@@ -120,6 +123,8 @@ int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, struct po
 		p->slots[i].fd = -1;
 	for (; r == 0 && p->n_slots < max_runs; p->n_slots++)
 		r = slot_spawn(p, &p->slots[p->n_slots]);
+	if (r == 0 && warm_max > 0)
+		r = warm_pool_start(exe, warm_min, warm_max, &p->warm);
 	if (r < 0) {
 		pool_stop(p);
 		return r;
@@ -293,6 +298,28 @@ int pool_run(struct pool *p, json_t *request, int client_fd, struct pool_result 
 	return pool_run_live(p, request, client_fd, NULL, ret);
 }
 
+/* A Python run takes a ready warm worker when there is one. The run still
+ * holds its slot, so warm runs count against max_runs like cold ones. */
+static int exchange_warm(struct pool *p, json_t *request, int client_fd,
+			 const struct pool_output *live, struct pool_result *out)
+{
+	json_t *run = json_object_get(request, "run");
+	const char *lang = json_string_value(json_object_get(run, "language"));
+	struct warm_worker w;
+	struct slot tmp = { 0 };
+	int r;
+
+	if (!p->warm || !lang || strcmp(lang, "python") != 0 ||
+	    warm_pool_take(p->warm, json_string_value(json_object_get(run, "data_path")), &w) < 0)
+		return -ENOENT;
+	tmp.pid = w.pid;
+	tmp.fd = w.fd;
+	tmp.busy = true;
+	r = exchange(p, &tmp, request, client_fd, live, out);
+	warm_worker_end(&w);
+	return r;
+}
+
 int pool_run_live(struct pool *p, json_t *request, int client_fd, const struct pool_output *live,
 		  struct pool_result *ret)
 {
@@ -302,8 +329,13 @@ int pool_run_live(struct pool *p, json_t *request, int client_fd, const struct p
 
 	if (r < 0)
 		return r;
-	r = exchange(p, s, request, client_fd, live, &out);
-	slot_release(p, s, r < 0);
+	r = exchange_warm(p, request, client_fd, live, &out);
+	if (r == -ENOENT) {
+		r = exchange(p, s, request, client_fd, live, &out);
+		slot_release(p, s, r < 0);
+	} else {
+		slot_release(p, s, false);
+	}
 	if (r < 0) {
 		pool_result_release(&out);
 		return -EIO;
@@ -365,6 +397,7 @@ void pool_stop(struct pool *p)
 {
 	if (!p)
 		return;
+	warm_pool_stop(p->warm);
 	for (unsigned i = 0; p->slots && i < p->n_slots; i++)
 		slot_end(&p->slots[i]);
 	if (p->slots) {

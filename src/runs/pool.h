@@ -5,6 +5,8 @@
  * sandbox each; up to queue_max more requests wait for one; beyond that a
  * request is refused at once (-EAGAIN: the caller answers 429). A worker
  * that dies is replaced, and its request fails with -EIO. Thread-safe.
+ * A Python run may go to a warm worker instead of its slot's worker
+ * (docs/warm-pool.md); the result's "sandbox" says "warm" or "cold".
  */
 #ifndef LEDGERBOX_POOL_H
 #define LEDGERBOX_POOL_H
@@ -29,8 +31,11 @@ struct pool_result {
 	size_t n_artifacts;
 };
 
-/* exe: the ledgerbox binary the workers run. */
-int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, struct pool **ret);
+/* exe: the ledgerbox binary the workers run. warm_max > 0 keeps between
+ * warm_min and warm_max warm Python sandboxes (runs/warm_pool.h); a Python
+ * run takes one when it can and otherwise runs cold at once. */
+int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, unsigned warm_min,
+	       unsigned warm_max, struct pool **ret);
 /* Runs one request ({"run": {...}}, see worker.h). While it runs, a hang-up
  * on client_fd (when >= 0) cancels it. -EAGAIN: queue full; -ESHUTDOWN: the
  * pool is draining; -EIO: the worker failed. */

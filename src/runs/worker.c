@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "runs/frame.h"
+#include "runs/worker_internal.h"
 #include "sandbox/result_json.h"
 #include "util/utf8.h"
 #include "util/banned.h"
@@ -138,7 +139,7 @@ static void live_stdout(void *ctx, const char *data, size_t len)
  * "seq", so the server can tell answers apart) and then exactly one frame
  * per entry of its "artifacts" list. Returns <0 only when the socket
  * broke. */
-static int serve_one(json_t *msg)
+int worker_serve_one(json_t *msg, struct sandbox_warm **warm)
 {
 	json_t *seq = json_object_get(msg, "seq");
 	struct live_output live = { .seq = seq ? seq : json_null() };
@@ -153,7 +154,14 @@ static int serve_one(json_t *msg)
 		req.on_stdout = live_stdout;
 		req.on_stdout_ctx = &live;
 	}
-	sandbox_run(&req, &res);
+	r = -EAGAIN;
+	if (warm && *warm) {
+		struct sandbox_warm *w = *warm;
+		*warm = NULL; /* consumed, whatever happens */
+		r = sandbox_warm_run(w, &req, &res);
+	}
+	if (r == -EAGAIN)
+		sandbox_run(&req, &res);
 	live_flush(&live);
 	out = result_to_json(&req, &res);
 	if (!out) {
@@ -189,8 +197,13 @@ int cmd_sandbox_worker(int argc, char **argv)
 
 		if (r < 0)
 			return r == -EPIPE ? 0 : 1;
+		if (json_object_get(msg, "warm")) {
+			r = worker_warm_serve(msg);
+			json_decref(msg);
+			return r;
+		}
 		if (json_object_get(msg, "run"))
-			r = serve_one(msg);
+			r = worker_serve_one(msg, NULL);
 		json_decref(msg);
 		if (r < 0)
 			return 1;

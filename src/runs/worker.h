@@ -13,6 +13,13 @@
  *             binary frame per entry of its "artifacts", in order
  *   cancel    {"cancel": true}: stops the run in progress; ignored when idle
  * The worker exits when the socket closes.
+ *
+ * A warm worker (docs/warm-pool.md) gets {"warm": {"data_path"}} as its
+ * first frame instead: it starts one warm Python sandbox for that dataset
+ * and answers {"warm_ready": true} once the interpreter is ready, or
+ * {"warm_failed": MESSAGE} when it could not be built. A "run" request
+ * then goes into the warm sandbox when it fits, otherwise into a cold one
+ * at once; the result's "sandbox" says which ("warm" or "cold").
  */
 #ifndef LEDGERBOX_WORKER_H
 #define LEDGERBOX_WORKER_H

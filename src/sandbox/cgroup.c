@@ -338,16 +338,19 @@ int cgroup_run_attach(const struct cgroup_run *cg, pid_t pid)
 
 int cgroup_run_cpu_ns(const struct cgroup_run *cg, uint64_t *ret_ns)
 {
-	uint64_t usec;
+	uint64_t ns, usec;
 	int r;
 
 	if (!cg->has_cpu)
 		return -ENOENT;
-	if (cg->version == 1)
-		return cgfs_read_u64(cg->cpu_dir, "cpuacct.usage", ret_ns);
-	r = cgfs_read_keyed(cg->cpu_dir, "cpu.stat", "usage_usec", &usec);
+	if (cg->version == 1) {
+		r = cgfs_read_u64(cg->cpu_dir, "cpuacct.usage", &ns);
+	} else {
+		r = cgfs_read_keyed(cg->cpu_dir, "cpu.stat", "usage_usec", &usec);
+		ns = usec * 1000;
+	}
 	if (r == 0)
-		*ret_ns = usec * 1000;
+		*ret_ns = ns > cg->cpu_base_ns ? ns - cg->cpu_base_ns : 0;
 	return r;
 }
 

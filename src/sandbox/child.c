@@ -54,17 +54,17 @@ static _Noreturn void child_fail(const struct sandbox_plan *p, const char *step,
  * anything else happens. */
 static int fds_close_others(const struct sandbox_plan *p)
 {
-	int keep[5] = { p->ctl_fd, p->exe_fd, p->stdout_w, p->stderr_w, p->result_w };
+	int keep[6] = { p->ctl_fd, p->exe_fd, p->stdout_w, p->stderr_w, p->result_w, p->warm_w };
 	unsigned next = 0;
 
-	/* Sort the five (insertion sort; -1 entries sort first and are skipped). */
-	for (int i = 1; i < 5; i++)
+	/* Sort the six (insertion sort; -1 entries sort first and are skipped). */
+	for (int i = 1; i < 6; i++)
 		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
 			int t = keep[j];
 			keep[j] = keep[j - 1];
 			keep[j - 1] = t;
 		}
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		if (keep[i] < 0 || (unsigned)keep[i] < next)
 			continue;
 		if ((unsigned)keep[i] > next && syscall(SYS_close_range, next, keep[i] - 1, 0) < 0)
@@ -111,31 +111,42 @@ static int limit_set(int resource, uint64_t soft, uint64_t hard)
 	return setrlimit(resource, &rl) < 0 ? -errno : 0;
 }
 
-/* rlimits are per process; cgroups (when present) bound the whole run. */
-static int limits_apply(const struct sandbox_plan *p)
+/* The rlimits a run's request sets. rlimits are per process; cgroups
+ * (when present) bound the whole run. */
+static int limits_apply_run(const struct sandbox_plan *p)
 {
 	const struct sandbox_limits *l = &p->req->limits;
 	uint64_t cpu_s = (l->cpu_ms + 999) / 1000;
-	int r = limit_set(RLIMIT_CORE, 0, 0);
-
 	/* A backstop: the supervisor stops the run at cpu_ms across all its
 	 * processes; this stops one process that somehow outlives that. */
-	if (r == 0)
-		r = limit_set(RLIMIT_CPU, cpu_s + 1, cpu_s + 2);
+	int r = limit_set(RLIMIT_CPU, cpu_s + 1, cpu_s + 2);
+
 	if (r == 0)
 		r = limit_set(RLIMIT_FSIZE, l->file_bytes, l->file_bytes);
 	if (r == 0)
 		r = limit_set(RLIMIT_NOFILE, l->open_files, l->open_files);
-	if (r == 0)
-		r = limit_set(RLIMIT_MEMLOCK, 0, 0);
-	if (r == 0)
-		r = limit_set(RLIMIT_MSGQUEUE, 0, 0);
 	if (r == 0 && p->memory_by_rlimit)
 		r = limit_set(RLIMIT_AS, l->memory_bytes, l->memory_bytes);
 	/* RLIMIT_NPROC counts every process of the host uid, so it is only a
 	 * fallback for machines without a pids cgroup. */
 	if (r == 0 && p->pids_by_rlimit)
 		r = limit_set(RLIMIT_NPROC, l->pids, l->pids);
+	return r;
+}
+
+/* A warm sandbox's run is not known yet: its rlimits are set at hand-off
+ * with prlimit() (warm.c), which may lower what is inherited here but not
+ * raise what a default would have lowered. */
+static int limits_apply(const struct sandbox_plan *p)
+{
+	int r = limit_set(RLIMIT_CORE, 0, 0);
+
+	if (r == 0)
+		r = limit_set(RLIMIT_MEMLOCK, 0, 0);
+	if (r == 0)
+		r = limit_set(RLIMIT_MSGQUEUE, 0, 0);
+	if (r == 0 && !p->warm)
+		r = limits_apply_run(p);
 	return r;
 }
 
@@ -196,11 +207,13 @@ static void signals_reset(void)
 
 /* The analyst's process: stdio on the pipes, result channel on fd 3, the
  * control socket (close-on-exec) on fd 4 to report a failed exec, nothing
- * else open. */
+ * else open. stdin is /dev/null, or in a warm sandbox the hand-off socket
+ * the driver reads its program from (it then puts /dev/null there). */
 static _Noreturn void payload_exec(const struct sandbox_plan *p)
 {
 	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	int high[5] = { null_fd, p->stdout_w, p->stderr_w, p->result_w, p->ctl_fd };
+	int high[5] = { p->warm_w >= 0 ? p->warm_w : null_fd, p->stdout_w, p->stderr_w,
+			p->result_w, p->ctl_fd };
 	int exe = -1;
 
 	signals_reset();
@@ -235,6 +248,8 @@ static _Noreturn void init_loop(const struct sandbox_plan *p, pid_t payload)
 	close(p->stdout_w);
 	close(p->stderr_w);
 	close(p->result_w);
+	if (p->warm_w >= 0)
+		close(p->warm_w);
 	for (;;) {
 		int status;
 		pid_t pid = waitpid(-1, &status, 0);

@@ -78,6 +78,7 @@ struct sandbox_plan {
 	bool memory_by_rlimit;
 	bool pids_by_rlimit;
 	bool use_cgroup_ns;
+	bool warm; /* a warm sandbox: the program comes at hand-off */
 	int cap_last;
 
 	struct plan_bind binds[PLAN_MAX_BINDS];
@@ -105,6 +106,10 @@ struct sandbox_plan {
 	int ctl_fd;    /* child's end of the control socket */
 	int exe_fd;    /* /proc/self/exe, for exec_self */
 	int stdout_w, stderr_w, result_w;
+	/* Warm sandboxes only: the child's end of the hand-off socket, the
+	 * analyst's process's stdin until the driver has read its program
+	 * (then it is /dev/null, as in a cold run). -1 otherwise. */
+	int warm_w;
 };
 
 /* child.c: the entry point after clone(); never returns. */
@@ -131,6 +136,9 @@ struct cgroup_run {
 	char pids_dir[PATH_MAX];
 	char cpu_dir[PATH_MAX];
 	char why_not[160]; /* when a controller is missing: why */
+	/* CPU the cgroup had used at hand-off (warm sandboxes): subtracted
+	 * from every reading, so warming up is neither billed nor limited. */
+	uint64_t cpu_base_ns;
 };
 struct cgroup_stats {
 	uint64_t cpu_ns;
@@ -146,6 +154,12 @@ void cgroup_run_stats(const struct cgroup_run *cg, struct cgroup_stats *ret);
 void cgroup_run_kill(const struct cgroup_run *cg);
 /* Removes the run's directories; returns 0 or the first -errno. */
 int cgroup_run_destroy(struct cgroup_run *cg);
+/* Hand-off of a warm sandbox (cgroup_warm.c): writes the request's memory
+ * and pids limits into the running cgroup (-EBUSY when the memory in use is
+ * above the new limit), then takes the CPU baseline and resets the memory
+ * peak where the kernel allows it. */
+int cgroup_run_retarget(const struct cgroup_run *cg, const struct sandbox_limits *l);
+void cgroup_run_handoff(struct cgroup_run *cg);
 
 /* supervise.c: watches the run until its init is gone. Takes ownership of
  * (and closes) the three pipe read ends; ctl_fd and pidfd stay the caller's. */
@@ -176,8 +190,32 @@ int supervise_run(const struct supervise_io *io, struct sandbox_result *res,
 /* artifacts.c: reads the files left in /out without following links. */
 int artifacts_collect(int out_dirfd, uint64_t max_bytes, struct sandbox_result *res);
 
-/* plan.c */
+/* plan.c. For a warm sandbox, `warm` is set: the driver is started with
+ * --warm and no program file; the program comes over the hand-off socket. */
 int plan_build(struct sandbox_plan *plan, const struct sandbox_request *req,
-	       const struct cgroup_run *cg, char *err, size_t err_len);
+	       const struct cgroup_run *cg, bool warm, char *err, size_t err_len);
+
+/* spawn.c: checks a request's limits, code and dataset (res->error says
+ * what is wrong). */
+int sandbox_request_check(const struct sandbox_request *req, struct sandbox_result *res);
+/* A started sandbox, from clone() until it is watched. The parent's
+ * ends of the pipes and sockets, all O_CLOEXEC; -1 when closed. */
+struct spawn_run {
+	pid_t pid; /* the namespace's init */
+	int pidfd, ctl, stdout_r, stderr_r, result_r;
+	int warm; /* the hand-off socket, warm sandboxes only */
+};
+/* Creates the descriptors, clones the child, maps its ids, moves it into
+ * the cgroups and lets it go. On failure the child is reaped, every
+ * descriptor closed and res says why. */
+int spawn_start(struct sandbox_plan *plan, struct cgroup_run *cg, struct spawn_run *run,
+		struct sandbox_result *res);
+/* Watches the run until init is reaped; closes the pipes' read ends. */
+int spawn_watch(struct spawn_run *run, const struct sandbox_request *req,
+		const struct cgroup_run *cg, struct sandbox_result *res,
+		struct supervise_outcome *out);
+/* Kills and reaps init if it still runs, closes what is left; accepts a
+ * closed run. */
+void spawn_run_close(struct spawn_run *run);
 
 #endif

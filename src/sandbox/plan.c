@@ -167,6 +167,33 @@ static int add_data(struct sandbox_plan *p, const struct sandbox_request *req, c
 	return 0;
 }
 
+/* Python: the driver, and the program as a file (a warm sandbox gets its
+ * program over the hand-off socket instead). */
+static int add_python(struct sandbox_plan *p, const struct sandbox_request *req, int *n)
+{
+	static char *const argv[] = { "python3", "-I", "-B", "/run/ledgerbox/driver.py",
+				      "/run/ledgerbox/code.py", NULL };
+	static char *const warm_argv[] = { "python3", "-I", "-B", "/run/ledgerbox/driver.py",
+					   "--warm", NULL };
+	int r;
+
+	memcpy(p->argv, p->warm ? warm_argv : argv, sizeof(argv));
+	snprintf(p->exec_path, sizeof(p->exec_path), "/usr/bin/python3");
+	r = add_env(p, n, "MPLBACKEND", "Agg");
+	if (r == 0)
+		r = add_env(p, n, "MPLCONFIGDIR", "/tmp/.matplotlib");
+	if (r == 0)
+		r = add_env(p, n, "LEDGERBOX_OUT_DIR", "/out");
+	if (r == 0 && req->compile_only && !p->warm)
+		r = add_env(p, n, "LEDGERBOX_COMPILE_ONLY", "1");
+	if (r == 0)
+		r = add_file(p, "/run/ledgerbox/driver.py", python_driver_text,
+			     (size_t)python_driver_size, 0444);
+	if (r == 0 && !p->warm)
+		r = add_file(p, "/run/ledgerbox/code.py", req->code, req->code_len, 0444);
+	return r;
+}
+
 static int add_runner(struct sandbox_plan *p, const struct sandbox_request *req)
 {
 	const struct sandbox_limits *l = &req->limits;
@@ -187,25 +214,8 @@ static int add_runner(struct sandbox_plan *p, const struct sandbox_request *req)
 		r = add_env(p, &n, "LEDGERBOX_RESULT_FD", "3");
 	if (r < 0)
 		return r;
-	if (req->lang == SANDBOX_LANG_PYTHON) {
-		static char *const argv[] = { "python3", "-I", "-B", "/run/ledgerbox/driver.py",
-					      "/run/ledgerbox/code.py", NULL };
-		memcpy(p->argv, argv, sizeof(argv));
-		snprintf(p->exec_path, sizeof(p->exec_path), "/usr/bin/python3");
-		r = add_env(p, &n, "MPLBACKEND", "Agg");
-		if (r == 0)
-			r = add_env(p, &n, "MPLCONFIGDIR", "/tmp/.matplotlib");
-		if (r == 0)
-			r = add_env(p, &n, "LEDGERBOX_OUT_DIR", "/out");
-		if (r == 0 && req->compile_only)
-			r = add_env(p, &n, "LEDGERBOX_COMPILE_ONLY", "1");
-		if (r == 0)
-			r = add_file(p, "/run/ledgerbox/driver.py", python_driver_text,
-				     (size_t)python_driver_size, 0444);
-		if (r == 0)
-			r = add_file(p, "/run/ledgerbox/code.py", req->code, req->code_len, 0444);
-		return r;
-	}
+	if (req->lang == SANDBOX_LANG_PYTHON)
+		return add_python(p, req, &n);
 	p->exec_self = true;
 	p->argv[0] = "sql-runner";
 	p->argv[1] = "--db";
@@ -263,14 +273,15 @@ static int cap_last_read(void)
 }
 
 int plan_build(struct sandbox_plan *p, const struct sandbox_request *req,
-	       const struct cgroup_run *cg, char *err, size_t err_len)
+	       const struct cgroup_run *cg, bool warm, char *err, size_t err_len)
 {
 	const struct sandbox_limits *l = &req->limits;
 	int r;
 
 	memset(p, 0, sizeof(*p));
 	p->req = req;
-	p->ctl_fd = p->exe_fd = p->stdout_w = p->stderr_w = p->result_w = -1;
+	p->ctl_fd = p->exe_fd = p->stdout_w = p->stderr_w = p->result_w = p->warm_w = -1;
+	p->warm = warm;
 	plan_ids(p);
 	p->cap_last = cap_last_read();
 	p->memory_by_rlimit = !cg->has_memory;

@@ -138,6 +138,7 @@ struct sandbox_result {
 	enum sandbox_enforcer enforced_wall, enforced_cpu, enforced_memory,
 		enforced_pids, enforced_output, enforced_file, enforced_tmp;
 	char error[512]; /* sandbox_error detail, or a note on a limit hit */
+	bool warm;       /* ran in a warm sandbox (sandbox_warm_run) */
 };
 
 /* Runs the request. Returns 0 when the run happened (whatever its status) or
@@ -147,6 +148,35 @@ struct sandbox_result {
 int sandbox_run(const struct sandbox_request *req, struct sandbox_result *result);
 /* Frees everything the result owns; accepts NULL. */
 void sandbox_result_release(struct sandbox_result *result);
+
+/*
+ * Warm sandboxes (docs/warm-pool.md): a Python sandbox built ahead of its
+ * run with the same isolation as a cold one and default limits, whose
+ * interpreter has imported pandas, numpy and matplotlib and waits for one
+ * program. Used once. The same rule as sandbox_run(): single-threaded
+ * callers only.
+ */
+struct sandbox_warm;
+/* Starts one for runs on data_path (a folder, or NULL for none) and
+ * returns while the interpreter starts. */
+int sandbox_warm_start(const char *data_path, struct sandbox_warm **ret);
+/* Becomes readable when the sandbox is ready or broke; then call
+ * sandbox_warm_check(). */
+int sandbox_warm_fd(const struct sandbox_warm *w);
+/* 1 ready, 0 still starting, or -errno: it broke (free it). */
+int sandbox_warm_check(struct sandbox_warm *w);
+/* Whether req may run in w: w is ready, req is Python on the same dataset
+ * (the same folder, not replaced since) with the same /tmp and /out sizes.
+ * Memory, pids, CPU, wall, output, file size and open files are applied at
+ * hand-off. */
+bool sandbox_warm_fits(const struct sandbox_warm *w, const struct sandbox_request *req);
+/* Runs req in w and frees w, always. Returns like sandbox_run(), with
+ * result->warm set; or -EAGAIN when req does not fit or its limits could
+ * not be applied: nothing ran, result holds nothing, run req cold. */
+int sandbox_warm_run(struct sandbox_warm *w, const struct sandbox_request *req,
+		     struct sandbox_result *result);
+/* Kills a sandbox not handed off and removes its cgroup; accepts NULL. */
+void sandbox_warm_free(struct sandbox_warm *w);
 
 /* The program run inside the sandbox for SQL: by default
  * ledgerbox-sql-runner in the folder of this process's own binary.

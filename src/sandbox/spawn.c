@@ -50,8 +50,8 @@ static const char *runner_path(void)
 }
 
 struct run_fds {
-	int stdout_p[2], stderr_p[2], result_p[2], ctl[2];
-	int exe_fd, pidfd;
+	int stdout_p[2], stderr_p[2], result_p[2], ctl[2], warm[2];
+	int exe_fd;
 };
 
 static void close_fd(int *fd)
@@ -64,18 +64,20 @@ static void close_fd(int *fd)
 static void fds_close_all(struct run_fds *f)
 {
 	int *all[] = { &f->stdout_p[0], &f->stdout_p[1], &f->stderr_p[0], &f->stderr_p[1],
-		       &f->result_p[0], &f->result_p[1], &f->ctl[0], &f->ctl[1],
-		       &f->exe_fd, &f->pidfd };
+		       &f->result_p[0], &f->result_p[1], &f->ctl[0],	  &f->ctl[1],
+		       &f->warm[0],	&f->warm[1],	 &f->exe_fd };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		close_fd(all[i]);
 }
 
-static int fds_open(struct run_fds *f, bool need_exe)
+static int fds_open(struct run_fds *f, bool need_exe, bool warm)
 {
 	memset(f, -1, sizeof(*f));
 	if (pipe2(f->stdout_p, O_CLOEXEC) < 0 || pipe2(f->stderr_p, O_CLOEXEC) < 0 ||
 	    pipe2(f->result_p, O_CLOEXEC) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, f->ctl) < 0)
+		return -errno;
+	if (warm && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->warm) < 0)
 		return -errno;
 	/* A larger pipe means fewer wake-ups for chatty programs. */
 	fcntl(f->stdout_p[0], F_SETPIPE_SZ, 1 << 20);
@@ -122,62 +124,70 @@ static void fail(struct sandbox_result *res, int err, const char *what)
 		snprintf(res->error, sizeof(res->error), "%s: %s", what, strerror(err < 0 ? -err : err));
 }
 
-/* Lets the child go, then watches it. On any failure before "go" the
- * child is killed; either way it is reaped before this returns. */
-static int run_child(struct sandbox_plan *plan, struct cgroup_run *cg, struct run_fds *f,
-		     pid_t pid, struct sandbox_result *res, struct supervise_outcome *out)
+/* Lets the child go. On any failure before "joined" the child is killed and
+ * reaped. */
+static int start_child(const struct sandbox_plan *plan, struct cgroup_run *cg,
+		       struct spawn_run *run, struct sandbox_result *res)
 {
 	struct ctl_msg go = { .kind = CTL_GO }, joined = { .kind = CTL_JOINED };
-	struct supervise_io io;
 	int r;
 
-	f->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	r = f->pidfd < 0 ? -errno : 0;
-	if (r == 0 && (r = ids_map(plan, pid)) < 0)
+	run->pidfd = (int)syscall(SYS_pidfd_open, run->pid, 0);
+	r = run->pidfd < 0 ? -errno : 0;
+	if (r == 0 && (r = ids_map(plan, run->pid)) < 0)
 		fail(res, r, "writing the user namespace id maps");
 	/* The child builds its root while we move it into the cgroups; it
 	 * waits for "joined" before anything of the analyst's runs. A failed
 	 * send means the child already ended: the supervisor then collects
 	 * the reason it reported. */
 	if (r == 0)
-		send(f->ctl[0], &go, sizeof(go), MSG_NOSIGNAL);
+		send(run->ctl, &go, sizeof(go), MSG_NOSIGNAL);
 	if (r == 0) {
-		r = cgroup_run_attach(cg, pid);
+		r = cgroup_run_attach(cg, run->pid);
 		if (r == -ESRCH) /* the child is gone already */
 			r = 0;
 		else if (r < 0)
 			fail(res, r, "moving the sandbox into its cgroup");
 	}
 	if (r == 0)
-		send(f->ctl[0], &joined, sizeof(joined), MSG_NOSIGNAL);
-	if (r < 0) {
-		fail(res, r, "starting the sandbox");
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return r;
-	}
-	io = (struct supervise_io){ .stdout_r = f->stdout_p[0], .stderr_r = f->stderr_p[0],
-				    .result_r = f->result_p[0], .ctl_fd = f->ctl[0],
-				    .pidfd = f->pidfd, .init_pid = pid,
-				    .cancel_fd = plan->req->cancel_fd > 0 ? plan->req->cancel_fd : -1,
-				    .limits = &plan->req->limits, .cg = cg,
-				    .on_stdout = plan->req->on_stdout,
-				    .on_stdout_ctx = plan->req->on_stdout_ctx };
-	/* supervise_run closes the read ends. */
-	f->stdout_p[0] = f->stderr_p[0] = f->result_p[0] = -1;
-	r = supervise_run(&io, res, out);
+		send(run->ctl, &joined, sizeof(joined), MSG_NOSIGNAL);
 	if (r < 0)
-		fail(res, r, "watching the sandbox");
+		fail(res, r, "starting the sandbox");
 	return r;
 }
 
-static int spawn_and_watch(struct sandbox_plan *plan, struct cgroup_run *cg,
-			   struct sandbox_result *res, struct supervise_outcome *out)
+void spawn_run_close(struct spawn_run *run)
+{
+	int *fds[] = { &run->pidfd, &run->ctl, &run->stdout_r, &run->stderr_r, &run->result_r,
+		       &run->warm };
+
+	if (run->pid > 0) {
+		kill(run->pid, SIGKILL);
+		waitpid(run->pid, NULL, 0);
+		run->pid = 0;
+	}
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		close_fd(fds[i]);
+}
+
+static void run_take_fds(struct spawn_run *run, struct run_fds *f)
+{
+	run->ctl = f->ctl[0];
+	run->stdout_r = f->stdout_p[0];
+	run->stderr_r = f->stderr_p[0];
+	run->result_r = f->result_p[0];
+	run->warm = f->warm[0];
+	f->ctl[0] = f->stdout_p[0] = f->stderr_p[0] = f->result_p[0] = f->warm[0] = -1;
+}
+
+int spawn_start(struct sandbox_plan *plan, struct cgroup_run *cg, struct spawn_run *run,
+		struct sandbox_result *res)
 {
 	struct run_fds f;
-	pid_t pid;
-	int r = fds_open(&f, plan->exec_self);
+	int r = fds_open(&f, plan->exec_self, plan->warm);
 
+	memset(run, -1, sizeof(*run));
+	run->pid = 0;
 	if (r < 0 && plan->exec_self && f.exe_fd < 0 && r == -ENOENT) {
 		snprintf(res->error, sizeof(res->error),
 			 "the SQL runner %s is missing: build or reinstall ledgerbox", runner_path());
@@ -193,27 +203,50 @@ static int spawn_and_watch(struct sandbox_plan *plan, struct cgroup_run *cg,
 	plan->stdout_w = f.stdout_p[1];
 	plan->stderr_w = f.stderr_p[1];
 	plan->result_w = f.result_p[1];
+	plan->warm_w = f.warm[1];
 	/* A fork-like clone: the child continues on a copy of this stack. */
-	pid = (pid_t)syscall(SYS_clone, CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
-	if (pid < 0) {
+	run->pid = (pid_t)syscall(SYS_clone, CLONE_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (run->pid < 0) {
 		r = -errno;
+		run->pid = 0;
 		fail(res, r, "creating the sandbox's namespaces (clone)");
 		goto out_close;
 	}
-	if (pid == 0)
+	if (run->pid == 0)
 		sandbox_child_main(plan);
-	close_fd(&f.ctl[1]);
-	close_fd(&f.stdout_p[1]);
-	close_fd(&f.stderr_p[1]);
-	close_fd(&f.result_p[1]);
-	close_fd(&f.exe_fd);
-	r = run_child(plan, cg, &f, pid, res, out);
+	run_take_fds(run, &f);
+	fds_close_all(&f);
+	r = start_child(plan, cg, run, res);
+	if (r < 0)
+		spawn_run_close(run);
+	return r;
 out_close:
 	fds_close_all(&f);
 	return r;
 }
 
-static int request_check(const struct sandbox_request *req, struct sandbox_result *res)
+int spawn_watch(struct spawn_run *run, const struct sandbox_request *req,
+		const struct cgroup_run *cg, struct sandbox_result *res,
+		struct supervise_outcome *out)
+{
+	struct supervise_io io = { .stdout_r = run->stdout_r, .stderr_r = run->stderr_r,
+				   .result_r = run->result_r, .ctl_fd = run->ctl,
+				   .pidfd = run->pidfd, .init_pid = run->pid,
+				   .cancel_fd = req->cancel_fd > 0 ? req->cancel_fd : -1,
+				   .limits = &req->limits, .cg = cg,
+				   .on_stdout = req->on_stdout, .on_stdout_ctx = req->on_stdout_ctx };
+	int r;
+
+	/* supervise_run closes the read ends and reaps init. */
+	run->stdout_r = run->stderr_r = run->result_r = -1;
+	r = supervise_run(&io, res, out);
+	if (r < 0)
+		fail(res, r, "watching the sandbox");
+	run->pid = 0;
+	return r;
+}
+
+int sandbox_request_check(const struct sandbox_request *req, struct sandbox_result *res)
 {
 	int r = sandbox_limits_check(&req->limits, res->error, sizeof(res->error));
 
@@ -236,13 +269,14 @@ int sandbox_run(const struct sandbox_request *req, struct sandbox_result *res)
 {
 	struct sandbox_plan *plan = NULL;
 	struct supervise_outcome out = { .out_dirfd = -1 };
+	struct spawn_run run;
 	struct cgroup_run cg;
 	const void *prog;
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	memset(&cg, 0, sizeof(cg));
-	r = request_check(req, res);
+	r = sandbox_request_check(req, res);
 	if (r == 0)
 		r = seccomp_filter_get(&prog, res->error, sizeof(res->error));
 	if (r < 0) {
@@ -261,13 +295,17 @@ int sandbox_run(const struct sandbox_request *req, struct sandbox_result *res)
 		r = -ENOMEM;
 		goto out_cgroup;
 	}
-	r = plan_build(plan, req, &cg, res->error, sizeof(res->error));
+	r = plan_build(plan, req, &cg, false, res->error, sizeof(res->error));
 	if (r < 0) {
 		res->status = SANDBOX_SANDBOX_ERROR;
 		goto out_cgroup;
 	}
 	plan->seccomp_prog = prog;
-	r = spawn_and_watch(plan, &cg, res, &out);
+	r = spawn_start(plan, &cg, &run, res);
+	if (r == 0) {
+		r = spawn_watch(&run, req, &cg, res, &out);
+		spawn_run_close(&run);
+	}
 	if (r == 0)
 		r = verdict_decide(req, &cg, &out, res);
 	if (out.out_dirfd >= 0) {
