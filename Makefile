@@ -110,6 +110,7 @@ bench: all demo $(BUILD)/bench/budget_ops $(BUILD)/bench/cache_lookup
 	@bench/sandbox_overhead
 	@bench/api_throughput
 	@BUILD=$(BUILD) bench/analyze_latency
+	@BUILD=$(BUILD) bench/multinode_throughput
 	@$(BUILD)/bench/budget_ops
 	@$(BUILD)/bench/cache_lookup
 
