@@ -418,6 +418,52 @@ static void run_default_above_its_max_is_refused(void **state)
 	load_fails(NULL, "LEDGERBOX_RUN_TMP", "LEDGERBOX_MAX_RUN_TMP");
 }
 
+static void warm_pool_bounds_are_checked(void **state)
+{
+	struct config c;
+	(void)state;
+
+	load_ok(&c, NULL);
+	assert_int_equal(c.warm_pool_min, 1);
+	assert_int_equal(c.warm_pool_max, 4);
+	setenv("LEDGERBOX_WARM_POOL_MIN", "5", 1);
+	load_fails(NULL, "LEDGERBOX_WARM_POOL_MIN (5) must be at most LEDGERBOX_WARM_POOL_MAX (4)",
+		   NULL);
+	/* MAX 0 turns the pool off, whatever MIN says. */
+	setenv("LEDGERBOX_WARM_POOL_MAX", "0", 1);
+	load_ok(&c, NULL);
+	assert_int_equal(c.warm_pool_min, 0);
+	assert_int_equal(c.warm_pool_max, 0);
+	setenv("LEDGERBOX_WARM_POOL_MAX", "65", 1);
+	load_fails(NULL, "LEDGERBOX_WARM_POOL_MAX", "0 to 64");
+}
+
+static void database_url_is_checked_and_never_echoed(void **state)
+{
+	struct config c;
+	(void)state;
+
+	load_ok(&c, NULL);
+	assert_string_equal(c.database_url, "");
+	setenv("LEDGERBOX_DATABASE_URL", "postgresql://lbx:s3cret@db.internal:5432/books", 1);
+	load_ok(&c, NULL);
+	assert_string_equal(c.database_url, "postgresql://lbx:s3cret@db.internal:5432/books");
+	/* Another scheme is refused, and the message names the variable and
+	 * what is expected but never the value: it may hold a password. */
+	setenv("LEDGERBOX_DATABASE_URL", "mysql://lbx:s3cret@db.internal/books", 1);
+	load_fails(NULL, "LEDGERBOX_DATABASE_URL", "postgres://");
+	{
+		char err[512] = "";
+		struct config d;
+
+		assert_true(config_load(&d, NULL, err, sizeof(err)) < 0);
+		assert_null(strstr(err, "s3cret"));
+		assert_non_null(strstr(err, "(hidden)"));
+	}
+	setenv("LEDGERBOX_DATABASE_URL", "postgres://lbx:s3cret@db internal/books", 1);
+	load_fails(NULL, "LEDGERBOX_DATABASE_URL", NULL);
+}
+
 #define TEST(name) cmocka_unit_test_setup(name, env_clear)
 
 int main(void)
@@ -433,6 +479,8 @@ int main(void)
 		TEST(bad_values_name_the_variable),
 		TEST(export_rows_below_table_rows_is_refused),
 		TEST(run_default_above_its_max_is_refused),
+		TEST(warm_pool_bounds_are_checked),
+		TEST(database_url_is_checked_and_never_echoed),
 	};
 	(void)tl_tmp(); /* fails early, with a clear message, when it is unset */
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
