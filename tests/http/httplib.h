@@ -223,9 +223,13 @@ static inline void hl_prepare(struct server *s, const char *name, char *const en
 	int n = 0;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	snprintf(s->state, sizeof(s->state), "%s/%s-state", tl_tmp(), name);
-	snprintf(s->data, sizeof(s->data), "%s/%s-data", tl_tmp(), name);
-	snprintf(s->log, sizeof(s->log), "%s/%s-server.log", tl_tmp(), name);
+	/* The PostgreSQL pass runs in the same scratch folder as the SQLite
+	 * one: its folders get their own names. */
+	const char *pass = hl_on_postgres() ? "-pg" : "";
+
+	snprintf(s->state, sizeof(s->state), "%s/%s%s-state", tl_tmp(), name, pass);
+	snprintf(s->data, sizeof(s->data), "%s/%s%s-data", tl_tmp(), name, pass);
+	snprintf(s->log, sizeof(s->log), "%s/%s%s-server.log", tl_tmp(), name, pass);
 	mkdir(s->data, 0755);
 	snprintf(demo, sizeof(demo), "%s/demo", s->data);
 	argv[2] = demo;

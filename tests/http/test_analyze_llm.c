@@ -490,7 +490,16 @@ static void stream_sends_stdout_as_printed(void **state)
 
 	snprintf(dir, sizeof(dir), "%s/live", srv.data);
 	assert_int_equal(mkdir(dir, 0755), 0);
-	free(tl_write_tmp("llm-data/live/x.csv", "a\n1\n"));
+	{
+		char csv[700];
+		FILE *f;
+
+		snprintf(csv, sizeof(csv), "%s/x.csv", dir);
+		f = fopen(csv, "w");
+		assert_non_null(f);
+		fputs("a\n1\n", f);
+		fclose(f);
+	}
 	snprintf(l.go_path, sizeof(l.go_path), "%s/go", dir);
 	snprintf(url, sizeof(url), "%s/api/analyze", srv.base);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", alice);
