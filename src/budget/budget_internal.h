@@ -156,6 +156,15 @@ void budget_statuses_copy(const struct budget_status *status, size_t n,
 			  struct budget_status *ret_status, size_t *ret_n_status);
 
 /* budget_rules.c: pure, shared by both back ends. */
+/* A back end's read of one scope's standing at now_ms (db is its
+ * connection): 0, -ENOENT when the scope has no budget, or an error. */
+typedef int budget_standing_read_fn(void *db, const char *scope, int64_t now_ms,
+				    struct budget_standing *ret);
+/* The standings of every budgeted scope of a list, in list order, read
+ * through the back end's read; a scope without a budget is left out. */
+int budget_standings_collect(budget_standing_read_fn *read, void *db,
+			     const struct scope_list *list, int64_t now_ms,
+			     struct budget_standing ret[BUDGET_SCOPES_MAX], size_t *ret_n);
 /* -EINVAL for a bad scope, period or soft_percent; -ERANGE for a limit
  * above BUDGET_MICROS_MAX. */
 int budget_def_check(const struct budget_def *def);

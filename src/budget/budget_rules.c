@@ -4,8 +4,9 @@
  * which hard limit refuses a reservation, where the soft threshold lies
  * and how large a ledger entry's detail may be.
  *
- * Nothing here touches a database; every function works on values the
- * caller read inside its own transaction.
+ * Nothing here touches a database itself: every function works on values
+ * the caller read inside its own transaction, or (the standings of a run's
+ * scopes) reads through the back end's function it is given.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,6 +43,24 @@ int budget_limits_check(const struct budget_standing *stand, size_t n, uint64_t 
 		ret->period_end_ms = s->period_end_ms;
 		return -EDQUOT;
 	}
+	return 0;
+}
+
+int budget_standings_collect(budget_standing_read_fn *read, void *db,
+			     const struct scope_list *list, int64_t now_ms,
+			     struct budget_standing ret[BUDGET_SCOPES_MAX], size_t *ret_n)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < list->n; i++) {
+		int r = read(db, list->scope[i], now_ms, &ret[n]);
+		if (r == -ENOENT)
+			continue; /* no budget: nothing to limit on this scope */
+		if (r < 0)
+			return r;
+		n++;
+	}
+	*ret_n = n;
 	return 0;
 }
 

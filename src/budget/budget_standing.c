@@ -109,21 +109,16 @@ int budget_standing_read(sqlite3 *db, const char *scope, int64_t now_ms,
 	return r;
 }
 
+static int standing_read(void *db, const char *scope, int64_t now_ms,
+			 struct budget_standing *ret)
+{
+	return budget_standing_read(db, scope, now_ms, ret);
+}
+
 int budget_standings_read(sqlite3 *db, const struct scope_list *list, int64_t now_ms,
 			  struct budget_standing ret[BUDGET_SCOPES_MAX], size_t *ret_n)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < list->n; i++) {
-		int r = budget_standing_read(db, list->scope[i], now_ms, &ret[n]);
-		if (r == -ENOENT)
-			continue; /* no budget: nothing to limit on this scope */
-		if (r < 0)
-			return r;
-		n++;
-	}
-	*ret_n = n;
-	return 0;
+	return budget_standings_collect(standing_read, db, list, now_ms, ret, ret_n);
 }
 
 /* Records a soft crossing for the period; *ret_first says whether it is

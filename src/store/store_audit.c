@@ -18,7 +18,6 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "store/store_internal.h"
@@ -87,28 +86,12 @@ static int head_advance(struct store *s, int64_t entries, const char *hash)
 	return sqlite3_changes(s->db) == 1 ? 0 : -EIO;
 }
 
+static const struct store_audit_backend backend = { head_read, entry_insert, head_advance };
+
 int store_audit_append_tx(struct store *s, const char *actor, const char *action,
 			  const char *subject, json_t *detail)
 {
-	char prev[STORE_HASH_HEX_LEN + 1], hash[STORE_HASH_HEX_LEN + 1];
-	struct store_audit_entry e = { 0 };
-	char *text = NULL;
-	int64_t entries;
-	int r = store_audit_entry_init(&e, actor, action, subject, detail, &text);
-
-	if (r == 0)
-		r = head_read(s, &entries, prev);
-	if (r == 0) {
-		e.id = entries + 1;
-		e.at_ms = clock_unix_ms();
-		e.prev_hash = prev;
-		store_audit_hash(&e, hash);
-		r = entry_insert(s, &e, hash);
-	}
-	if (r == 0)
-		r = head_advance(s, e.id, hash);
-	free(text);
-	return r;
+	return store_audit_chain_append(s, &backend, actor, action, subject, detail);
 }
 
 int store_audit_append(struct store *s, const char *actor, const char *action,

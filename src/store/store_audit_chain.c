@@ -1,6 +1,8 @@
 /*
  * store_audit_chain: the audit log's canonical text and hash, the checks
- * of a new entry, and the checks of a walk over the stored chain. Both
+ * of a new entry, how an append links it to the head (through the back
+ * end's own head and insert steps), and the checks of a walk over the
+ * stored chain. Both
  * back ends (SQLite in store_audit.c, PostgreSQL in store_pg_audit.c) use
  * these, so a chain means the same thing wherever it is kept.
  *
@@ -110,6 +112,31 @@ int store_audit_entry_init(struct store_audit_entry *e, const char *actor, const
 	e->detail = text;
 	*ret_detail = text;
 	return 0;
+}
+
+int store_audit_chain_append(struct store *s, const struct store_audit_backend *be,
+			     const char *actor, const char *action, const char *subject,
+			     json_t *detail)
+{
+	char prev[STORE_HASH_HEX_LEN + 1], hash[STORE_HASH_HEX_LEN + 1];
+	struct store_audit_entry e = { 0 };
+	char *text = NULL;
+	int64_t entries;
+	int r = store_audit_entry_init(&e, actor, action, subject, detail, &text);
+
+	if (r == 0)
+		r = be->head_read(s, &entries, prev);
+	if (r == 0) {
+		e.id = entries + 1;
+		e.at_ms = clock_unix_ms();
+		e.prev_hash = prev;
+		store_audit_hash(&e, hash);
+		r = be->entry_insert(s, &e, hash);
+	}
+	if (r == 0)
+		r = be->head_advance(s, e.id, hash);
+	free(text);
+	return r;
 }
 
 void store_audit_walk_init(struct store_audit_walk *w, char *err, size_t err_len)

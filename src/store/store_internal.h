@@ -131,6 +131,21 @@ int store_audit_entry_init(struct store_audit_entry *e, const char *actor, const
 			   const char *subject, json_t *detail, char **ret_detail);
 /* ret: SHA-256 of the canonical text, 64 lowercase hex digits and a NUL. */
 void store_audit_hash(const struct store_audit_entry *e, char ret[STORE_HASH_HEX_LEN + 1]);
+/* The steps of an append that differ by back end, all inside the caller's
+ * transaction: read the head (locking it where other nodes could append
+ * at once), insert an entry, and move the head to it. */
+struct store_audit_backend {
+	int (*head_read)(struct store *s, int64_t *ret_entries,
+			 char ret_hash[STORE_HASH_HEX_LEN + 1]);
+	int (*entry_insert)(struct store *s, const struct store_audit_entry *e, const char *hash);
+	int (*head_advance)(struct store *s, int64_t entries, const char *hash);
+};
+/* Appends one entry after the head, inside the caller's transaction: id
+ * is the head's count + 1, prev_hash the head's hash, at_ms now. Errors
+ * of store_audit_entry_init() or of the back end's steps. */
+int store_audit_chain_append(struct store *s, const struct store_audit_backend *be,
+			     const char *actor, const char *action, const char *subject,
+			     json_t *detail);
 
 /* A walk over the chain in id order: the id and prev_hash the next entry
  * must have, and where and why it broke. */
