@@ -316,7 +316,7 @@ static int exchange_warm(struct pool *p, json_t *request, int client_fd,
 	tmp.fd = w.fd;
 	tmp.busy = true;
 	r = exchange(p, &tmp, request, client_fd, live, out);
-	warm_worker_end(&w);
+	warm_pool_give_back(p->warm, &w);
 	return r;
 }
 

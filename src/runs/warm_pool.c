@@ -37,6 +37,8 @@
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 60000
 #define TICK_MS 1000
+#define REAP_MAX 256
+#define REAP_TICK_MS 20
 
 enum entry_state { ENTRY_FREE, ENTRY_STARTING, ENTRY_READY };
 
@@ -59,6 +61,11 @@ struct warm_pool {
 	uint64_t retry_at_ms;
 	unsigned retry_ms;
 	struct entry e[WARM_MAX];
+	/* Used workers tearing their sandbox down, reaped by the thread so no
+	 * run waits for a teardown (an interpreter with pandas loaded takes
+	 * ~20 ms to exit). */
+	pid_t used[REAP_MAX];
+	unsigned n_used;
 };
 
 /* Workers to end once the lock is released. */
@@ -226,6 +233,17 @@ static void retired_end(struct retired *r)
 	r->n = 0;
 }
 
+/* Reaps used workers that have exited; under the lock. */
+static void used_reap(struct warm_pool *wp)
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < wp->n_used; i++)
+		if (waitpid(wp->used[i], NULL, WNOHANG) == 0)
+			wp->used[kept++] = wp->used[i];
+	wp->n_used = kept;
+}
+
 static void *warm_thread(void *arg)
 {
 	struct warm_pool *wp = arg;
@@ -236,6 +254,7 @@ static void *warm_thread(void *arg)
 		struct pollfd pfd[WARM_MAX + 1];
 		unsigned idx[WARM_MAX + 1] = { 0 }, n = 1;
 		char drain[64];
+		int timeout;
 
 		maintain(wp, &out);
 		pfd[0] = (struct pollfd){ wp->wake[0], POLLIN, 0 };
@@ -244,9 +263,11 @@ static void *warm_thread(void *arg)
 				idx[n] = i;
 				pfd[n++] = (struct pollfd){ wp->e[i].w.fd, POLLIN, 0 };
 			}
+		used_reap(wp);
+		timeout = wp->n_used ? REAP_TICK_MS : TICK_MS;
 		pthread_mutex_unlock(&wp->lock);
 		retired_end(&out);
-		poll(pfd, n, TICK_MS);
+		poll(pfd, n, timeout);
 		while (read(wp->wake[0], drain, sizeof(drain)) > 0)
 			;
 		pthread_mutex_lock(&wp->lock);
@@ -339,6 +360,28 @@ int warm_pool_take(struct warm_pool *wp, const char *data_path, struct warm_work
 	return r;
 }
 
+void warm_pool_give_back(struct warm_pool *wp, struct warm_worker *w)
+{
+	bool queued = false;
+
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	if (w->pid <= 0)
+		return;
+	pthread_mutex_lock(&wp->lock);
+	if (wp->n_used < REAP_MAX) {
+		wp->used[wp->n_used++] = w->pid;
+		queued = true;
+	}
+	pthread_mutex_unlock(&wp->lock);
+	if (queued)
+		wake_thread(wp);
+	else
+		waitpid(w->pid, NULL, 0); /* the list is full: wait here */
+	w->pid = 0;
+}
+
 void warm_pool_counts(struct warm_pool *wp, unsigned *ret_ready, unsigned *ret_starting,
 		      unsigned *ret_target)
 {
@@ -372,6 +415,10 @@ void warm_pool_stop(struct warm_pool *wp)
 		if (wp->e[i].state != ENTRY_FREE)
 			entry_retire(&wp->e[i], &out);
 	retired_end(&out);
+	/* No used worker outlives the pool: wait for their teardowns. */
+	for (unsigned i = 0; i < wp->n_used; i++)
+		waitpid(wp->used[i], NULL, 0);
+	wp->n_used = 0;
 	if (wp->wake[0] >= 0)
 		close(wp->wake[0]);
 	if (wp->wake[1] >= 0)

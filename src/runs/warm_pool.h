@@ -32,6 +32,9 @@ int warm_pool_take(struct warm_pool *wp, const char *data_path, struct warm_work
 /* Closes the worker's socket (it ends its sandbox and exits) and waits for
  * it. */
 void warm_worker_end(struct warm_worker *w);
+/* The same after a run, without waiting: the pool's thread reaps the
+ * worker once its sandbox is gone, and warm_pool_stop waits for any left. */
+void warm_pool_give_back(struct warm_pool *wp, struct warm_worker *w);
 /* Sandboxes ready, starting, and the size the pool aims at. */
 void warm_pool_counts(struct warm_pool *wp, unsigned *ret_ready, unsigned *ret_starting,
 		      unsigned *ret_target);

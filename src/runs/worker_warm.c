@@ -8,6 +8,11 @@
  * sandbox and ends it before it exits, whatever ends the worker: the
  * server's socket closing (a clean stop, the server killed) or a broken
  * sandbox. A sandbox not ready within WARM_READY_MS is given up.
+ *
+ * A run's answer goes out before its sandbox is torn down: the run may end
+ * on the driver's complete result while the interpreter is still exiting
+ * (docs/warm-pool.md), so the worker keeps the sandbox it handed to the run
+ * and frees it (reap, cgroup removal) only once the answer is sent.
  */
 #include <errno.h>
 #include <poll.h>
@@ -91,8 +96,13 @@ int worker_warm_serve(json_t *first)
 		r = frame_read_json(WORKER_FD, &msg);
 		if (r < 0)
 			break;
-		if (json_object_get(msg, "run"))
+		if (json_object_get(msg, "run")) {
+			struct sandbox_warm *used = warm;
 			r = worker_serve_one(msg, &warm);
+			/* The answer is sent: the sandbox the run took goes now. */
+			if (!warm)
+				sandbox_warm_free(used);
+		}
 		json_decref(msg);
 	}
 	/* The socket closed: the server is done with this worker (or gone). */

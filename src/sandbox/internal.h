@@ -161,11 +161,14 @@ int cgroup_run_destroy(struct cgroup_run *cg);
 int cgroup_run_retarget(const struct cgroup_run *cg, const struct sandbox_limits *l);
 void cgroup_run_handoff(struct cgroup_run *cg);
 
-/* supervise.c: watches the run until its init is gone. Takes ownership of
- * (and closes) the three pipe read ends; ctl_fd and pidfd stay the caller's. */
+/* supervise.c: watches the run until its init is gone, or for a warm run
+ * (finish_on_result) until the driver's whole result and the end of every
+ * stream, whichever comes first. Takes ownership of (and closes) the three
+ * pipe read ends; ctl_fd and pidfd stay the caller's. */
 struct supervise_io {
 	int stdout_r, stderr_r, result_r, ctl_fd, pidfd;
 	int cancel_fd; /* -1 when the run cannot be cancelled */
+	bool finish_on_result;
 	pid_t init_pid;
 	const struct sandbox_limits *limits;
 	const struct cgroup_run *cg;
@@ -183,6 +186,12 @@ struct supervise_outcome {
 	uint64_t wall_ms;
 	uint64_t init_cpu_ms; /* from wait4, for runs without a cpu cgroup */
 	uint64_t init_maxrss_bytes;
+	/* Ended on the driver's result: init was sent SIGKILL but not reaped
+	 * (the caller does that), and the cgroup's readings at that instant
+	 * are in stats. */
+	bool finished_on_result;
+	bool have_stats;
+	struct cgroup_stats stats;
 };
 int supervise_run(const struct supervise_io *io, struct sandbox_result *res,
 		  struct supervise_outcome *ret);
@@ -210,9 +219,11 @@ struct spawn_run {
  * descriptor closed and res says why. */
 int spawn_start(struct sandbox_plan *plan, struct cgroup_run *cg, struct spawn_run *run,
 		struct sandbox_result *res);
-/* Watches the run until init is reaped; closes the pipes' read ends. */
+/* Watches the run until init is reaped; closes the pipes' read ends. With
+ * finish_on_result (warm runs) it may return once the result is complete,
+ * with init killed but left in run for spawn_run_close to reap. */
 int spawn_watch(struct spawn_run *run, const struct sandbox_request *req,
-		const struct cgroup_run *cg, struct sandbox_result *res,
+		const struct cgroup_run *cg, bool finish_on_result, struct sandbox_result *res,
 		struct supervise_outcome *out);
 /* Kills and reaps init if it still runs, closes what is left; accepts a
  * closed run. */

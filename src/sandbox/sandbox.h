@@ -170,12 +170,16 @@ int sandbox_warm_check(struct sandbox_warm *w);
  * Memory, pids, CPU, wall, output, file size and open files are applied at
  * hand-off. */
 bool sandbox_warm_fits(const struct sandbox_warm *w, const struct sandbox_request *req);
-/* Runs req in w and frees w, always. Returns like sandbox_run(), with
- * result->warm set; or -EAGAIN when req does not fit or its limits could
- * not be applied: nothing ran, result holds nothing, run req cold. */
+/* Runs req in w. Returns like sandbox_run(), with result->warm set; or
+ * -EAGAIN when req does not fit or its limits could not be applied: nothing
+ * ran, result holds nothing, run req cold. Either way nothing of w runs any
+ * more when it returns, but w is not freed: the run may have ended on the
+ * driver's complete result, before the sandbox's processes were gone, so
+ * that the result can be passed on first. The caller then frees w, always. */
 int sandbox_warm_run(struct sandbox_warm *w, const struct sandbox_request *req,
 		     struct sandbox_result *result);
-/* Kills a sandbox not handed off and removes its cgroup; accepts NULL. */
+/* Kills the sandbox if it still runs, waits until every process of it is
+ * gone and removes its cgroup; accepts NULL. */
 void sandbox_warm_free(struct sandbox_warm *w);
 
 /* The program run inside the sandbox for SQL: by default

@@ -226,23 +226,26 @@ out_close:
 }
 
 int spawn_watch(struct spawn_run *run, const struct sandbox_request *req,
-		const struct cgroup_run *cg, struct sandbox_result *res,
+		const struct cgroup_run *cg, bool finish_on_result, struct sandbox_result *res,
 		struct supervise_outcome *out)
 {
 	struct supervise_io io = { .stdout_r = run->stdout_r, .stderr_r = run->stderr_r,
 				   .result_r = run->result_r, .ctl_fd = run->ctl,
 				   .pidfd = run->pidfd, .init_pid = run->pid,
 				   .cancel_fd = req->cancel_fd > 0 ? req->cancel_fd : -1,
+				   .finish_on_result = finish_on_result,
 				   .limits = &req->limits, .cg = cg,
 				   .on_stdout = req->on_stdout, .on_stdout_ctx = req->on_stdout_ctx };
 	int r;
 
-	/* supervise_run closes the read ends and reaps init. */
+	/* supervise_run closes the read ends and reaps init, unless the run
+	 * finished on its result: then init is dying and still ours to reap. */
 	run->stdout_r = run->stderr_r = run->result_r = -1;
 	r = supervise_run(&io, res, out);
 	if (r < 0)
 		fail(res, r, "watching the sandbox");
-	run->pid = 0;
+	if (!out->finished_on_result)
+		run->pid = 0;
 	return r;
 }
 
@@ -303,7 +306,7 @@ int sandbox_run(const struct sandbox_request *req, struct sandbox_result *res)
 	plan->seccomp_prog = prog;
 	r = spawn_start(plan, &cg, &run, res);
 	if (r == 0) {
-		r = spawn_watch(&run, req, &cg, res, &out);
+		r = spawn_watch(&run, req, &cg, false, res, &out);
 		spawn_run_close(&run);
 	}
 	if (r == 0)

@@ -42,7 +42,10 @@ static void enforcement_fill(const struct cgroup_run *cg, struct sandbox_result 
 static void usage_fill(const struct cgroup_run *cg, const struct supervise_outcome *out,
 		       struct cgroup_stats *st, struct sandbox_result *res)
 {
-	cgroup_run_stats(cg, st);
+	if (out->have_stats)
+		*st = out->stats; /* taken when the run finished, before its teardown */
+	else
+		cgroup_run_stats(cg, st);
 	res->wall_ms = out->wall_ms;
 	res->cpu_ms = st->have_cpu ? st->cpu_ns / 1000000 : out->init_cpu_ms;
 	res->peak_memory_bytes = st->have_peak ? st->peak_memory_bytes : out->init_maxrss_bytes;

@@ -18,10 +18,17 @@
  * program goes over the socket, which is closed, and the run is watched
  * like a cold one. A limit that cannot be applied leaves nothing run: the
  * caller gets -EAGAIN and runs the request cold.
+ *
+ * The run ends as soon as the driver has delivered its whole result and
+ * closed its streams (supervise.c, finish_on_result): the sandbox is then
+ * killed, but its teardown (the interpreter's exit, the reap, the cgroup's
+ * removal) is left to sandbox_warm_free(), which the caller calls once it
+ * has passed the result on. sandbox_warm_run() therefore never frees.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,10 +301,22 @@ static int handoff(struct sandbox_warm *w, const struct sandbox_request *req, ui
 	return program_send(w, req);
 }
 
+/* Stops whatever still runs in the sandbox without waiting for it: the
+ * reap and the cgroup's removal are sandbox_warm_free()'s. */
+static void warm_kill(struct sandbox_warm *w)
+{
+	if (w->run.pid > 0)
+		kill(w->run.pid, SIGKILL);
+	w->ready = false;
+}
+
 int sandbox_warm_run(struct sandbox_warm *w, const struct sandbox_request *req,
 		     struct sandbox_result *res)
 {
 	struct supervise_outcome out = { .out_dirfd = -1 };
+	/* Readings taken at the result need the cgroup's CPU and memory; a
+	 * run without them waits for init's rusage, as a cold one does. */
+	bool early = w->cg.has_cpu && w->cg.has_memory;
 	uint64_t base_ms = 0;
 	int r;
 
@@ -305,14 +324,15 @@ int sandbox_warm_run(struct sandbox_warm *w, const struct sandbox_request *req,
 	r = sandbox_request_check(req, res);
 	if (r < 0) {
 		res->status = SANDBOX_SANDBOX_ERROR;
-		sandbox_warm_free(w);
+		warm_kill(w);
 		return r;
 	}
 	if (!sandbox_warm_fits(w, req) || handoff(w, req, &base_ms) < 0) {
-		sandbox_warm_free(w);
+		warm_kill(w);
 		return -EAGAIN;
 	}
-	r = spawn_watch(&w->run, req, &w->cg, res, &out);
+	w->ready = false; /* used: never handed off again */
+	r = spawn_watch(&w->run, req, &w->cg, early, res, &out);
 	out.init_cpu_ms = out.init_cpu_ms > base_ms ? out.init_cpu_ms - base_ms : 0;
 	if (r == 0)
 		r = verdict_decide(req, &w->cg, &out, res);
@@ -322,6 +342,6 @@ int sandbox_warm_run(struct sandbox_warm *w, const struct sandbox_request *req,
 		close(out.out_dirfd);
 	}
 	res->warm = true;
-	sandbox_warm_free(w);
+	warm_kill(w);
 	return r;
 }

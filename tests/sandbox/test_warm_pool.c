@@ -8,6 +8,11 @@
  * goes cold; an empty pool answers cold at once; WARM_POOL_MAX=0 means
  * cold always; and a stopped or killed server leaves no warm sandbox
  * process or cgroup behind.
+ *
+ * A warm run ends on the driver's complete result, before the sandbox is
+ * torn down: a program that ends any other way (os._exit, a signal, a
+ * process left holding stdout) must still be reported as a cold run
+ * would, and the sandbox must still be gone once it has been freed.
  */
 #include <jansson.h>
 #include <libgen.h>
@@ -51,10 +56,19 @@ static struct sandbox_warm *warm_ready(const char *data)
 	return w;
 }
 
+/* Runs req warm, then frees the sandbox as a worker does once it has
+ * answered: nothing of it (no child, no cgroup) may be left after that. */
 static void run_warm(const struct sandbox_request *req, struct sandbox_result *res)
 {
-	assert_int_equal(sandbox_warm_run(warm_ready(req->data_path), req, res), 0);
+	struct sandbox_warm *w = warm_ready(req->data_path);
+	struct fl_procs self = { .n = 1 };
+
+	assert_int_equal(sandbox_warm_run(w, req, res), 0);
 	assert_true(res->warm);
+	sandbox_warm_free(w);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	self.p[0].pid = getpid();
+	assert_int_equal(fl_run_cgroups(&self, NULL), 0);
 }
 
 static json_t *result_json(const struct sandbox_request *req, const struct sandbox_result *res)
@@ -174,6 +188,83 @@ static void limits_still_hit_in_a_warm_sandbox(void **state)
 	sandbox_result_release(&res);
 }
 
+/* Programs that end without the driver's result: by os._exit, by a
+ * signal they sent themselves, by a crash. */
+static void programs_that_exit_on_their_own(void **state)
+{
+	struct sandbox_request req;
+	struct sandbox_result res;
+	(void)state;
+
+	request_python(&req, "import os\nprint('bye', flush=True)\nos._exit(3)\n", NULL);
+	run_warm(&req, &res);
+	assert_int_equal(res.status, SANDBOX_RUNTIME_ERROR);
+	assert_int_equal(res.exit_code, 3);
+	assert_string_equal(res.stdout_data, "bye\n");
+	sandbox_result_release(&res);
+
+	request_python(&req, "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n", NULL);
+	run_warm(&req, &res);
+	assert_int_equal(res.status, SANDBOX_KILLED);
+	assert_int_equal(res.signal, SIGTERM);
+	sandbox_result_release(&res);
+
+	request_python(&req, "import ctypes\nctypes.string_at(0)\n", NULL);
+	run_warm(&req, &res);
+	assert_int_equal(res.status, SANDBOX_RUNTIME_ERROR);
+	assert_int_equal(res.signal, SIGSEGV);
+	sandbox_result_release(&res);
+
+	/* sys.exit(n) does go through the driver: its status comes with the
+	 * result. */
+	request_python(&req, "import sys\nsys.exit(7)\n", NULL);
+	run_warm(&req, &res);
+	assert_int_equal(res.status, SANDBOX_RUNTIME_ERROR);
+	assert_int_equal(res.exit_code, 7);
+	sandbox_result_release(&res);
+}
+
+/* A process left behind with stdout open: no end of file until the
+ * namespace ends, so the run ends the slow way, and correctly. */
+static void a_background_process_holding_stdout(void **state)
+{
+	const char *leave = "import os, time\n"
+			    "if os.fork() == 0:\n"
+			    "    time.sleep(120)\n"
+			    "    os._exit(0)\n"
+			    "print('parent done')\n";
+	const char *spin = "import os\n"
+			   "if os.fork() == 0:\n"
+			   "    os.setsid()\n"
+			   "    while True:\n"
+			   "        pass\n"
+			   "print('parent done')\n";
+	struct sandbox_request req;
+	struct sandbox_result res;
+	(void)state;
+
+	request_python(&req, leave, NULL);
+	req.limits.wall_ms = 60000;
+	run_warm(&req, &res);
+	assert_int_equal(res.status, SANDBOX_OK);
+	assert_int_equal(res.exit_code, 0);
+	assert_string_equal(res.stdout_data, "parent done\n");
+	sandbox_result_release(&res);
+
+	/* The child's CPU counts until the namespace is gone. */
+	request_python(&req, spin, NULL);
+	run_warm(&req, &res);
+	assert_int_equal(res.status, SANDBOX_OK);
+	assert_string_equal(res.stdout_data, "parent done\n");
+	sandbox_result_release(&res);
+
+	request_python(&req, "import os, time\nos.fork()\nwhile True:\n    time.sleep(1)\n", NULL);
+	req.limits.wall_ms = 1000;
+	run_warm(&req, &res);
+	assert_int_equal(res.status, SANDBOX_TIMEOUT);
+	sandbox_result_release(&res);
+}
+
 static void request_that_does_not_fit_goes_cold(void **state)
 {
 	struct sandbox_request req;
@@ -185,6 +276,7 @@ static void request_that_does_not_fit_goes_cold(void **state)
 	req.limits.tmp_bytes = 1u << 20; /* a /tmp size fixed at mount time */
 	assert_false(sandbox_warm_fits(w, &req));
 	assert_int_equal(sandbox_warm_run(w, &req, &res), -EAGAIN);
+	sandbox_warm_free(w);
 	request_python(&req, "print(1)\n", tl_demo());
 	w = warm_ready(NULL);
 	assert_false(sandbox_warm_fits(w, &req)); /* another dataset */
@@ -255,6 +347,59 @@ static void empty_pool_falls_back_to_cold_while_it_refills(void **state)
 	/* The one warm sandbox was used: the next run does not wait for its
 	 * replacement (an interpreter importing pandas) but goes cold. */
 	assert_string_equal(pool_run_kind(p, "print(6*7)\n", "42\n"), "cold");
+	pool_stop(p);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
+/* The warm interpreter of a snapshot with its init and worker (the
+ * interpreter's parent and grandparent); false when there is not exactly
+ * one. */
+static bool warm_sandbox_of(const struct fl_procs *snap, struct fl_procs *ret)
+{
+	const struct fl_proc *py = NULL;
+
+	ret->n = 0;
+	for (size_t i = 0; i < snap->n; i++)
+		if (strstr(snap->p[i].cmdline, "/run/ledgerbox/driver.py --warm")) {
+			if (py)
+				return false;
+			py = &snap->p[i];
+		}
+	if (!py)
+		return false;
+	ret->p[ret->n++] = *py;
+	for (size_t i = 0; i < snap->n; i++)
+		if (snap->p[i].pid == py->ppid)
+			ret->p[ret->n++] = snap->p[i];
+	for (size_t i = 0; ret->n == 2 && i < snap->n; i++)
+		if (snap->p[i].pid == ret->p[1].ppid)
+			ret->p[ret->n++] = snap->p[i];
+	return ret->n == 3;
+}
+
+/* Through the pool: the answer comes before the sandbox is torn down, and
+ * then the worker, its sandbox and its cgroup go. */
+static void a_used_warm_sandbox_is_gone_after_the_answer(void **state)
+{
+	static struct fl_procs snap, used;
+	struct pool *p;
+	bool done = false;
+	(void)state;
+
+	assert_int_equal(pool_start(server_bin(), 1, 4, 1, 1, &p), 0);
+	for (int i = 0; i < 100 && !done; i++) {
+		snap.n = 0;
+		fl_descendants(getpid(), &snap);
+		if (warm_sandbox_of(&snap, &used) &&
+		    strcmp(pool_run_kind(p, "print(6*7)\n", "42\n"), "warm") == 0)
+			done = true;
+		else
+			fl_sleep_ms(200);
+	}
+	assert_true(done);
+	assert_int_equal(fl_wait_all_gone(&used, 15000), 0);
+	assert_int_equal(fl_run_cgroups(&used, NULL), 0);
+	assert_int_equal(fl_procs_in_run_cgroups(&used), 0);
 	pool_stop(p);
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
 }
@@ -340,8 +485,11 @@ int main(void)
 		cmocka_unit_test(two_runs_never_share_a_sandbox),
 		cmocka_unit_test(warm_up_cpu_is_not_billed),
 		cmocka_unit_test(limits_still_hit_in_a_warm_sandbox),
+		cmocka_unit_test(programs_that_exit_on_their_own),
+		cmocka_unit_test(a_background_process_holding_stdout),
 		cmocka_unit_test(request_that_does_not_fit_goes_cold),
 		cmocka_unit_test(empty_pool_falls_back_to_cold_while_it_refills),
+		cmocka_unit_test(a_used_warm_sandbox_is_gone_after_the_answer),
 		cmocka_unit_test(warm_pool_max_zero_is_always_cold),
 		cmocka_unit_test(server_stop_and_kill_leave_no_warm_sandbox),
 	};
