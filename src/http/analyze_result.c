@@ -79,9 +79,10 @@ static json_t *usage_of(json_t *r)
 {
 	/* sandbox: "warm" (from the pool) or "cold"; absent for a query run
 	 * on a PostgreSQL dataset, which uses no sandbox. */
-	return json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?,s:O?,s:O*}", "wallMs",
+	return json_pack("{s:O?,s:O?,s:O?,s:O*,s:O?,s:O?,s:O?,s:O*}", "wallMs",
 			 json_object_get(r, "wall_ms"), "cpuMs", json_object_get(r, "cpu_ms"),
-			 "peakMemoryBytes", json_object_get(r, "peak_memory_bytes"), "limitsHit",
+			 "peakMemoryBytes", json_object_get(r, "peak_memory_bytes"),
+			 "memoryBaseBytes", json_object_get(r, "memory_base_bytes"), "limitsHit",
 			 json_object_get(r, "limits_hit"), "enforcement",
 			 json_object_get(r, "enforcement"), "limits", json_object_get(r, "limits"),
 			 "sandbox", json_object_get(r, "sandbox"));

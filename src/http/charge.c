@@ -184,11 +184,14 @@ void charge_add_llm(struct request *rq, const struct usage *u, struct charge *c)
 
 void charge_add_run(struct request *rq, json_t *result, struct charge *c)
 {
+	uint64_t peak = (uint64_t)json_integer_value(json_object_get(result, "peak_memory_bytes"));
+	uint64_t base = (uint64_t)json_integer_value(json_object_get(result, "memory_base_bytes"));
+	/* A warm sandbox's interpreter and imports were there before the
+	 * analyst's code: only the peak above them is billed. */
 	struct usage u = {
 		.cpu_ms = (uint64_t)json_integer_value(json_object_get(result, "cpu_ms")),
 		.wall_ms = (uint64_t)json_integer_value(json_object_get(result, "wall_ms")),
-		.peak_memory_bytes =
-			(uint64_t)json_integer_value(json_object_get(result, "peak_memory_bytes")),
+		.peak_memory_bytes = peak > base ? peak - base : 0,
 	};
 
 	charge_add_usage(rq, &u, c);

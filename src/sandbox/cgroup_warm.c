@@ -61,4 +61,10 @@ void cgroup_run_handoff(struct cgroup_run *cg)
 		cg->cpu_base_ns = ns;
 	if (cg->has_memory && cg->version == 1)
 		cgfs_write(cg->memory_dir, "memory.max_usage_in_bytes", "0");
+	cg->memory_base_bytes = 0;
+	if (cg->has_memory &&
+	    cgfs_read_u64(cg->memory_dir,
+			  cg->version == 1 ? "memory.usage_in_bytes" : "memory.current",
+			  &cg->memory_base_bytes) < 0)
+		cg->memory_base_bytes = 0;
 }

@@ -139,6 +139,9 @@ struct cgroup_run {
 	/* CPU the cgroup had used at hand-off (warm sandboxes): subtracted
 	 * from every reading, so warming up is neither billed nor limited. */
 	uint64_t cpu_base_ns;
+	/* A warm sandbox's memory in use at hand-off (the interpreter and its
+	 * imports): not the analyst's, so not billed. 0 for a cold run. */
+	uint64_t memory_base_bytes;
 };
 struct cgroup_stats {
 	uint64_t cpu_ns;

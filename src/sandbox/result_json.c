@@ -117,6 +117,7 @@ json_t *result_to_json(const struct sandbox_request *req, const struct sandbox_r
 	json_object_set_new(o, "cpu_ms", json_integer((json_int_t)r->cpu_ms));
 	json_object_set_new(o, "sandbox", json_string(r->warm ? "warm" : "cold"));
 	json_object_set_new(o, "peak_memory_bytes", json_integer((json_int_t)r->peak_memory_bytes));
+	json_object_set_new(o, "memory_base_bytes", json_integer((json_int_t)r->memory_base_bytes));
 	json_object_set_new(o, "stdout", text_json(r->stdout_data, r->stdout_len));
 	json_object_set_new(o, "stdout_truncated", json_boolean(r->stdout_truncated));
 	json_object_set_new(o, "stderr", text_json(r->stderr_data, r->stderr_len));

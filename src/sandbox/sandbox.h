@@ -122,6 +122,9 @@ struct sandbox_result {
 	uint64_t wall_ms;
 	uint64_t cpu_ms;
 	uint64_t peak_memory_bytes;
+	/* Warm runs: memory the pre-started interpreter held at hand-off; the
+	 * bill counts only the peak above it. 0 for cold runs. */
+	uint64_t memory_base_bytes;
 	char *stdout_data;
 	size_t stdout_len;
 	bool stdout_truncated;

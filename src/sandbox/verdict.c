@@ -49,6 +49,7 @@ static void usage_fill(const struct cgroup_run *cg, const struct supervise_outco
 	res->wall_ms = out->wall_ms;
 	res->cpu_ms = st->have_cpu ? st->cpu_ns / 1000000 : out->init_cpu_ms;
 	res->peak_memory_bytes = st->have_peak ? st->peak_memory_bytes : out->init_maxrss_bytes;
+	res->memory_base_bytes = st->have_peak ? cg->memory_base_bytes : 0;
 	if (st->pids_max_events)
 		res->limits_hit |= LIMIT_HIT_PIDS;
 	if (st->oom_kills)
