@@ -126,7 +126,8 @@ static bool names_settings(const char *err)
 {
 	static const char *const starts[] = { "LEDGERBOX_EXPORT_ROWS (",
 					      "LEDGERBOX_BREAKER_MIN_CALLS must",
-					      "LEDGERBOX_LLM_MAX_TOKENS (", "LEDGERBOX_RUN_",
+					      "LEDGERBOX_LLM_MAX_TOKENS (", "LEDGERBOX_WARM_POOL_MIN (",
+					      "LEDGERBOX_RUN_",
 					      "run limits: ", "maximum run limits: " };
 
 	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
@@ -256,7 +257,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(setenv(s->variable, line, 1) == 0);
 	}
 	load_and_check(mode, s, err_sizes[data[2] % 4], 1,
-		       strcmp(s->variable, "LEDGERBOX_LLM_KEY") == 0);
+		       strcmp(s->variable, "LEDGERBOX_LLM_KEY") == 0 ||
+			       strcmp(s->variable, "LEDGERBOX_DATABASE_URL") == 0);
 	if (mode == 2)
 		unsetenv(s->variable);
 	free(line);
