@@ -96,6 +96,11 @@ int store_pepper_create(int dir_fd);
 
 /* store_runs.c: 32 lowercase hex characters. */
 bool store_run_id_valid(const char *id);
+/* The audit entries' details, the same from both back ends: a stored run,
+ * a created key. */
+json_t *store_run_audit_detail(const struct run_record *run, size_t n_artifacts);
+json_t *store_key_audit_detail(const char *user, const char *team, enum store_role role,
+			       bool principal_created);
 
 /* store_files.c */
 bool store_artifact_name_valid(const char *name);

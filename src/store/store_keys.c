@@ -145,8 +145,7 @@ static int key_create_tx(struct store *s, const char *actor, const char *user, c
 	if (r < 0)
 		return r;
 	snprintf(subject, sizeof(subject), "key:%lld", (long long)key_id);
-	detail = json_pack("{s:s, s:s, s:s, s:b}", "user", user, "team", team, "role",
-			   store_role_name(role), "principal_created", created);
+	detail = store_key_audit_detail(user, team, role, created);
 	if (!detail)
 		return -ENOMEM;
 	r = store_audit_append_tx(s, actor ? actor : "cli", "key.create", subject, detail);

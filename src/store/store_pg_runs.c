@@ -68,13 +68,6 @@ static int artifact_row_insert(struct store *s, const char *run_id, const struct
 				  5, params, lengths, formats, false, NULL);
 }
 
-static json_t *run_audit_detail(const struct run_record *run, size_t n_artifacts)
-{
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I}", "language", run->language, "status",
-			 run->status, "dataset", run->dataset, "session", run->session,
-			 "duration_ms", (json_int_t)run->duration_ms, "artifacts",
-			 (json_int_t)n_artifacts);
-}
 
 static int run_insert_tx(struct store *s, const struct run_record *run, const char *result,
 			 const struct artifact_file *a, size_t n)
@@ -89,7 +82,7 @@ static int run_insert_tx(struct store *s, const struct run_record *run, const ch
 		r = artifact_row_insert(s, run->id, &a[i]);
 	if (r < 0)
 		return r;
-	detail = run_audit_detail(run, n);
+	detail = store_run_audit_detail(run, n);
 	if (!detail)
 		return -ENOMEM;
 	r = store_pg_audit_append_tx(s, user, "run", run->id, detail);

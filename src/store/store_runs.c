@@ -178,12 +178,19 @@ static int artifact_rows_insert(struct store *s, const char *run_id,
 	return r;
 }
 
-static json_t *run_audit_detail(const struct run_record *run, size_t n_artifacts)
+json_t *store_run_audit_detail(const struct run_record *run, size_t n_artifacts)
 {
 	return json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I}", "language", run->language, "status",
 			 run->status, "dataset", run->dataset, "session", run->session,
 			 "duration_ms", (json_int_t)run->duration_ms, "artifacts",
 			 (json_int_t)n_artifacts);
+}
+
+json_t *store_key_audit_detail(const char *user, const char *team, enum store_role role,
+			       bool principal_created)
+{
+	return json_pack("{s:s, s:s, s:s, s:b}", "user", user, "team", team, "role",
+			 store_role_name(role), "principal_created", principal_created);
 }
 
 static int run_insert_tx(struct store *s, const struct run_record *run, const char *result,
@@ -199,7 +206,7 @@ static int run_insert_tx(struct store *s, const struct run_record *run, const ch
 		r = artifact_rows_insert(s, run->id, a, n);
 	if (r < 0)
 		return r;
-	detail = run_audit_detail(run, n);
+	detail = store_run_audit_detail(run, n);
 	if (!detail)
 		return -ENOMEM;
 	r = store_audit_append_tx(s, user, "run", run->id, detail);
