@@ -48,18 +48,9 @@ static int node_try_lock(struct budget_pg *pg, int32_t id, bool *ret_locked)
 	char class_text[PG_INT_TEXT], id_text[PG_INT_TEXT];
 	const char *params[] = { pg_i64_text(BUDGET_PG_NODE_CLASS, class_text),
 				 pg_i64_text(id, id_text) };
-	PGresult *res;
-	int r = budget_pg_query(pg, "SELECT pg_try_advisory_lock($1::integer, $2::integer)", 2,
-				params, &res);
 
-	if (r < 0)
-		return r;
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-		r = -EIO;
-	else
-		*ret_locked = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	return r;
+	return budget_pg_query_bool(pg, "SELECT pg_try_advisory_lock($1::integer, $2::integer)", 2,
+				    params, ret_locked);
 }
 
 /* Draws node ids until one is free and holds its lock. */

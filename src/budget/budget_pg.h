@@ -69,6 +69,9 @@ void budget_pg_sweep_maybe(struct budget_pg *pg);
  * -ENOSPC, -EROFS and -EEXIST as they are, anything else -EIO. */
 int budget_pg_query(struct budget_pg *pg, const char *sql, int n, const char *const *params,
 		    PGresult **ret);
+/* budget_pg_query() of a statement answering one boolean. */
+int budget_pg_query_bool(struct budget_pg *pg, const char *sql, int n, const char *const *params,
+			 bool *ret);
 /* One statement on its own, repeated once after a reconnect when the
  * connection was lost: only for statements that may safely run twice. */
 int budget_pg_run_once(struct budget_pg *pg, const char *sql, int n, const char *const *params,

@@ -19,18 +19,9 @@
 static int run_settled_tx(struct budget_pg *pg, const char *run_id, bool *ret)
 {
 	const char *params[] = { run_id };
-	PGresult *res;
-	int r = budget_pg_query(pg, "SELECT EXISTS (SELECT 1 FROM ledger WHERE run_id = $1)", 1,
-				params, &res);
 
-	if (r < 0)
-		return r;
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-		r = -EIO;
-	else
-		*ret = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	return r;
+	return budget_pg_query_bool(pg, "SELECT EXISTS (SELECT 1 FROM ledger WHERE run_id = $1)", 1,
+				    params, ret);
 }
 
 static int ledger_append_tx(struct budget_pg *pg, const struct budget_entry *e,

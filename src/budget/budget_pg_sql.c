@@ -45,6 +45,22 @@ int budget_pg_query(struct budget_pg *pg, const char *sql, int n, const char *co
 	return r < 0 ? err_map(r) : 0;
 }
 
+int budget_pg_query_bool(struct budget_pg *pg, const char *sql, int n, const char *const *params,
+			 bool *ret)
+{
+	PGresult *res;
+	int r = budget_pg_query(pg, sql, n, params, &res);
+
+	if (r < 0)
+		return r;
+	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
+		r = -EIO;
+	else
+		*ret = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return r;
+}
+
 int budget_pg_run_once(struct budget_pg *pg, const char *sql, int n, const char *const *params,
 		       PGresult **ret)
 {
