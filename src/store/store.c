@@ -10,9 +10,11 @@
  * (loading it asks whether keys exist) and leftovers of interrupted inserts
  * are swept last, once the runs table can be asked.
  *
- * synchronous=FULL in WAL mode fsyncs the WAL at every commit, so a run
- * whose insert returned 0 survives kill -9 and power loss; NORMAL would
- * only survive the former.
+ * synchronous=FULL in WAL mode fsyncs the WAL at every commit, so what a
+ * call wrote survives kill -9 and power loss; NORMAL would only survive the
+ * former. A run's insert alone commits with NORMAL, because the settle of
+ * its cost right after (FULL, same WAL file) puts it on disk anyway: one
+ * fsync per answer saved (store.h).
  *
  * With a PostgreSQL URL only the state directory is opened here (it keeps
  * the key pepper); the database, its migrations and the pepper's checks

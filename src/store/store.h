@@ -128,6 +128,11 @@ void store_run_id_new(char ret[STORE_RUN_ID_LEN + 1]);
  * STATE_DIR/artifacts/<id>/ (written and fsynced before the transaction
  * commits; removed again if it fails) and appends an audit entry
  * ("run", actor = the run's user, subject = run id), all or nothing.
+ * On SQLite the commit survives the process dying as soon as this returns
+ * but is not fsynced by itself: the next synchronous=FULL commit to the
+ * same database (the server's settle of the run's cost, which follows at
+ * once) fsyncs the shared WAL file and with it this run. Every other write
+ * of the store fsyncs at its own commit. PostgreSQL commits durably.
  * -EINVAL for a bad field or artifact (names: plain file names of at most
  * 200 bytes, no '/', backslash or control characters, not "." or "..", unique;
  * at most 1024 artifacts) with nothing written; -EEXIST for a run id
