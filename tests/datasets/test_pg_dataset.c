@@ -23,35 +23,6 @@ static char data[600];
 static char roles[5][40];
 enum { RO, RW, CR, SQ, WA };
 
-/* Runs SQL (several statements allowed) as the superuser in the test's
- * database. */
-static void db_exec(const char *sql)
-{
-	PGconn *c = PQconnectdb(db_url);
-	PGresult *res;
-
-	if (PQstatus(c) != CONNECTION_OK)
-		fail_msg("cannot reach the test database: %s", PQerrorMessage(c));
-	res = PQexec(c, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(c));
-	PQclear(res);
-	PQfinish(c);
-}
-
-static long db_count(const char *sql)
-{
-	PGconn *c = PQconnectdb(db_url);
-	PGresult *res = PQexec(c, sql);
-	long n;
-
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	PQfinish(c);
-	return n;
-}
-
 /* The test database's URL for another role (trust authentication). */
 static void role_url(const char *role, char out[PGT_URL_MAX])
 {
@@ -91,7 +62,7 @@ static int setup(void **state)
 	pgt_db_create("pgds", db_url);
 	for (int i = 0; i < 5; i++)
 		snprintf(roles[i], sizeof(roles[i]), "lbx_%s_%d", kinds[i], (int)getpid());
-	db_exec("CREATE TABLE invoices (id serial PRIMARY KEY, customer text NOT NULL,"
+	pgt_exec(db_url, "CREATE TABLE invoices (id serial PRIMARY KEY, customer text NOT NULL,"
 		" amount numeric(16,2), issued date, paid boolean, note text);"
 		"INSERT INTO invoices (customer, amount, issued, paid, note) VALUES"
 		" ('Acme', 1250.50, '2025-01-15', true, NULL),"
@@ -109,7 +80,7 @@ static int setup(void **state)
 		 "CREATE ROLE %s LOGIN; GRANT pg_write_all_data TO %s;",
 		 roles[RO], roles[RO], roles[RO], roles[RW], roles[RW], roles[CR], roles[CR],
 		 roles[SQ], roles[SQ], roles[WA], roles[WA]);
-	db_exec(sql);
+	pgt_exec(db_url, sql);
 	snprintf(data, sizeof(data), "%s/pgds-%d", tl_tmp(), (int)getpid());
 	assert_int_equal(mkdir(data, 0755), 0);
 	return 0;
@@ -362,9 +333,9 @@ static void writes_are_refused_and_change_nothing(void **state)
 	expect_error(c, "SET statement_timeout = 0", -EPERM, "not_allowed", "SET", 0);
 	expect_error(c, "COPY invoices TO STDOUT", -EPERM, "not_allowed", "COPY", 0);
 	PQfinish(c);
-	assert_int_equal(db_count("SELECT count(*) FROM invoices WHERE amount > 0"), 3);
-	assert_int_equal(db_count("SELECT last_value FROM invoices_id_seq"), 3);
-	assert_int_equal(db_count("SELECT count(*) FROM pg_tables WHERE tablename = 't'"), 0);
+	assert_int_equal(pgt_count(db_url, "SELECT count(*) FROM invoices WHERE amount > 0"), 3);
+	assert_int_equal(pgt_count(db_url, "SELECT last_value FROM invoices_id_seq"), 3);
+	assert_int_equal(pgt_count(db_url, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"), 0);
 }
 
 static void time_limit_stops_the_query(void **state)
@@ -403,7 +374,7 @@ static void check_prepares_without_running(void **state)
 	assert_non_null(strstr(err, "not allowed: DROP TABLE"));
 	assert_int_equal(pg_dataset_check_sql(c, "SELECT 1; SELECT 2", err, sizeof(err)), -EINVAL);
 	PQfinish(c);
-	assert_int_equal(db_count("SELECT count(*) FROM invoices"), 3);
+	assert_int_equal(pgt_count(db_url, "SELECT count(*) FROM invoices"), 3);
 }
 
 static json_t *find(json_t *list, const char *name)

@@ -24,30 +24,6 @@ static char *env_vars[] = { "LEDGERBOX_MAX_RUNS=2", "LEDGERBOX_TABLE_ROWS=10", l
 			    "LEDGERBOX_LLM_API=ollama", "LEDGERBOX_LLM_RETRIES=0",
 			    "LEDGERBOX_REPAIR_ATTEMPTS=1", NULL };
 
-static void db_exec(const char *sql)
-{
-	PGconn *c = PQconnectdb(db_url);
-	PGresult *res = PQexec(c, sql);
-
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(c));
-	PQclear(res);
-	PQfinish(c);
-}
-
-static long db_count(const char *sql)
-{
-	PGconn *c = PQconnectdb(db_url);
-	PGresult *res = PQexec(c, sql);
-	long n;
-
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	PQfinish(c);
-	return n;
-}
-
 static void url_dataset(const char *name, const char *url, mode_t mode)
 {
 	char path[800];
@@ -95,14 +71,14 @@ static int setup(void **state)
 		 llm_stub_port(stub));
 	pgt_db_create("pgapi", db_url);
 	snprintf(role, sizeof(role), "lbx_api_ro_%d", (int)getpid());
-	db_exec("CREATE TABLE invoices (id serial PRIMARY KEY, customer text NOT NULL,"
+	pgt_exec(db_url, "CREATE TABLE invoices (id serial PRIMARY KEY, customer text NOT NULL,"
 		" amount numeric(12,2), issued date, note text);"
 		"INSERT INTO invoices (customer, amount, issued, note) VALUES"
 		" ('Acme', 1250.50, '2025-01-15', NULL), ('Globex', 300.00, '2025-02-01', 'late'),"
 		" ('Initech', 99.95, '2025-03-10', 'small')");
 	snprintf(sql, sizeof(sql), "CREATE ROLE %s LOGIN; GRANT SELECT ON invoices TO %s", role,
 		 role);
-	db_exec(sql);
+	pgt_exec(db_url, sql);
 	hl_prepare(&srv, "pgapi", env_vars);
 	snprintf(url, sizeof(url), "postgres://%s%s", role, strchr(db_url, '@'));
 	url_dataset("books", url, 0600);
@@ -219,9 +195,9 @@ static void writes_are_refused(void **state)
 		assert_true(json_is_null(json_object_get(r.json, "table")));
 		hl_reply_free(&r);
 	}
-	assert_int_equal(db_count("SELECT count(*) FROM invoices WHERE amount > 0"), 3);
-	assert_int_equal(db_count("SELECT last_value FROM invoices_id_seq"), 3);
-	assert_int_equal(db_count("SELECT count(*) FROM pg_tables WHERE tablename = 'stolen'"), 0);
+	assert_int_equal(pgt_count(db_url, "SELECT count(*) FROM invoices WHERE amount > 0"), 3);
+	assert_int_equal(pgt_count(db_url, "SELECT last_value FROM invoices_id_seq"), 3);
+	assert_int_equal(pgt_count(db_url, "SELECT count(*) FROM pg_tables WHERE tablename = 'stolen'"), 0);
 }
 
 static void slow_query_hits_the_time_limit(void **state)
@@ -237,7 +213,7 @@ static void slow_query_hits_the_time_limit(void **state)
 	assert_string_equal(json_string_value(json_array_get(hit, 0)), "wall");
 	hl_reply_free(&r);
 	/* The server's session is gone with it. */
-	assert_int_equal(db_count("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+	assert_int_equal(pgt_count(db_url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
 				  "'%pg_sleep(30)%' AND state = 'active' AND pid <> pg_backend_pid()"),
 			 0);
 }

@@ -24,10 +24,10 @@ static inline const char *pgt_admin_url(void)
 	return tl_env("LEDGERBOX_TEST_PG_URL");
 }
 
-/* Runs one statement as the superuser on the admin database. */
-static inline void pgt_admin_exec(const char *sql)
+/* Runs SQL (several statements allowed) as the URL's role. */
+static inline void pgt_exec(const char *url, const char *sql)
 {
-	PGconn *c = PQconnectdb(pgt_admin_url());
+	PGconn *c = PQconnectdb(url);
 	PGresult *res;
 
 	if (PQstatus(c) != CONNECTION_OK)
@@ -37,6 +37,27 @@ static inline void pgt_admin_exec(const char *sql)
 		fail_msg("%s: %s", sql, PQerrorMessage(c));
 	PQclear(res);
 	PQfinish(c);
+}
+
+/* The number a one-value query answers (a count). */
+static inline long pgt_count(const char *url, const char *sql)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *res = PQexec(c, sql);
+	long n;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	PQfinish(c);
+	return n;
+}
+
+/* Runs one statement as the superuser on the admin database. */
+static inline void pgt_admin_exec(const char *sql)
+{
+	pgt_exec(pgt_admin_url(), sql);
 }
 
 /* Creates database "<prefix>_<pid>_<n>" and writes its URL to ret. */
