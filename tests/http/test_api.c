@@ -47,9 +47,12 @@ static int sandbox_processes(void)
 	return n;
 }
 
-/* Interpreters of warm sandboxes (docs/warm-pool.md), which wait for a run
- * while the server is up: each warm sandbox is its init and one of these. */
-static int warm_interpreters(void)
+/* Interpreters of cold runs: the driver without --warm. Warm sandboxes
+ * (docs/warm-pool.md) wait for a run while the server is up and are
+ * started again after each Python run, so counting every sandbox process
+ * would catch one being set up; a cold run's interpreter is what a
+ * cancelled run must not leave behind. */
+static int cold_interpreters(void)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -68,17 +71,12 @@ static int warm_interpreters(void)
 		for (size_t i = 0; i + 1 < len; i++)
 			if (text[i] == '\0')
 				text[i] = ' ';
-		n += strstr(text, "/run/ledgerbox/driver.py --warm") != NULL;
+		n += strstr(text, "/run/ledgerbox/driver.py") != NULL &&
+		     strstr(text, "/run/ledgerbox/driver.py --warm") == NULL;
 	}
 	if (d)
 		closedir(d);
 	return n;
-}
-
-/* Sandbox processes other than warm sandboxes. */
-static int cold_sandbox_processes(void)
-{
-	return sandbox_processes() - 2 * warm_interpreters();
 }
 
 static int setup(void **state)
@@ -464,14 +462,17 @@ static void client_disconnect_cancels_the_run(void **state)
 	json_t *runs;
 	(void)state;
 
-	const char *body = "{\"language\":\"python\",\"code\":\"import time\\ntime.sleep(20)\"}";
+	/* A /tmp size of its own keeps the run out of the warm pool, so its
+	 * interpreter is a cold one the count below can see. */
+	const char *body = "{\"language\":\"python\",\"code\":\"import time\\ntime.sleep(20)\","
+			   "\"limits\":{\"tmpBytes\":33554432}}";
 
 	hl_call_timeout(&srv, "POST", "/api/analyze", bob, body, strlen(body), NULL, 1500, &r);
 	assert_true(r.status < 0); /* the client gave up */
 	hl_reply_free(&r);
-	for (int i = 0; i < 100 && cold_sandbox_processes() > 0; i++)
+	for (int i = 0; i < 100 && cold_interpreters() > 0; i++)
 		usleep(50000);
-	assert_int_equal(cold_sandbox_processes(), 0);
+	assert_int_equal(cold_interpreters(), 0);
 	for (int i = 0; i < 100; i++) {
 		hl_call(&srv, "GET", "/api/runs?limit=1", bob, NULL, &r);
 		runs = json_object_get(r.json, "runs");
