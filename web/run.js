@@ -54,7 +54,11 @@ function paramInput(p) {
     Object.assign(attrs, { type: "number", step: "1", min: p.min, max: p.max });
   else Object.assign(attrs, { type: "text", maxlength: p.maxLength });
   if (p.required) attrs.required = true;
-  const input = el("input", attrs);
+  // A parameter with a fixed set of values is a choice among them.
+  const input = p.enum
+    ? el("select", { id, name: p.name, "data-param": p.name, "data-type": p.type,
+      "aria-describedby": `${id}-hint` }, p.enum.map((v) => el("option", { value: v }, v)))
+    : el("input", attrs);
   if (p.default !== null && p.default !== undefined) input.value = String(p.default);
   return el("div", { class: "field" },
     el("label", { for: id }, p.name.replace(/_/g, " ") + (p.required ? " (required)" : "")),

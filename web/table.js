@@ -58,7 +58,9 @@ export function renderTable(table, runId) {
   const caption = el("caption", {}, `${shown} row${shown === 1 ? "" : "s"} shown`);
   const tableNode = el("table", { class: "data" }, caption, el("thead", {}, el("tr", {}, heads)), tbody);
   const parts = [];
-  if (table.truncated || total > shown) {
+  // A notice is shown whenever there is one: a cut table, or an empty one
+  // whose filter matched nothing (it lists the values that exist).
+  if (table.notice || table.truncated || total > shown) {
     parts.push(el("p", { class: "notice", role: "note" },
       table.notice || `Showing the first ${shown} of ${total} rows. The CSV download holds all of them.`));
   }

@@ -16,6 +16,7 @@
 #include "http/analyze_internal.h"
 #include "http/table_csv.h"
 #include "obs/metrics.h"
+#include "templates/templates.h"
 #include "util/banned.h"
 
 /* Cuts the table for the response and keeps the whole of it as CSV. */
@@ -56,6 +57,24 @@ static void table_present(json_t *table, const char *run_id, const struct config
 			 "Showing the first %zu rows of more than %zu (counting stopped at the time "
 			 "limit). The CSV download holds %zu.", json_array_size(rows), kept, kept);
 	json_object_set_new(table, "notice", json_string(notice));
+}
+
+/* An empty table from a template whose filter value matches nothing in the
+ * data says so, with the values that exist, in table.notice (which the
+ * page shows) and in the answer's "notices". A failed look-up leaves the
+ * answer as it is: the table itself is right either way. */
+static void template_empty_explain(const struct analyze_req *a, json_t *table, json_t *response)
+{
+	char notice[1024];
+
+	if (!a->template_id || !a->sqlite_path[0] || !json_is_object(table) ||
+	    json_array_size(json_object_get(table, "rows")) > 0)
+		return;
+	if (template_explain_empty(a->template_id, json_object_get(a->body, "params"),
+				   a->sqlite_path, notice, sizeof(notice)) != 1)
+		return;
+	json_object_set_new(table, "notice", json_string(notice));
+	json_object_set_new(response, "notices", json_pack("[s]", notice));
 }
 
 static json_t *artifacts_present(struct pool_result *pr, const char *run_id, struct run_output *out)
@@ -130,6 +149,8 @@ void analyze_response_build(const struct analyze_req *a, const char *code, struc
 		artifacts_present(pr, id, out), "usage", usage_of(r), "exitCode",
 		json_integer(json_integer_value(json_object_get(r, "exit_code"))), "cacheHit", 0,
 		"cost", 0, "tokensUsed", 0, "durationMs", (json_int_t)duration_ms, "attempts");
+	if (out->response)
+		template_empty_explain(a, table, out->response);
 	if (out->response && a->template_id)
 		json_object_set_new(out->response, "template",
 				    json_pack("{s:s,s:O?}", "id", a->template_id, "params",

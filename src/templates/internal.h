@@ -26,9 +26,24 @@ struct tpl_need {
 	const char *const *columns;
 };
 
+/* A parameter that filters the data, for saying why a table is empty
+ * (tpl_explain.c). Both queries are SELECTs that follow the params CTE. */
+struct tpl_filter {
+	/* One row: whether the value matches anything (0 or 1), and how the
+	 * notice names it ("segment 'Retail'"). */
+	const char *probe;
+	/* The values that exist, one text per row, in order. */
+	const char *values;
+	/* What those values are: "segments in the data". */
+	const char *intro;
+};
+
 struct tpl_code {
 	const struct tpl_need *needs;
 	size_t n_needs;
+	/* In order: the first whose probe finds nothing explains an empty table. */
+	const struct tpl_filter *filters;
+	size_t n_filters;
 	/* SQL after "WITH params AS (...),": more CTEs, then the SELECT. */
 	const char *sql;
 	/* Python import lines, then the program after the parameter block and

@@ -19,7 +19,8 @@
  * Types: "year" (a JSON integer from 1900 to 2200), "integer" (a JSON
  * integer from min to max), "date" (a JSON string YYYY-MM-DD naming a real
  * day in years 1900 to 2200), "string" (a JSON string of min to max bytes
- * of UTF-8 without control characters). JSON null means "not given".
+ * of UTF-8 without control characters; some accept only a fixed set of
+ * values). JSON null means "not given".
  */
 #ifndef LEDGERBOX_TEMPLATES_H
 #define LEDGERBOX_TEMPLATES_H
@@ -37,6 +38,8 @@ struct template_param {
 	const char *default_text; /* the default as text ("2025", "2025-12-31"), or NULL */
 	bool required;
 	int64_t min, max;         /* integer and year: value bounds; string: length in bytes */
+	/* string: the only values accepted (NULL-terminated), or NULL for any. */
+	const char *const *choices;
 };
 
 struct template_info {
@@ -54,7 +57,8 @@ const struct template_info *template_find(const char *id);
 
 /* [{"id", "title", "description", "languages": ["sql", "python"],
  *   "params": [{"name", "type", "required", "default", "description",
- *               "min"?, "max"? (integer and year), "maxLength"? (string)}],
+ *               "min"?, "max"? (integer and year), "maxLength"? (string),
+ *               "enum"? (a string with a fixed set of values)}],
  *   "requires": {"table": ["column", ...]}}]
  * "default" is a JSON integer for integer and year, a string for date and
  * string, null when there is none. The caller owns the result; NULL when
@@ -86,5 +90,17 @@ int template_build(const char *id, json_t *params, const char *language,
  * template needs. -EIO: the file cannot be opened or read as SQLite.
  */
 int template_check_dataset(const char *id, const char *sqlite_path, char *err, size_t err_len);
+
+/*
+ * Says why template `id` run with `params` gave an empty table, when a
+ * filter value matches nothing in the dataset at sqlite_path (opened
+ * read-only): notice gets "no rows for segment 'Retail'; segments in the
+ * data (matched exactly, case included): education, ..., retail" and the
+ * result is 1. 0: every filter value matches something (notice untouched).
+ * -ENOENT: no such template; -EINVAL: bad params (as template_build says);
+ * -EIO: the file cannot be opened or queried; -ENOMEM.
+ */
+int template_explain_empty(const char *id, json_t *params, const char *sqlite_path,
+			   char *notice, size_t notice_len);
 
 #endif

@@ -3,7 +3,8 @@
  * An invoice is open on the day when it was issued by then and not paid by
  * then, so a past day shows what was open at the time. All five buckets
  * are always listed, in order; their amounts add up to the receivables
- * balance on that day.
+ * balance on that day. On a day before the first invoice the table is
+ * empty (the notice says when invoices begin), not five zeros.
  */
 #include "templates/internal.h"
 
@@ -47,6 +48,8 @@ static const char sql[] =
 	"       round(100.0 * cents / nullif((SELECT sum(cents) FROM aged), 0), 1)\n"
 	"         AS pct_of_total\n"
 	"FROM aged\n"
+	"-- Before the first invoice there is nothing to age: no rows, not zeros.\n"
+	"WHERE EXISTS (SELECT 1 FROM invoices i, params p WHERE i.issue_date <= p.as_of)\n"
 	"ORDER BY position;\n";
 
 static const char py_imports[] =
@@ -66,6 +69,8 @@ static const char python[] =
 	"    con,\n"
 	"    params=(as_of, as_of),\n"
 	")\n"
+	"issued = con.execute(\"SELECT count(*) FROM invoices WHERE issue_date <= ?\", (as_of,))\n"
+	"any_issued = issued.fetchone()[0] > 0\n"
 	"con.close()\n"
 	"\n"
 	"due = pd.to_datetime(open_invoices[\"due_date\"])\n"
@@ -83,12 +88,25 @@ static const char python[] =
 	"    \"amount\": amount / 100,\n"
 	"    \"pct_of_total\": (100 * amount / total).round(1) if total else [None] * len(BUCKETS),\n"
 	"})\n"
+	"# Before the first invoice there is nothing to age: no rows, not zeros.\n"
+	"if not any_issued:\n"
+	"    result = result.iloc[0:0]\n"
 	"\n"
 	"result\n";
+
+static const struct tpl_filter filters[] = {
+	{ "SELECT EXISTS (SELECT 1 FROM invoices i WHERE i.issue_date <= p.as_of),\n"
+	  "       printf('as_of %s (before any invoice)', p.as_of)\n"
+	  "FROM params p",
+	  "SELECT min(issue_date) || ' to ' || max(issue_date) FROM invoices",
+	  "invoice issue dates in the data" },
+};
 
 const struct tpl_code tpl_ar_aging = {
 	.needs = needs,
 	.n_needs = sizeof(needs) / sizeof(needs[0]),
+	.filters = filters,
+	.n_filters = sizeof(filters) / sizeof(filters[0]),
 	.sql = sql,
 	.py_imports = py_imports,
 	.python = python,

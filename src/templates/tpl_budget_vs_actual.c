@@ -3,8 +3,9 @@
  * against what the ledger shows, from January to a chosen month of a year.
  * Both are in the account's normal direction (credits for revenue, debits
  * for expenses and for contra-revenue), as budgets are. variance is actual
- * less budget; favorable is 1 when that is good news (more on a credit
- * account, less on a debit account). Accounts with neither budget nor
+ * less budget; assessment is "favorable" when that is good news (more on a
+ * credit account, less on a debit account), "unfavorable" when it is bad
+ * news, and "on budget" when the two are equal to the cent. Accounts with neither budget nor
  * ledger lines in the period are left out. The Python version also saves
  * budget_vs_actual.png.
  */
@@ -69,8 +70,11 @@ static const char sql[] =
 	"       actual / 100.0 AS actual,\n"
 	"       (actual - budget) / 100.0 AS variance,\n"
 	"       round(100.0 * (actual - budget) / nullif(budget, 0), 1) AS variance_pct,\n"
-	"       CASE WHEN normal_balance = 'credit' THEN actual >= budget\n"
-	"            ELSE actual <= budget END AS favorable\n"
+	"       -- Good news is more on a credit account, less on a debit account; no\n"
+	"       -- difference at all is neither.\n"
+	"       CASE WHEN actual = budget THEN 'on budget'\n"
+	"            WHEN (normal_balance = 'credit') = (actual > budget) THEN 'favorable'\n"
+	"            ELSE 'unfavorable' END AS assessment\n"
 	"FROM lines\n"
 	"ORDER BY account_id;\n";
 
@@ -79,6 +83,7 @@ static const char py_imports[] =
 	"import sqlite3\n"
 	"\n"
 	"import matplotlib.pyplot as plt\n"
+	"import numpy as np\n"
 	"import pandas as pd\n";
 
 static const char python[] =
@@ -115,7 +120,10 @@ static const char python[] =
 	"budget_cents = table[\"account_id\"].map(budget).fillna(0).astype(\"int64\")\n"
 	"actual_cents = sign * table[\"account_id\"].map(debit_cents).fillna(0).astype(\"int64\")\n"
 	"variance = actual_cents - budget_cents\n"
-	"favorable = ((sign < 0) & (variance >= 0)) | ((sign > 0) & (variance <= 0))\n"
+	"# Good news is more on a credit account, less on a debit account; no\n"
+	"# difference at all is neither.\n"
+	"assessment = np.where(variance == 0, \"on budget\",\n"
+	"                      np.where((sign < 0) == (variance > 0), \"favorable\", \"unfavorable\"))\n"
 	"\n"
 	"result = pd.DataFrame({\n"
 	"    \"account_id\": table[\"account_id\"],\n"
@@ -125,26 +133,45 @@ static const char python[] =
 	"    \"actual\": actual_cents / 100,\n"
 	"    \"variance\": variance / 100,\n"
 	"    \"variance_pct\": (100 * variance / budget_cents.where(budget_cents != 0)).round(1),\n"
-	"    \"favorable\": favorable.astype(\"int64\"),\n"
+	"    \"assessment\": assessment,\n"
 	"})\n"
 	"\n"
 	"fig, ax = plt.subplots(figsize=(10, max(3, 0.4 * len(result))))\n"
-	"colors = [\"#2ca25f\" if good else \"#de2d26\" for good in result[\"favorable\"]]\n"
+	"COLORS = {\"favorable\": \"#2ca25f\", \"unfavorable\": \"#de2d26\", \"on budget\": \"#969696\"}\n"
+	"colors = [COLORS[a] for a in result[\"assessment\"]]\n"
 	"ax.barh(result[\"account\"], result[\"variance_pct\"].fillna(0), color=colors)\n"
 	"ax.axvline(0, color=\"black\", linewidth=0.8)\n"
 	"ax.invert_yaxis()\n"
 	"ax.set_xlabel(\"variance against budget, %\")\n"
 	"ax.set_title(f\"Budget against actual, {year}-01 to {year}-{through_month:02d}\"\n"
-	"             \" (green: favorable)\")\n"
+	"             \" (green: favorable, red: unfavorable, grey: on budget)\")\n"
 	"out_dir = os.environ.get(\"LEDGERBOX_OUT_DIR\", \"/out\")\n"
 	"fig.savefig(os.path.join(out_dir, \"budget_vs_actual.png\"), dpi=100, bbox_inches=\"tight\")\n"
 	"plt.close(fig)\n"
 	"\n"
 	"result\n";
 
+static const struct tpl_filter filters[] = {
+	{ "SELECT EXISTS (SELECT 1 FROM budgets b WHERE b.month\n"
+	  "                 BETWEEN printf('%04d-01', p.year) AND printf('%04d-12', p.year))\n"
+	  "       OR EXISTS (SELECT 1 FROM gl_entries g JOIN accounts a USING (account_id)\n"
+	  "                  WHERE a.type IN ('revenue', 'expense') AND g.entry_date\n"
+	  "                    BETWEEN printf('%04d-01-01', p.year) AND printf('%04d-12-31', p.year)),\n"
+	  "       printf('year %d', p.year)\n"
+	  "FROM params p",
+	  "SELECT substr(month, 1, 4) FROM budgets\n"
+	  "UNION\n"
+	  "SELECT substr(g.entry_date, 1, 4) FROM gl_entries g JOIN accounts a USING (account_id)\n"
+	  "WHERE a.type IN ('revenue', 'expense')\n"
+	  "ORDER BY 1",
+	  "years with budgets or revenue and expense lines in the data" },
+};
+
 const struct tpl_code tpl_budget_vs_actual = {
 	.needs = needs,
 	.n_needs = sizeof(needs) / sizeof(needs[0]),
+	.filters = filters,
+	.n_filters = sizeof(filters) / sizeof(filters[0]),
 	.sql = sql,
 	.py_imports = py_imports,
 	.python = python,

@@ -52,6 +52,16 @@ static json_t *default_json(const struct template_param *p)
 	return json_integer(n);
 }
 
+/* The parameter's "enum" array, made on first use. */
+static json_t *choices_of(json_t *o)
+{
+	json_t *list = json_object_get(o, "enum");
+
+	if (!list && json_object_set_new(o, "enum", json_array()) == 0)
+		list = json_object_get(o, "enum");
+	return list;
+}
+
 static json_t *param_json(const struct template_param *p)
 {
 	json_t *o = json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", p->name, "type", p->type,
@@ -67,6 +77,9 @@ static json_t *param_json(const struct template_param *p)
 	} else if (strcmp(p->type, "string") == 0) {
 		if (json_object_set_new(o, "maxLength", json_integer(p->max)) < 0)
 			goto fail;
+		for (const char *const *c = p->choices; c && *c; c++)
+			if (json_array_append_new(choices_of(o), json_string(*c)) < 0)
+				goto fail;
 	}
 	return o;
 fail:

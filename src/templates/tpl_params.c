@@ -189,6 +189,31 @@ static bool text_plain(const unsigned char *s, size_t n)
 	return true;
 }
 
+/* A parameter with a fixed set of values takes one of them, exactly. */
+static int read_choice(const struct template_param *p, const char *text, char *err,
+		       size_t err_len, const char **ret_field)
+{
+	char what[200], shown[56];
+	size_t len = 0;
+	int n;
+
+	if (!p->choices)
+		return 0;
+	for (const char *const *c = p->choices; *c; c++)
+		if (strcmp(*c, text) == 0)
+			return 0;
+	quote_text(text, shown, sizeof(shown));
+	n = snprintf(what, sizeof(what), "%s is not one of its values; expected one of: ", shown);
+	len = n > 0 ? (size_t)n : 0;
+	for (const char *const *c = p->choices; *c && len + 1 < sizeof(what); c++) {
+		n = snprintf(what + len, sizeof(what) - len, "%s%s", c == p->choices ? "" : ", ", *c);
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	return fail(p, err, err_len, ret_field, what);
+}
+
 static int read_string(const struct template_param *p, const json_t *v, struct tpl_value *out,
 		       char *err, size_t err_len, const char **ret_field)
 {
@@ -211,7 +236,7 @@ static int read_string(const struct template_param *p, const json_t *v, struct t
 		return fail(p, err, err_len, ret_field, what);
 	}
 	memcpy(out->text, json_string_value(v), n + 1);
-	return 0;
+	return read_choice(p, out->text, err, err_len, ret_field);
 }
 
 static int read_value(const struct template_param *p, const json_t *v, struct tpl_value *out,

@@ -123,9 +123,22 @@ static const char python[] =
 	"\n"
 	"result\n";
 
+static const struct tpl_filter filters[] = {
+	{ "SELECT EXISTS (SELECT 1 FROM gl_entries g JOIN accounts a USING (account_id)\n"
+	  "               WHERE a.type IN ('revenue', 'expense') AND g.entry_date\n"
+	  "                 BETWEEN printf('%04d-01-01', p.year) AND printf('%04d-12-31', p.year)),\n"
+	  "       printf('year %d', p.year)\n"
+	  "FROM params p",
+	  "SELECT DISTINCT substr(g.entry_date, 1, 4) FROM gl_entries g JOIN accounts a USING "
+	  "(account_id) WHERE a.type IN ('revenue', 'expense') ORDER BY 1",
+	  "years with revenue or expense lines in the data" },
+};
+
 const struct tpl_code tpl_pnl_by_month = {
 	.needs = needs,
 	.n_needs = sizeof(needs) / sizeof(needs[0]),
+	.filters = filters,
+	.n_filters = sizeof(filters) / sizeof(filters[0]),
 	.sql = sql,
 	.py_imports = py_imports,
 	.python = python,

@@ -139,25 +139,188 @@ static void every_template_runs_in_sql_and_python(void **state)
 	}
 }
 
-/* Revenue of the best customer and the number of customers with any. */
-static void top_customers_matches_an_independent_query(void **state)
+/* Runs a template through the server and returns its table (owned by r). */
+static json_t *template_table(const char *id, const char *language, const char *params,
+			      struct reply *r)
 {
-	struct reply r;
-	json_t *table;
-	double want;
+	char body[400];
+
+	snprintf(body, sizeof(body),
+		 "{\"template\":\"%s\",\"language\":\"%s\",\"dataset\":\"demo\",\"params\":%s}",
+		 id, language, params);
+	post(body, 200, r);
+	if (strcmp(hl_str(r->json, "status"), "ok") != 0)
+		fail_msg("%s: %s", body, r->body);
+	return json_object_get(r->json, "table");
+}
+
+static size_t n_rows(json_t *table)
+{
+	return json_array_size(json_object_get(table, "rows"));
+}
+
+static long long to_cents(double v)
+{
+	return llround(v * 100);
+}
+
+/* A column's total over rows [from, to), in cents. */
+static long long column_cents(json_t *table, const char *column, size_t from, size_t to)
+{
+	long long sum = 0;
+
+	for (size_t row = from; row < to; row++)
+		sum += to_cents(cell(table, row, column));
+	return sum;
+}
+
+static size_t row_where(json_t *table, const char *column, const char *value)
+{
+	size_t c = column_index(table, column);
+
+	for (size_t row = 0; row < n_rows(table); row++) {
+		json_t *v = json_array_get(json_array_get(json_object_get(table, "rows"), row), c);
+		if (json_is_string(v) && strcmp(json_string_value(v), value) == 0)
+			return row;
+	}
+	fail_msg("no row with %s = %s", column, value);
+	return 0;
+}
+
+static const char *text_cell(json_t *table, size_t row, const char *column)
+{
+	json_t *v = json_array_get(json_array_get(json_object_get(table, "rows"), row),
+				   column_index(table, column));
+
+	assert_true(json_is_string(v));
+	return json_string_value(v);
+}
+
+#define GL_2025(what) \
+	"SELECT round(total(" what "), 2) FROM gl_entries g JOIN accounts a USING (account_id)" \
+	" WHERE g.entry_date LIKE '2025%' AND "
+
+/* Every template, in both languages, through the server, against figures
+ * computed here another way from the demo SQLite file. */
+static void every_template_ties_out_to_the_ledger(void **state)
+{
+	static const char *const langs[] = { "sql", "python" };
 	(void)state;
 
-	post("{\"template\":\"top_customers\",\"dataset\":\"demo\",\"params\":{\"limit\":3}}", 200,
-	     &r);
-	table = json_object_get(r.json, "table");
-	assert_int_equal(json_array_size(json_object_get(table, "rows")), 3);
-	/* What was invoiced in 2025 (the default year) to the best customer. */
-	want = demo_number("SELECT max(total) FROM (SELECT sum(amount) AS total FROM invoices "
-			   "WHERE substr(issue_date, 1, 4) = '2025' GROUP BY customer_id)");
-	assert_true(want > 0);
-	assert_true(fabs(cell(table, 0, "revenue") - want) < 0.005);
-	assert_true(cell(table, 0, "revenue") >= cell(table, 1, "revenue"));
-	assert_true(cell(table, 1, "revenue") >= cell(table, 2, "revenue"));
+	for (size_t l = 0; l < 2; l++) {
+		const char *lang = langs[l];
+		struct reply pnl_r, r;
+		json_t *pnl = template_table("pnl_by_month", lang, "{}", &pnl_r), *t;
+		long long revenue = to_cents(demo_number(GL_2025("g.credit - g.debit")
+							 "a.type = 'revenue'"));
+		long long cost = to_cents(demo_number(GL_2025("g.debit - g.credit")
+						      "a.subtype = 'cost_of_sales'"));
+		double opening, closing;
+		size_t all;
+
+		/* P&L: net revenue and cost of sales (freight in and shrinkage
+		 * included) of the year. */
+		assert_int_equal(column_cents(pnl, "revenue", 0, n_rows(pnl)), revenue);
+		assert_int_equal(column_cents(pnl, "cost_of_sales", 0, n_rows(pnl)), cost);
+
+		/* Inventory turnover: the P&L's cost of sales, over the mean of
+		 * the inventory account at both ends of the year. */
+		t = template_table("inventory_turnover", lang, "{}", &r);
+		all = n_rows(t) - 1;
+		assert_int_equal(to_cents(cell(t, all, "cost_of_sales")),
+				 column_cents(pnl, "cost_of_sales", 0, n_rows(pnl)));
+		assert_int_equal(column_cents(t, "cost_of_sales", 0, all), cost);
+		opening = demo_number("SELECT total(debit - credit) FROM gl_entries"
+				      " WHERE account_id = 1200 AND entry_date < '2025-01-01'");
+		closing = demo_number("SELECT total(debit - credit) FROM gl_entries"
+				      " WHERE account_id = 1200 AND entry_date <= '2025-12-31'");
+		assert_true(fabs(cell(t, all, "avg_inventory") - (opening + closing) / 2) < 0.006);
+		assert_true(fabs(cell(t, all, "turnover") - cost / 100.0 / ((opening + closing) / 2)) <
+			    0.006);
+		hl_reply_free(&r);
+
+		/* Top customers, every one, net: the P&L's net revenue. */
+		t = template_table("top_customers", lang, "{\"limit\":1000}", &r);
+		assert_int_equal(column_cents(t, "net_revenue", 0, n_rows(t)),
+				 column_cents(pnl, "revenue", 0, n_rows(pnl)));
+		assert_string_equal(text_cell(t, 0, "ranked_by"), "net");
+		hl_reply_free(&r);
+		hl_reply_free(&pnl_r);
+
+		/* Cash flow: principal is financing, interest and fees operating,
+		 * equipment paid for investing, and the three make the change in
+		 * cash. */
+		t = template_table("cash_flow_summary", lang, "{}", &r);
+		assert_int_equal(column_cents(t, "loan", 0, n_rows(t)),
+				 to_cents(demo_number(GL_2025("g.credit - g.debit")
+						      "a.name = 'Bank Loan'")));
+		assert_int_equal(column_cents(t, "other_operating", 0, n_rows(t)),
+				 to_cents(demo_number(GL_2025("g.credit - g.debit") "a.name IN"
+						      " ('Interest Expense', 'Bank Fees')")));
+		assert_int_equal(column_cents(t, "investing", 0, n_rows(t)),
+				 -to_cents(demo_number("SELECT total(amount) FROM bills WHERE"
+						       " category = 'equipment' AND paid_date"
+						       " LIKE '2025%'")));
+		assert_int_equal(column_cents(t, "operating", 0, n_rows(t)) +
+					 column_cents(t, "investing", 0, n_rows(t)) +
+					 column_cents(t, "financing", 0, n_rows(t)),
+				 to_cents(demo_number("SELECT total(debit - credit) FROM gl_entries"
+						      " WHERE account_id = 1000"
+						      " AND entry_date LIKE '2025%'")));
+		hl_reply_free(&r);
+
+		/* AR aging: the receivables account on the day. */
+		t = template_table("ar_aging", lang, "{}", &r);
+		assert_int_equal(column_cents(t, "amount", 0, n_rows(t)),
+				 to_cents(demo_number("SELECT total(debit - credit) FROM gl_entries"
+						      " WHERE account_id = 1100"
+						      " AND entry_date <= '2025-12-31'")));
+		hl_reply_free(&r);
+
+		/* Budget: 2024 insurance was spent exactly as planned. */
+		t = template_table("budget_vs_actual", lang, "{\"year\":2024}", &r);
+		all = row_where(t, "account", "Insurance");
+		assert_int_equal(to_cents(cell(t, all, "variance")), 0);
+		assert_string_equal(text_cell(t, all, "assessment"), "on budget");
+		all = row_where(t, "account", "Sales Revenue");
+		assert_int_equal(to_cents(cell(t, all, "actual")),
+				 to_cents(demo_number("SELECT total(credit - debit) FROM gl_entries"
+						      " WHERE account_id = 4000"
+						      " AND entry_date LIKE '2024%'")));
+		hl_reply_free(&r);
+	}
+}
+
+/* A filter value that matches nothing: an empty table, and a notice (in
+ * the table, which the page shows, and in the answer) listing what exists. */
+static void a_filter_matching_nothing_says_what_exists(void **state)
+{
+	static const char *const langs[] = { "sql", "python" };
+	struct reply r;
+	json_t *t;
+	(void)state;
+
+	for (size_t l = 0; l < 2; l++) {
+		t = template_table("top_customers", langs[l], "{\"segment\":\"Retail\"}", &r);
+		assert_int_equal(n_rows(t), 0);
+		assert_non_null(strstr(hl_str(t, "notice"), "no rows for segment 'Retail'; segments in"
+						     " the data (matched exactly, case included):"));
+		assert_non_null(strstr(hl_str(t, "notice"), "hospitality, office, retail"));
+		assert_string_equal(json_string_value(json_array_get(json_object_get(r.json,
+										   "notices"), 0)),
+				    hl_str(t, "notice"));
+		hl_reply_free(&r);
+	}
+	t = template_table("pnl_by_month", "sql", "{\"year\":2030}", &r);
+	assert_int_equal(n_rows(t), 0);
+	assert_non_null(strstr(hl_str(t, "notice"), "no rows for year 2030; years with revenue or"
+					     " expense lines in the data: 2024, 2025"));
+	hl_reply_free(&r);
+	/* A table with rows has no such notice. */
+	t = template_table("top_customers", "sql", "{\"segment\":\"retail\"}", &r);
+	assert_true(n_rows(t) > 0);
+	assert_null(json_object_get(t, "notice"));
+	assert_null(json_object_get(r.json, "notices"));
 	hl_reply_free(&r);
 }
 
@@ -240,7 +403,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(list_has_every_template),
 		cmocka_unit_test(every_template_runs_in_sql_and_python),
-		cmocka_unit_test(top_customers_matches_an_independent_query),
+		cmocka_unit_test(every_template_ties_out_to_the_ledger),
+		cmocka_unit_test(a_filter_matching_nothing_says_what_exists),
 		cmocka_unit_test(bad_params_name_the_param),
 		cmocka_unit_test(dataset_without_the_columns_is_refused),
 		cmocka_unit_test(query_without_llm_fails_fast_with_help),

@@ -228,12 +228,18 @@ test("a run in progress can be cancelled, and is recorded as killed", async () =
   await page.context().close();
 });
 
-test("a template runs with its parameters", async () => {
+// A signed-in page with template `id` picked, in SQL.
+async function templatePage(id) {
   const page = await newPage(browser);
   await signIn(page, server.keys.analyst);
   await page.getByLabel("Use a template").check();
   await page.getByLabel("Language").selectOption("sql");
-  await page.getByLabel("Template", { exact: true }).selectOption("top_customers");
+  await page.getByLabel("Template", { exact: true }).selectOption(id);
+  return page;
+}
+
+test("a template runs with its parameters", async () => {
+  const page = await templatePage("top_customers");
   await page.getByLabel("year", { exact: true }).fill("2024");
   await page.getByLabel("limit", { exact: true }).fill("5");
   await page.getByRole("button", { name: "Run Analysis" }).click();
@@ -242,9 +248,23 @@ test("a template runs with its parameters", async () => {
   assert.equal(await page.locator("#result table.data tbody tr").count(), 5);
   const run = (await server.api(server.keys.analyst, "GET", `/api/runs/${id}`)).body;
   assert.equal(run.mode, "template");
-  assert.deepEqual(run.template, { id: "top_customers", params: { year: 2024, limit: 5 } });
+  assert.deepEqual(run.template, { id: "top_customers", params: { year: 2024, limit: 5, revenue: "net" } });
   assert.deepEqual(await tableCells(page), run.table.rows.map((r) => r.map((v) => v === null ? "" : String(v))));
   await screenshot(page, "07-template");
+  assertClean(page);
+  await page.context().close();
+});
+
+test("a template filter that matches nothing shows the values that exist", async () => {
+  const page = await templatePage("top_customers");
+  await page.getByLabel("segment", { exact: true }).fill("Retail");
+  await page.getByLabel("revenue", { exact: true }).selectOption("gross");
+  await page.getByRole("button", { name: "Run Analysis" }).click();
+  await waitResult(page);
+  assert.equal(await page.locator("#result table.data tbody tr").count(), 0);
+  const notice = page.locator("#result .notice");
+  await notice.waitFor();
+  assert.match(await notice.textContent(), /no rows for segment 'Retail'; segments in the data .*: education, healthcare, hospitality, office, retail/);
   assertClean(page);
   await page.context().close();
 });
