@@ -647,6 +647,21 @@ int schema_load(const char *dataset, const char *sqlite_path, size_t max_samples
 	return 0;
 }
 
+/* {"table", "column"} of a one-column foreign key, when its names are
+ * usable. */
+static int column_ref_from_json(struct schema_column *c, json_t *ref)
+{
+	const char *table = json_string_value(json_object_get(ref, "table"));
+	const char *column = json_string_value(json_object_get(ref, "column"));
+
+	if (!table || !column || !name_usable((const unsigned char *)table, strlen(table)) ||
+	    !name_usable((const unsigned char *)column, strlen(column)))
+		return 0;
+	c->ref_table = strdup(table);
+	c->ref_column = strdup(column);
+	return c->ref_table && c->ref_column ? 0 : -ENOMEM;
+}
+
 static int table_from_json(json_t *j, struct schema_table *t)
 {
 	json_t *cols = json_object_get(j, "columns"), *c;
@@ -663,9 +678,13 @@ static int table_from_json(json_t *j, struct schema_table *t)
 
 		if (t->n_columns >= SCHEMA_MAX_COLUMNS)
 			break;
-		if (name_usable((const unsigned char *)name, name ? strlen(name) : 0) &&
-		    add_column(t, (const unsigned char *)name, (const unsigned char *)type,
-			       type ? strlen(type) : 0, 0) < 0)
+		if (!name_usable((const unsigned char *)name, name ? strlen(name) : 0))
+			continue;
+		if (add_column(t, (const unsigned char *)name, (const unsigned char *)type,
+			       type ? strlen(type) : 0,
+			       (int)json_integer_value(json_object_get(c, "pk"))) < 0 ||
+		    column_ref_from_json(&t->columns[t->n_columns - 1],
+					 json_object_get(c, "references")) < 0)
 			return -ENOMEM;
 	}
 	return 0;
