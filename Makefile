@@ -22,7 +22,7 @@ BIN      = $(BUILD)/ledgerbox
 CLI_OBJ  = $(filter-out $(BUILD)/src/http/% $(BUILD)/src/cli/serve_cmd.o $(BUILD)/src/runs/% \
            $(BUILD)/src/llm/% $(BUILD)/src/resilience/% $(BUILD)/src/analysis/% \
            $(BUILD)/src/obs/trace%,$(OBJ))
-CLI_LIBS = $(shell pkg-config --libs libseccomp sqlite3 jansson libsodium libpq 2>/dev/null) -lpthread -lm
+CLI_LIBS = $(shell pkg-config --libs libseccomp sqlite3 jansson libsodium libpq libcurl 2>/dev/null) -lpthread -lm
 SERVER   = $(BUILD)/ledgerbox-server
 # The SQL runner the sandbox executes: its own small program, so a query
 # does not load the server's libraries.

@@ -12,7 +12,9 @@
  * value, and stays a note.
  *
  * `check` parses a file exactly as `ledgerbox serve --config FILE` does and
- * reports the first problem as FILE:LINE: ... . Both commands clear the
+ * reports the first problem as FILE:LINE: ... ; on success it also says
+ * whether the LLM server counts as local and whether sample values go to
+ * it (the URL is not printed: it may hold a password). Both commands clear the
  * LEDGERBOX_* settings from their own environment first, so what they say
  * is about the file alone and not about the shell they run in.
  */
@@ -27,6 +29,7 @@
 
 #include "cli/commands.h"
 #include "config/config.h"
+#include "config/llm_local.h"
 #include "util/banned.h"
 
 #define CONFIG_PREFIX "LEDGERBOX_"
@@ -182,12 +185,15 @@ static int config_check_file(const char *path)
 	}
 	settings_env_clear();
 	r = config_load(cfg, path, err, sizeof(err));
-	free(cfg);
 	if (r < 0) {
+		free(cfg);
 		fprintf(stderr, "ledgerbox config check: %s\n", err);
 		return CONFIG_EXIT_BAD;
 	}
 	printf("%s: ok\n", path);
+	/* What of the data may leave the machine is worth a line of its own. */
+	printf("llm: %s\n", llm_privacy_summary(cfg->llm_send_samples, cfg->llm_url));
+	free(cfg);
 	return CONFIG_EXIT_OK;
 }
 

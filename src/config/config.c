@@ -108,7 +108,8 @@ enum kind {
 	X("LLM_KEY", KIND_TEXT, OFF(llm_key), 0, 255, "",                                 \
 	  "API key sent as a bearer token to the LLM server")                                   \
 	X("LLM_SEND_SAMPLES", KIND_TEXT, OFF(llm_send_samples), 1, 7, "auto",                   \
-	  "send sample values to the model: auto (only to a server on this machine), yes, no")  \
+	  "send sample values and whole error messages to the model: auto (only to localhost "  \
+	  "or a loopback address), yes, no")                                                    \
 	X("LLM_CONNECT_TIMEOUT_MS", KIND_U64, OFF(llm_connect_timeout_ms), 1, 600000, "2000",   \
 	  "time to connect to the LLM server, per attempt (1 to 600000)")                       \
 	X("LLM_TIMEOUT_MS", KIND_U64, OFF(llm_timeout_ms), 1, 3600000, "120000",                \

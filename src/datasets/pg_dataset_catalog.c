@@ -41,10 +41,41 @@ static const char tables_sql[] =
 	" AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')) t"
 	" ORDER BY name COLLATE \"C\" LIMIT " TEXT_OF(PG_DATASET_MAX_TABLES);
 
+/* Columns with their place in the primary key (0: none) and, for a
+ * one-column foreign key to a table the role can read by its plain name,
+ * that table and column: what a model needs to join without guessing. */
 static const char columns_sql[] =
-	"SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
-	" WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped"
-	" AND has_column_privilege(attrelid, attnum, 'SELECT') ORDER BY attnum";
+	"SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
+	" coalesce((SELECT array_position(p.conkey, a.attnum) FROM pg_constraint p"
+	"   WHERE p.conrelid = a.attrelid AND p.contype = 'p'), 0),"
+	" fk.relname, fk.attname"
+	" FROM pg_attribute a LEFT JOIN LATERAL (SELECT rc.relname, ra.attname"
+	"   FROM pg_constraint f JOIN pg_class rc ON rc.oid = f.confrelid"
+	"   JOIN pg_attribute ra ON ra.attrelid = f.confrelid AND ra.attnum = f.confkey[1]"
+	"   WHERE f.conrelid = a.attrelid AND f.contype = 'f' AND cardinality(f.conkey) = 1"
+	"   AND f.conkey[1] = a.attnum AND pg_table_is_visible(rc.oid)"
+	"   AND has_table_privilege(rc.oid, 'SELECT') LIMIT 1) fk ON true"
+	" WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
+	" AND has_column_privilege(a.attrelid, a.attnum, 'SELECT') ORDER BY a.attnum";
+
+static json_t *column_json(const PGresult *res, int i)
+{
+	json_t *col = json_pack("{s:s,s:s}", "name", PQgetvalue(res, i, 0), "type",
+				PQgetvalue(res, i, 1));
+	long pk = strtol(PQgetvalue(res, i, 2), NULL, 10);
+
+	if (col && pk > 0 && json_object_set_new(col, "pk", json_integer(pk)) < 0)
+		goto fail;
+	if (col && !PQgetisnull(res, i, 3) &&
+	    json_object_set_new(col, "references", json_pack("{s:s,s:s}", "table",
+							     PQgetvalue(res, i, 3), "column",
+							     PQgetvalue(res, i, 4))) < 0)
+		goto fail;
+	return col;
+fail:
+	json_decref(col);
+	return NULL;
+}
 
 static int push(json_t *array, json_t *v)
 {
@@ -58,8 +89,7 @@ static int columns_of(PGconn *c, const char *oid, json_t **ret)
 	int r = cols ? pg_query(c, columns_sql, 1, &oid, &res, NULL, 0) : -ENOMEM;
 
 	for (int i = 0; r == 0 && i < PQntuples(res); i++)
-		r = push(cols, json_pack("{s:s,s:s}", "name", PQgetvalue(res, i, 0), "type",
-					 PQgetvalue(res, i, 1)));
+		r = push(cols, column_json(res, i));
 	PQclear(res);
 	if (r < 0) {
 		json_decref(cols);

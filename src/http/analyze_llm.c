@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "http/analyze_llm.h"
 #include "obs/metrics.h"
@@ -30,20 +29,6 @@ uint64_t llm_worst_micros(struct request *rq, const struct prompt *p)
 
 	pricing_cost(rq->srv->pricing, &worst, &c);
 	return c.total_micros;
-}
-
-bool llm_samples_allowed(const char *setting, const char *url)
-{
-	const char *host;
-
-	if (strcmp(setting, "yes") == 0)
-		return true;
-	if (strcmp(setting, "no") == 0)
-		return false;
-	host = strstr(url, "://");
-	host = host ? host + 3 : url;
-	return strncmp(host, "127.", 4) == 0 || strncasecmp(host, "localhost", 9) == 0 ||
-	       strncmp(host, "[::1]", 5) == 0;
 }
 
 struct token_sink {

@@ -29,8 +29,4 @@ int llm_generate(struct request *rq, const struct prompt *p, const struct analyz
 		 uint64_t deadline_ms, struct generation *g, struct outcome *o);
 void generation_release(struct generation *g);
 
-/* Whether sample values may go to this back end (LEDGERBOX_LLM_SEND_SAMPLES,
- * "auto": only to a server on this machine). */
-bool llm_samples_allowed(const char *setting, const char *url);
-
 #endif

@@ -22,6 +22,7 @@
 #include "http/analyze_internal.h"
 #include "http/analyze_llm.h"
 #include "llm/extract.h"
+#include "llm/redact.h"
 #include "llm/schema.h"
 #include "llm/validate.h"
 #include "obs/metrics.h"
@@ -45,7 +46,8 @@ struct query {
 	uint64_t prompt_tokens, completion_tokens;
 	bool estimated;
 	char *code;                    /* the last code (owned) */
-	char error[ERROR_TEXT_MAX + 1];/* the last error, for the repair */
+	char error[ERROR_TEXT_MAX + 1];/* the last error, whole: for the analyst */
+	char model_error[ERROR_TEXT_MAX + 1]; /* the last error as the model may see it */
 };
 
 /* The state of one attempt. */
@@ -109,8 +111,26 @@ static void attempt_settle_now(struct query *q, struct attempt *t)
 	generation_release(&t->gen);
 }
 
+/* What the repair prompt says about the error: all of it when the model
+ * may see data (LEDGERBOX_LLM_SEND_SAMPLES) or when the message was made
+ * before any row was read (a parser's, or our own fixed text); else only
+ * the parts redact.h allows. */
+static void model_error_note(struct query *q, const char *type, const char *message,
+			     json_int_t line, bool data_free)
+{
+	struct redact_error e = { .type = type, .line = (long)line, .message = message };
+
+	if (data_free || q->rq->srv->llm_samples) {
+		memcpy(q->model_error, q->error, sizeof(q->error));
+		return;
+	}
+	redact_error_text(&e, sandbox_lang_name(q->a->lang), q->code,
+			  q->have_schema ? &q->schema : NULL, q->model_error, sizeof(q->model_error));
+}
+
+/* data_free: the message was made without reading any row of the data. */
 static void set_error(struct query *q, struct attempt *t, const char *type, const char *message,
-		      json_int_t line)
+		      json_int_t line, bool data_free)
 {
 	json_decref(t->error);
 	t->error = line > 0 ? json_pack("{s:s,s:s%,s:I}", "type", type, "message", message,
@@ -123,11 +143,13 @@ static void set_error(struct query *q, struct attempt *t, const char *type, cons
 	else
 		snprintf(q->error, sizeof(q->error), "%s: %.*s", type,
 			 (int)utf8_cut(message, ERROR_TEXT_MAX - 100), message);
+	model_error_note(q, type, message, line, data_free);
 }
 
-/* What the model is told about a failed run: the runner's error, the end
- * of stderr, and the limit that was hit. */
-static void run_error_note(struct query *q, struct attempt *t, json_t *result)
+/* What the analyst (and, within model_error_note's rule, the model) is
+ * told about a failed run: the runner's error, the end of stderr, and the
+ * limit that was hit. data_free: the run only compiled the code. */
+static void run_error_note(struct query *q, struct attempt *t, json_t *result, bool data_free)
 {
 	json_t *e = json_object_get(result, "runner_error");
 	const char *status = json_string_value(json_object_get(result, "status"));
@@ -139,21 +161,21 @@ static void run_error_note(struct query *q, struct attempt *t, json_t *result)
 		const char *type = json_string_value(json_object_get(e, "type"));
 		const char *m = json_string_value(json_object_get(e, "message"));
 		set_error(q, t, type ? type : "Error", m ? m : "the program failed",
-			  json_integer_value(json_object_get(e, "line")));
+			  json_integer_value(json_object_get(e, "line")), data_free);
 		return;
 	}
 	if (status && strcmp(status, "runtime_error") != 0) {
 		snprintf(msg, sizeof(msg),
 			 "the run was stopped (%s): write code that needs less time, memory or "
 			 "output", status);
-		set_error(q, t, "LimitExceeded", msg, 0);
+		set_error(q, t, "LimitExceeded", msg, 0, true); /* our text, a status name */
 		return;
 	}
 	/* The end of stderr holds the traceback's last lines. */
 	if (!err)
 		err = "the program failed";
 	snprintf(msg, sizeof(msg), "%s", len > 1500 ? err + len - 1500 : err);
-	set_error(q, t, "Error", msg, 0);
+	set_error(q, t, "Error", msg, 0, data_free);
 }
 
 static int prompt_for(struct query *q, unsigned n, struct prompt *p, struct outcome *o)
@@ -167,7 +189,7 @@ static int prompt_for(struct query *q, unsigned n, struct prompt *p, struct outc
 				      .max_tokens = cfg->llm_max_tokens };
 	char err[512];
 	int r = n == 1 ? prompt_build(&opt, p, err, sizeof(err))
-		       : prompt_build_repair(&opt, q->code ? q->code : "", q->error, p, err,
+		       : prompt_build_repair(&opt, q->code ? q->code : "", q->model_error, p, err,
 					     sizeof(err));
 
 	if (r == -E2BIG)
@@ -226,7 +248,8 @@ static int code_check(struct query *q, struct attempt *t, struct analyze_req *ch
 			outcome_error(o, 500, "dataset_unreadable", err, "dataset", 0, NULL);
 			r = -1;
 		} else if (r < 0) {
-			set_error(q, t, "SQLError", err, 0);
+			/* Preparing reads the schema, never a row. */
+			set_error(q, t, "SQLError", err, 0, true);
 			r = 1;
 		}
 	} else if (analyze_sandbox(q->rq, check, q->code, true, NULL, &pr, o) < 0) {
@@ -235,7 +258,7 @@ static int code_check(struct query *q, struct attempt *t, struct analyze_req *ch
 		charge_add_run(q->rq, pr.result, &t->charge);
 		const char *status = json_string_value(json_object_get(pr.result, "status"));
 		if (!status || strcmp(status, "ok") != 0) {
-			run_error_note(q, t, pr.result);
+			run_error_note(q, t, pr.result, true); /* compiled, not run */
 			r = 1;
 		}
 	}
@@ -261,7 +284,7 @@ static int generate(struct query *q, struct attempt *t, const struct prompt *p, 
 	trace_span_attr_int(step, "llm.completion_tokens", (int64_t)t->gen.usage.completion_tokens);
 	trace_span_attr_int(step, "cost_micros", (int64_t)t->charge.actual.total_micros);
 	if (r == 0 && extract_code(t->gen.reply, sandbox_lang_name(q->a->lang), &code) < 0) {
-		set_error(q, t, "NoCode", "the reply held no code", 0);
+		set_error(q, t, "NoCode", "the reply held no code", 0, true);
 		r = 1;
 	}
 	if (code) {
@@ -329,7 +352,7 @@ static int run_code(struct query *q, struct attempt *t, bool last, int64_t creat
 	if (!last && status && strcmp(status, "ok") != 0 && strcmp(status, "killed") != 0 &&
 	    strcmp(status, "sandbox_error") != 0) {
 		charge_add_run(q->rq, pr.result, &t->charge);
-		run_error_note(q, t, pr.result);
+		run_error_note(q, t, pr.result, false);
 		t->run_status = NULL;
 		pool_result_release(&pr);
 		return 1;
@@ -342,7 +365,7 @@ static int run_code(struct query *q, struct attempt *t, bool last, int64_t creat
 	} else {
 		charge_add_run(q->rq, pr.result, &t->charge);
 		if (status && strcmp(status, "ok") != 0)
-			run_error_note(q, t, pr.result);
+			run_error_note(q, t, pr.result, false);
 		attempt_note(q, t);
 		final_answer(q, &out);
 		step = trace_span_start(q->rq->srv->tracer, q->span, "settle");
@@ -393,7 +416,9 @@ static bool schema_prepare(struct query *q, struct outcome *o)
 		return schema_prepare_postgres(q, o);
 	if (!q->a->sqlite_path[0])
 		return true;
-	if (schema_load(q->a->dataset, q->a->sqlite_path, SCHEMA_MAX_SAMPLES, &q->schema, err,
+	/* Values the model may not see are not even read. */
+	if (schema_load(q->a->dataset, q->a->sqlite_path,
+			q->rq->srv->llm_samples ? SCHEMA_MAX_SAMPLES : 0, &q->schema, err,
 			sizeof(err)) < 0) {
 		outcome_error(o, 500, "dataset_unreadable", err, "dataset", 0, NULL);
 		return false;

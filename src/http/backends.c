@@ -10,6 +10,7 @@
 #include "http/analyze_llm.h"
 #include "http/http.h"
 #include "cache/cache.h"
+#include "config/llm_local.h"
 #include "obs/trace.h"
 #include "util/banned.h"
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/llm_local.h"
 #include "http/request.h"
 #include "obs/metrics.h"
 #include "templates/templates.h"
@@ -17,15 +18,20 @@ enum MHD_Result route_healthz(struct request *rq)
 	return r;
 }
 
-/* The LLM back end: reachable now (a short probe), and where. */
+/* The LLM back end: reachable now (a short probe), where, and what of the
+ * data may go to it (local: on this machine by llm_url_is_local();
+ * samples: sample values and full error messages go to it). */
 static json_t *llm_status(struct request *rq)
 {
+	const struct config *cfg = rq->srv->cfg;
 	struct llm_error e = { 0 };
 	bool ok = llm_ready(&rq->srv->llm, &e) == 0;
 
-	return json_pack("{s:s,s:s,s:s,s:b,s:s?}", "url", rq->srv->llm.url, "api",
+	return json_pack("{s:s,s:s,s:s,s:b,s:s?,s:b,s:b,s:s}", "url", rq->srv->llm.url, "api",
 			 llm_api_name(rq->srv->llm.api), "model", rq->srv->llm.model, "reachable", ok,
-			 "error", ok ? NULL : e.message);
+			 "error", ok ? NULL : e.message, "local", llm_url_is_local(cfg->llm_url),
+			 "samples", rq->srv->llm_samples, "privacy",
+			 llm_privacy_summary(cfg->llm_send_samples, cfg->llm_url));
 }
 
 /* Ready when the store answers and a sandbox worker slot exists; the LLM

@@ -170,7 +170,9 @@ static int xfer_setup(struct xfer_run *run, struct curl_slist *headers)
 		return -ENOMEM;
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
+	/* Whatever counts as local (config/llm_local.h) never goes through a
+	 * proxy, which would carry it off this machine. */
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "localhost,127.0.0.0/8,::1,::ffff:127.0.0.0/104");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "ledgerbox");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_error);

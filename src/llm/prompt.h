@@ -9,8 +9,10 @@
  * the schema last, so the tables sit right before the request.
  *
  * Privacy: sample values go in only when include_samples is true; result
- * rows never do (nothing here sees them). Every text that goes in (request,
- * failed code, error) is made valid UTF-8 first.
+ * rows never do (nothing here sees them). The error of a repair goes in as
+ * given: for a model that may not see data the caller passes the report
+ * of llm/redact.h, never the run's own message. Every text that goes in
+ * (request, failed code, error) is made valid UTF-8 first.
  *
  * Fitting: tokens are estimated as ceil(bytes / 4) per message (the rule
  * llm_estimate_tokens() also uses). The prompt plus max_tokens must fit

@@ -11,7 +11,11 @@
  * TABLE_WORD_SCORE, else one that names part of a column name scores 1.
  *
  * Tables are written as annotated CREATE TABLE statements: the form models
- * have seen most, in any language.
+ * have seen most, in any language, with their primary and (one-column)
+ * foreign keys, so joins need no guessing. Sample values are "e.g. ..."
+ * unless they are the column's complete set of values ("one of ..."): a
+ * list that looks complete but is not makes a model filter on the values
+ * it saw and miss the rest.
  */
 #include "llm/prompt.h"
 
@@ -294,7 +298,7 @@ static bool looks_numeric(const char *s)
 static int put_samples(struct buf *b, const struct schema_column *c)
 {
 	bool bare = numeric_affinity(c->type);
-	int r = put(b, " -- e.g. ");
+	int r = put(b, c->samples_complete ? " -- one of " : " -- e.g. ");
 
 	for (size_t i = 0; r == 0 && i < c->n_samples; i++) {
 		if (i)
@@ -342,9 +346,57 @@ static int put_table_head(struct buf *b, const struct schema *s, const struct sc
 	return r ? r : put(b, "\n");
 }
 
+static size_t pk_columns(const struct schema_table *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n_columns; i++)
+		n += t->columns[i].pk > 0;
+	return n;
+}
+
+/* " PRIMARY KEY" (a one-column key) and " REFERENCES t(c)". */
+static int put_keys(struct buf *b, const struct schema_column *c, bool single_pk)
+{
+	int r = single_pk && c->pk ? put(b, " PRIMARY KEY") : 0;
+
+	if (r == 0 && c->ref_table) {
+		r = put(b, " REFERENCES ");
+		if (r == 0)
+			r = put_name(b, c->ref_table);
+		if (r == 0 && c->ref_column) {
+			r = put(b, "(");
+			if (r == 0)
+				r = put_name(b, c->ref_column);
+			if (r == 0)
+				r = put(b, ")");
+		}
+	}
+	return r;
+}
+
+/* "  PRIMARY KEY (a, b)" for a key of several columns, in key order. */
+static int put_composite_key(struct buf *b, const struct schema_table *t, size_t n_pk)
+{
+	int r = put(b, "  PRIMARY KEY (");
+
+	for (int k = 1; r == 0 && (size_t)k <= n_pk; k++) {
+		for (size_t i = 0; r == 0 && i < t->n_columns; i++) {
+			if (t->columns[i].pk != k)
+				continue;
+			if (k > 1)
+				r = put(b, ", ");
+			if (r == 0)
+				r = put_name(b, t->columns[i].name);
+		}
+	}
+	return r ? r : put(b, ")\n");
+}
+
 int prompt_table_append(struct buf *b, const struct schema *s, const struct schema_table *t,
 			bool python, bool samples)
 {
+	size_t n_pk = pk_columns(t);
 	int r = put_table_head(b, s, t, python);
 
 	for (size_t i = 0; r == 0 && i < t->n_columns; i++) {
@@ -358,12 +410,16 @@ int prompt_table_append(struct buf *b, const struct schema *s, const struct sche
 			if (r == 0)
 				r = put(b, c->type);
 		}
-		if (r == 0 && i + 1 < t->n_columns)
+		if (r == 0)
+			r = put_keys(b, c, n_pk == 1);
+		if (r == 0 && (i + 1 < t->n_columns || n_pk > 1))
 			r = put(b, ",");
 		if (r == 0 && samples && c->n_samples)
 			r = put_samples(b, c);
 		if (r == 0)
 			r = put(b, "\n");
 	}
+	if (r == 0 && n_pk > 1)
+		r = put_composite_key(b, t, n_pk);
 	return r ? r : put(b, ");\n");
 }

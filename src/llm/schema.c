@@ -6,8 +6,14 @@
  *   defensive mode. Every statement here is fixed SQL of ours with names
  *   quoted by sqlite3_mprintf("%w").
  * - Each statement may run at most STATEMENT_MAX_OPS virtual-machine steps
- *   (a progress handler stops it), and samples come from a bounded prefix
- *   of each table, so loading time does not grow with the data.
+ *   (a progress handler stops it). Samples come from a bounded prefix of
+ *   each table; only a column with few distinct values there is read over
+ *   its whole table, and all such reads of one load share a budget of
+ *   SCHEMA_SAMPLE_MAX_OPS steps, so loading time is bounded whatever the
+ *   data. A read the budget stops leaves its list marked as examples.
+ * - A sample list is called complete only when a read reached the end of
+ *   the table and found no more distinct values than it kept, none of them
+ *   cut or left out (a blob).
  * - A table that cannot be read (a virtual table whose module is missing)
  *   is kept with what could be learnt: rows = -1, maybe no columns.
  */
@@ -36,8 +42,16 @@
 
 struct loader {
 	sqlite3 *db;
-	unsigned ticks; /* progress handler calls since the statement began */
+	unsigned ticks;       /* progress handler calls since the statement began */
+	unsigned limit;       /* handler calls the statement may take */
+	uint64_t sample_left; /* handler calls left for whole-table sample reads */
 	size_t max_samples;
+};
+
+/* What the reads of one column's samples found besides the values. */
+struct sample_state {
+	bool more;    /* a distinct value beyond max_samples was seen */
+	bool inexact; /* a value was cut, cleaned or left out (a blob) */
 };
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
@@ -187,7 +201,7 @@ static int on_progress(void *arg)
 {
 	struct loader *l = arg;
 
-	return ++l->ticks > STATEMENT_MAX_OPS / PROGRESS_EVERY;
+	return ++l->ticks > l->limit;
 }
 
 static int loader_prepare(struct loader *l, const char *sql, sqlite3_stmt **ret)
@@ -195,6 +209,7 @@ static int loader_prepare(struct loader *l, const char *sql, sqlite3_stmt **ret)
 	int rc;
 
 	l->ticks = 0;
+	l->limit = STATEMENT_MAX_OPS / PROGRESS_EVERY;
 	rc = sqlite3_prepare_v2(l->db, sql, -1, ret, NULL);
 	if (rc == SQLITE_NOMEM)
 		return -ENOMEM;
@@ -215,7 +230,7 @@ static int64_t count_rows(struct loader *l, const char *table)
 }
 
 static int add_column(struct schema_table *t, const unsigned char *name, const unsigned char *type,
-		      size_t type_len)
+		      size_t type_len, int pk)
 {
 	struct schema_column *c = &t->columns[t->n_columns];
 
@@ -228,6 +243,7 @@ static int add_column(struct schema_table *t, const unsigned char *name, const u
 		free(c->type);
 		return -ENOMEM;
 	}
+	c->pk = pk;
 	t->n_columns++;
 	return 0;
 }
@@ -235,7 +251,7 @@ static int add_column(struct schema_table *t, const unsigned char *name, const u
 static int load_columns(struct loader *l, struct schema_table *t)
 {
 	sqlite3_stmt *st = NULL;
-	int r = loader_prepare(l, "SELECT name, type FROM pragma_table_info(?1)", &st);
+	int r = loader_prepare(l, "SELECT name, type, pk FROM pragma_table_info(?1)", &st);
 
 	if (r == 0)
 		r = sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC) == SQLITE_OK ? 0 : -ENOMEM;
@@ -249,7 +265,7 @@ static int load_columns(struct loader *l, struct schema_table *t)
 
 		if (name_usable(name, (size_t)sqlite3_column_bytes(st, 0)))
 			r = add_column(t, name, sqlite3_column_text(st, 1),
-				       (size_t)sqlite3_column_bytes(st, 1));
+				       (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_int(st, 2));
 	}
 	sqlite3_finalize(st);
 	/* Room was made for the most columns a table may have; give back the
@@ -265,19 +281,33 @@ static int load_columns(struct loader *l, struct schema_table *t)
 }
 
 /* Adds the value in column i of the current row to c's samples unless it
- * is NULL, a blob, or equal (after cutting) to one already there. */
-static int add_sample(struct schema_column *c, sqlite3_stmt *st, int i)
+ * is NULL, a blob, or equal (after cutting) to one already there; one
+ * beyond max is only noted (st->more). */
+static int add_sample(struct schema_column *c, sqlite3_stmt *st, int i, size_t max,
+		      struct sample_state *ss)
 {
 	int type = sqlite3_column_type(st, i);
 	const char *text;
 	char *sample;
+	size_t len;
 
-	if (type == SQLITE_NULL || type == SQLITE_BLOB)
+	if (type == SQLITE_NULL)
 		return 0;
+	if (type == SQLITE_BLOB) {
+		ss->inexact = true;
+		return 0;
+	}
 	text = (const char *)sqlite3_column_text(st, i);
 	if (!text)
 		return sqlite3_errcode(sqlite3_db_handle(st)) == SQLITE_NOMEM ? -ENOMEM : 0;
-	sample = clean_text(text, (size_t)sqlite3_column_bytes(st, i), SCHEMA_SAMPLE_MAX_BYTES);
+	len = (size_t)sqlite3_column_bytes(st, i);
+	/* Most rows repeat a value already kept as it is: the whole-table
+	 * pass must not clean every cell to find that out. */
+	for (size_t k = 0; k < c->n_samples; k++) {
+		if (strlen(c->samples[k]) == len && memcmp(c->samples[k], text, len) == 0)
+			return 0;
+	}
+	sample = clean_text(text, len, SCHEMA_SAMPLE_MAX_BYTES);
 	if (!sample)
 		return -ENOMEM;
 	for (size_t k = 0; k < c->n_samples; k++) {
@@ -286,6 +316,13 @@ static int add_sample(struct schema_column *c, sqlite3_stmt *st, int i)
 			return 0;
 		}
 	}
+	if (c->n_samples == max) {
+		ss->more = true;
+		free(sample);
+		return 0;
+	}
+	if (strlen(sample) != len || memcmp(sample, text, len) != 0)
+		ss->inexact = true;
 	c->samples[c->n_samples++] = sample;
 	return 0;
 }
@@ -303,40 +340,162 @@ static char *samples_sql(const struct schema_table *t)
 	return sqlite3_str_finish(s);
 }
 
-static int load_samples(struct loader *l, struct schema_table *t)
+/* The first pass, over the table's first rows. *ret_end: it saw them all. */
+static int samples_prefix(struct loader *l, struct schema_table *t, struct sample_state *ss,
+			  bool *ret_end)
 {
 	sqlite3_stmt *st = NULL;
-	char *sql;
-	int r = 0;
+	char *sql = samples_sql(t);
+	int r = 0, rc = SQLITE_ERROR, rows = 0;
 
-	if (l->max_samples == 0 || t->n_columns == 0)
-		return 0;
-	sql = samples_sql(t);
 	if (!sql)
 		return -ENOMEM;
 	if (loader_prepare(l, sql, &st) == 0) {
 		bool want = true;
 
-		while (r == 0 && want && sqlite3_step(st) == SQLITE_ROW) {
+		while (r == 0 && want && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			rows++;
 			want = false;
 			for (size_t i = 0; r == 0 && i < t->n_columns; i++) {
-				struct schema_column *c = &t->columns[i];
-
-				if (c->n_samples < l->max_samples)
-					r = add_sample(c, st, (int)i);
-				want = want || c->n_samples < l->max_samples;
+				if (!ss[i].more)
+					r = add_sample(&t->columns[i], st, (int)i, l->max_samples,
+						       &ss[i]);
+				want = want || !ss[i].more;
 			}
 		}
 	}
+	/* The LIMIT ends the statement too: a full prefix says nothing. */
+	*ret_end = rc == SQLITE_DONE && rows < SCHEMA_SAMPLE_SCAN_ROWS;
 	sqlite3_finalize(st);
 	sqlite3_free(sql);
 	return r;
+}
+
+/* "SELECT "a", "c" FROM "t"": the columns still short-listed, whole. */
+static char *rest_sql(const struct schema_table *t, const struct sample_state *ss, int *cols,
+		      int *ret_n)
+{
+	sqlite3_str *s = sqlite3_str_new(NULL);
+	int n = 0;
+
+	sqlite3_str_appendall(s, "SELECT ");
+	for (size_t i = 0; i < t->n_columns; i++) {
+		if (ss[i].more)
+			continue;
+		sqlite3_str_appendf(s, "%s\"%w\"", n ? ", " : "", t->columns[i].name);
+		cols[n++] = (int)i;
+	}
+	sqlite3_str_appendf(s, " FROM \"%w\"", t->name);
+	*ret_n = n;
+	return sqlite3_str_finish(s);
+}
+
+/* The second pass: the whole table, for the columns that showed few
+ * values in the first, within what is left of the load's budget.
+ * *ret_end: it reached the end of the table. */
+static int samples_rest(struct loader *l, struct schema_table *t, struct sample_state *ss,
+			bool *ret_end)
+{
+	int *cols = calloc(t->n_columns, sizeof(*cols)), n = 0, r = 0, rc = SQLITE_ERROR;
+	char *sql = cols ? rest_sql(t, ss, cols, &n) : NULL;
+	sqlite3_stmt *st = NULL;
+
+	*ret_end = false;
+	if (!sql) {
+		free(cols);
+		return -ENOMEM;
+	}
+	if (n > 0 && loader_prepare(l, sql, &st) == 0) {
+		bool want = true;
+
+		if (l->sample_left < l->limit)
+			l->limit = (unsigned)l->sample_left;
+		while (r == 0 && want && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			want = false;
+			for (int k = 0; r == 0 && k < n; k++) {
+				struct sample_state *c = &ss[cols[k]];
+
+				if (!c->more)
+					r = add_sample(&t->columns[cols[k]], st, k, l->max_samples, c);
+				want = want || !c->more;
+			}
+		}
+		*ret_end = rc == SQLITE_DONE;
+		l->sample_left -= l->ticks < l->sample_left ? l->ticks : l->sample_left;
+	}
+	sqlite3_finalize(st);
+	sqlite3_free(sql);
+	free(cols);
+	return r;
+}
+
+static int load_samples(struct loader *l, struct schema_table *t)
+{
+	struct sample_state *ss;
+	bool end = false;
+	int r;
+
+	if (l->max_samples == 0 || t->n_columns == 0)
+		return 0;
+	ss = calloc(t->n_columns, sizeof(*ss));
+	if (!ss)
+		return -ENOMEM;
+	r = samples_prefix(l, t, ss, &end);
+	/* Few values in the first rows: perhaps all of them, perhaps the rest
+	 * come later (rows in date order, a status only recent rows have).
+	 * Only reading the rest can tell. */
+	if (r == 0 && !end && l->sample_left > 0)
+		r = samples_rest(l, t, ss, &end);
+	for (size_t i = 0; r == 0 && i < t->n_columns; i++)
+		t->columns[i].samples_complete = end && !ss[i].more && !ss[i].inexact;
+	free(ss);
+	return r;
+}
+
+/* One-column foreign keys (a key over several columns is left out: it
+ * cannot be written on one column). */
+static int load_foreign_keys(struct loader *l, struct schema_table *t)
+{
+	sqlite3_stmt *st = NULL;
+	int r = loader_prepare(l,
+			       "SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?1)"
+			       " WHERE id IN (SELECT id FROM pragma_foreign_key_list(?1)"
+			       " GROUP BY id HAVING count(*) = 1)",
+			       &st);
+
+	if (r == 0)
+		r = sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC) == SQLITE_OK ? 0 : -ENOMEM;
+	while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *from = sqlite3_column_text(st, 0);
+		const unsigned char *table = sqlite3_column_text(st, 1);
+		const unsigned char *to = sqlite3_column_text(st, 2);
+
+		if (!from || !name_usable(table, (size_t)sqlite3_column_bytes(st, 1)) ||
+		    (to && !name_usable(to, (size_t)sqlite3_column_bytes(st, 2))))
+			continue;
+		for (size_t i = 0; i < t->n_columns; i++) {
+			struct schema_column *c = &t->columns[i];
+
+			if (c->ref_table || strcmp(c->name, (const char *)from) != 0)
+				continue;
+			c->ref_table = strdup((const char *)table);
+			c->ref_column = to ? strdup((const char *)to) : NULL;
+			if (!c->ref_table || (to && !c->ref_column))
+				r = -ENOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	/* Keys SQLite cannot list are left out, like a table it cannot read. */
+	return r == -ENOMEM ? r : 0;
 }
 
 static int load_table(struct loader *l, struct schema_table *t)
 {
 	int r = load_columns(l, t);
 
+	if (r == 0)
+		r = load_foreign_keys(l, t);
 	if (r == 0) {
 		t->rows = count_rows(l, t->name);
 		r = load_samples(l, t);
@@ -455,7 +614,8 @@ int schema_load(const char *dataset, const char *sqlite_path, size_t max_samples
 		char *err, size_t err_len)
 {
 	struct schema s = { 0 };
-	struct loader l = { .max_samples = max_samples };
+	struct loader l = { .max_samples = max_samples,
+			    .sample_left = SCHEMA_SAMPLE_MAX_OPS / PROGRESS_EVERY };
 	int r;
 
 	if (!sqlite_path || !*sqlite_path || !*base_name(sqlite_path)) {
@@ -487,6 +647,21 @@ int schema_load(const char *dataset, const char *sqlite_path, size_t max_samples
 	return 0;
 }
 
+/* {"table", "column"} of a one-column foreign key, when its names are
+ * usable. */
+static int column_ref_from_json(struct schema_column *c, json_t *ref)
+{
+	const char *table = json_string_value(json_object_get(ref, "table"));
+	const char *column = json_string_value(json_object_get(ref, "column"));
+
+	if (!table || !column || !name_usable((const unsigned char *)table, strlen(table)) ||
+	    !name_usable((const unsigned char *)column, strlen(column)))
+		return 0;
+	c->ref_table = strdup(table);
+	c->ref_column = strdup(column);
+	return c->ref_table && c->ref_column ? 0 : -ENOMEM;
+}
+
 static int table_from_json(json_t *j, struct schema_table *t)
 {
 	json_t *cols = json_object_get(j, "columns"), *c;
@@ -503,9 +678,13 @@ static int table_from_json(json_t *j, struct schema_table *t)
 
 		if (t->n_columns >= SCHEMA_MAX_COLUMNS)
 			break;
-		if (name_usable((const unsigned char *)name, name ? strlen(name) : 0) &&
-		    add_column(t, (const unsigned char *)name, (const unsigned char *)type,
-			       type ? strlen(type) : 0) < 0)
+		if (!name_usable((const unsigned char *)name, name ? strlen(name) : 0))
+			continue;
+		if (add_column(t, (const unsigned char *)name, (const unsigned char *)type,
+			       type ? strlen(type) : 0,
+			       (int)json_integer_value(json_object_get(c, "pk"))) < 0 ||
+		    column_ref_from_json(&t->columns[t->n_columns - 1],
+					 json_object_get(c, "references")) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -552,6 +731,8 @@ void schema_release(struct schema *s)
 		for (size_t j = 0; j < t->n_columns; j++) {
 			free(t->columns[j].name);
 			free(t->columns[j].type);
+			free(t->columns[j].ref_table);
+			free(t->columns[j].ref_column);
 			for (size_t k = 0; k < t->columns[j].n_samples; k++)
 				free(t->columns[j].samples[k]);
 		}

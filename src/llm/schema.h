@@ -6,7 +6,11 @@
  * The SQLite file is opened read-only and immutable (like the SQL runner
  * does), with extension loading off and a bound on the work every statement
  * may do, so a large or hostile file cannot make loading slow. Sample values
- * come from the first SCHEMA_SAMPLE_SCAN_ROWS rows of each table only.
+ * come from the first SCHEMA_SAMPLE_SCAN_ROWS rows of each table; a column
+ * that shows no more than max_samples distinct values there is then read
+ * whole (SELECT DISTINCT ... LIMIT max_samples + 1), within a budget of VM
+ * steps for the whole load, so that a short list is known to be complete
+ * (samples_complete) or known not to be.
  *
  * Everything in a struct schema is valid UTF-8 (invalid bytes become
  * U+FFFD), so it can go into JSON as it is. Privacy: a schema holds sample
@@ -31,7 +35,9 @@
 				       * control characters or invalid UTF-8, are left out: a
 				       * query could not spell them from a prompt */
 #define SCHEMA_TYPE_MAX_BYTES 64      /* declared types are cut to this */
-#define SCHEMA_SAMPLE_SCAN_ROWS 2000  /* rows of a table looked at for samples */
+#define SCHEMA_SAMPLE_SCAN_ROWS 2000  /* rows of a table looked at for samples in one pass */
+#define SCHEMA_SAMPLE_MAX_OPS 4000000u /* VM steps, for the whole load, of the passes that
+					 * read a short-listed column over its whole table */
 
 struct schema_column {
 	char *name;
@@ -39,6 +45,12 @@ struct schema_column {
 	char *samples[SCHEMA_MAX_SAMPLES]; /* distinct, non-NULL, never blobs; control
 					    * characters become spaces */
 	size_t n_samples;
+	bool samples_complete; /* samples are every distinct non-NULL value of the column, as
+				* stored (none cut, no blob): a list, not examples */
+	int pk;                /* position in the primary key (1, 2, ...); 0 when not in it */
+	char *ref_table;       /* a one-column foreign key: the table it refers to, or NULL */
+	char *ref_column;      /* ... and its column; NULL when the key names none (the
+				* referred table's primary key) */
 };
 
 struct schema_table {

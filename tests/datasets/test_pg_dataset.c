@@ -70,10 +70,12 @@ static int setup(void **state)
 		" ('Initech', 12345678901234.56, '2025-03-10', true, 'big');"
 		"CREATE SCHEMA sales; CREATE TABLE sales.orders (id int, total numeric);"
 		"INSERT INTO sales.orders VALUES (1, 10.5), (2, 20);"
-		"CREATE TABLE secret (x int);");
+		"CREATE TABLE secret (x int);"
+		"CREATE TABLE payments (id serial PRIMARY KEY, invoice_id int REFERENCES invoices(id),"
+		" amount numeric(16,2));");
 	snprintf(sql, sizeof(sql),
 		 "CREATE ROLE %s LOGIN; GRANT USAGE ON SCHEMA sales TO %s;"
-		 " GRANT SELECT ON invoices, sales.orders TO %s;"
+		 " GRANT SELECT ON invoices, sales.orders, payments TO %s;"
 		 "CREATE ROLE %s LOGIN; GRANT SELECT, INSERT ON invoices TO %s;"
 		 "CREATE ROLE %s LOGIN; GRANT CREATE ON SCHEMA sales TO %s;"
 		 "CREATE ROLE %s LOGIN; GRANT USAGE ON SEQUENCE invoices_id_seq TO %s;"
@@ -442,8 +444,9 @@ static void prompt_says_postgresql(void **state)
 	assert_int_equal(schema_from_tables("r_ro", list, &s, err, sizeof(err)), 0);
 	json_decref(list);
 	assert_true(s.postgres);
-	assert_int_equal(s.n_tables, 1); /* sales.orders is outside the search_path */
+	assert_int_equal(s.n_tables, 2); /* sales.orders is outside the search_path */
 	assert_string_equal(s.tables[0].name, "invoices");
+	assert_string_equal(s.tables[1].name, "payments");
 	assert_int_equal(s.tables[0].rows, 3);
 	o.schema = &s;
 	assert_int_equal(prompt_build(&o, &p, err, sizeof(err)), 0);
@@ -453,6 +456,9 @@ static void prompt_says_postgresql(void **state)
 	assert_non_null(strstr(sys, "to_char"));
 	assert_null(strstr(sys, "Dialect: SQLite"));
 	assert_non_null(strstr(sys, "numeric(16,2)"));
+	/* Keys, so that joins need no guessing. */
+	assert_non_null(strstr(sys, "  id integer PRIMARY KEY,\n"));
+	assert_non_null(strstr(sys, "  invoice_id integer REFERENCES invoices(id),\n"));
 	prompt_release(&p);
 	schema_release(&s);
 }

@@ -244,6 +244,36 @@ static void python_syntax_error_is_caught_before_the_run(void **state)
 	hl_reply_free(&r);
 }
 
+/* A model on this machine may see the data (LEDGERBOX_LLM_SEND_SAMPLES=auto
+ * and a loopback URL): the repair carries the error's whole message, the
+ * value it quotes included. */
+static void local_model_gets_the_whole_error(void **state)
+{
+	char path[700];
+	char *argv[] = { "/usr/bin/sqlite3", "-readonly", path,
+			 "SELECT name FROM customers ORDER BY rowid LIMIT 1", NULL };
+	struct tl_output o;
+	struct reply r;
+	json_t *body;
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/demo/ledger.sqlite", srv.data);
+	tl_run(argv, NULL, &o);
+	assert_int_equal(o.exit_code, 0);
+	o.out[strcspn(o.out, "\n")] = '\0';
+	reply_push("```python\nimport pandas as pd\ndf = pd.read_csv(\"/data/customers.csv\")\n"
+		   "raise KeyError(df[\"name\"].iloc[0])\n```");
+	reply_push("```python\nprint(1)\n```");
+	analyze("{\"query\":\"first customer\",\"language\":\"python\",\"dataset\":\"demo\"}", 200,
+		&r);
+	body = llm_stub_last_body(stub);
+	assert_true(message_contains(body, "KeyError"));
+	assert_true(message_contains(body, o.out));
+	json_decref(body);
+	tl_output_free(&o);
+	hl_reply_free(&r);
+}
+
 /* Valid code that a regex "fix" would break (a one-element tuple and a
  * trailing comma) runs exactly as written. */
 static void valid_code_survives_unchanged(void **state)
@@ -552,6 +582,9 @@ static void readyz_and_metrics_show_llm_and_breakers(void **state)
 	hl_call(&srv, "GET", "/readyz", NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_true(json_is_true(json_object_get(json_object_get(r.json, "llm"), "reachable")));
+	/* The stub listens on 127.0.0.1: local, so samples go to it. */
+	assert_true(json_is_true(json_object_get(json_object_get(r.json, "llm"), "local")));
+	assert_true(json_is_true(json_object_get(json_object_get(r.json, "llm"), "samples")));
 	b = json_object_get(json_object_get(r.json, "breakers"), "llm");
 	assert_string_equal(hl_str(b, "state"), "closed");
 	assert_string_equal(hl_str(json_object_get(json_object_get(r.json, "breakers"), "sandbox"),
@@ -572,6 +605,7 @@ int main(void)
 		cmocka_unit_test(unknown_column_is_repaired),
 		cmocka_unit_test(python_that_raises_is_repaired),
 		cmocka_unit_test(python_syntax_error_is_caught_before_the_run),
+		cmocka_unit_test(local_model_gets_the_whole_error),
 		cmocka_unit_test(valid_code_survives_unchanged),
 		cmocka_unit_test(model_that_never_succeeds_stops_at_the_limit),
 		cmocka_unit_test(server_errors_are_retried),

@@ -261,6 +261,79 @@ static void test_schema_samples_utf8_nulls_blobs(void **state)
 	free(path);
 }
 
+/* A status that appears only after the first rows the quick pass reads
+ * is found by the whole-table read; lists say whether they are complete;
+ * primary and foreign keys reach the CREATE TABLE. */
+static void test_schema_samples_whole_table_and_keys(void **state)
+{
+	char *path = make_db("whole.sqlite",
+			     "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);"
+			     "INSERT INTO customers VALUES (1, 'Ann'), (2, 'Bob');"
+			     "CREATE TABLE inv (id INTEGER PRIMARY KEY, status TEXT, note TEXT,"
+			     " code TEXT, bits BLOB, customer_id INTEGER REFERENCES customers(id),"
+			     " other INTEGER REFERENCES customers);"
+			     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)"
+			     " INSERT INTO inv SELECT i, CASE WHEN i > 2900 THEN 'open' WHEN i % 2 THEN"
+			     " 'paid' ELSE 'overdue' END, 'n' || i, printf('%.50c', 'x'),"
+			     " CASE WHEN i = 2999 THEN x'00' ELSE 'b' END, 1 + i % 2, 1 FROM n;"
+			     "CREATE TABLE pairs (a TEXT, b TEXT, PRIMARY KEY (b, a));");
+	const struct schema_table *inv;
+	const struct schema_column *status, *note, *code, *bits, *cust;
+	struct buf b;
+	struct schema s;
+	char err[256];
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	assert_int_equal(schema_load("w", path, 5, &s, err, sizeof(err)), 0);
+	inv = table_named(&s, "inv");
+	status = column_named(inv, "status");
+	note = column_named(inv, "note");
+	code = column_named(inv, "code");
+	bits = column_named(inv, "bits");
+	cust = column_named(inv, "customer_id");
+	assert_int_equal(status->n_samples, 3);
+	assert_string_equal(status->samples[2], "open"); /* only in rows 2901 to 3000 */
+	assert_true(status->samples_complete);
+	assert_true(cust->samples_complete);		/* 2 and 1 */
+	assert_false(note->samples_complete);		/* 3000 values */
+	assert_int_equal(note->n_samples, 5);
+	assert_false(code->samples_complete);		/* one value, but cut */
+	assert_false(bits->samples_complete);		/* a blob in row 2999 */
+	assert_int_equal(column_named(inv, "id")->pk, 1);
+	assert_string_equal(cust->ref_table, "customers");
+	assert_string_equal(cust->ref_column, "id");
+	assert_string_equal(column_named(inv, "other")->ref_table, "customers");
+	assert_null(column_named(inv, "other")->ref_column);
+	assert_int_equal(prompt_table_append(&b, &s, inv, false, true), 0);
+	assert_non_null(strstr(b.data, "  id INTEGER PRIMARY KEY, -- e.g. 1, 2, 3, 4, 5\n"));
+	assert_non_null(strstr(b.data, "  status TEXT, -- one of 'paid', 'overdue', 'open'\n"));
+	assert_non_null(strstr(b.data, "  note TEXT, -- e.g. 'n1', "));
+	assert_non_null(strstr(b.data, "  customer_id INTEGER REFERENCES customers(id), -- one of "));
+	assert_non_null(strstr(b.data, "  other INTEGER REFERENCES customers -- one of 1\n"));
+	buf_release(&b);
+	buf_init(&b, 1 << 20);
+	assert_int_equal(prompt_table_append(&b, &s, table_named(&s, "pairs"), false, true), 0);
+	assert_non_null(strstr(b.data, "  a TEXT,\n  b TEXT,\n  PRIMARY KEY (b, a)\n);\n"));
+	buf_release(&b);
+	schema_release(&s);
+	free(path);
+}
+
+/* The demo's invoices: 'open' is in none of the first 2,000 rows. */
+static void test_schema_demo_status_complete(void **state)
+{
+	const struct schema_column *status = column_named(table_named(&demo, "invoices"), "status");
+	bool open = false;
+
+	(void)state;
+	for (size_t i = 0; i < status->n_samples; i++)
+		open = open || strcmp(status->samples[i], "open") == 0;
+	assert_true(open);
+	assert_true(status->samples_complete);
+	assert_false(column_named(table_named(&demo, "invoices"), "invoice_id")->samples_complete);
+}
+
 static void test_schema_files_listed(void **state)
 {
 	bool csv = false, sqlite = false;
@@ -630,6 +703,8 @@ int main(void)
 		cmocka_unit_test(test_schema_demo_columns),
 		cmocka_unit_test(test_schema_samples_distinct_and_cut),
 		cmocka_unit_test(test_schema_samples_utf8_nulls_blobs),
+		cmocka_unit_test(test_schema_samples_whole_table_and_keys),
+		cmocka_unit_test(test_schema_demo_status_complete),
 		cmocka_unit_test(test_schema_files_listed),
 		cmocka_unit_test(test_schema_open_failures),
 		cmocka_unit_test(test_prompt_sql_contents),

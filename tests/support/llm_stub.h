@@ -10,7 +10,8 @@
  * connection carries one request and closes. Chat replies come from a FIFO
  * the test fills (llm_stub_push), then from the default reply. Everything
  * the test reads back (calls per path, chat request bodies, the last
- * Authorization header) is kept under one mutex.
+ * Authorization header, and every request received: head and body as they
+ * arrived plus the decoded strings of a JSON body) is kept under one mutex.
  *
  * Served: POST /api/chat, POST /v1/chat/completions (streamed or not per
  * the body's "stream"; Ollama streams when it is absent), GET /api/tags,
@@ -80,6 +81,8 @@ struct llm_stub {
 	unsigned total;
 	json_t *bodies; /* chat request bodies, in order */
 	char last_auth[512];
+	char *received; /* every request of any path, see stub_record */
+	size_t received_len;
 };
 
 enum stub_api { STUB_OLLAMA, STUB_OPENAI };
@@ -429,12 +432,50 @@ static inline void stub_models(int fd, enum stub_api api)
 			  NULL);
 }
 
-/* Counts the request; keeps a chat request's body. */
+/* Appends every string of v (object keys too), one a line: what a JSON
+ * body says once its escapes (\u00e9, \") are undone. */
+static inline void stub_strings(json_t *v, char **buf, size_t *len)
+{
+	const char *key;
+	json_t *x;
+	size_t i;
+
+	if (json_is_string(v)) {
+		tl_append(buf, len, json_string_value(v), json_string_length(v));
+		tl_append(buf, len, "\n", 1);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x) {
+			stub_strings(x, buf, len);
+		}
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, key, x) {
+			tl_append(buf, len, key, strlen(key));
+			tl_append(buf, len, "\n", 1);
+			stub_strings(x, buf, len);
+		}
+	}
+}
+
+/* Counts the request; keeps a chat request's body; adds the whole request
+ * (head and body as received, then a JSON body's decoded strings) to
+ * s->received, whatever its path. */
 static inline void stub_record(struct llm_stub *s, const struct stub_req *rq, json_t *chat_body)
 {
-	json_t *n;
+	json_t *n, *any = json_loadb(rq->buf + rq->head_len, rq->body_len, 0, NULL);
+	size_t start;
 
 	pthread_mutex_lock(&s->mu);
+	start = s->received_len;
+	tl_append(&s->received, &s->received_len, rq->buf, rq->head_len + rq->body_len);
+	tl_append(&s->received, &s->received_len, "\n", 1);
+	/* The head was cut into strings in place: its NULs become line ends,
+	 * so that the whole request can be searched as one string. */
+	for (size_t i = start; i < s->received_len; i++) {
+		if (s->received[i] == '\0')
+			s->received[i] = '\n';
+	}
+	stub_strings(any, &s->received, &s->received_len);
+	json_decref(any);
 	s->total++;
 	n = json_object_get(s->calls, rq->path);
 	json_object_set_new(s->calls, rq->path, json_integer(n ? json_integer_value(n) + 1 : 1));
@@ -613,6 +654,14 @@ static inline void llm_stub_push(struct llm_stub *s, const struct stub_reply *r)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Queues a plain 200 reply whose text is content. */
+static inline void llm_stub_push_content(struct llm_stub *s, const char *content)
+{
+	struct stub_reply r = { .content = content };
+
+	llm_stub_push(s, &r);
+}
+
 static inline void llm_stub_default(struct llm_stub *s, const struct stub_reply *r)
 {
 	pthread_mutex_lock(&s->mu);
@@ -652,6 +701,19 @@ static inline json_t *llm_stub_bodies(struct llm_stub *s)
 	b = json_deep_copy(s->bodies);
 	pthread_mutex_unlock(&s->mu);
 	return b;
+}
+
+/* Everything received so far (see stub_record), as one string; the
+ * caller frees it. */
+static inline char *llm_stub_received(struct llm_stub *s)
+{
+	char *copy;
+
+	pthread_mutex_lock(&s->mu);
+	copy = strndup(s->received ? s->received : "", s->received_len);
+	pthread_mutex_unlock(&s->mu);
+	assert_non_null(copy);
+	return copy;
 }
 
 /* The Authorization header of the last request ("" when none). */
@@ -712,6 +774,7 @@ static inline void llm_stub_stop(struct llm_stub *s)
 	stub_disown(&s->def);
 	json_decref(s->calls);
 	json_decref(s->bodies);
+	free(s->received);
 	pthread_cond_destroy(&s->idle);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
