@@ -142,7 +142,9 @@ static json_int_t micros_of(const char *text)
 }
 
 /* What the ledger holds for a run: the entries under its id and its
- * repairs' "<id>.<k>", summed; their number in *ret_entries. */
+ * repairs' "<id>.<k>", summed; their number in *ret_entries. Each entry
+ * stays within what its attempt reserved, and its detail lists the
+ * components it was charged for. */
 static json_int_t ledger_micros(const char *run_id, size_t *ret_entries)
 {
 	struct reply spend;
@@ -155,10 +157,18 @@ static json_int_t ledger_micros(const char *run_id, size_t *ret_entries)
 	assert_int_equal(spend.status, 200);
 	json_array_foreach(json_object_get(spend.json, "entries"), i, x) {
 		const char *id = jstr(x, "runId");
-		if (strncmp(id, run_id, len) == 0 && (id[len] == '\0' || id[len] == '.')) {
-			sum += jint(x, "amountMicros");
-			(*ret_entries)++;
-		}
+		json_t *detail = json_object_get(x, "detail"), *c;
+		json_int_t listed = 0;
+		size_t k;
+
+		if (strncmp(id, run_id, len) != 0 || (id[len] != '\0' && id[len] != '.'))
+			continue;
+		sum += jint(x, "amountMicros");
+		(*ret_entries)++;
+		assert_true(jint(x, "amountMicros") <= micros_of(jstr(detail, "worstCase")));
+		json_array_foreach(json_object_get(json_object_get(detail, "cost"), "components"), k, c)
+			listed += jint(c, "micros");
+		assert_int_equal(listed, jint(x, "amountMicros"));
 	}
 	hl_reply_free(&spend);
 	return sum;
@@ -430,6 +440,27 @@ static void warm_runs_pay_the_same(void **state)
 		warm = done;
 	}
 	assert_true(warm);
+}
+
+/* A run stopped at its CPU limit is repaired; each attempt, the stopped
+ * run's included, is settled within what it reserved, and shown. */
+static void a_run_stopped_at_its_limit_is_within_its_reservation(void **state)
+{
+	struct reply r;
+	json_t *c;
+	(void)state;
+
+	reply_push("```python\nwhile True:\n    pass\n```");
+	reply_push("```python\nprint('done')\n```");
+	analyze("{\"query\":\"spin\",\"language\":\"python\",\"limits\":{\"cpuMs\":400}}", 200,
+		&r);
+	assert_string_equal(hl_str(r.json, "output"), "done\n");
+	charges_reconcile(r.json, 2);
+	expect_component(r.json, 1, "run", 1, "run");
+	c = json_array_get(json_object_get(json_object_get(r.json, "cost"), "components"), 1);
+	assert_string_not_equal(jstr(c, "status"), "ok");
+	assert_true(jint(c, "cpuMs") >= 300);
+	hl_reply_free(&r);
 }
 
 /* The worst case of a refused request, from its 402. */
@@ -803,6 +834,7 @@ int main(void)
 		cmocka_unit_test(python_first_try_pays_one_run),
 		cmocka_unit_test(warm_runs_pay_the_same),
 		cmocka_unit_test(python_question_reserves_one_run),
+		cmocka_unit_test(a_run_stopped_at_its_limit_is_within_its_reservation),
 		cmocka_unit_test(valid_code_survives_unchanged),
 		cmocka_unit_test(model_that_never_succeeds_stops_at_the_limit),
 		cmocka_unit_test(server_errors_are_retried),
