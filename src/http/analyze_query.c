@@ -10,8 +10,8 @@
  * sandbox, in which nothing of it ran. A failure at any step goes back to
  * the model as a repair, up to LEDGERBOX_REPAIR_ATTEMPTS times. Each charge
  * (an LLM call, a sandbox run) is a component listed in the attempt's and
- * the answer's cost, which they add up to. Every attempt is charged on its own
- * ledger id: the first the run's id, the k-th "<id>.<k>". Attempts that
+ * the answer's cost, which they add up to. Every attempt is charged on its
+ * own ledger id: the first the run's id, the k-th "<id>.<k>". Attempts that
  * lead to another are settled at once; the last is settled after the run
  * is recorded (as code runs are), and attempts[-1].ledgerId tells budget
  * reconciliation which entry the record stands for.
@@ -303,13 +303,14 @@ static int run_code(struct query *q, struct attempt *t, bool last, int64_t creat
 	}
 	status = json_string_value(json_object_get(pr.result, "status"));
 	t->run_status = status;
-	trace_span_attr_str(step, "status", status);
-	trace_span_end(step);
 	/* Code that does not compile failed its check, which nothing ran past:
 	 * it is never the answer, even on the last attempt. */
 	compiled = !analyze_compile_failed(pr.result);
 	if (!compiled)
 		t->stage = "validate";
+	trace_span_attr_str(step, "status", status);
+	trace_span_attr_str(step, "stage", compiled ? "run" : "compile");
+	trace_span_end(step);
 	if (!compiled || (!last && status && strcmp(status, "ok") != 0 &&
 			  strcmp(status, "killed") != 0 && strcmp(status, "sandbox_error") != 0)) {
 		charge_add_run(q->rq, pr.result, &t->charge);
