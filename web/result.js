@@ -40,6 +40,25 @@ function badges(r) {
   return el("div", { class: "badges" }, list);
 }
 
+// Every charge that makes up the total: each LLM call and each run, with
+// what it used (a code that did not compile still paid its sandbox).
+function componentsList(c) {
+  const list = c.components || [];
+  if (!list.length) return null;
+  const ol = el("ol", { class: "cost-components" });
+  for (const k of list) {
+    const what = k.kind === "llm"
+      ? `model ${k.model || ""}: ${k.promptTokens || 0} + ${k.completionTokens || 0} tokens`
+      : `${k.stage === "compile" ? "compile check (did not compile)" : "run"}` +
+        `${k.sandbox ? ", " + k.sandbox : ""}: CPU ${duration(k.cpuMs)}, wall ${duration(k.wallMs)}` +
+        `${k.billedMemoryBytes ? ", memory " + bytes(k.billedMemoryBytes) : ""}`;
+    ol.append(el("li", { "data-kind": k.kind, "data-micros": String(k.micros) },
+      `Attempt ${k.attempt} · ${what} · ${money(k.cost && k.cost.total, c.currency)}`));
+  }
+  return el("details", { class: "cost-by-component" },
+    el("summary", {}, `Cost by component (${list.length})`), ol);
+}
+
 function costBlock(r) {
   const c = r.cost;
   if (!c || typeof c !== "object") return null;
@@ -57,12 +76,13 @@ function costBlock(r) {
   }
   dl.append(el("dt", { class: "total" }, "Total"), el("dd", { class: "total", "data-cost-total": c.total },
     money(c.total, cur)));
+  const charges = componentsList(c);
   const u = r.usage || {};
   const use = [`wall ${duration(u.wallMs)}`, `CPU ${duration(u.cpuMs)}`,
     u.peakMemoryBytes ? `peak memory ${bytes(u.peakMemoryBytes)}` : null,
     r.tokensUsed ? `${r.tokensUsed} tokens` : null].filter(Boolean).join(" · ");
   return el("section", { class: "cost-box", "aria-label": "Cost of this run" },
-    el("h3", {}, "Cost"), dl, el("p", { class: "hint" }, use),
+    el("h3", {}, "Cost"), dl, el("p", { class: "hint" }, use), charges,
     r.budgetWarning ? el("p", { class: "warning", role: "note" }, r.budgetWarning) : null);
 }
 

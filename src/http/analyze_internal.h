@@ -20,13 +20,15 @@ struct run_output {
 };
 
 /* One sandbox run of `code` through the pool, behind the sandbox's circuit
- * breaker. compile_only: Python is compiled, not run (the check of
- * generated code). With ev (a streamed request), each line the run prints
- * is sent as a "stdout" event as it is printed. 0, or -1 with *o set (429
- * queue full, 503 shutting down or breaker open, 500 worker failure). */
+ * breaker (a SQL query on a PostgreSQL dataset runs through analyze_pg_run
+ * instead). Python is compiled first, in the same sandbox: code that does
+ * not compile runs nothing and its result's runner_error has stage
+ * "compile" (docs/python-driver.md). With ev (a streamed request), each
+ * line the run prints is sent as a "stdout" event as it is printed. 0, or
+ * -1 with *o set (429 queue full, 503 shutting down or breaker open, 500
+ * worker failure). */
 int analyze_sandbox(struct request *rq, const struct analyze_req *a, const char *code,
-		    bool compile_only, const struct analyze_events *ev, struct pool_result *ret,
-		    struct outcome *o);
+		    const struct analyze_events *ev, struct pool_result *ret, struct outcome *o);
 /* A SQL run over a PostgreSQL dataset (analyze_pg.c): the query runs
  * from here through libpq, not in a sandbox, and *ret gets the same result
  * JSON a sandbox run gives. 0, or -1 with *o set (429 too many at once,
@@ -46,6 +48,9 @@ void analyze_record_and_settle(struct request *rq, const struct analyze_req *a, 
 			       const char *ledger_id, int64_t created, int64_t duration_ms,
 			       struct outcome *o);
 void run_output_release(struct run_output *out);
+/* Whether a run's result says its code did not compile (the driver's
+ * error with stage "compile"), so that nothing of it ran. */
+bool analyze_compile_failed(json_t *result);
 
 /* The natural-language mode: prompt, generate, check, run, repair. */
 void analyze_query(struct request *rq, struct analyze_req *a, const struct analyze_events *ev,

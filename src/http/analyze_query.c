@@ -4,10 +4,14 @@
  * Each attempt: build the prompt (the first from the dataset's schema, a
  * repair from the last code and its error), reserve its worst case, ask
  * the model, take the code out of the reply, check it with a real parser
- * (SQLite prepares SQL on the dataset; Python is compiled in a sandbox),
- * run it. A failure at any step goes back to the model as a repair, up to
- * LEDGERBOX_REPAIR_ATTEMPTS times. Every attempt is charged on its own
- * ledger id: the first the run's id, the k-th "<id>.<k>". Attempts that
+ * and run it. SQL is prepared on the dataset here, before any run; Python
+ * is compiled by the driver in the sandbox that then runs it, so code that
+ * passes its check costs one run, and code that does not costs that one
+ * sandbox, in which nothing of it ran. A failure at any step goes back to
+ * the model as a repair, up to LEDGERBOX_REPAIR_ATTEMPTS times. Each charge
+ * (an LLM call, a sandbox run) is a component listed in the attempt's and
+ * the answer's cost, which they add up to. Every attempt is charged on its
+ * own ledger id: the first the run's id, the k-th "<id>.<k>". Attempts that
  * lead to another are settled at once; the last is settled after the run
  * is recorded (as code runs are), and attempts[-1].ledgerId tells budget
  * reconciliation which entry the record stands for.
@@ -42,7 +46,7 @@ struct query {
 	struct schema schema;
 	bool have_schema;
 	json_t *attempts;
-	struct cost total;
+	struct charge sum;             /* the attempts' costs and components */
 	uint64_t prompt_tokens, completion_tokens;
 	bool estimated;
 	char *code;                    /* the last code (owned) */
@@ -72,8 +76,6 @@ static void ledger_id(const char *id, unsigned n, char *out, size_t len)
 
 static json_t *attempt_json(struct query *q, struct attempt *t)
 {
-	const struct pricing *p = q->rq->srv->pricing;
-
 	return json_pack("{s:I,s:s,s:s,s:s?,s:O?,s:s?,s:{s:I,s:I,s:b,s:b},s:I,s:o,s:I,s:I}", "attempt",
 			 (json_int_t)t->n, "ledgerId", t->ledger_id, "stage", t->stage, "code",
 			 q->code, "error", t->error, "status", t->run_status, "tokens", "prompt",
@@ -82,7 +84,7 @@ static json_t *attempt_json(struct query *q, struct attempt *t)
 			 t->gen.prompt_estimated, "completionEstimated", t->gen.completion_estimated,
 			 "tokensUsed",
 			 (json_int_t)(t->gen.usage.prompt_tokens + t->gen.usage.completion_tokens),
-			 "cost", cost_to_json(p, &t->charge.actual), "llmCalls",
+			 "cost", charge_cost_json(q->rq, &t->charge), "llmCalls",
 			 (json_int_t)t->gen.http_attempts, "durationMs",
 			 (json_int_t)(clock_mono_ms() - t->t0));
 }
@@ -91,7 +93,7 @@ static json_t *attempt_json(struct query *q, struct attempt *t)
 static void attempt_note(struct query *q, struct attempt *t)
 {
 	json_array_append_new(q->attempts, attempt_json(q, t));
-	cost_add(&q->total, &t->charge.actual);
+	charge_merge(&q->sum, &t->charge);
 	q->prompt_tokens += t->gen.usage.prompt_tokens;
 	q->completion_tokens += t->gen.usage.completion_tokens;
 	q->estimated |= t->gen.prompt_estimated || t->gen.completion_estimated;
@@ -109,6 +111,7 @@ static void attempt_settle_now(struct query *q, struct attempt *t)
 	json_decref(t->error);
 	t->error = NULL;
 	generation_release(&t->gen);
+	charge_free(&t->charge);
 }
 
 /* What the repair prompt says about the error: all of it when the model
@@ -199,23 +202,6 @@ static int prompt_for(struct query *q, unsigned n, struct prompt *p, struct outc
 	return r;
 }
 
-/* Python's check needs a sandbox, briefly: it only compiles. */
-static uint64_t check_worst_micros(struct query *q, struct analyze_req *check)
-{
-	struct usage u;
-	struct cost c;
-
-	*check = *q->a;
-	check->limits.wall_ms = check->limits.wall_ms < 10000 ? check->limits.wall_ms : 10000;
-	check->limits.cpu_ms = check->limits.cpu_ms < 10000 ? check->limits.cpu_ms : 10000;
-	if (q->a->lang != SANDBOX_LANG_PYTHON)
-		return 0;
-	u = (struct usage){ .cpu_ms = check->limits.cpu_ms, .wall_ms = check->limits.wall_ms,
-			    .peak_memory_bytes = check->limits.memory_bytes };
-	pricing_cost(q->rq->srv->pricing, &u, &c);
-	return c.total_micros;
-}
-
 /* Checks SQL by PostgreSQL's own parser on the dataset (PQprepare):
  * -EINVAL with err for the model, -EIO when the dataset cannot be used. */
 static int validate_sql_postgres(struct query *q, char *err, size_t err_len)
@@ -230,39 +216,30 @@ static int validate_sql_postgres(struct query *q, char *err, size_t err_len)
 	return r == -EINVAL ? r : r < 0 ? -EIO : 0;
 }
 
-/* 0: the code passed; 1: it did not (t->error set); -1: o set. */
-static int code_check(struct query *q, struct attempt *t, struct analyze_req *check,
-		      struct outcome *o)
+/* SQL's check, by a real parser on the dataset before any run (Python's
+ * is the first step of its run: run_code). 0: the code passed; 1: it did
+ * not (t->error set); -1: o set. */
+static int code_check(struct query *q, struct attempt *t, struct outcome *o)
 {
-	struct trace_span *step = trace_span_start(q->rq->srv->tracer, q->span, "validate");
-	struct pool_result pr = { 0 };
+	struct trace_span *step;
 	char err[1024];
-	int r = 0;
+	int r;
 
+	if (q->a->lang != SANDBOX_LANG_SQL)
+		return 0;
+	step = trace_span_start(q->rq->srv->tracer, q->span, "validate");
 	analyze_emit_status(q->ev, "validating", t->n);
 	t->stage = "validate";
-	if (q->a->lang == SANDBOX_LANG_SQL) {
-		r = q->a->postgres ? validate_sql_postgres(q, err, sizeof(err))
-				   : validate_sql(q->a->sqlite_path, q->code, err, sizeof(err));
-		if (r == -EIO) {
-			outcome_error(o, 500, "dataset_unreadable", err, "dataset", 0, NULL);
-			r = -1;
-		} else if (r < 0) {
-			/* Preparing reads the schema, never a row. */
-			set_error(q, t, "SQLError", err, 0, true);
-			r = 1;
-		}
-	} else if (analyze_sandbox(q->rq, check, q->code, true, NULL, &pr, o) < 0) {
+	r = q->a->postgres ? validate_sql_postgres(q, err, sizeof(err))
+			   : validate_sql(q->a->sqlite_path, q->code, err, sizeof(err));
+	if (r == -EIO) {
+		outcome_error(o, 500, "dataset_unreadable", err, "dataset", 0, NULL);
 		r = -1;
-	} else {
-		charge_add_run(q->rq, pr.result, &t->charge);
-		const char *status = json_string_value(json_object_get(pr.result, "status"));
-		if (!status || strcmp(status, "ok") != 0) {
-			run_error_note(q, t, pr.result, true); /* compiled, not run */
-			r = 1;
-		}
+	} else if (r < 0) {
+		/* Preparing reads the schema, never a row. */
+		set_error(q, t, "SQLError", err, 0, true);
+		r = 1;
 	}
-	pool_result_release(&pr);
 	if (r)
 		trace_span_error(step, r > 0 ? q->error : "the check did not complete");
 	trace_span_end(step);
@@ -307,7 +284,7 @@ static void fail_with_attempts(struct query *q, struct outcome *o)
 		return;
 	json_object_set_new(err, "runId", json_string(q->id));
 	json_object_set(err, "attempts", q->attempts);
-	json_object_set_new(err, "cost", cost_to_json(q->rq->srv->pricing, &q->total));
+	json_object_set_new(err, "cost", charge_cost_json(q->rq, &q->sum));
 	json_object_set_new(err, "tokensUsed",
 			    json_integer((json_int_t)(q->prompt_tokens + q->completion_tokens)));
 }
@@ -317,7 +294,7 @@ static void final_answer(struct query *q, struct run_output *out)
 	json_t *r = out->response;
 
 	json_object_set(r, "attempts", q->attempts);
-	json_object_set_new(r, "cost", cost_to_json(q->rq->srv->pricing, &q->total));
+	json_object_set_new(r, "cost", charge_cost_json(q->rq, &q->sum));
 	json_object_set_new(r, "tokensUsed",
 			    json_integer((json_int_t)(q->prompt_tokens + q->completion_tokens)));
 	json_object_set_new(r, "tokens", json_pack("{s:I,s:I,s:b}", "prompt",
@@ -327,8 +304,9 @@ static void final_answer(struct query *q, struct run_output *out)
 	json_object_set_new(r, "model", json_string(q->rq->srv->llm.model));
 }
 
-/* Runs the checked code. 0: finished (answered in *o); 1: failed and worth
- * a repair (t->error set; not recorded); -1: o set. */
+/* Runs the code (Python: compiles it first, in the same sandbox). 0:
+ * finished (answered in *o); 1: did not compile, or failed and worth a
+ * repair (t->error set; not recorded); -1: o set. */
 static int run_code(struct query *q, struct attempt *t, bool last, int64_t created, uint64_t t0,
 		    struct outcome *o)
 {
@@ -336,21 +314,28 @@ static int run_code(struct query *q, struct attempt *t, bool last, int64_t creat
 	struct pool_result pr = { 0 };
 	struct run_output out = { 0 };
 	const char *status;
+	bool compiled;
 	int r = 0;
 
 	analyze_emit_status(q->ev, "running", t->n);
 	t->stage = "run";
-	if (analyze_sandbox(q->rq, q->a, q->code, false, q->ev, &pr, o) < 0) {
+	if (analyze_sandbox(q->rq, q->a, q->code, q->ev, &pr, o) < 0) {
 		trace_span_error(step, "the run did not complete");
 		trace_span_end(step);
 		return -1;
 	}
 	status = json_string_value(json_object_get(pr.result, "status"));
 	t->run_status = status;
+	/* Code that does not compile failed its check, which nothing ran past:
+	 * it is never the answer, even on the last attempt. */
+	compiled = !analyze_compile_failed(pr.result);
+	if (!compiled)
+		t->stage = "validate";
 	trace_span_attr_str(step, "status", status);
+	trace_span_attr_str(step, "stage", compiled ? "run" : "compile");
 	trace_span_end(step);
-	if (!last && status && strcmp(status, "ok") != 0 && strcmp(status, "killed") != 0 &&
-	    strcmp(status, "sandbox_error") != 0) {
+	if (!compiled || (!last && status && strcmp(status, "ok") != 0 &&
+			  strcmp(status, "killed") != 0 && strcmp(status, "sandbox_error") != 0)) {
 		charge_add_run(q->rq, pr.result, &t->charge);
 		run_error_note(q, t, pr.result, false);
 		t->run_status = NULL;
@@ -369,7 +354,7 @@ static int run_code(struct query *q, struct attempt *t, bool last, int64_t creat
 		attempt_note(q, t);
 		final_answer(q, &out);
 		step = trace_span_start(q->rq->srv->tracer, q->span, "settle");
-		trace_span_attr_int(step, "cost_micros", (int64_t)q->total.total_micros);
+		trace_span_attr_int(step, "cost_micros", (int64_t)q->sum.actual.total_micros);
 		analyze_record_and_settle(q->rq, q->a, q->code, &out, &t->charge, q->id,
 					  t->ledger_id, created, (int64_t)(clock_mono_ms() - t0), o);
 		trace_span_end(step);
@@ -432,7 +417,6 @@ static int attempt_once(struct query *q, unsigned n, bool last, int64_t created,
 			struct outcome *o)
 {
 	struct attempt t = { .n = n, .stage = "generate", .t0 = clock_mono_ms() };
-	struct analyze_req check;
 	struct prompt p = { 0 };
 	struct trace_span *step;
 	uint64_t extra;
@@ -445,7 +429,8 @@ static int attempt_once(struct query *q, unsigned n, bool last, int64_t created,
 	}
 	if (prompt_for(q, n, &p, o) < 0)
 		return 0;
-	extra = llm_worst_micros(q->rq, &p) + check_worst_micros(q, &check);
+	/* The LLM call and one run: a Python check is part of the run. */
+	extra = llm_worst_micros(q->rq, &p);
 	step = trace_span_start(q->rq->srv->tracer, q->span, "budget");
 	trace_span_attr_str(step, "ledger.id", t.ledger_id);
 	if (!charge_reserve(q->rq, q->a, t.ledger_id, extra, &t.charge, o)) {
@@ -454,18 +439,20 @@ static int attempt_once(struct query *q, unsigned n, bool last, int64_t created,
 		prompt_release(&p);
 		return 0;
 	}
+	t.charge.attempt = n;
 	trace_span_attr_int(step, "reserved_micros", (int64_t)t.charge.worst.total_micros);
 	trace_span_end(step);
 	analyze_emit_status(q->ev, "budget_reserved", n);
 	r = generate(q, &t, &p, o);
 	prompt_release(&p);
 	if (r == 0)
-		r = code_check(q, &t, &check, o);
+		r = code_check(q, &t, o);
 	if (r == 0)
 		r = run_code(q, &t, last, created, t0, o);
 	if (r == 0) {
 		json_decref(t.error);
 		generation_release(&t.gen);
+		charge_free(&t.charge);
 		return 0;
 	}
 	attempt_settle_now(q, &t);
@@ -503,10 +490,11 @@ void analyze_query(struct request *rq, struct analyze_req *a, const struct analy
 			fail_with_attempts(&q, o);
 	}
 	trace_span_attr_int(span, "llm.tokens", (int64_t)(q.prompt_tokens + q.completion_tokens));
-	trace_span_attr_int(span, "cost_micros", (int64_t)q.total.total_micros);
+	trace_span_attr_int(span, "cost_micros", (int64_t)q.sum.actual.total_micros);
 	trace_span_attr_int(span, "attempts", (int64_t)json_array_size(q.attempts));
 	if (q.have_schema)
 		schema_release(&q.schema);
 	json_decref(q.attempts);
+	charge_free(&q.sum);
 	free(q.code);
 }

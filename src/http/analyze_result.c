@@ -217,3 +217,11 @@ void run_output_release(struct run_output *out)
 	free(out->csv);
 	out->csv = NULL;
 }
+
+bool analyze_compile_failed(json_t *result)
+{
+	const char *stage = json_string_value(
+		json_object_get(json_object_get(result, "runner_error"), "stage"));
+
+	return stage && strcmp(stage, "compile") == 0;
+}

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "http/analyze_internal.h"
 #include "http/charge.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -66,6 +67,16 @@ void cost_add(struct cost *into, const struct cost *c)
 	into->memory_micros = add_sat(into->memory_micros, c->memory_micros);
 	into->run_micros = add_sat(into->run_micros, c->run_micros);
 	into->total_micros = add_sat(into->total_micros, c->total_micros);
+}
+
+void charge_merge(struct charge *into, const struct charge *c)
+{
+	cost_add(&into->actual, &c->actual);
+	if (!c->components)
+		return;
+	if (!into->components)
+		into->components = json_array();
+	json_array_extend(into->components, c->components);
 }
 
 static void worst_of(struct request *rq, const struct analyze_req *a, uint64_t extra_micros,
@@ -160,12 +171,23 @@ bool charge_reserve(struct request *rq, struct analyze_req *a, const char *run_i
 	return true;
 }
 
-void charge_add_usage(struct request *rq, const struct usage *u, struct charge *c)
+/* Adds part to the actual cost and lists it: `entry` (taken) gets the
+ * attempt, the amount as an integer and the cost by kind. */
+static void component_add(struct request *rq, struct charge *c, json_t *entry,
+			  const struct cost *part)
 {
-	struct cost part;
+	json_int_t micros = part->total_micros > INT64_MAX ? INT64_MAX : (json_int_t)part->total_micros;
 
-	pricing_cost(rq->srv->pricing, u, &part);
-	cost_add(&c->actual, &part);
+	cost_add(&c->actual, part);
+	if (!entry)
+		return;
+	if (!c->components)
+		c->components = json_array();
+	json_object_set_new(entry, "attempt", json_integer(c->attempt ? c->attempt : 1));
+	json_object_set_new(entry, "micros", json_integer(micros));
+	json_object_set_new(entry, "cost", cost_to_json(rq->srv->pricing, part));
+	if (json_array_append_new(c->components, entry) < 0)
+		json_decref(entry);
 }
 
 void charge_add_llm(struct request *rq, const struct usage *u, struct charge *c)
@@ -179,7 +201,12 @@ void charge_add_llm(struct request *rq, const struct usage *u, struct charge *c)
 	/* The run fee is for sandbox runs, which are charged apart. */
 	part.total_micros -= part.run_micros;
 	part.run_micros = 0;
-	cost_add(&c->actual, &part);
+	component_add(rq, c,
+		      json_pack("{s:s,s:s?,s:I,s:I,s:I}", "kind", "llm", "model", u->model,
+				"promptTokens", (json_int_t)u->prompt_tokens, "completionTokens",
+				(json_int_t)u->completion_tokens, "inferenceMs",
+				(json_int_t)u->inference_ms),
+		      &part);
 }
 
 void charge_add_run(struct request *rq, json_t *result, struct charge *c)
@@ -193,19 +220,42 @@ void charge_add_run(struct request *rq, json_t *result, struct charge *c)
 		.wall_ms = (uint64_t)json_integer_value(json_object_get(result, "wall_ms")),
 		.peak_memory_bytes = peak > base ? peak - base : 0,
 	};
+	struct cost part;
 
-	charge_add_usage(rq, &u, c);
+	pricing_cost(rq->srv->pricing, &u, &part);
+	component_add(rq, c,
+		      json_pack("{s:s,s:s,s:O?,s:O*,s:I,s:I,s:I,s:I,s:I}", "kind", "run", "stage",
+				analyze_compile_failed(result) ? "compile" : "run", "status", json_object_get(result, "status"),
+				"sandbox", json_object_get(result, "sandbox"), "wallMs",
+				(json_int_t)u.wall_ms, "cpuMs", (json_int_t)u.cpu_ms,
+				"peakMemoryBytes", (json_int_t)peak, "memoryBaseBytes",
+				(json_int_t)base, "billedMemoryBytes",
+				(json_int_t)u.peak_memory_bytes),
+		      &part);
+}
+
+json_t *charge_cost_json(struct request *rq, const struct charge *c)
+{
+	json_t *cost = cost_to_json(rq->srv->pricing, &c->actual);
+
+	if (cost && json_object_set_new(cost, "components", c->components
+							    ? json_deep_copy(c->components)
+							    : json_array()) < 0) {
+		json_decref(cost);
+		return NULL;
+	}
+	return cost;
 }
 
 void charge_price(struct request *rq, json_t *result, json_t *response, struct charge *c)
 {
 	charge_add_run(rq, result, c);
-	json_object_set_new(response, "cost", cost_to_json(rq->srv->pricing, &c->actual));
+	json_object_set_new(response, "cost", charge_cost_json(rq, c));
 }
 
 int charge_settle(struct request *rq, const char *run_id, struct charge *c)
 {
-	json_t *detail = json_pack("{s:o,s:o}", "cost", cost_to_json(rq->srv->pricing, &c->actual),
+	json_t *detail = json_pack("{s:o,s:o}", "cost", charge_cost_json(rq, c),
 				   "worstCase", money_json(c->worst.total_micros));
 	int r = budget_settle(rq->srv->budgets, run_id, &c->scopes, c->actual.total_micros, detail,
 			      clock_unix_ms(), c->status, &c->n_status);
@@ -221,6 +271,12 @@ void charge_release(struct request *rq, const char *run_id, struct charge *c)
 	if (c->reserved)
 		budget_release(rq->srv->budgets, run_id);
 	c->reserved = false;
+}
+
+void charge_free(struct charge *c)
+{
+	json_decref(c->components);
+	c->components = NULL;
 }
 
 static void soft_warn(struct request *rq, const struct charge *c, const struct budget_status *s,

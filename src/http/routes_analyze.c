@@ -55,8 +55,8 @@ void analyze_emit_status(const struct analyze_events *ev, const char *stage, uns
 						     (json_int_t)attempt));
 }
 
-static json_t *worker_request(const struct analyze_req *a, const char *code, bool compile_only,
-			      bool live, const struct config *cfg)
+static json_t *worker_request(const struct analyze_req *a, const char *code, bool live,
+			      const struct config *cfg)
 {
 	struct sandbox_limits l = a->limits;
 
@@ -65,10 +65,10 @@ static json_t *worker_request(const struct analyze_req *a, const char *code, boo
 	l.table_bytes = cfg->export_rows * 1024 < (200u << 20) ? cfg->export_rows * 1024 : (200u << 20);
 	if (l.table_bytes < (1u << 20))
 		l.table_bytes = 1u << 20;
-	return json_pack("{s:{s:s,s:s,s:s?,s:o,s:b,s:b}}", "run", "language",
+	return json_pack("{s:{s:s,s:s,s:s?,s:o,s:b}}", "run", "language",
 			 sandbox_lang_name(a->lang), "code", code, "data_path",
 			 a->data_path[0] ? a->data_path : NULL, "limits", worker_limits_to_json(&l),
-			 "compile_only", compile_only, "stream_output", live);
+			 "stream_output", live);
 }
 
 /* The sandbox itself failing (not the analyst's code) counts against its
@@ -109,17 +109,16 @@ static void stdout_line(void *ctx, const char *line)
 }
 
 int analyze_sandbox(struct request *rq, const struct analyze_req *a, const char *code,
-		    bool compile_only, const struct analyze_events *ev, struct pool_result *ret,
-		    struct outcome *o)
+		    const struct analyze_events *ev, struct pool_result *ret, struct outcome *o)
 {
 	struct pool_output live = { .on_output = stdout_line, .ctx = (void *)ev };
-	bool streaming = ev && !compile_only;
+	bool streaming = ev != NULL;
 	uint64_t ticket, retry_ms = 0;
 	json_t *req;
 	int e;
 
 	/* A PostgreSQL dataset is queried from here: sandboxes have no network. */
-	if (a->postgres && !compile_only)
+	if (a->postgres)
 		return analyze_pg_run(rq, a, code, ret, o);
 	if (breaker_acquire(rq->srv->sandbox_breaker, clock_mono_ms(), &ticket, &retry_ms) < 0) {
 		outcome_error(o, 503, "sandbox_unavailable",
@@ -128,7 +127,7 @@ int analyze_sandbox(struct request *rq, const struct analyze_req *a, const char 
 			      (unsigned)((retry_ms + 999) / 1000), NULL);
 		return -1;
 	}
-	req = worker_request(a, code, compile_only, streaming, rq->srv->cfg);
+	req = worker_request(a, code, streaming, rq->srv->cfg);
 	memset(ret, 0, sizeof(*ret));
 	e = req ? pool_run_live(rq->srv->pool, req, client_fd(rq), streaming ? &live : NULL, ret)
 		: -ENOMEM;
@@ -164,10 +163,11 @@ static void analyze_code(struct request *rq, struct analyze_req *a, const struct
 	analyze_emit_status(ev, "budget_reserved", 1);
 	analyze_emit_status(ev, "running", 1);
 	step = trace_span_start(rq->srv->tracer, span, "run");
-	if (analyze_sandbox(rq, a, a->code, false, ev, &pr, o) < 0) {
+	if (analyze_sandbox(rq, a, a->code, ev, &pr, o) < 0) {
 		trace_span_error(step, "the run did not complete");
 		trace_span_end(step);
 		charge_release(rq, id, &charge);
+		charge_free(&charge);
 		return;
 	}
 	trace_span_attr_str(step, "status", json_string_value(json_object_get(pr.result, "status")));
@@ -187,6 +187,7 @@ static void analyze_code(struct request *rq, struct analyze_req *a, const struct
 		trace_span_end(step);
 	}
 	charge_release(rq, id, &charge);
+	charge_free(&charge);
 	run_output_release(&out);
 	pool_result_release(&pr);
 }

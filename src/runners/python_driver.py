@@ -212,7 +212,10 @@ def _show_source(source):
 
 def _compile_error(error, source):
     """Reports code that does not compile: SyntaxError and its subclasses, the
-    ValueError for NUL bytes, RecursionError for absurdly nested code."""
+    ValueError for NUL bytes, RecursionError for absurdly nested code.
+
+    The whole program is compiled before any of it runs, so stage "compile"
+    tells the host that nothing ran: the run was only the code's check."""
     import traceback
 
     syntax = isinstance(error, SyntaxError)
@@ -228,6 +231,7 @@ def _compile_error(error, source):
         "message": _text(error.msg if syntax else error),
         "line": error.lineno if syntax else None,
         "offset": error.offset if syntax else None,
+        "stage": "compile",
     }
 
 
@@ -261,7 +265,7 @@ def _run_error(error, source, last_line):
         else:
             status = EXIT_ERROR
             _say(_text(code) + "\n")  # sys.exit("message") prints the message, as Python does
-        return status, {"type": "SystemExit", "message": _text(code), "line": line}
+        return status, {"type": "SystemExit", "message": _text(code), "line": line, "stage": "run"}
     _show_source(source)
     try:
         import traceback
@@ -269,7 +273,7 @@ def _run_error(error, source, last_line):
         _say("".join(traceback.format_exception(type(error), error, tb)))
     except BaseException:  # a broken exception or a patched traceback module
         _say(f"{type(error).__name__}: {_text(error)}\n")
-    return EXIT_ERROR, {"type": type(error).__name__, "message": _text(error), "line": line}
+    return EXIT_ERROR, {"type": type(error).__name__, "message": _text(error), "line": line, "stage": "run"}
 
 
 def _new_png(out_dir, number):
@@ -511,6 +515,7 @@ def main(argv, environ):
                         "type": type(error).__name__,
                         "message": f"cannot convert the result table: {_text(error)}",
                         "line": program.last_line,
+                        "stage": "run",
                     }
             # Drop the analyst's objects as interpreter shutdown would, so files
             # they left open are flushed before the host reads /out.

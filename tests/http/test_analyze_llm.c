@@ -111,6 +111,156 @@ static bool message_contains(json_t *body, const char *text)
 	return false;
 }
 
+/* A string member that must be there. */
+static const char *jstr(json_t *j, const char *key)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+
+	if (!v)
+		fail_msg("%s is not a string", key);
+	return v;
+}
+
+/* Micro-units of an amount as the API writes it ("0.0002", "12.50"). */
+static json_int_t micros_of(const char *text)
+{
+	json_int_t whole = 0, frac = 0;
+	int digits = 0;
+	const char *p = text;
+
+	assert_non_null(text);
+	for (; *p >= '0' && *p <= '9'; p++)
+		whole = whole * 10 + (*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			frac = frac * 10 + (*p - '0');
+	if (*p || digits > 6)
+		fail_msg("\"%s\" is not an amount", text);
+	for (; digits < 6; digits++)
+		frac *= 10;
+	return whole * 1000000 + frac;
+}
+
+/* What the ledger holds for a run: the entries under its id and its
+ * repairs' "<id>.<k>", summed; their number in *ret_entries. Each entry
+ * stays within what its attempt reserved, and its detail lists the
+ * components it was charged for. */
+static json_int_t ledger_micros(const char *run_id, size_t *ret_entries)
+{
+	struct reply spend;
+	json_t *x;
+	json_int_t sum = 0;
+	size_t i, len = strlen(run_id);
+
+	*ret_entries = 0;
+	hl_call(&srv, "GET", "/api/spend?scope=user:alice&from=2000-01-01", root, NULL, &spend);
+	assert_int_equal(spend.status, 200);
+	json_array_foreach(json_object_get(spend.json, "entries"), i, x) {
+		const char *id = jstr(x, "runId");
+		json_t *detail = json_object_get(x, "detail"), *c;
+		json_int_t listed = 0;
+		size_t k;
+
+		if (strncmp(id, run_id, len) != 0 || (id[len] != '\0' && id[len] != '.'))
+			continue;
+		sum += jint(x, "amountMicros");
+		(*ret_entries)++;
+		assert_true(jint(x, "amountMicros") <= micros_of(jstr(detail, "worstCase")));
+		json_array_foreach(json_object_get(json_object_get(detail, "cost"), "components"), k, c)
+			listed += jint(c, "micros");
+		assert_int_equal(listed, jint(x, "amountMicros"));
+	}
+	hl_reply_free(&spend);
+	return sum;
+}
+
+/* The components of a cost add up to its total, to the micro-unit, and
+ * their parts to its parts. Returns how many were runs. */
+static size_t components_add_up(json_t *cost)
+{
+	json_t *list = json_object_get(cost, "components"), *c;
+	json_int_t sum = 0, runs_fee = 0;
+	size_t i, runs = 0;
+
+	assert_true(json_is_array(list));
+	json_array_foreach(list, i, c) {
+		json_t *part = json_object_get(c, "cost");
+		assert_int_equal(jint(c, "micros"), jint(part, "totalMicros"));
+		sum += jint(c, "micros");
+		runs_fee += micros_of(jstr(part, "run"));
+		if (strcmp(jstr(c, "kind"), "run") == 0) {
+			runs++;
+			/* Each run shows what it used and was billed for. */
+			assert_true(jint(c, "wallMs") >= 0 && jint(c, "cpuMs") >= 0);
+			assert_true(jint(c, "peakMemoryBytes") >= jint(c, "billedMemoryBytes"));
+			assert_non_null(jstr(c, "stage"));
+			assert_non_null(jstr(c, "sandbox"));
+			assert_true(micros_of(jstr(part, "run")) > 0);
+		} else {
+			assert_string_equal(jstr(c, "kind"), "llm");
+			assert_true(jint(c, "promptTokens") > 0);
+			assert_int_equal(micros_of(jstr(part, "run")), 0);
+		}
+	}
+	assert_int_equal(sum, jint(cost, "totalMicros"));
+	assert_int_equal(runs_fee, micros_of(jstr(cost, "run")));
+	return runs;
+}
+
+/* The server's run fee, from its price table. */
+static json_int_t run_fee(void)
+{
+	struct reply r;
+	json_int_t fee;
+
+	hl_call(&srv, "GET", "/api/pricing", alice, NULL, &r);
+	assert_int_equal(r.status, 200);
+	fee = micros_of(jstr(r.json, "runFee"));
+	hl_reply_free(&r);
+	assert_true(fee > 0);
+	return fee;
+}
+
+/* Every charge of a question is in its answer: each attempt's components
+ * add up to its cost, all of them to the answer's cost, which is what the
+ * ledger settled, one entry an attempt. `runs` sandbox runs were charged,
+ * and the run fee as many times. */
+static void charges_reconcile(json_t *answer, size_t runs)
+{
+	json_t *attempts = json_object_get(answer, "attempts"), *a, *c;
+	json_t *cost = json_object_get(answer, "cost");
+	size_t i, j, entries, listed = 0;
+	json_int_t fee = run_fee();
+
+	assert_int_equal(components_add_up(cost), runs);
+	assert_int_equal(micros_of(jstr(cost, "run")), fee * (json_int_t)runs);
+	json_array_foreach(attempts, i, a) {
+		json_t *own = json_object_get(a, "cost");
+		components_add_up(own);
+		json_array_foreach(json_object_get(own, "components"), j, c) {
+			assert_int_equal(jint(c, "attempt"), jint(a, "attempt"));
+			assert_true(json_equal(c, json_array_get(json_object_get(cost, "components"),
+								 listed++)));
+		}
+	}
+	assert_int_equal(listed, json_array_size(json_object_get(cost, "components")));
+	assert_int_equal(ledger_micros(jstr(answer, "id"), &entries), jint(cost, "totalMicros"));
+	assert_int_equal(entries, json_array_size(attempts));
+}
+
+/* The kind, attempt and stage of the i-th component of the answer's cost. */
+static void expect_component(json_t *answer, size_t i, const char *kind, json_int_t attempt,
+			     const char *stage)
+{
+	json_t *c = json_array_get(json_object_get(json_object_get(answer, "cost"), "components"), i);
+
+	assert_non_null(c);
+	assert_string_equal(jstr(c, "kind"), kind);
+	assert_int_equal(jint(c, "attempt"), attempt);
+	if (stage)
+		assert_string_equal(jstr(c, "stage"), stage);
+}
+
 static void first_try_fenced_sql(void **state)
 {
 	struct reply r;
@@ -163,9 +313,8 @@ static void unfenced_reply_is_the_code(void **state)
  * error and its code back and answers again. Both attempts are charged. */
 static void unknown_column_is_repaired(void **state)
 {
-	struct reply r, spend;
+	struct reply r;
 	json_t *attempts, *bodies, *e;
-	char path[200];
 	(void)state;
 
 	reply_push("```sql\nSELECT no_such_column FROM customers\n```");
@@ -185,29 +334,12 @@ static void unknown_column_is_repaired(void **state)
 	assert_true(message_contains(e, "SELECT no_such_column FROM customers"));
 	assert_true(message_contains(e, "no such column"));
 	json_decref(bodies);
-	/* Each attempt has its ledger entry; together they are the cost. */
-	snprintf(path, sizeof(path), "/api/spend?scope=user:alice&from=2000-01-01");
-	hl_call(&srv, "GET", path, root, NULL, &spend);
-	assert_int_equal(spend.status, 200);
-	{
-		json_t *entries = json_object_get(spend.json, "entries"), *x;
-		json_int_t sum = 0;
-		size_t i;
-		char second[80];
-		int found = 0;
-		snprintf(second, sizeof(second), "%s.2", hl_str(r.json, "id"));
-		json_array_foreach(entries, i, x) {
-			const char *id = hl_str(x, "runId");
-			if (strcmp(id, hl_str(r.json, "id")) == 0 || strcmp(id, second) == 0) {
-				sum += jint(x, "amountMicros");
-				found++;
-			}
-		}
-		assert_int_equal(found, 2);
-		assert_int_equal(sum, json_integer_value(json_object_get(
-					      json_object_get(r.json, "cost"), "totalMicros")));
-	}
-	hl_reply_free(&spend);
+	/* Each attempt has its ledger entry; together they are the cost. SQL
+	 * is checked without a sandbox: one run, that of the second attempt. */
+	charges_reconcile(r.json, 1);
+	expect_component(r.json, 0, "llm", 1, NULL);
+	expect_component(r.json, 1, "llm", 2, NULL);
+	expect_component(r.json, 2, "run", 2, "run");
 	hl_reply_free(&r);
 }
 
@@ -241,6 +373,13 @@ static void python_syntax_error_is_caught_before_the_run(void **state)
 	first = json_array_get(json_object_get(r.json, "attempts"), 0);
 	assert_string_equal(hl_str(first, "stage"), "validate");
 	assert_string_equal(hl_str(json_object_get(first, "error"), "type"), "SyntaxError");
+	/* Two runs, each paid once and shown: the first only compiled (in
+	 * the sandbox that would have run it), the second compiled and ran. */
+	charges_reconcile(r.json, 2);
+	expect_component(r.json, 0, "llm", 1, NULL);
+	expect_component(r.json, 1, "run", 1, "compile");
+	expect_component(r.json, 2, "llm", 2, NULL);
+	expect_component(r.json, 3, "run", 2, "run");
 	hl_reply_free(&r);
 }
 
@@ -272,6 +411,126 @@ static void local_model_gets_the_whole_error(void **state)
 	json_decref(body);
 	tl_output_free(&o);
 	hl_reply_free(&r);
+}
+
+/* Code that compiles at once pays one LLM call and one run: its check is
+ * the first step of its run, in the same sandbox. */
+static void python_first_try_pays_one_run(void **state)
+{
+	struct reply r;
+	(void)state;
+
+	reply_push("```python\nprint(6 * 7)\n```");
+	analyze("{\"query\":\"six times seven\",\"language\":\"python\"}", 200, &r);
+	assert_string_equal(hl_str(r.json, "output"), "42\n");
+	charges_reconcile(r.json, 1);
+	expect_component(r.json, 0, "llm", 1, NULL);
+	expect_component(r.json, 1, "run", 1, "run");
+	assert_int_equal(json_array_size(json_object_get(json_object_get(r.json, "cost"),
+							 "components")), 2);
+	hl_reply_free(&r);
+}
+
+/* The sandbox of the i-th component. */
+static const char *component_sandbox(json_t *answer, size_t i)
+{
+	return jstr(json_array_get(json_object_get(json_object_get(answer, "cost"), "components"), i),
+		    "sandbox");
+}
+
+/* The same in a warm sandbox from the pool (on by default): asked again
+ * until the run that matters had one, since the pool refills in the
+ * background and a run never waits for it. */
+static void warm_runs_pay_the_same(void **state)
+{
+	struct reply r;
+	bool warm = false;
+	(void)state;
+
+	for (int i = 0; i < 40 && !warm; i++, usleep(warm ? 0 : 250000)) {
+		reply_push("```python\nprint(6 * 7)\n```");
+		analyze("{\"query\":\"six times seven\",\"language\":\"python\"}", 200, &r);
+		warm = strcmp(component_sandbox(r.json, 1), "warm") == 0;
+		if (warm)
+			charges_reconcile(r.json, 1);
+		hl_reply_free(&r);
+	}
+	assert_true(warm);
+	for (int i = 0, done = 0; i < 40 && !done; i++, usleep(done ? 0 : 250000)) {
+		reply_push("```python\nprint('never'\n```");
+		reply_push("```python\nprint('fixed')\n```");
+		analyze("{\"query\":\"say something\",\"language\":\"python\"}", 200, &r);
+		done = strcmp(component_sandbox(r.json, 1), "warm") == 0;
+		if (done) {
+			charges_reconcile(r.json, 2);
+			expect_component(r.json, 1, "run", 1, "compile");
+			assert_string_equal(hl_str(r.json, "output"), "fixed\n");
+		}
+		hl_reply_free(&r);
+		warm = done;
+	}
+	assert_true(warm);
+}
+
+/* A run stopped at its CPU limit is repaired; each attempt, the stopped
+ * run's included, is settled within what it reserved, and shown. */
+static void a_run_stopped_at_its_limit_is_within_its_reservation(void **state)
+{
+	struct reply r;
+	json_t *c;
+	(void)state;
+
+	reply_push("```python\nwhile True:\n    pass\n```");
+	reply_push("```python\nprint('done')\n```");
+	analyze("{\"query\":\"spin\",\"language\":\"python\",\"limits\":{\"cpuMs\":400}}", 200,
+		&r);
+	assert_string_equal(hl_str(r.json, "output"), "done\n");
+	charges_reconcile(r.json, 2);
+	expect_component(r.json, 1, "run", 1, "run");
+	c = json_array_get(json_object_get(json_object_get(r.json, "cost"), "components"), 1);
+	assert_string_not_equal(jstr(c, "status"), "ok");
+	assert_true(jint(c, "cpuMs") >= 300);
+	hl_reply_free(&r);
+}
+
+/* The worst case of a refused request, from its 402. */
+static json_int_t refused_worst(const char *user_key, const char *body)
+{
+	struct reply r;
+	json_int_t worst;
+
+	hl_call_timeout(&srv, "POST", "/api/analyze", user_key, body, strlen(body), NULL, 60000, &r);
+	assert_int_equal(r.status, 402);
+	worst = micros_of(jstr(json_object_get(r.json, "error"), "requested"));
+	hl_reply_free(&r);
+	return worst;
+}
+
+/* An attempt reserves its LLM call and one run at the request's limits,
+ * no second sandbox for a check: more CPU time allowed raises a Python
+ * question's worst case by what it raises a code run's. */
+static void python_question_reserves_one_run(void **state)
+{
+	char *erin = hl_key_create(&srv, "erin", "ops", "analyst");
+	struct reply put;
+	json_int_t q1, q2, c1, c2;
+	(void)state;
+
+	hl_call(&srv, "PUT", "/api/budgets/user/erin", root,
+		"{\"limit\":\"0.000001\",\"period\":\"none\",\"hard\":true}", &put);
+	assert_int_equal(put.status, 200);
+	hl_reply_free(&put);
+	q1 = refused_worst(erin, "{\"query\":\"count to three\",\"language\":\"python\","
+				 "\"limits\":{\"cpuMs\":2000}}");
+	q2 = refused_worst(erin, "{\"query\":\"count to three\",\"language\":\"python\","
+				 "\"limits\":{\"cpuMs\":6000}}");
+	c1 = refused_worst(erin, "{\"code\":\"print(3)\",\"language\":\"python\","
+				 "\"limits\":{\"cpuMs\":2000}}");
+	c2 = refused_worst(erin, "{\"code\":\"print(3)\",\"language\":\"python\","
+				 "\"limits\":{\"cpuMs\":6000}}");
+	assert_true(c2 > c1);
+	assert_int_equal(q2 - q1, c2 - c1);
+	free(erin);
 }
 
 /* Valid code that a regex "fix" would break (a one-element tuple and a
@@ -428,8 +687,8 @@ static void stream_sends_events(void **state)
 	assert_non_null(p);
 	p = strstr(p, "event: token");
 	assert_non_null(p);
-	p = strstr(p, "\"stage\":\"validating\"");
-	assert_non_null(p);
+	/* Python is checked by the run's own sandbox, not in a step of its own. */
+	assert_null(strstr(p, "\"stage\":\"validating\""));
 	p = strstr(p, "\"stage\":\"running\"");
 	assert_non_null(p);
 	p = strstr(p, "event: stdout\ndata: {\"text\":\"hello\"}");
@@ -606,6 +865,10 @@ int main(void)
 		cmocka_unit_test(python_that_raises_is_repaired),
 		cmocka_unit_test(python_syntax_error_is_caught_before_the_run),
 		cmocka_unit_test(local_model_gets_the_whole_error),
+		cmocka_unit_test(python_first_try_pays_one_run),
+		cmocka_unit_test(warm_runs_pay_the_same),
+		cmocka_unit_test(python_question_reserves_one_run),
+		cmocka_unit_test(a_run_stopped_at_its_limit_is_within_its_reservation),
 		cmocka_unit_test(valid_code_survives_unchanged),
 		cmocka_unit_test(model_that_never_succeeds_stops_at_the_limit),
 		cmocka_unit_test(server_errors_are_retried),

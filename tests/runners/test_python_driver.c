@@ -403,6 +403,47 @@ static void test_syntax_error(void **state)
 	run_free(&r);
 }
 
+/* The whole program is compiled before any of it runs: code that does not
+ * compile runs nothing (not even its lines before the error) and says so
+ * with stage "compile"; what fails while running says stage "run". This
+ * lets one sandbox be both the check of generated code and its run. */
+static void test_compile_failure_runs_nothing(void **state)
+{
+	struct run r;
+	char *marker = fmt("%s/compile-failure-marker", tl_tmp());
+	char *code = fmt("print('ran')\nopen('%s', 'w').write('x')\n"
+			 "def f():\n    pass\nreturn 3\n", marker);
+	(void)state;
+
+	run_code(code, &r);
+	assert_int_equal(r.out.exit_code, 1);
+	assert_string_equal(r.out.out, "");
+	assert_int_equal(access(marker, F_OK), -1);
+	/* 'return' outside a function is found by the compiler, not the
+	 * parser: still a compile failure, at the analyst's line. */
+	expect_str(r.result, "error.type", "SyntaxError");
+	expect_str(r.result, "error.stage", "compile");
+	expect_int(r.result, "error.line", 5);
+	assert_non_null(strstr(json_string_value(jget(r.result, "error.message")), "return"));
+	expect_null(r.result, "table");
+	expect_size(r.result, "figures", 0);
+	run_free(&r);
+
+	run_code("print('ran')\nx = (1,\n", &r);
+	assert_string_equal(r.out.out, "");
+	expect_str(r.result, "error.type", "SyntaxError");
+	expect_str(r.result, "error.stage", "compile");
+	run_free(&r);
+
+	run_code("print('ran')\n1 / 0\n", &r);
+	assert_string_equal(r.out.out, "ran\n");
+	expect_str(r.result, "error.type", "ZeroDivisionError");
+	expect_str(r.result, "error.stage", "run");
+	run_free(&r);
+	free(code);
+	free(marker);
+}
+
 /* The check before a run: a program that compiles is not run (no output,
  * no file written), one that does not gets the same error as a run. */
 static void test_compile_only_runs_nothing(void **state)
@@ -692,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_missing_values_and_timestamps),
 		cmocka_unit_test(test_other_last_value_is_printed),
 		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_compile_failure_runs_nothing),
 		cmocka_unit_test(test_compile_only_runs_nothing),
 		cmocka_unit_test(test_runtime_error_points_at_analyst_line),
 		cmocka_unit_test(test_sys_exit),

@@ -106,6 +106,31 @@ static void warm_run_matches_cold(void **state)
 	sandbox_result_release(&warm);
 }
 
+/* A warm sandbox compiles the program before running any of it, as a cold
+ * one does: code that does not compile prints nothing, and its error says
+ * stage "compile" (the check and the run share one sandbox). */
+static void warm_run_reports_a_compile_failure(void **state)
+{
+	struct sandbox_request req;
+	struct sandbox_result res;
+	json_t *j, *e;
+	(void)state;
+
+	request_python(&req, "print('ran')\nfor x in range(3)\n    print(x)\n", NULL);
+	run_warm(&req, &res);
+	assert_int_equal(res.status, SANDBOX_RUNTIME_ERROR);
+	assert_string_equal(res.stdout_data ? res.stdout_data : "", "");
+	j = result_json(&req, &res);
+	e = json_object_get(j, "runner_error");
+	assert_string_equal(hl_str(e, "type"), "SyntaxError");
+	assert_non_null(hl_str(e, "stage"));
+	assert_string_equal(hl_str(e, "stage"), "compile");
+	assert_int_equal(json_integer_value(json_object_get(e, "line")), 2);
+	assert_string_equal(hl_str(j, "sandbox"), "warm");
+	json_decref(j);
+	sandbox_result_release(&res);
+}
+
 /* Run 1 leaves marks everywhere a reused sandbox would keep them: a file
  * in /tmp, an attribute on an imported module, a builtin. Run 2 must see
  * none of them, and runs in another pid namespace. */
@@ -506,6 +531,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(warm_run_matches_cold),
+		cmocka_unit_test(warm_run_reports_a_compile_failure),
 		cmocka_unit_test(two_runs_never_share_a_sandbox),
 		cmocka_unit_test(warm_up_cpu_is_not_billed),
 		cmocka_unit_test(warm_up_memory_is_the_base),

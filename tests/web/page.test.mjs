@@ -497,6 +497,13 @@ test("asking in English shows the code as the model writes it, its repair, and t
     assert.equal(await attempts.count(), 2);
     assert.match(await attempts.nth(0).locator("summary").textContent(), /^Attempt 1: failed at validate/);
     assert.match(await page.locator("#result .cost-box").textContent(), /Model input/);
+    // Every charge is listed: both LLM calls and the one run (SQL is
+    // checked without a sandbox), adding up to the total shown.
+    const charges = page.locator("#result .cost-by-component li");
+    assert.deepEqual(await charges.evaluateAll((li) => li.map((x) => x.dataset.kind)), ["llm", "llm", "run"]);
+    const micros = await charges.evaluateAll((li) => li.reduce((n, x) => n + Number(x.dataset.micros), 0));
+    const total = await page.locator("#result dd[data-cost-total]").getAttribute("data-cost-total");
+    assert.equal(micros, Math.round(Number(total) * 1e6));
     await screenshot(page, "15-ask-repaired");
 
     await page.getByRole("button", { name: "Run Analysis" }).click();
