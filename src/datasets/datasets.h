@@ -39,7 +39,7 @@ int dataset_path_for_sql(const char *data_dir, const char *name, char *ret, size
  * when there is no such dataset; -E2BIG past DATASET_FP_MAX_ENTRIES
  * entries, -ELOOP past DATASET_FP_MAX_DEPTH levels of folders (a tree it
  * will not vouch for in part). */
-#define DATASET_FP_MAX_ENTRIES 10000
+#define DATASET_FP_MAX_ENTRIES 4096
 #define DATASET_FP_MAX_DEPTH 16
 int dataset_fingerprint(const char *data_dir, const char *name, char ret[65], char *err,
 			size_t err_len);
