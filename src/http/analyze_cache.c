@@ -103,11 +103,17 @@ static int day_keys_prepare(struct request *rq, const struct analyze_req *a, str
 		return -ENOMEM;
 	if (a->mode != ANALYZE_QUERY)
 		return 0;
-	n = strlen(p->signature) + sizeof(" @day:") + ZONE_DAY_LEN;
+	/* After "seq:", the signature's last part, where an unescaped '|'
+	 * never appears: no question can forge this ending. An empty
+	 * signature stays empty: it matches nothing, on any day. */
+	n = strlen(p->signature) + sizeof("|day:") + ZONE_DAY_LEN;
 	p->signature_day = malloc(n);
 	if (!p->signature_day)
 		return -ENOMEM;
-	snprintf(p->signature_day, n, "%s @day:%s", p->signature, p->day);
+	if (p->signature[0])
+		snprintf(p->signature_day, n, "%s|day:%s", p->signature, p->day);
+	else
+		p->signature_day[0] = '\0';
 	return 0;
 }
 
