@@ -11,6 +11,8 @@
  * look dated but whose generated code uses date('now'), and hand-written
  * SQL using date('now'). A date-independent question and program are still
  * served from the cache. The model is told the business's date each time.
+ * A paraphrase of a dated question is a semantic hit the same day and none
+ * the next.
  *
  * Then the data: a file in a subfolder of the dataset (/data/extra/x.csv)
  * rewritten with the same size and its times put back (`touch -r`) is not
@@ -177,12 +179,61 @@ static void before_midnight_answers_are_cached(void **state)
 	}
 }
 
-static void after_midnight_dated_answers_run_again(void **state)
+/* The same dated question in other words: a semantic hit the same day
+ * (its code reused), never on the next. */
+static const char *const PARAPHRASE[] = { "total revenue last month",
+					  "show me the total revenue last month",
+					  "please show the total revenue last month" };
+
+static void ask_words(const char *question, struct reply *r)
+{
+	struct stub_reply reply = { .content = "```sql\nSELECT count(*) AS paraphrased FROM invoices\n```" };
+	json_t *b = json_pack("{s:s,s:s,s:s}", "language", "sql", "dataset", "demo", "query", question);
+	char *body = json_dumps(b, JSON_COMPACT);
+
+	json_decref(b);
+	assert_non_null(body);
+	llm_stub_default(stub, &reply);
+	analyze(body, r);
+	free(body);
+}
+
+static void paraphrase_is_semantic_the_same_day(void **state)
 {
 	struct reply r;
+	const char *type;
+	(void)state;
+
+	ask_words(PARAPHRASE[0], &r);
+	assert_false(any_hit(&r));
+	hl_reply_free(&r);
+	ask_words(PARAPHRASE[1], &r);
+	type = json_string_value(json_object_get(r.json, "cacheType"));
+	if (!any_hit(&r) || !type || strcmp(type, "semantic") != 0)
+		fail_msg("'%s' was not a semantic hit of '%s' the same day", PARAPHRASE[1],
+			 PARAPHRASE[0]);
+	hl_reply_free(&r);
+}
+
+static void after_midnight_dated_answers_run_again(void **state)
+{
+	struct reply r, fresh;
+	unsigned calls;
 	(void)state;
 
 	ft_set_unix(&ft, BERLIN_DEC01_0005);
+	/* A third wording first, so neither key of 30 November can answer it
+	 * and only the semantic lookup could; then the second wording may
+	 * reuse only what was made on 1 December. */
+	calls = llm_stub_calls(stub, "/api/chat");
+	ask_words(PARAPHRASE[2], &fresh);
+	if (any_hit(&fresh) || llm_stub_calls(stub, "/api/chat") == calls)
+		fail_msg("'%s' was answered on 1 December from 30 November's cache", PARAPHRASE[2]);
+	ask_words(PARAPHRASE[1], &r);
+	if (any_hit(&r) && strcmp(hl_str(r.json, "cachedFrom"), hl_str(fresh.json, "id")) != 0)
+		fail_msg("'%s' was answered on 1 December from 30 November's cache", PARAPHRASE[1]);
+	hl_reply_free(&r);
+	hl_reply_free(&fresh);
 	for (size_t i = 0; i < sizeof(QUESTIONS) / sizeof(QUESTIONS[0]); i++) {
 		bool asked = ask(i, &r);
 		if (QUESTIONS[i].dated && (any_hit(&r) || !asked))
@@ -270,6 +321,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(before_midnight_answers_are_cached),
+		cmocka_unit_test(paraphrase_is_semantic_the_same_day),
 		cmocka_unit_test(after_midnight_dated_answers_run_again),
 		cmocka_unit_test(subfolder_edit_is_never_served),
 	};
