@@ -6,7 +6,7 @@
  * "team:<team>", "user:<user>", "session:<id>". A run is charged to every
  * scope that applies. A budget has a limit (micro-units), a period (none,
  * daily, weekly (Monday), monthly; calendar-aligned in the process's local
- * time zone, which `serve` sets from LEDGERBOX_BUDGET_TZ), a soft threshold
+ * time zone, which `serve` sets from LEDGERBOX_TZ), a soft threshold
  * (percent) and whether the limit is hard.
  *
  * Invariant, for every hard-capped scope at every instant, on every node

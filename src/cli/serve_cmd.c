@@ -31,6 +31,7 @@
 #include "runs/pool.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
+#include "util/zone.h"
 #include "util/banned.h"
 
 static void usage_print(FILE *out)
@@ -135,24 +136,16 @@ static void shutdown_drain(struct http_server *srv, uint64_t grace_ms)
 	}
 }
 
-/* Budget periods are calendar periods in LEDGERBOX_BUDGET_TZ (default: the
- * machine's zone). Set before any thread exists, as TZ is process-wide. */
-static int budget_zone_set(void)
+/* Budget periods and the cache's day are calendar periods in LEDGERBOX_TZ
+ * (default: the machine's zone). Set before any thread exists, as TZ is
+ * process-wide. config_load() has checked the name already. */
+static int business_zone_set(const struct config *cfg)
 {
-	const char *tz = getenv("LEDGERBOX_BUDGET_TZ");
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (tz && *tz) {
-		snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
-		if (strstr(tz, "..") || stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-			fprintf(stderr, "ledgerbox serve: LEDGERBOX_BUDGET_TZ: unknown time zone "
-					"'%s' (use a name like Europe/Berlin or UTC)\n", tz);
-			return -EINVAL;
-		}
-		setenv("TZ", tz, 1);
+	if (zone_apply(cfg->tz) < 0) {
+		fprintf(stderr, "ledgerbox serve: LEDGERBOX_TZ: unknown time zone '%s' (use a name "
+				"like Europe/Berlin or UTC)\n", cfg->tz);
+		return -EINVAL;
 	}
-	tzset();
 	return 0;
 }
 
@@ -164,7 +157,7 @@ static int budgets_start(const struct config *cfg, struct pricing *pricing,
 	char err[512];
 	size_t settled = 0;
 
-	if (budget_zone_set() < 0)
+	if (business_zone_set(cfg) < 0)
 		return -EINVAL;
 	if (pricing_load(pricing, err, sizeof(err)) < 0 ||
 	    budget_open_url(cfg->state_dir, cfg->database_url, ret, err, sizeof(err)) < 0) {

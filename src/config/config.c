@@ -41,6 +41,7 @@
 
 #include "util/buf.h"
 #include "util/parse.h"
+#include "util/zone.h"
 #include "util/banned.h"
 
 #define KiB (1024ull)
@@ -97,6 +98,10 @@ enum kind {
 	  "rows of a result table kept for CSV export (TABLE_ROWS to 10000000)")                \
 	X("SHUTDOWN_GRACE_MS", KIND_U64, OFF(shutdown_grace_ms), 0, 600000, "30000",            \
 	  "how long shutdown waits for running runs (0 to 600000)")                             \
+	X("TZ", KIND_TEXT, OFF(tz), 0, ZONE_NAME_MAX, "",                                      \
+	  "time zone of the business's calendar: budget periods, the cache's day (none: the machine's)") \
+	X("BUDGET_TZ", KIND_TEXT, OFF(budget_tz), 0, ZONE_NAME_MAX, "",                        \
+	  "older name of TZ, still read; it must agree with TZ when both are set")            \
 	X("SOFT_POLICY_PERCENT", KIND_U64, OFF(soft_policy_percent), 1, 100, "100",              \
 	  "past a soft budget threshold, runs get this % of their limits (100: unchanged)")    \
 	X("LLM_URL", KIND_TEXT, OFF(llm_url), 8, 511, "http://127.0.0.1:11434",                 \
@@ -396,6 +401,10 @@ static const char *text_expected(const struct spec *s, const char *value)
 		return strcmp(value, "auto") == 0 || similarity_valid(value)
 			       ? NULL
 			       : "auto or a similarity from 0.00 to 1.00 such as 0.90";
+	if (s->offset == OFF(tz) || s->offset == OFF(budget_tz))
+		return *value == '\0' || zone_name_valid(value)
+			       ? NULL
+			       : "a time zone such as Europe/Berlin or UTC (a file under /usr/share/zoneinfo)";
 	if (s->offset == OFF(otlp_headers))
 		return *value == '\0' || (strchr(value, ':') && value[0] != ':') ? NULL
 										 : "one header as Name: value";
@@ -694,10 +703,30 @@ static int limits_against_max(const struct config *c, char *err, size_t err_len)
 	return 0;
 }
 
+/* One zone for the business: LEDGERBOX_BUDGET_TZ is the older name of
+ * LEDGERBOX_TZ, so both set to different zones is a contradiction, not a
+ * choice to make silently. */
+static int zone_resolve(struct config *c, char *err, size_t err_len)
+{
+	if (c->tz[0] && c->budget_tz[0] && strcmp(c->tz, c->budget_tz) != 0) {
+		snprintf(err, err_len,
+			 ENV_PREFIX "TZ (%s) and " ENV_PREFIX "BUDGET_TZ (%s) name different zones;"
+				    " set only " ENV_PREFIX "TZ (" ENV_PREFIX "BUDGET_TZ is its older name)",
+			 c->tz, c->budget_tz);
+		return -EINVAL;
+	}
+	if (!c->tz[0])
+		memcpy(c->tz, c->budget_tz, sizeof(c->tz));
+	return 0;
+}
+
 static int config_check(struct config *c, char *err, size_t err_len)
 {
 	char why[256];
-	int r;
+	int r = zone_resolve(c, err, err_len);
+
+	if (r < 0)
+		return r;
 
 	if (c->export_rows < c->table_rows) {
 		snprintf(err, err_len,

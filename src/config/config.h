@@ -37,6 +37,11 @@ struct config {
 	uint64_t table_rows;       /* LEDGERBOX_TABLE_ROWS shown in a response, default 1000 */
 	uint64_t export_rows;      /* LEDGERBOX_EXPORT_ROWS kept for CSV, default 100000 */
 	uint64_t shutdown_grace_ms; /* LEDGERBOX_SHUTDOWN_GRACE_MS, default 30000 */
+	/* LEDGERBOX_TZ: the business's time zone ("" = the machine's); after
+	 * config_load() it also holds LEDGERBOX_BUDGET_TZ, its older name,
+	 * when only that one was set (both set must agree). */
+	char tz[64];
+	char budget_tz[64];        /* LEDGERBOX_BUDGET_TZ as given; read tz instead */
 	/* LEDGERBOX_SOFT_POLICY_PERCENT, default 100: once a scope is past its
 	 * soft threshold, a run's time and memory limits are cut to this
 	 * percentage (so it reserves, and can spend, less). */

@@ -32,9 +32,15 @@ int dataset_path_for_python(const char *data_dir, const char *name, char *ret, s
 int dataset_path_for_sql(const char *data_dir, const char *name, char *ret, size_t ret_len,
 			 char *err, size_t err_len);
 
-/* The dataset's fingerprint (64 hex digits): it changes whenever a file of
- * the dataset is replaced, written, added or removed (see fingerprint.c).
- * -ENOENT with a message when there is no such dataset. */
+/* The dataset's fingerprint (64 hex digits) over everything a run can read
+ * under /data, subfolders and hidden files included: it changes whenever
+ * an entry is replaced, written (even when size and mtime are put back),
+ * renamed, added or removed (see fingerprint.c). -ENOENT with a message
+ * when there is no such dataset; -E2BIG past DATASET_FP_MAX_ENTRIES
+ * entries, -ELOOP past DATASET_FP_MAX_DEPTH levels of folders (a tree it
+ * will not vouch for in part). */
+#define DATASET_FP_MAX_ENTRIES 4096
+#define DATASET_FP_MAX_DEPTH 16
 int dataset_fingerprint(const char *data_dir, const char *name, char ret[65], char *err,
 			size_t err_len);
 

@@ -10,7 +10,10 @@
 
 #include "http/analyze_cache.h"
 #include "http/table_csv.h"
+#include "cache/date_dependence.h"
+#include "obs/log.h"
 #include "runs/worker.h"
+#include "util/zone.h"
 #include "util/banned.h"
 
 /* An artifact copied from the cached run is at most this large. */
@@ -55,8 +58,10 @@ static void sha256_hex(const char *text, char out[65])
 	sodium_bin2hex(out, 65, digest, sizeof(digest));
 }
 
-/* The exact key: everything that decides the answer, as canonical JSON. */
-static int key_compute(struct request *rq, const struct analyze_req *a, struct cache_probe *p)
+/* The exact key: everything that decides the answer, as canonical JSON;
+ * with the day for an answer that holds only on that day. */
+static int key_compute(struct request *rq, const struct analyze_req *a, struct cache_probe *p,
+		       const char *day, char ret[65])
 {
 	json_t *k = json_pack("{s:i,s:s,s:s?,s:s,s:o}", "v", 1, "language",
 			      sandbox_lang_name(a->lang), "dataset", a->dataset, "fingerprint",
@@ -72,12 +77,43 @@ static int key_compute(struct request *rq, const struct analyze_req *a, struct c
 		/* A template's code holds its checked parameters. */
 		json_object_set_new(k, "code", json_string(a->code));
 	}
+	if (day)
+		json_object_set_new(k, "day", json_string(day));
 	text = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(k);
 	if (!text)
 		return -ENOMEM;
-	sha256_hex(text, p->key);
+	sha256_hex(text, ret);
 	free(text);
+	return 0;
+}
+
+/* The date decides where an answer is filed: an answer that depends on it
+ * goes under today's keys (the exact key with the day, the signature with
+ * the day), so no lookup on another day can reach it. The request is
+ * checked here; the code that ran, again when the answer is stored. */
+static int day_keys_prepare(struct request *rq, const struct analyze_req *a, struct cache_probe *p)
+{
+	size_t n;
+
+	zone_day(clock_unix_ms(), p->day);
+	p->dated = (a->mode == ANALYZE_QUERY && date_dependent_question(a->query)) ||
+		   date_dependent_code(a->code);
+	if (key_compute(rq, a, p, NULL, p->key) < 0 || key_compute(rq, a, p, p->day, p->key_day) < 0)
+		return -ENOMEM;
+	if (a->mode != ANALYZE_QUERY)
+		return 0;
+	/* After "seq:", the signature's last part, where an unescaped '|'
+	 * never appears: no question can forge this ending. An empty
+	 * signature stays empty: it matches nothing, on any day. */
+	n = strlen(p->signature) + sizeof("|day:") + ZONE_DAY_LEN;
+	p->signature_day = malloc(n);
+	if (!p->signature_day)
+		return -ENOMEM;
+	if (p->signature[0])
+		snprintf(p->signature_day, n, "%s|day:%s", p->signature, p->day);
+	else
+		p->signature_day[0] = '\0';
 	return 0;
 }
 
@@ -106,6 +142,16 @@ static void embedding_make(struct request *rq, const struct analyze_req *a, stru
 	snprintf(p->embed_model, sizeof(p->embed_model), "%s", model);
 }
 
+/* A dataset too large or deep to fingerprint runs uncached; the operator
+ * learns why from the log (the analyst's answer is unaffected). */
+static void fingerprint_refused_log(struct request *rq, const char *dataset, const char *why)
+{
+	json_t *f = json_pack("{s:s,s:s}", "dataset", dataset, "reason", why);
+
+	log_event(LOG_WARN, rq->id, "cache.dataset_uncached", f);
+	json_decref(f);
+}
+
 void cache_probe_prepare(struct request *rq, const struct analyze_req *a, struct cache_probe *p)
 {
 	char err[512];
@@ -118,13 +164,15 @@ void cache_probe_prepare(struct request *rq, const struct analyze_req *a, struct
 	if (a->postgres)
 		return;
 	if (a->dataset && dataset_fingerprint(rq->srv->cfg->data_dir, a->dataset, p->fingerprint, err,
-					      sizeof(err)) < 0)
+					      sizeof(err)) < 0) {
+		fingerprint_refused_log(rq, a->dataset, err);
 		return;
+	}
 	snprintf(p->scope, sizeof(p->scope), "team:%s", rq->who.team);
 	if (a->mode == ANALYZE_QUERY &&
 	    (sem_normalize(a->query, &p->query_norm) < 0 || sem_signature(a->query, &p->signature) < 0))
 		return;
-	if (key_compute(rq, a, p) < 0)
+	if (day_keys_prepare(rq, a, p) < 0)
 		return;
 	if (a->dataset)
 		stale_entries_drop(rq->srv->cache, a->dataset, p->fingerprint);
@@ -137,6 +185,7 @@ void cache_probe_release(struct cache_probe *p)
 {
 	free(p->query_norm);
 	free(p->signature);
+	free(p->signature_day);
 	free(p->embedding);
 	memset(p, 0, sizeof(*p));
 }
@@ -251,6 +300,27 @@ static void hit_fields(struct request *rq, const struct analyze_req *a, json_t *
 	json_object_del(resp, "budgetPolicy");
 }
 
+/* An answer that holds whatever the day is filed under the plain key,
+ * unless the code that made it reads the clock (a check at lookup too, so
+ * no entry filed otherwise is served across a day); a dated one, or one
+ * whose code reads the clock, under today's key. */
+static int exact_get(struct request *rq, const struct cache_probe *p, struct cache_entry *ret)
+{
+	int64_t now_ms = clock_unix_ms();
+	int r = -ENOENT;
+
+	if (!p->dated) {
+		r = cache_get_exact(rq->srv->cache, p->key, p->scope, now_ms, ret);
+		if (r == 0 && date_dependent_code(ret->code)) {
+			cache_entry_release(ret);
+			r = -ENOENT;
+		}
+	}
+	if (r < 0)
+		r = cache_get_exact(rq->srv->cache, p->key_day, p->scope, now_ms, ret);
+	return r;
+}
+
 bool cache_answer_exact(struct request *rq, const struct analyze_req *a, struct cache_probe *p,
 			const char *id, int64_t created, uint64_t t0, struct outcome *o)
 {
@@ -262,7 +332,7 @@ bool cache_answer_exact(struct request *rq, const struct analyze_req *a, struct 
 	json_t *resp;
 	bool ok = false;
 
-	if (!p->enabled || cache_get_exact(rq->srv->cache, p->key, p->scope, clock_unix_ms(), &e) < 0)
+	if (!p->enabled || exact_get(rq, p, &e) < 0)
 		return false;
 	resp = json_loads(e.result, 0, NULL);
 	if (resp && artifacts_copy(rq, resp, e.run_id, id, &files) == 0) {
@@ -299,6 +369,25 @@ static float min_similarity(struct request *rq, const struct cache_probe *p)
 						    : CACHE_MODEL_MIN_SIMILARITY;
 }
 
+/* Among the entries filed without a day, then among today's; a dated
+ * question looks only among today's. */
+static int semantic_get(struct request *rq, const struct analyze_req *a,
+			const struct cache_probe *p, struct cache_entry *ret, float *ret_similarity)
+{
+	const char *signatures[2] = { p->dated ? NULL : p->signature, p->signature_day };
+	int r = -ENOENT;
+
+	for (size_t i = 0; i < 2 && r < 0; i++) {
+		if (!signatures[i])
+			continue;
+		r = cache_get_semantic(rq->srv->cache, p->scope, a->dataset ? a->dataset : "",
+				       p->fingerprint, sandbox_lang_name(a->lang), rq->srv->llm.model,
+				       p->embed_model, signatures[i], p->embedding, p->dim,
+				       min_similarity(rq, p), clock_unix_ms(), ret, ret_similarity);
+	}
+	return r;
+}
+
 char *cache_find_semantic(struct request *rq, const struct analyze_req *a, struct cache_probe *p,
 			  json_t **ret_annotation)
 {
@@ -309,10 +398,7 @@ char *cache_find_semantic(struct request *rq, const struct analyze_req *a, struc
 	*ret_annotation = NULL;
 	if (!p->enabled || a->mode != ANALYZE_QUERY || !p->embedding)
 		return NULL;
-	if (cache_get_semantic(rq->srv->cache, p->scope, a->dataset ? a->dataset : "", p->fingerprint,
-			       sandbox_lang_name(a->lang), rq->srv->llm.model, p->embed_model,
-			       p->signature, p->embedding, p->dim, min_similarity(rq, p),
-			       clock_unix_ms(), &e, &similarity) < 0)
+	if (semantic_get(rq, a, p, &e, &similarity) < 0)
 		return NULL;
 	code = strdup(e.code);
 	*ret_annotation = json_pack("{s:b,s:s,s:s,s:f}", "cacheHit", 1, "cacheType", "semantic",
@@ -335,6 +421,7 @@ void cache_store(struct request *rq, const struct analyze_req *a, const struct c
 	const char *code = json_string_value(json_object_get(response, "code"));
 	const char *id = json_string_value(json_object_get(response, "id"));
 	struct cache_entry e = { 0 };
+	bool dated;
 
 	/* Only a run that succeeded; an exact hit is stored already. */
 	if (!p->enabled || !status || strcmp(status, "ok") != 0 || (type && strcmp(type, "exact") == 0) ||
@@ -343,7 +430,11 @@ void cache_store(struct request *rq, const struct analyze_req *a, const struct c
 	e.result = json_dumps(response, JSON_COMPACT);
 	if (!e.result)
 		return;
-	snprintf(e.key, sizeof(e.key), "%s", p->key);
+	/* Filed under today when the question or the code that ran (written by
+	 * the model, perhaps, for a question that did not look dated) depends
+	 * on the date. */
+	dated = p->dated || date_dependent_code(code);
+	snprintf(e.key, sizeof(e.key), "%s", dated ? p->key_day : p->key);
 	snprintf(e.scope, sizeof(e.scope), "%s", p->scope);
 	snprintf(e.dataset, sizeof(e.dataset), "%s", a->dataset ? a->dataset : "");
 	snprintf(e.fingerprint, sizeof(e.fingerprint), "%s", p->fingerprint);
@@ -352,7 +443,7 @@ void cache_store(struct request *rq, const struct analyze_req *a, const struct c
 	snprintf(e.embed_model, sizeof(e.embed_model), "%s", p->embed_model);
 	snprintf(e.run_id, sizeof(e.run_id), "%s", id);
 	e.query_norm = p->query_norm ? p->query_norm : "";
-	e.signature = p->signature ? p->signature : "";
+	e.signature = p->signature ? (dated ? p->signature_day : p->signature) : "";
 	e.embedding = p->embedding;
 	e.dim = p->dim;
 	e.code = (char *)code;

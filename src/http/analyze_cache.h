@@ -11,6 +11,10 @@
  * exactly the same numbers, dates, quoted strings, names and
  * polarity/direction words reuses that question's code, which runs again
  * on the current data: no LLM call, a fresh answer.
+ * Date: an answer whose question or code depends on the current date
+ * (cache/date_dependence.h) is filed under the business's calendar day
+ * (exact key and signature both carry it), so it is never served on
+ * another day; lookups look under "any day" and under today.
  */
 #ifndef LEDGERBOX_HTTP_ANALYZE_CACHE_H
 #define LEDGERBOX_HTTP_ANALYZE_CACHE_H
@@ -18,6 +22,7 @@
 #include "cache/cache.h"
 #include "cache/semantic.h"
 #include "http/analyze.h"
+#include "util/zone.h"
 
 /* The threshold for embeddings from a model, when the setting says auto:
  * model embeddings put paraphrases closer together than the built-in one. */
@@ -25,10 +30,14 @@
 
 struct cache_probe {
 	bool enabled;              /* this request may use the cache */
-	char key[65];              /* the exact key */
+	char key[65];              /* the exact key of an answer that holds any day */
+	char key_day[65];          /* ... of one that holds today only (with the day) */
+	char day[ZONE_DAY_LEN];    /* today in the business's zone (LEDGERBOX_TZ) */
+	bool dated;                /* the question or code itself depends on the date */
 	char scope[160];           /* "team:NAME": who shares entries */
 	char fingerprint[65];      /* the dataset's, "" without one */
 	char *query_norm, *signature; /* query mode */
+	char *signature_day;       /* the signature with the day, for dated answers */
 	float *embedding;
 	size_t dim;
 	char embed_model[128];

@@ -31,7 +31,9 @@
 #include "llm/validate.h"
 #include "obs/metrics.h"
 #include "obs/trace.h"
+#include "util/clock.h"
 #include "util/utf8.h"
+#include "util/zone.h"
 #include "util/banned.h"
 
 #define ERROR_TEXT_MAX 2000
@@ -184,14 +186,22 @@ static void run_error_note(struct query *q, struct attempt *t, json_t *result, b
 static int prompt_for(struct query *q, unsigned n, struct prompt *p, struct outcome *o)
 {
 	const struct config *cfg = q->rq->srv->cfg;
+	char today[ZONE_DAY_LEN], zone[ZONE_NAME_MAX + 1];
 	struct prompt_options opt = { .language = sandbox_lang_name(q->a->lang),
 				      .query = q->a->query,
 				      .schema = q->have_schema ? &q->schema : NULL,
 				      .include_samples = q->rq->srv->llm_samples,
 				      .num_ctx = cfg->llm_num_ctx,
-				      .max_tokens = cfg->llm_max_tokens };
+				      .max_tokens = cfg->llm_max_tokens,
+				      .today = today,
+				      .time_zone = zone };
 	char err[512];
-	int r = n == 1 ? prompt_build(&opt, p, err, sizeof(err))
+	int r;
+
+	/* The business's day, the one the cache files dated answers under. */
+	zone_day(clock_unix_ms(), today);
+	zone_label(cfg->tz, zone, sizeof(zone));
+	r = n == 1 ? prompt_build(&opt, p, err, sizeof(err))
 		       : prompt_build_repair(&opt, q->code ? q->code : "", q->model_error, p, err,
 					     sizeof(err));
 

@@ -88,10 +88,27 @@ static int put_schema_heading(struct buf *b, const struct plan *p, bool samples)
 	return r;
 }
 
+/* One line after the rules: the model cannot know the date, and "last
+ * month" written without it is a guess. */
+static int put_today(struct buf *b, const struct prompt_options *o)
+{
+	char line[200];
+
+	if (!o->today || !o->today[0])
+		return 0;
+	snprintf(line, sizeof(line),
+		 "Today is %.16s (%.64s). Work out relative periods such as \"last month\" or"
+		 " \"this year\" from this date.\n",
+		 o->today, o->time_zone && o->time_zone[0] ? o->time_zone : "local time");
+	return put(b, line);
+}
+
 static int put_fixed(struct buf *b, const struct plan *p, bool samples)
 {
 	int r = prompt_rules_append(b, p->o);
 
+	if (r == 0)
+		r = put_today(b, p->o);
 	if (r == 0)
 		r = put(b, "\n");
 	if (r == 0)

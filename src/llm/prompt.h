@@ -41,6 +41,12 @@ struct prompt_options {
 	bool include_samples;        /* privacy: only when allowed (caller decides) */
 	uint64_t num_ctx;            /* model context size in tokens */
 	uint64_t max_tokens;         /* reserved for the answer */
+	/* Today in the business's zone ("2026-12-07") and the zone's name; the
+	 * rules then say "Today is 2026-12-07 (Europe/Berlin)." so relative
+	 * periods can be written. NULL: no date line. Passed in, not read
+	 * here, so a prompt is a function of its options. */
+	const char *today;
+	const char *time_zone;
 };
 
 struct prompt {

@@ -464,6 +464,43 @@ static void database_url_is_checked_and_never_echoed(void **state)
 	load_fails(NULL, "LEDGERBOX_DATABASE_URL", NULL);
 }
 
+/* LEDGERBOX_TZ is the one zone; LEDGERBOX_BUDGET_TZ, its older name, is
+ * still read, and the two may not disagree. An unknown zone is refused
+ * (the C library would take it for UTC without a word). */
+static void business_zone_is_one_setting(void **state)
+{
+	struct config c;
+	(void)state;
+
+	load_ok(&c, NULL);
+	assert_string_equal(c.tz, "");
+	setenv("LEDGERBOX_TZ", "Europe/Berlin", 1);
+	load_ok(&c, NULL);
+	assert_string_equal(c.tz, "Europe/Berlin");
+	unsetenv("LEDGERBOX_TZ");
+	setenv("LEDGERBOX_BUDGET_TZ", "America/New_York", 1);
+	load_ok(&c, NULL);
+	assert_string_equal(c.tz, "America/New_York");
+	setenv("LEDGERBOX_TZ", "America/New_York", 1);
+	load_ok(&c, NULL);
+	assert_string_equal(c.tz, "America/New_York");
+	setenv("LEDGERBOX_TZ", "Europe/Berlin", 1);
+	load_fails(NULL, "LEDGERBOX_TZ (Europe/Berlin) and LEDGERBOX_BUDGET_TZ (America/New_York)",
+		   "set only LEDGERBOX_TZ");
+	unsetenv("LEDGERBOX_BUDGET_TZ");
+	setenv("LEDGERBOX_TZ", "Europe/Berln", 1);
+	load_fails(NULL, "LEDGERBOX_TZ", "Europe/Berlin or UTC");
+	setenv("LEDGERBOX_TZ", "../../etc/passwd", 1);
+	load_fails(NULL, "LEDGERBOX_TZ", "time zone");
+	setenv("LEDGERBOX_TZ", "/etc/localtime", 1);
+	load_fails(NULL, "LEDGERBOX_TZ", "time zone");
+	setenv("LEDGERBOX_TZ", "Europe", 1);
+	load_fails(NULL, "LEDGERBOX_TZ", "time zone");
+	unsetenv("LEDGERBOX_TZ");
+	setenv("LEDGERBOX_BUDGET_TZ", "Mars/Olympus", 1);
+	load_fails(NULL, "LEDGERBOX_BUDGET_TZ", "time zone");
+}
+
 #define TEST(name) cmocka_unit_test_setup(name, env_clear)
 
 int main(void)
@@ -481,6 +518,7 @@ int main(void)
 		TEST(run_default_above_its_max_is_refused),
 		TEST(warm_pool_bounds_are_checked),
 		TEST(database_url_is_checked_and_never_echoed),
+		TEST(business_zone_is_one_setting),
 	};
 	(void)tl_tmp(); /* fails early, with a clear message, when it is unset */
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -17,24 +17,18 @@
  * period sees the clock jump back still cancels the last run when the
  * grace is over (a deadline on the wall clock would move by the jump).
  */
-#include "fault/faultlib.h"
+#include "fault/faketime.h"
 
-#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 #define GRACE_MS 3000
 #define EXIT_MARGIN_MS 10000
-#define SERVERS_MAX 4
 
 static struct server srv;
+static struct faketime ft;
 static char *erin, *root;
-static char clock_file[600], clock_env[700], asan_env[600];
-static pid_t faked_pids[SERVERS_MAX * 8];
-static size_t n_faked_pids;
 
 /* Every run costs exactly its fee, 0.01, and reserves as much: a limit of
  * 0.03 holds three runs. */
-static char *env_vars[] = { "LD_PRELOAD=" FAKETIME_LIB, clock_env, "FAKETIME_NO_CACHE=1",
-			    "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_FORCE_MONOTONIC_FIX=0", asan_env,
-			    "LEDGERBOX_BUDGET_TZ=UTC", "LEDGERBOX_CACHE=off",
+static char *env_vars[] = { FT_ENV(ft), "LEDGERBOX_BUDGET_TZ=UTC", "LEDGERBOX_CACHE=off",
 			    "LEDGERBOX_PRICE_CPU_PER_S=0", "LEDGERBOX_PRICE_MEM_PER_GB_S=0",
 			    "LEDGERBOX_PRICE_RUN=0.01", "LEDGERBOX_MAX_RUNS=2",
 			    "LEDGERBOX_SHUTDOWN_GRACE_MS=3000", NULL };
@@ -42,46 +36,18 @@ static char *env_vars[] = { "LD_PRELOAD=" FAKETIME_LIB, clock_env, "FAKETIME_NO_
 static const char *sql_run = "{\"language\":\"sql\",\"dataset\":\"demo\",\"code\":\"SELECT 1\","
 			     "\"limits\":{\"timeoutMs\":10000}}";
 
-/* Sets the server's clock: the faked time restarts from `when`. Written
- * whole and renamed, so a reader never sees half a line. */
+/* Sets the server's clock: the faked time restarts from `when`. */
 static void clock_set(const char *when)
 {
-	char tmp[700];
-	FILE *f;
+	char line[64];
 
-	snprintf(tmp, sizeof(tmp), "%s.new", clock_file);
-	f = fopen(tmp, "w");
-	assert_non_null(f);
-	fprintf(f, "@%s\n", when);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(rename(tmp, clock_file), 0);
+	snprintf(line, sizeof(line), "@%s", when);
+	ft_set(&ft, line);
 }
 
-/* libfaketime leaves a shared memory segment and a semaphore named after
- * each process that loaded it first; they are removed once it is gone. */
 static void faked_note(void)
 {
-	struct fl_procs all = { .n = 0 };
-
-	if (srv.pid <= 0)
-		return;
-	fl_descendants(srv.pid, &all);
-	if (n_faked_pids < sizeof(faked_pids) / sizeof(faked_pids[0]))
-		faked_pids[n_faked_pids++] = srv.pid;
-	for (size_t i = 0; i < all.n && n_faked_pids < sizeof(faked_pids) / sizeof(faked_pids[0]); i++)
-		faked_pids[n_faked_pids++] = all.p[i].pid;
-}
-
-static void faked_cleanup(void)
-{
-	for (size_t i = 0; i < n_faked_pids; i++) {
-		char path[64];
-		snprintf(path, sizeof(path), "/dev/shm/faketime_shm_%d", (int)faked_pids[i]);
-		unlink(path);
-		snprintf(path, sizeof(path), "/dev/shm/sem.faketime_sem_%d", (int)faked_pids[i]);
-		unlink(path);
-	}
-	n_faked_pids = 0;
+	ft_note(&ft, srv.pid);
 }
 
 static void server_start(void)
@@ -98,17 +64,9 @@ static int server_stop(int sig)
 
 static int setup(void **state)
 {
-	const char *asan = getenv("ASAN_OPTIONS");
 	(void)state;
 
-	snprintf(clock_file, sizeof(clock_file), "%s/faketime.rc", tl_tmp());
-	snprintf(clock_env, sizeof(clock_env), "FAKETIME_TIMESTAMP_FILE=%s", clock_file);
-	/* A sanitizer build must accept the preloaded library in front of it,
-	 * and its allocator must not read the clock before libfaketime has
-	 * found its symbols (its dlsym allocates: a deadlock). */
-	snprintf(asan_env, sizeof(asan_env),
-		 "ASAN_OPTIONS=%s%sverify_asan_link_order=0:allocator_release_to_os_interval_ms=-1",
-		 asan ? asan : "", asan && *asan ? ":" : "");
+	ft_init(&ft, "fault-clock");
 	clock_set("2026-01-31 23:59:00");
 	hl_prepare(&srv, "fault-clock", env_vars);
 	erin = hl_key_create(&srv, "erin", "finance", "analyst");
@@ -124,7 +82,7 @@ static int teardown(void **state)
 	(void)state;
 	if (srv.pid > 0)
 		server_stop(SIGTERM);
-	faked_cleanup();
+	ft_cleanup(&ft);
 	free(erin);
 	free(root);
 	curl_global_cleanup();

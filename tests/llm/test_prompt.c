@@ -111,7 +111,7 @@ static bool utf8_ok(const char *s)
 static struct prompt_options options(const char *language, const char *query, bool samples,
 				     uint64_t num_ctx)
 {
-	struct prompt_options o = { language, query, &demo, samples, num_ctx, 512 };
+	struct prompt_options o = { language, query, &demo, samples, num_ctx, 512, NULL, NULL };
 	return o;
 }
 
@@ -696,6 +696,36 @@ static void test_repair_prompt(void **state)
 	assert_int_equal(prompt_build_repair(&o, NULL, "x", &p, err, sizeof(err)), -EINVAL);
 }
 
+/* The model is told today's date and zone, in every language and in a
+ * repair too, so "last month" can be written; no line without a date. */
+static void test_prompt_says_today(void **state)
+{
+	static const char *const languages[] = { "sql", "python" };
+	const char *line = "Today is 2026-12-07 (Europe/Berlin).";
+	struct prompt p;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct prompt_options o = options(languages[i], "revenue last month", false, 32768);
+		o.today = "2026-12-07";
+		o.time_zone = "Europe/Berlin";
+		assert_int_equal(prompt_build(&o, &p, err, sizeof(err)), 0);
+		assert_non_null(strstr(p.messages[0].content, line));
+		assert_int_equal(p.estimated_tokens, tokens_of(&p));
+		prompt_release(&p);
+		assert_int_equal(prompt_build_repair(&o, "SELECT 1", "no such column: x", &p, err,
+						     sizeof(err)),
+				 0);
+		assert_non_null(strstr(p.messages[0].content, line));
+		prompt_release(&p);
+		o.today = NULL;
+		assert_int_equal(prompt_build(&o, &p, err, sizeof(err)), 0);
+		assert_null(strstr(p.messages[0].content, "Today is"));
+		prompt_release(&p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +747,7 @@ int main(void)
 		cmocka_unit_test(test_prompt_hopeless),
 		cmocka_unit_test(test_relevance),
 		cmocka_unit_test(test_repair_prompt),
+		cmocka_unit_test(test_prompt_says_today),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
