@@ -92,11 +92,16 @@ static void eword_form(struct eword *e, const char *raw, size_t n)
 		e->text[i] = raw[i] >= 'A' && raw[i] <= 'Z' ? (char)(raw[i] | 0x20) : raw[i];
 	e->text[n] = '\0';
 	sem_stem(raw, n, e->stem, sizeof(e->stem));
-	if (strpbrk(e->text, "0123456789") || sem_month(e->text)) {
+	/* "how many" and "number of" are the signature's "count"; the
+	 * vector sees the word that carries the phrase as that. */
+	if (strcmp(e->text, "many") == 0 || strcmp(e->text, "number") == 0) {
+		eword_set(e, "count");
+		e->weight = GUARD_WEIGHT;
+	} else if (strpbrk(e->text, "0123456789") || sem_month(e->text)) {
 		e->weight = GUARD_WEIGHT;
 	} else if (!sem_lexicon(e->text, &lex) && !sem_lexicon(e->stem, &lex)) {
 		e->weight = cap ? GUARD_WEIGHT : 1.0f;
-	} else if (lex.filler) {
+	} else if (lex.filler || lex.light) {
 		e->weight = FILLER_WEIGHT;
 	} else {
 		e->weight = lex.cat == SEM_C_WORD ? 1.0f : GUARD_WEIGHT;

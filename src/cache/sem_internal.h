@@ -40,6 +40,17 @@ struct sem_tok {
  * entries; returns how many were written. */
 size_t sem_tokenize(const char *text, size_t len, struct sem_tok *toks);
 
+/* When a quoted string ('..', "..", or typographic quotes) opens at
+ * text[p], the offset just past its closing quote, else 0. The same rule
+ * as the tokenizer's, so the exact key and the signature agree on what is
+ * quoted. */
+size_t sem_quote_end(const char *text, size_t len, size_t p);
+
+/* Writes contractions out: "haven't" -> "have" "not", "we'll" -> "we"
+ * "will", "what's" -> "what" "is", "Acme's" -> "Acme". out must have room
+ * for 2 * n tokens; returns how many were written. */
+size_t sem_expand(const struct sem_tok *in, size_t n, struct sem_tok *out);
+
 /* Canonical number from s[0..len) (currency, sign, separators, decimals,
  * k/m/b suffix, percent). Returns false when it is not one, or too long. */
 bool sem_number_canon(const char *s, size_t len, char out[SEM_VAL_MAX]);
@@ -68,6 +79,8 @@ struct sem_lex {
 	enum sem_cat cat;  /* SEM_C_WORD for a known domain word */
 	const char *canon; /* the value to print */
 	bool filler;	   /* leaves no trace in the signature */
+	bool light;	   /* a function word: counts, but weighs half in the embedding */
+	bool synonym;	   /* a plain word printed as canon ("versus" -> "vs") */
 	bool adjective;	   /* a period adjective such as "monthly" */
 	bool scale;	   /* thousand, million, billion: canon is the zeros */
 	bool percent;	   /* "percent", "pct" */
@@ -93,6 +106,8 @@ bool sem_contraction(const char *raw, size_t *len);
 struct sem_entry {
 	enum sem_cat cat;
 	char *val;	/* malloc'd */
+	char *fold;	/* malloc'd or NULL: the singular of a plain word ("customers"
+			 * -> "customer", "are" -> "is"), used where number does not matter */
 	bool adjective; /* a period written as an adjective ("monthly") */
 };
 
@@ -102,6 +117,19 @@ struct sem_entry {
 int sem_classify(const struct sem_tok *toks, size_t ntoks, bool has_lower,
 		 struct sem_entry *ents, size_t *ret_n);
 void sem_entries_free(struct sem_entry *ents, size_t n);
+
+/* A phrase of the closed table in sem_phrase.c. */
+struct sem_phrase {
+	size_t span;	   /* tokens it covers */
+	enum sem_cat cat;
+	const char *canon; /* NULL: filler, no entry */
+};
+
+/* The phrase starting at toks[i], if any. at_start: nothing that counts
+ * comes before it (request framing is dropped only there); has_lower: the
+ * question has lower-case letters (else phrase words match in any case). */
+bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i, bool at_start,
+		   bool has_lower, struct sem_phrase *ret);
 
 /* Square root without libm (the programs do not link it); exact to a few
  * ulps and the same on every machine. 0 for x <= 0 or NaN. */

@@ -29,6 +29,12 @@
 
 #define SEM_DIM 256 /* local embedding size */
 
+/* Opens every non-empty signature. A change of the rules that could make
+ * two questions equal that were not, or the reverse, changes it, so an
+ * entry stored under older rules is never served: its signature can no
+ * longer be byte-equal to a new one. */
+#define SEM_SIGNATURE_VERSION "v2"
+
 /* Longest question the functions below accept (the API refuses queries over
  * 4000 bytes). sem_normalize and sem_signature refuse a longer one with
  * -E2BIG rather than key on a cut copy: two long questions that share their

@@ -58,7 +58,7 @@ static void sha256_hex(const char *text, char out[65])
 /* The exact key: everything that decides the answer, as canonical JSON. */
 static int key_compute(struct request *rq, const struct analyze_req *a, struct cache_probe *p)
 {
-	json_t *k = json_pack("{s:i,s:s,s:s?,s:s,s:o}", "v", 1, "language",
+	json_t *k = json_pack("{s:i,s:s,s:s?,s:s,s:o}", "v", 2, "language",
 			      sandbox_lang_name(a->lang), "dataset", a->dataset, "fingerprint",
 			      p->fingerprint, "limits", worker_limits_to_json(&a->limits));
 	char *text;
