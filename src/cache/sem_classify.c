@@ -164,17 +164,14 @@ static int emit_date_run(struct cls *c, bool *ret_done)
 	return emit_str(c, SEM_C_DATE, v);
 }
 
-static int on_number(struct cls *c, const struct sem_tok *t)
+/* Emits the number v, joined with a "percent" or "million" after it. */
+static int emit_number(struct cls *c, const char *val)
 {
 	const struct sem_tok *next = peek(c, 1);
 	char v[SEM_VAL_MAX], w[LEX_WORD_MAX];
 	struct sem_lex lex;
-	bool done;
-	int r = emit_date_run(c, &done);
 
-	if (r < 0 || done)
-		return r;
-	memcpy(v, t->val, sizeof(v));
+	snprintf(v, sizeof(v), "%s", val);
 	if (next && next->plain_gap && next->kind == SEM_T_WORD &&
 	    small_lower(next->raw, next->raw_len, w) && sem_lexicon(w, &lex)) {
 		size_t n = strlen(v);
@@ -187,6 +184,16 @@ static int on_number(struct cls *c, const struct sem_tok *t)
 		}
 	}
 	return emit_str(c, SEM_C_NUM, v);
+}
+
+static int on_number(struct cls *c, const struct sem_tok *t)
+{
+	bool done;
+	int r = emit_date_run(c, &done);
+
+	if (r < 0 || done)
+		return r;
+	return emit_number(c, t->val);
 }
 
 static bool is_quarter(const char *w)
@@ -341,6 +348,8 @@ static int emit_known(struct cls *c, const struct sem_lex *lex, const char *w)
 		return emit_str(c, SEM_C_WORD, lex->canon);
 	if (lex->percent || lex->scale || lex->cat == SEM_C_WORD)
 		return emit_plain(c, w);
+	if (lex->cat == SEM_C_NUM) /* "two million" is 2000000, "five percent" 5% */
+		return emit_number(c, lex->canon);
 	return emit_owned(c, lex->cat, strdup(lex->canon), lex->adjective);
 }
 
@@ -387,6 +396,12 @@ static int classify_word(struct cls *c, const struct word *w)
 	return emit_plain(c, w->lower);
 }
 
+static bool continues_name(const struct cls *c, const struct sem_tok *t)
+{
+	return t->raw[0] >= 'A' && t->raw[0] <= 'Z' && t->plain_gap && c->n > 0 &&
+	       c->name_tok + 1 == c->i;
+}
+
 static int on_word(struct cls *c, const struct sem_tok *t)
 {
 	struct word w = { .raw = t->raw, .len = t->raw_len };
@@ -395,7 +410,7 @@ static int on_word(struct cls *c, const struct sem_tok *t)
 	if (w.len == 0)
 		return 0;
 	word_case(&w);
-	if (w.cap && t->plain_gap && c->n > 0 && c->name_tok + 1 == c->i)
+	if (continues_name(c, t))
 		return grow_name(c, &w);
 	w.lower = malloc(w.len + 1);
 	if (!w.lower)
@@ -416,7 +431,9 @@ static int on_token(struct cls *c, const struct sem_tok *t)
 
 	switch (t->kind) {
 	case SEM_T_WORD:
-		if (!sem_phrase_at(c->toks, c->ntoks, c->i, c->n == 0, c->has_lower, &ph))
+		/* A capitalised word right after a name goes on with the name. */
+		if (continues_name(c, t) ||
+		    !sem_phrase_at(c->toks, c->ntoks, c->i, c->n == 0, c->has_lower, &ph))
 			return on_word(c, t);
 		c->i += ph.span - 1;
 		return ph.canon ? emit_str(c, ph.cat, ph.canon) : 0;

@@ -13,8 +13,8 @@
  * of"), of a period used for grouping ("by month", "per month", "each
  * month") and of a running period ("year to date"), and a preposition
  * directly before a date ("in 2025", "for March 2025"). Request framing
- * counts only at the start of a question, and a phrase word matches only
- * in lower case unless it opens the question or the question has no lower
+ * counts only at the start of a question, and its words match only in
+ * lower case unless one opens the question or the question has no lower
  * case at all: "revenue from Get Smart" keeps its name.
  */
 #include "cache/sem_internal.h"
@@ -312,8 +312,24 @@ struct ph_scan {
 	bool free_case; /* phrase words may be written in capitals */
 };
 
-/* The word of token at, lower-cased, if it may be part of a phrase: in
- * lower case, or capitalised as the question's first word, or "I". */
+/* A capitalised word the lexicon does not know, as sem_classify.c would
+ * read it as a name. */
+static bool may_be_name(const struct sem_tok *t)
+{
+	char w[PH_WORD_MAX], stem[PH_WORD_MAX];
+	struct sem_lex lex;
+
+	if (t->kind != SEM_T_WORD || t->raw_len == 0 || t->raw[0] < 'A' || t->raw[0] > 'Z')
+		return false;
+	if (!lower_word(t->raw, t->raw_len, w))
+		return true;
+	sem_stem(w, strlen(w), stem, sizeof(stem));
+	return !sem_lexicon(w, &lex) && !sem_lexicon(stem, &lex) && !sem_month(w);
+}
+
+/* The word of token at, lower-cased, if it may be part of a phrase.
+ * Request framing must be in lower case, or capitalised as the question's
+ * first word, or "I": "revenue from Get Smart" keeps its name. */
 static bool phrase_word(const struct ph_scan *s, size_t at, char w[PH_WORD_MAX])
 {
 	const struct sem_tok *t;
@@ -328,7 +344,10 @@ static bool phrase_word(const struct ph_scan *s, size_t at, char w[PH_WORD_MAX])
 		return true;
 	if (t->raw_len == 1 && t->raw[0] == 'I')
 		return true;
-	return at == 0 && memcmp(w + 1, t->raw + 1, t->raw_len - 1) == 0;
+	/* "Show me" and "Show Revenue", but not "Get Smart revenue", where it
+	 * may start a name. */
+	return at == 0 && memcmp(w + 1, t->raw + 1, t->raw_len - 1) == 0 &&
+	       !(at + 1 < s->ntoks && may_be_name(&s->toks[at + 1]));
 }
 
 /* How many tokens row spans at s->i (0: no match); *period gets the
@@ -362,7 +381,7 @@ static size_t row_span(const struct ph_scan *s, const struct phrase_row *row, co
 bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i, bool at_start,
 		   bool has_lower, struct sem_phrase *ret)
 {
-	struct ph_scan s = { .toks = toks, .ntoks = ntoks, .i = i, .free_case = !has_lower };
+	struct ph_scan s = { .toks = toks, .ntoks = ntoks, .i = i };
 
 	for (size_t r = 0; r < ROWS(phrases); r++) {
 		const struct phrase_row *row = &phrases[r];
@@ -371,6 +390,7 @@ bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i, bool at_s
 
 		if ((row->where & PH_START) && !at_start)
 			continue;
+		s.free_case = !has_lower || !(row->where & PH_START);
 		span = row_span(&s, row, &period);
 		if (!span)
 			continue;
