@@ -1,11 +1,13 @@
 /*
  * sem_internal: what the files of the semantic matcher share.
  *
- * The signature is built in three steps: sem_token.c cuts the repaired text
+ * The signature is built in four steps: sem_token.c cuts the repaired text
  * into tokens (words, numbers, dates, literals, quoted strings, operators),
- * sem_classify.c turns tokens into entries (a category and a canonical
- * value, in the order written), and sem_signature.c prints the entries.
- * The word lists live in sem_lexicon.c.
+ * sem_phrase.c writes contractions out, sem_classify.c turns tokens into
+ * entries (a category and a canonical value, in the order written; the
+ * phrases of sem_phrase.c first), and sem_signature.c folds plurals where
+ * the row count cannot depend on them and prints the entries. The word
+ * lists live in sem_lexicon.c and sem_phrase.c.
  */
 #ifndef LEDGERBOX_CACHE_SEM_INTERNAL_H
 #define LEDGERBOX_CACHE_SEM_INTERNAL_H
