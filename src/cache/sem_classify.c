@@ -428,6 +428,7 @@ static int on_word(struct cls *c, const struct sem_tok *t)
 static int on_token(struct cls *c, const struct sem_tok *t)
 {
 	struct sem_phrase ph;
+	int r;
 
 	switch (t->kind) {
 	case SEM_T_WORD:
@@ -436,7 +437,12 @@ static int on_token(struct cls *c, const struct sem_tok *t)
 		    !sem_phrase_at(c->toks, c->ntoks, c->i, c->n == 0, c->has_lower, &ph))
 			return on_word(c, t);
 		c->i += ph.span - 1;
-		return ph.canon ? emit_str(c, ph.cat, ph.canon) : 0;
+		if (!ph.canon)
+			return 0;
+		r = emit_str(c, ph.cat, ph.canon);
+		if (r == 0)
+			c->ents[c->n - 1].per = ph.per;
+		return r;
 	case SEM_T_NUM:
 		return on_number(c, t);
 	case SEM_T_DATE:

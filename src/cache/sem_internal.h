@@ -111,6 +111,7 @@ struct sem_entry {
 	char *fold;	/* malloc'd or NULL: the singular of a plain word ("customers"
 			 * -> "customer", "are" -> "is"), used where number does not matter */
 	bool adjective; /* a period written as an adjective ("monthly") */
+	bool per;	/* a period written as a rate ("per month", "each month") */
 };
 
 /* Turns tokens into entries in the order written. ents must have room for
@@ -125,6 +126,7 @@ struct sem_phrase {
 	size_t span;	   /* tokens it covers */
 	enum sem_cat cat;
 	const char *canon; /* NULL: filler, no entry */
+	bool per;	   /* a period written as a rate: "per month", "each month" */
 };
 
 /* The phrase starting at toks[i], if any. at_start: nothing that counts

@@ -178,6 +178,8 @@ enum {
 	PH_START = 1,  /* only before anything that counts: request framing */
 	PH_DATE = 2,   /* only directly before a date */
 	PH_PERIOD = 4, /* "%" stands for a period word (hour ... year) */
+	PH_NOUN = 8,   /* also a noun: not before a plain word ("list price") */
+	PH_PER = 16,   /* a rate's period ("per month"), see sem_entry.per */
 };
 
 struct phrase_row {
@@ -226,16 +228,16 @@ static const struct phrase_row phrases[] = {
 	{ "a list of", SEM_C_WORD, NULL, PH_START },
 	{ "list of", SEM_C_WORD, NULL, PH_START },
 	{ "show", SEM_C_WORD, NULL, PH_START },
-	{ "list", SEM_C_WORD, NULL, PH_START },
-	{ "display", SEM_C_WORD, NULL, PH_START },
+	{ "list", SEM_C_WORD, NULL, PH_START | PH_NOUN },
+	{ "display", SEM_C_WORD, NULL, PH_START | PH_NOUN },
 	{ "give", SEM_C_WORD, NULL, PH_START },
 	{ "get", SEM_C_WORD, NULL, PH_START },
 	{ "tell", SEM_C_WORD, NULL, PH_START },
-	{ "print", SEM_C_WORD, NULL, PH_START },
+	{ "print", SEM_C_WORD, NULL, PH_START | PH_NOUN },
 	{ "fetch", SEM_C_WORD, NULL, PH_START },
 	{ "find", SEM_C_WORD, NULL, PH_START },
 	{ "calculate", SEM_C_WORD, NULL, PH_START },
-	{ "compute", SEM_C_WORD, NULL, PH_START },
+	{ "compute", SEM_C_WORD, NULL, PH_START | PH_NOUN },
 	{ "determine", SEM_C_WORD, NULL, PH_START },
 	{ "what is", SEM_C_WORD, NULL, 0 },
 	{ "what are", SEM_C_WORD, NULL, 0 },
@@ -257,14 +259,14 @@ static const struct phrase_row phrases[] = {
 	{ "month to date", SEM_C_DATE, "mtd", 0 },
 	{ "week to date", SEM_C_DATE, "wtd", 0 },
 	/* Grouping by a period: canon comes from the period word. */
-	{ "for each %", SEM_C_GRAIN, NULL, PH_PERIOD },
-	{ "for every %", SEM_C_GRAIN, NULL, PH_PERIOD },
-	{ "in each %", SEM_C_GRAIN, NULL, PH_PERIOD },
-	{ "in every %", SEM_C_GRAIN, NULL, PH_PERIOD },
+	{ "for each %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
+	{ "for every %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
+	{ "in each %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
+	{ "in every %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
 	{ "by %", SEM_C_GRAIN, NULL, PH_PERIOD },
-	{ "per %", SEM_C_GRAIN, NULL, PH_PERIOD },
-	{ "each %", SEM_C_GRAIN, NULL, PH_PERIOD },
-	{ "every %", SEM_C_GRAIN, NULL, PH_PERIOD },
+	{ "per %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
+	{ "each %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
+	{ "every %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
 	/* A preposition that only says "when" before a date. */
 	{ "in", SEM_C_WORD, NULL, PH_DATE },
 	{ "for", SEM_C_WORD, NULL, PH_DATE },
@@ -304,6 +306,28 @@ static bool date_like(const struct sem_tok *t)
 	if (sem_month(w) || is_quarter_word(w) || strncmp(w, "fy", 2) == 0)
 		return true;
 	return sem_lexicon(w, &lex) && lex.cat == SEM_C_DATE;
+}
+
+/* A word that could be the head of a compound with the word before it:
+ * "list price", "print costs", "display ads", "compute costs". Function
+ * words, category words (unpaid, total, top, ...) and names are not. */
+static bool plain_noun(const struct sem_tok *t)
+{
+	char w[PH_WORD_MAX], stem[PH_WORD_MAX];
+	struct sem_lex lex;
+
+	if (t->kind != SEM_T_WORD || (t->raw[0] >= 'A' && t->raw[0] <= 'Z'))
+		return false;
+	if (!lower_word(t->raw, t->raw_len, w))
+		return true;
+	sem_stem(w, strlen(w), stem, sizeof(stem));
+	if (sem_lexicon(w, &lex) || sem_lexicon(stem, &lex))
+		return lex.cat == SEM_C_WORD && !lex.light && !lex.filler && !lex.percent &&
+		       !lex.scale;
+	if (sem_month(w) || (strncmp(w, "un", 2) == 0 && sem_negatable(w + 2)) ||
+	    (strncmp(w, "non", 3) == 0 && sem_negatable(w + 3)))
+		return false;
+	return true;
 }
 
 struct ph_scan {
@@ -375,6 +399,8 @@ static size_t row_span(const struct ph_scan *s, const struct phrase_row *row, co
 	}
 	if ((row->where & PH_DATE) && !(at < s->ntoks && date_like(&s->toks[at])))
 		return 0;
+	if ((row->where & PH_NOUN) && at < s->ntoks && plain_noun(&s->toks[at]))
+		return 0;
 	return at - s->i;
 }
 
@@ -397,6 +423,7 @@ bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i, bool at_s
 		ret->span = span;
 		ret->cat = row->cat;
 		ret->canon = period ? period : row->canon;
+		ret->per = (row->where & PH_PER) != 0;
 		return true;
 	}
 	return false;

@@ -130,6 +130,8 @@ static bool periods_float(const struct sem_entry *ents, size_t n)
 			return false;
 		if (ents[i].cat != SEM_C_GRAIN)
 			continue;
+		if (strchr(ents[i].val, '~'))
+			return false; /* a rate's period, see mark_rate_periods() */
 		if (period && strcmp(period, ents[i].val) != 0)
 			return false;
 		period = ents[i].val;
@@ -198,13 +200,24 @@ static bool ranks(const struct sem_entry *e)
 	return e->cat == SEM_C_DIR && in_list(e->val, words, sizeof(words) / sizeof(words[0]));
 }
 
+/* Words that make a figure out of rows, as aggregates do: "share of
+ * customer" is not "share of customers". */
+static bool measures_rows(const struct sem_entry *e)
+{
+	static const char *const words[] = { "share", "percentage", "ratio", "rate", "proportion",
+					     "fraction" };
+
+	return e->cat == SEM_C_AGG ||
+	       (e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0])));
+}
+
 /* Singular and plural are one question unless the number of rows asked
  * for can depend on it: a ranking word or an aggregate ("average invoice"
  * is an amount, "average invoices" a count) keeps every word as written. */
 static void fold_plurals(struct sem_entry *ents, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (ents[i].cat == SEM_C_AGG || ranks(&ents[i]))
+		if (measures_rows(&ents[i]) || ranks(&ents[i]))
 			return;
 	for (size_t i = 0; i < n; i++) {
 		if (!ents[i].fold)
@@ -213,6 +226,34 @@ static void fold_plurals(struct sem_entry *ents, size_t n)
 		ents[i].val = ents[i].fold;
 		ents[i].fold = NULL;
 	}
+}
+
+/* With an average or a median, how a period is written changes the
+ * answer: "average monthly revenue" is one number, "average revenue by
+ * month" a table of averages, "average revenue per day" a rate. There the
+ * period keeps its form ("month~adj", "day~per") and its place. */
+static int mark_rate_periods(struct sem_entry *ents, size_t n)
+{
+	bool rate = false;
+
+	for (size_t i = 0; i < n; i++)
+		rate = rate || (ents[i].cat == SEM_C_AGG && (strcmp(ents[i].val, "avg") == 0 ||
+							      strcmp(ents[i].val, "median") == 0));
+	for (size_t i = 0; rate && i < n; i++) {
+		const char *form = ents[i].adjective ? "~adj" : ents[i].per ? "~per" : NULL;
+		size_t len;
+		char *val;
+
+		if (ents[i].cat != SEM_C_GRAIN || !form)
+			continue;
+		len = strlen(ents[i].val);
+		val = realloc(ents[i].val, len + strlen(form) + 1);
+		if (!val)
+			return -ENOMEM;
+		memcpy(val + len, form, strlen(form) + 1);
+		ents[i].val = val;
+	}
+	return 0;
 }
 
 static int sig_from_text(const char *text, size_t len, char **ret)
@@ -228,8 +269,10 @@ static int sig_from_text(const char *text, size_t len, char **ret)
 		r = sem_classify(toks, ntoks, has_lower_letter(text, len), ents, &n);
 		if (r == 0) {
 			fold_plurals(ents, n);
-			r = sig_print(ents, n, ret);
+			r = mark_rate_periods(ents, n);
 		}
+		if (r == 0)
+			r = sig_print(ents, n, ret);
 		sem_entries_free(ents, n);
 	}
 	free(cut);

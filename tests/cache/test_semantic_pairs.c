@@ -293,7 +293,7 @@ static const struct pair NEAR_MISS[] = {
 	{ "the customer with the highest balance", "the customers with the highest balance" },
 	{ "a customer with overdue invoices", "customers with overdue invoices" },
 	{ "one invoice per customer", "invoices per customer" },
-	/* Quantifiers and words that only looked like filler. */
+	/* Quantifiers and words that only looked like filler or framing. */
 	{ "customers who paid all invoices", "customers who paid any invoices" },
 	{ "customers with some overdue invoices", "customers with only overdue invoices" },
 	{ "each customer revenue", "all customers revenue" },
@@ -301,6 +301,16 @@ static const struct pair NEAR_MISS[] = {
 	{ "customers with many invoices", "customers with invoices" },
 	{ "revenue by customer", "revenue per customer" },
 	{ "revenue by month for customers", "revenue for customers" },
+	/* A request verb that is also the first half of a compound. */
+	{ "list price by product", "price by product" },
+	{ "print costs by month", "costs by month" },
+	{ "display ads spend in 2025", "ads spend in 2025" },
+	{ "compute costs in 2025", "costs in 2025" },
+	/* With an average, how the period is written changes the figure. */
+	{ "average monthly revenue", "average revenue by month" },
+	{ "average revenue per day", "average revenue by day" },
+	{ "median weekly sales", "median sales per week" },
+	{ "share of customer", "share of customers" },
 	/* The case of a quoted literal, and what is inside the quotes. */
 	{ "sales for customer 'ACME'", "sales for customer 'acme'" },
 	{ "revenue from \"Acme Corp\"", "revenue from \"ACME CORP\"" },
