@@ -67,6 +67,8 @@ static int key_compute(struct request *rq, const struct analyze_req *a, struct c
 		return -ENOMEM;
 	if (a->mode == ANALYZE_QUERY) {
 		json_object_set_new(k, "query", json_string(p->query_norm));
+		/* Names keep their case there ("ACME" is not "Acme"). */
+		json_object_set_new(k, "signature", json_string(p->signature));
 		json_object_set_new(k, "model", json_string(rq->srv->llm.model));
 	} else {
 		/* A template's code holds its checked parameters. */

@@ -268,8 +268,18 @@ static void quoted_literal_case_is_a_different_question(void **state)
 			 hl_str(b.json, "cacheType"));
 	assert_int_equal(llm_stub_calls(stub, "/api/chat"), calls + 1);
 	assert_string_not_equal(hl_str(b.json, "code"), hl_str(a.json, "code"));
+	/* A name written without quotes keeps its case the same way. */
+	hl_reply_free(&b);
+	llm_stub_push(stub, &lower);
+	query("refunds for customer INITECH", &b);
+	hl_reply_free(&b);
+	llm_stub_push(stub, &lower);
 	calls = llm_stub_calls(stub, "/api/chat");
-	query("  Sales FOR customer   'ACME' ?", &c);
+	query("refunds for customer Initech", &b);
+	assert_false(json_is_true(json_object_get(b.json, "cacheHit")));
+	assert_int_equal(llm_stub_calls(stub, "/api/chat"), calls + 1);
+	calls = llm_stub_calls(stub, "/api/chat");
+	query("  Sales for CUSTOMER   'ACME' ?", &c);
 	assert_true(hit(&c, "exact"));
 	assert_string_equal(hl_str(c.json, "cachedFrom"), hl_str(a.json, "id"));
 	assert_int_equal(llm_stub_calls(stub, "/api/chat"), calls);
