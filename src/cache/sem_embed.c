@@ -179,6 +179,50 @@ static size_t word_end(const unsigned char *q, size_t len, size_t i)
 	}
 }
 
+/* Where a number written as "$1,000", "1.5k", "$1k" or "5%" starting at
+ * i ends, when it is one the signature reads as a number; else 0. */
+static size_t number_end(const unsigned char *q, size_t len, size_t i, char v[SEM_VAL_MAX])
+{
+	size_t p = i;
+
+	if (p < len && q[p] == '$')
+		p++;
+	else if (p + 1 < len && q[p] == 0xC2 && (q[p + 1] == 0xA3 || q[p + 1] == 0xA5))
+		p += 2;
+	else if (p + 2 < len && q[p] == 0xE2 && q[p + 1] == 0x82 && q[p + 2] == 0xAC)
+		p += 3;
+	if (p >= len || q[p] < '0' || q[p] > '9')
+		return 0;
+	while (p < len && ((q[p] >= '0' && q[p] <= '9') ||
+			   ((q[p] == ',' || q[p] == '.') && p + 1 < len && q[p + 1] >= '0' &&
+			    q[p + 1] <= '9')))
+		p++;
+	while (p < len && ((q[p] | 0x20) >= 'a' && (q[p] | 0x20) <= 'z'))
+		p++;
+	p += p < len && q[p] == '%';
+	if (in_word(q, len, p) || !sem_number_canon((const char *)q + i, p - i, v))
+		return 0;
+	return p;
+}
+
+/* A number counts in its canonical form, as in the signature: "$1k",
+ * "$1,000" and "$1000" are one feature; "5%" is "5" and "percent", as
+ * "5 percent" is. */
+static void embed_number(float *out, char *v)
+{
+	size_t n = strlen(v);
+	bool percent = n > 1 && v[n - 1] == '%';
+	struct eword e;
+
+	if (percent)
+		v[n - 1] = '\0';
+	eword_set(&e, v);
+	e.weight = GUARD_WEIGHT;
+	embed_form(out, &e);
+	if (percent)
+		embed_word(out, "percent", 7);
+}
+
 void sem_embed_local(const char *query, float out[SEM_DIM])
 {
 	size_t len = query ? strnlen(query, SEM_QUERY_MAX_BYTES + 1) : 0;
@@ -190,8 +234,14 @@ void sem_embed_local(const char *query, float out[SEM_DIM])
 	if (len > SEM_QUERY_MAX_BYTES)
 		len = utf8_cut(query, SEM_QUERY_MAX_BYTES);
 	for (size_t i = 0; i < len;) {
-		size_t end;
+		char v[SEM_VAL_MAX];
+		size_t end = (i == 0 || !in_word(q, len, i - 1)) ? number_end(q, len, i, v) : 0;
 
+		if (end) {
+			embed_number(out, v);
+			i = end;
+			continue;
+		}
 		if (!in_word(q, len, i)) {
 			size_t skip = punct_len(q, len, i);
 
