@@ -7,7 +7,9 @@
  * and a sign, so collisions cancel out on average instead of piling up.
  * The n-grams of one word share one unit of weight whatever its length, so
  * a long word does not outweigh a short one; filler words weigh half and
- * words that pin an answer double (eword_form).
+ * words that pin an answer double (eword_form). A number written with
+ * digits is one feature in its canonical form ("$1k" and "$1,000" alike),
+ * as the signature reads it.
  * Word order is not seen here; the signature's "seq:" part handles it.
  *
  * The hash is 64-bit FNV-1a with a fixed finaliser, so vectors stored by
