@@ -49,6 +49,33 @@ static int emit_str(struct cls *c, enum sem_cat cat, const char *val)
 	return emit(c, cat, val, strlen(val));
 }
 
+/* Verbs whose singular and plural differ other than by an "s". */
+static const char *const agreement[][2] = {
+	{ "are", "is" }, { "were", "was" }, { "has", "have" }, { "does", "do" },
+};
+
+/* A plain word, with its singular kept aside (sem_signature.c decides
+ * whether the question's number matters). */
+static int emit_plain(struct cls *c, const char *w)
+{
+	char stem[SEM_VAL_MAX];
+	const char *fold = NULL;
+	size_t n = strlen(w);
+	int r = emit_str(c, SEM_C_WORD, w);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(agreement) / sizeof(agreement[0]); i++)
+		if (strcmp(w, agreement[i][0]) == 0)
+			fold = agreement[i][1];
+	if (!fold && n < sizeof(stem) && sem_stem(w, n, stem, sizeof(stem)) != n)
+		fold = stem;
+	if (!fold)
+		return 0;
+	c->ents[c->n - 1].fold = strdup(fold);
+	return c->ents[c->n - 1].fold ? 0 : -ENOMEM;
+}
+
 static const struct sem_tok *peek(const struct cls *c, size_t ahead)
 {
 	size_t at = c->i + ahead;
@@ -137,17 +164,14 @@ static int emit_date_run(struct cls *c, bool *ret_done)
 	return emit_str(c, SEM_C_DATE, v);
 }
 
-static int on_number(struct cls *c, const struct sem_tok *t)
+/* Emits the number v, joined with a "percent" or "million" after it. */
+static int emit_number(struct cls *c, const char *val)
 {
 	const struct sem_tok *next = peek(c, 1);
 	char v[SEM_VAL_MAX], w[LEX_WORD_MAX];
 	struct sem_lex lex;
-	bool done;
-	int r = emit_date_run(c, &done);
 
-	if (r < 0 || done)
-		return r;
-	memcpy(v, t->val, sizeof(v));
+	snprintf(v, sizeof(v), "%s", val);
 	if (next && next->plain_gap && next->kind == SEM_T_WORD &&
 	    small_lower(next->raw, next->raw_len, w) && sem_lexicon(w, &lex)) {
 		size_t n = strlen(v);
@@ -160,6 +184,16 @@ static int on_number(struct cls *c, const struct sem_tok *t)
 		}
 	}
 	return emit_str(c, SEM_C_NUM, v);
+}
+
+static int on_number(struct cls *c, const struct sem_tok *t)
+{
+	bool done;
+	int r = emit_date_run(c, &done);
+
+	if (r < 0 || done)
+		return r;
+	return emit_number(c, t->val);
 }
 
 static bool is_quarter(const char *w)
@@ -302,15 +336,20 @@ static int emit_name(struct cls *c, const struct word *w)
 	return emit(c, SEM_C_QUOTE, w->raw, w->len);
 }
 
-/* Plain words are kept as written, plural and all: "top customer" asks for
- * one row and "top customers" for several. Only the lexicon's categories
- * fold forms ("expenses" -> dir:expense, "monthly" -> g:month). */
+/* Plain words are kept as written, with their singular aside: "top
+ * customer" asks for one row and "top customers" for several, while
+ * "revenue by customers" is "revenue by customer". The lexicon's
+ * categories fold forms ("expenses" -> dir:expense, "monthly" -> g:month). */
 static int emit_known(struct cls *c, const struct sem_lex *lex, const char *w)
 {
 	if (lex->filler)
 		return 0;
+	if (lex->synonym)
+		return emit_str(c, SEM_C_WORD, lex->canon);
 	if (lex->percent || lex->scale || lex->cat == SEM_C_WORD)
-		return emit_str(c, SEM_C_WORD, w);
+		return emit_plain(c, w);
+	if (lex->cat == SEM_C_NUM) /* "two million" is 2000000, "five percent" 5% */
+		return emit_number(c, lex->canon);
 	return emit_owned(c, lex->cat, strdup(lex->canon), lex->adjective);
 }
 
@@ -336,7 +375,12 @@ static int classify_word(struct cls *c, const struct word *w)
 
 	if (fiscal_year(c, w->lower, v))
 		return emit_str(c, SEM_C_DATE, v);
-	if (w->cap && !((known || month || negated) && !(w->allcaps && c->has_lower && lex.filler)))
+	/* Inside a sentence, a capital "The" or a lone capital letter starts
+	 * a name ("The Coffee House", "grade A"). */
+	if (w->cap && c->i > 0 && c->has_lower &&
+	    (strcmp(w->lower, "the") == 0 || (w->len == 1 && strcmp(w->lower, "i") != 0)))
+		return emit_name(c, w);
+	if (w->cap && !((known || month || negated) && !(w->allcaps && c->has_lower && (lex.filler || lex.light))))
 		return emit_name(c, w);
 	if (month) {
 		r = emit_date_run(c, &done);
@@ -349,7 +393,13 @@ static int classify_word(struct cls *c, const struct word *w)
 		return emit_known(c, &lex, w->lower);
 	if (negated)
 		return emit_str(c, SEM_C_NEG, w->lower);
-	return emit_str(c, SEM_C_WORD, w->lower);
+	return emit_plain(c, w->lower);
+}
+
+static bool continues_name(const struct cls *c, const struct sem_tok *t)
+{
+	return t->raw[0] >= 'A' && t->raw[0] <= 'Z' && t->plain_gap && c->n > 0 &&
+	       c->name_tok + 1 == c->i;
 }
 
 static int on_word(struct cls *c, const struct sem_tok *t)
@@ -357,12 +407,10 @@ static int on_word(struct cls *c, const struct sem_tok *t)
 	struct word w = { .raw = t->raw, .len = t->raw_len };
 	int r;
 
-	if (sem_contraction(w.raw, &w.len))
-		return emit_str(c, SEM_C_NEG, "not");
 	if (w.len == 0)
 		return 0;
 	word_case(&w);
-	if (w.cap && t->plain_gap && c->n > 0 && c->name_tok + 1 == c->i)
+	if (continues_name(c, t))
 		return grow_name(c, &w);
 	w.lower = malloc(w.len + 1);
 	if (!w.lower)
@@ -379,9 +427,22 @@ static int on_word(struct cls *c, const struct sem_tok *t)
 
 static int on_token(struct cls *c, const struct sem_tok *t)
 {
+	struct sem_phrase ph;
+	int r;
+
 	switch (t->kind) {
 	case SEM_T_WORD:
-		return on_word(c, t);
+		/* A capitalised word right after a name goes on with the name. */
+		if (continues_name(c, t) ||
+		    !sem_phrase_at(c->toks, c->ntoks, c->i, c->n == 0, c->has_lower, &ph))
+			return on_word(c, t);
+		c->i += ph.span - 1;
+		if (!ph.canon)
+			return 0;
+		r = emit_str(c, ph.cat, ph.canon);
+		if (r == 0)
+			c->ents[c->n - 1].per = ph.per;
+		return r;
 	case SEM_T_NUM:
 		return on_number(c, t);
 	case SEM_T_DATE:
@@ -423,6 +484,8 @@ void sem_entries_free(struct sem_entry *ents, size_t n)
 {
 	if (!ents)
 		return;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(ents[i].val);
+		free(ents[i].fold);
+	}
 }

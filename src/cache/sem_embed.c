@@ -7,7 +7,9 @@
  * and a sign, so collisions cancel out on average instead of piling up.
  * The n-grams of one word share one unit of weight whatever its length, so
  * a long word does not outweigh a short one; filler words weigh half and
- * words that pin an answer double (eword_form).
+ * words that pin an answer double (eword_form). A number written with
+ * digits is one feature in its canonical form ("$1k" and "$1,000" alike),
+ * as the signature reads it.
  * Word order is not seen here; the signature's "seq:" part handles it.
  *
  * The hash is 64-bit FNV-1a with a fixed finaliser, so vectors stored by
@@ -92,11 +94,16 @@ static void eword_form(struct eword *e, const char *raw, size_t n)
 		e->text[i] = raw[i] >= 'A' && raw[i] <= 'Z' ? (char)(raw[i] | 0x20) : raw[i];
 	e->text[n] = '\0';
 	sem_stem(raw, n, e->stem, sizeof(e->stem));
-	if (strpbrk(e->text, "0123456789") || sem_month(e->text)) {
+	/* "how many" and "number of" are the signature's "count"; the
+	 * vector sees the word that carries the phrase as that. */
+	if (strcmp(e->text, "many") == 0 || strcmp(e->text, "number") == 0) {
+		eword_set(e, "count");
+		e->weight = GUARD_WEIGHT;
+	} else if (strpbrk(e->text, "0123456789") || sem_month(e->text)) {
 		e->weight = GUARD_WEIGHT;
 	} else if (!sem_lexicon(e->text, &lex) && !sem_lexicon(e->stem, &lex)) {
 		e->weight = cap ? GUARD_WEIGHT : 1.0f;
-	} else if (lex.filler) {
+	} else if (lex.filler || lex.light) {
 		e->weight = FILLER_WEIGHT;
 	} else {
 		e->weight = lex.cat == SEM_C_WORD ? 1.0f : GUARD_WEIGHT;
@@ -174,6 +181,50 @@ static size_t word_end(const unsigned char *q, size_t len, size_t i)
 	}
 }
 
+/* Where a number written as "$1,000", "1.5k", "$1k" or "5%" starting at
+ * i ends, when it is one the signature reads as a number; else 0. */
+static size_t number_end(const unsigned char *q, size_t len, size_t i, char v[SEM_VAL_MAX])
+{
+	size_t p = i;
+
+	if (p < len && q[p] == '$')
+		p++;
+	else if (p + 1 < len && q[p] == 0xC2 && (q[p + 1] == 0xA3 || q[p + 1] == 0xA5))
+		p += 2;
+	else if (p + 2 < len && q[p] == 0xE2 && q[p + 1] == 0x82 && q[p + 2] == 0xAC)
+		p += 3;
+	if (p >= len || q[p] < '0' || q[p] > '9')
+		return 0;
+	while (p < len && ((q[p] >= '0' && q[p] <= '9') ||
+			   ((q[p] == ',' || q[p] == '.') && p + 1 < len && q[p + 1] >= '0' &&
+			    q[p + 1] <= '9')))
+		p++;
+	while (p < len && ((q[p] | 0x20) >= 'a' && (q[p] | 0x20) <= 'z'))
+		p++;
+	p += p < len && q[p] == '%';
+	if (in_word(q, len, p) || !sem_number_canon((const char *)q + i, p - i, v))
+		return 0;
+	return p;
+}
+
+/* A number counts in its canonical form, as in the signature: "$1k",
+ * "$1,000" and "$1000" are one feature; "5%" is "5" and "percent", as
+ * "5 percent" is. */
+static void embed_number(float *out, char *v)
+{
+	size_t n = strlen(v);
+	bool percent = n > 1 && v[n - 1] == '%';
+	struct eword e;
+
+	if (percent)
+		v[n - 1] = '\0';
+	eword_set(&e, v);
+	e.weight = GUARD_WEIGHT;
+	embed_form(out, &e);
+	if (percent)
+		embed_word(out, "percent", 7);
+}
+
 void sem_embed_local(const char *query, float out[SEM_DIM])
 {
 	size_t len = query ? strnlen(query, SEM_QUERY_MAX_BYTES + 1) : 0;
@@ -185,8 +236,14 @@ void sem_embed_local(const char *query, float out[SEM_DIM])
 	if (len > SEM_QUERY_MAX_BYTES)
 		len = utf8_cut(query, SEM_QUERY_MAX_BYTES);
 	for (size_t i = 0; i < len;) {
-		size_t end;
+		char v[SEM_VAL_MAX];
+		size_t end = (i == 0 || !in_word(q, len, i - 1)) ? number_end(q, len, i, v) : 0;
 
+		if (end) {
+			embed_number(out, v);
+			i = end;
+			continue;
+		}
 		if (!in_word(q, len, i)) {
 			size_t skip = punct_len(q, len, i);
 

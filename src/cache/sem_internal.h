@@ -1,11 +1,13 @@
 /*
  * sem_internal: what the files of the semantic matcher share.
  *
- * The signature is built in three steps: sem_token.c cuts the repaired text
+ * The signature is built in four steps: sem_token.c cuts the repaired text
  * into tokens (words, numbers, dates, literals, quoted strings, operators),
- * sem_classify.c turns tokens into entries (a category and a canonical
- * value, in the order written), and sem_signature.c prints the entries.
- * The word lists live in sem_lexicon.c.
+ * sem_phrase.c writes contractions out, sem_classify.c turns tokens into
+ * entries (a category and a canonical value, in the order written; the
+ * phrases of sem_phrase.c first), and sem_signature.c folds plurals where
+ * the row count cannot depend on them and prints the entries. The word
+ * lists live in sem_lexicon.c and sem_phrase.c.
  */
 #ifndef LEDGERBOX_CACHE_SEM_INTERNAL_H
 #define LEDGERBOX_CACHE_SEM_INTERNAL_H
@@ -40,6 +42,17 @@ struct sem_tok {
  * entries; returns how many were written. */
 size_t sem_tokenize(const char *text, size_t len, struct sem_tok *toks);
 
+/* When a quoted string ('..', "..", or typographic quotes) opens at
+ * text[p], the offset just past its closing quote, else 0. The same rule
+ * as the tokenizer's, so the exact key and the signature agree on what is
+ * quoted. */
+size_t sem_quote_end(const char *text, size_t len, size_t p);
+
+/* Writes contractions out: "haven't" -> "have" "not", "we'll" -> "we"
+ * "will", "what's" -> "what" "is", "Acme's" -> "Acme". out must have room
+ * for 2 * n tokens; returns how many were written. */
+size_t sem_expand(const struct sem_tok *in, size_t n, struct sem_tok *out);
+
 /* Canonical number from s[0..len) (currency, sign, separators, decimals,
  * k/m/b suffix, percent). Returns false when it is not one, or too long. */
 bool sem_number_canon(const char *s, size_t len, char out[SEM_VAL_MAX]);
@@ -68,6 +81,8 @@ struct sem_lex {
 	enum sem_cat cat;  /* SEM_C_WORD for a known domain word */
 	const char *canon; /* the value to print */
 	bool filler;	   /* leaves no trace in the signature */
+	bool light;	   /* a function word: counts, but weighs half in the embedding */
+	bool synonym;	   /* a plain word printed as canon ("versus" -> "vs") */
 	bool adjective;	   /* a period adjective such as "monthly" */
 	bool scale;	   /* thousand, million, billion: canon is the zeros */
 	bool percent;	   /* "percent", "pct" */
@@ -93,7 +108,10 @@ bool sem_contraction(const char *raw, size_t *len);
 struct sem_entry {
 	enum sem_cat cat;
 	char *val;	/* malloc'd */
+	char *fold;	/* malloc'd or NULL: the singular of a plain word ("customers"
+			 * -> "customer", "are" -> "is"), used where number does not matter */
 	bool adjective; /* a period written as an adjective ("monthly") */
+	bool per;	/* a period written as a rate ("per month", "each month") */
 };
 
 /* Turns tokens into entries in the order written. ents must have room for
@@ -102,6 +120,20 @@ struct sem_entry {
 int sem_classify(const struct sem_tok *toks, size_t ntoks, bool has_lower,
 		 struct sem_entry *ents, size_t *ret_n);
 void sem_entries_free(struct sem_entry *ents, size_t n);
+
+/* A phrase of the closed table in sem_phrase.c. */
+struct sem_phrase {
+	size_t span;	   /* tokens it covers */
+	enum sem_cat cat;
+	const char *canon; /* NULL: filler, no entry */
+	bool per;	   /* a period written as a rate: "per month", "each month" */
+};
+
+/* The phrase starting at toks[i], if any. at_start: nothing that counts
+ * comes before it (request framing is dropped only there); has_lower: the
+ * question has lower-case letters (else phrase words match in any case). */
+bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i, bool at_start,
+		   bool has_lower, struct sem_phrase *ret);
 
 /* Square root without libm (the programs do not link it); exact to a few
  * ulps and the same on every machine. 0 for x <= 0 or NaN. */

@@ -1,12 +1,15 @@
 /*
  * sem_lexicon: the words the signature knows.
  *
- * Filler is the only list that lets a word vanish from the signature, so it
- * holds only words that never change an answer (show, me, the, by, ...).
- * "to", "from", "and", "or", "per", "this" and "next" are deliberately not
- * filler. Every other list names a word's category and canonical form:
+ * Filler is the only list that lets a single word vanish from the
+ * signature, so it holds only words that never change an answer (the,
+ * please, thanks, ...); request phrases such as "show me" are in
+ * sem_phrase.c. Pronouns, auxiliaries, modals and prepositions are "light":
+ * they count in the signature like any word, and only weigh less in the
+ * embedding. Every other list names a word's category and canonical form:
  * synonyms fold only where they mean exactly the same ("asc" and
- * "ascending", "greater" and "more"). Domain words are listed so a
+ * "ascending", "greater" and "more"); a tense or a word form is never
+ * folded ("increased" is not "increase"). Domain words are listed so a
  * capitalised "Revenue" is read as the word, not as a customer's name; a
  * word that is in no list still counts, as itself.
  *
@@ -25,15 +28,26 @@ struct lex_row {
 
 #define ROWS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Filler anywhere in a question: words that never change what is asked.
+ * Request phrases ("show me", "could you", "what is") are in sem_phrase.c. */
 static const char *const fillers[] = {
+	"hello", "hey", "hi", "kindly", "please", "thanks", "the",
+};
+
+/* Function words: pronouns, auxiliaries, modals, quantifiers, question
+ * words, prepositions. Each counts in the signature as itself ("we" is not
+ * "they", "should" is not "were"), but weighs half in the embedding, as
+ * filler does: the embedding only finds candidates. */
+static const char *const light[] = {
 	"a", "all", "am", "an", "any", "are", "as", "at", "be", "been", "being", "by", "calculate",
 	"can", "compute", "could", "determine", "did", "display", "do", "does", "during", "each",
-	"every", "fetch", "find", "for", "get", "give", "had", "has", "have", "hello", "here", "hi",
-	"how", "i", "in", "is", "it", "its", "just", "kindly", "let", "lets", "like", "list", "me",
-	"might", "my", "need", "of", "on", "only", "our", "ours", "please", "print", "pull", "see",
-	"should", "show", "some", "tell", "than", "thank", "thanks", "that", "the", "their", "them",
-	"there", "these", "they", "those", "us", "view", "want", "was", "we", "were", "what",
-	"whats", "which", "who", "whom", "whose", "with", "would", "you", "your",
+	"every", "fetch", "find", "for", "get", "give", "had", "has", "have", "he", "her", "here",
+	"him", "his", "how", "i", "in", "is", "it", "its", "just", "let", "lets", "like", "list",
+	"me", "might", "must", "my", "need", "of", "on", "only", "our", "ours", "print",
+	"pull", "see", "shall", "she", "should", "show", "some", "tell", "than", "that", "their",
+	"them", "there", "these", "they", "those", "us", "view", "want", "was", "we", "were",
+	"what", "whats", "when", "where", "which", "who", "whom", "whose", "why", "will", "with",
+	"would", "you", "your",
 };
 
 static const struct lex_row negations[] = {
@@ -53,13 +67,13 @@ static const struct lex_row directions[] = {
 	{ "smallest", NULL }, { "ascending", NULL }, { "asc", "ascending" },
 	{ "descending", NULL }, { "desc", "descending" }, { "before", NULL }, { "after", NULL },
 	{ "since", NULL }, { "until", NULL }, { "till", "until" }, { "include", NULL },
-	{ "including", "include" }, { "included", "include" }, { "inclusive", "include" },
-	{ "exclude", NULL }, { "excluding", "exclude" }, { "excluded", "exclude" },
-	{ "exclusive", "exclude" }, { "more", NULL }, { "greater", "more" }, { "less", NULL },
+	{ "including", "include" }, { "included", NULL }, { "inclusive", NULL },
+	{ "exclude", NULL }, { "excluding", "exclude" }, { "excluded", NULL },
+	{ "exclusive", NULL }, { "more", NULL }, { "greater", "more" }, { "less", NULL },
 	{ "fewer", "less" }, { "above", NULL }, { "below", NULL }, { "over", NULL },
-	{ "under", NULL }, { "increase", NULL }, { "increased", "increase" },
-	{ "increasing", "increase" }, { "decrease", NULL }, { "decreased", "decrease" },
-	{ "decreasing", "decrease" }, { "first", NULL }, { "last", NULL }, { "min", NULL },
+	{ "under", NULL }, { "increase", NULL }, { "increased", NULL },
+	{ "increasing", NULL }, { "decrease", NULL }, { "decreased", NULL },
+	{ "decreasing", NULL }, { "best", NULL }, { "worst", NULL }, { "first", NULL }, { "last", NULL }, { "min", NULL },
 	{ "minimum", "min" }, { "max", NULL }, { "maximum", "max" }, { "debit", NULL },
 	{ "credit", NULL }, { "income", NULL }, { "expense", NULL }, { "earliest", NULL },
 	{ "latest", NULL }, { "oldest", NULL }, { "newest", NULL },
@@ -67,8 +81,7 @@ static const struct lex_row directions[] = {
 
 static const struct lex_row aggregates[] = {
 	{ "total", "sum" }, { "sum", NULL }, { "average", "avg" }, { "avg", NULL },
-	{ "mean", "avg" }, { "count", NULL }, { "number", "count" }, { "many", "count" },
-	{ "median", NULL },
+	{ "mean", "avg" }, { "count", NULL }, { "median", NULL },
 };
 
 /* Periods; the adjectives are flagged so the signature can tell "monthly
@@ -98,7 +111,11 @@ static const struct lex_row date_words[] = {
 static const struct lex_row number_words[] = {
 	{ "one", "1" }, { "two", "2" }, { "three", "3" }, { "four", "4" }, { "five", "5" },
 	{ "six", "6" }, { "seven", "7" }, { "eight", "8" }, { "nine", "9" }, { "ten", "10" },
-	{ "twelve", "12" }, { "twenty", "20" }, { "fifty", "50" }, { "hundred", "100" },
+	{ "eleven", "11" }, { "twelve", "12" }, { "thirteen", "13" }, { "fourteen", "14" },
+	{ "fifteen", "15" }, { "sixteen", "16" }, { "seventeen", "17" }, { "eighteen", "18" },
+	{ "nineteen", "19" }, { "twenty", "20" }, { "thirty", "30" }, { "forty", "40" },
+	{ "fifty", "50" }, { "sixty", "60" }, { "seventy", "70" }, { "eighty", "80" },
+	{ "ninety", "90" }, { "hundred", "100" },
 };
 
 static const struct lex_row scales[] = {
@@ -112,13 +129,19 @@ static const char *const domain[] = {
 	"client", "closed", "compare", "compared", "cost", "create", "customer", "date",
 	"department", "difference", "discount", "divided", "down", "draw", "due", "employee",
 	"entry", "flow", "forecast", "from", "generate", "graph", "gross", "group", "growth",
-	"inventory", "invoice", "item", "journal", "ledger", "loss", "make", "margin", "minus",
-	"net", "open", "or", "order", "outstanding", "overdue", "paid", "payable", "payment",
+	"inventory", "invoice", "item", "journal", "ledger", "loss", "make", "many", "margin",
+	"minus", "much", "net", "number", "open", "or", "order", "outstanding", "overdue", "paid", "payable", "payment",
 	"payroll", "pending", "per", "percentage", "period", "plot", "plus", "price", "product",
 	"profit", "quantity", "rank", "rate", "ratio", "receivable", "refund", "region", "report",
 	"revenue", "salary", "sale", "share", "sheet", "sort", "sorted", "status", "stock",
 	"summary", "supplier", "table", "tax", "times", "to", "transaction", "trend", "turnover",
-	"unit", "up", "vendor", "versus", "visualise", "visualize", "vs", "wage", "within",
+	"unit", "up", "vendor", "visualise", "visualize", "vs", "wage", "within",
+};
+
+/* Plain words with one reviewed spelling for several (see
+ * docs/cache-matching.md): only exact equivalents belong here. */
+static const struct lex_row synonyms[] = {
+	{ "versus", "vs" },
 };
 
 static const char *const negatable[] = {
@@ -186,6 +209,15 @@ static bool lex_flags(const char *word, struct sem_lex *ret)
 	ret->canon = in_words(fillers, ROWS(fillers), word);
 	if (ret->canon) {
 		ret->filler = true;
+		return true;
+	}
+	ret->canon = in_words(light, ROWS(light), word);
+	if (ret->canon) {
+		ret->light = true;
+		return true;
+	}
+	if (lex_rows(synonyms, ROWS(synonyms), SEM_C_WORD, word, ret)) {
+		ret->synonym = true;
 		return true;
 	}
 	if (lex_rows(scales, ROWS(scales), SEM_C_NUM, word, ret)) {
@@ -259,7 +291,8 @@ size_t sem_stem(const char *s, size_t len, char *out, size_t cap)
 		memcpy(out, adj->canon, n + 1);
 		return n;
 	}
-	if (in_words(fillers, ROWS(fillers), out) || in_rows(negations, ROWS(negations), out))
+	if (in_words(fillers, ROWS(fillers), out) || in_words(light, ROWS(light), out) ||
+	    in_rows(negations, ROWS(negations), out))
 		return n;
 	n = stem_plural(out, n);
 	out[n] = '\0';

@@ -3,9 +3,12 @@
  *
  * Only ASCII letters change case: lower-casing other bytes one at a time
  * would break multi-byte characters, and locale-dependent case mapping
- * would make the key differ between machines.
+ * would make the key differ between machines. A quoted string is copied
+ * byte for byte, case and spaces included: a SQL filter on 'ACME' and one
+ * on 'acme' can return different rows, so the two are different questions.
  */
 #include "cache/semantic.h"
+#include "cache/sem_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -26,10 +29,10 @@ static bool norm_trailing(char c)
 }
 
 /* Copies s into out lower-cased with white space runs made one space and no
- * leading space; returns the length written. */
+ * leading space, quoted strings as written; returns the length written. */
 static size_t norm_copy(const char *s, size_t len, char *out)
 {
-	size_t n = 0;
+	size_t n = 0, quote_end;
 	bool gap = false;
 
 	for (size_t i = 0; i < len; i++) {
@@ -42,6 +45,13 @@ static size_t norm_copy(const char *s, size_t len, char *out)
 		if (gap)
 			out[n++] = ' ';
 		gap = false;
+		quote_end = sem_quote_end(s, len, i);
+		if (quote_end) {
+			memcpy(out + n, s + i, quote_end - i);
+			n += quote_end - i;
+			i = quote_end - 1;
+			continue;
+		}
 		out[n++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 	}
 	return n;

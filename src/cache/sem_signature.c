@@ -101,20 +101,22 @@ static int put_sorted(struct sig *b, const struct sem_entry *ents, size_t n)
 	return 0;
 }
 
+static bool in_list(const char *v, const char *const *words, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v, words[i]) == 0)
+			return true;
+	return false;
+}
+
 static bool connective(const struct sem_entry *e)
 {
 	static const char *const words[] = { "and",   "or",	"vs",	  "versus", "against",
 					     "minus", "plus",	"times",  "divided", "ratio",
 					     "compare", "compared", "between" };
 
-	if (e->cat == SEM_C_OP)
-		return true;
-	if (e->cat != SEM_C_WORD)
-		return false;
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strcmp(e->val, words[i]) == 0)
-			return true;
-	return false;
+	return e->cat == SEM_C_OP ||
+	       (e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0])));
 }
 
 /* True when the periods may leave "seq:": one distinct period and nothing
@@ -128,6 +130,8 @@ static bool periods_float(const struct sem_entry *ents, size_t n)
 			return false;
 		if (ents[i].cat != SEM_C_GRAIN)
 			continue;
+		if (strchr(ents[i].val, '~'))
+			return false; /* a rate's period, see mark_rate_periods() */
 		if (period && strcmp(period, ents[i].val) != 0)
 			return false;
 		period = ents[i].val;
@@ -158,6 +162,8 @@ static int sig_print(const struct sem_entry *ents, size_t n, char **ret)
 	int r;
 
 	buf_init(&s.b, SIG_MAX_BYTES);
+	if (n)
+		sig_put(&s, SEM_SIGNATURE_VERSION "|", strlen(SEM_SIGNATURE_VERSION) + 1);
 	r = n ? put_sorted(&s, ents, n) : 0;
 	if (r == 0 && n)
 		put_sequence(&s, ents, n);
@@ -181,20 +187,95 @@ static bool has_lower_letter(const char *s, size_t len)
 	return false;
 }
 
+/* Words that pick rows by rank: with one of them, "customer" (one row)
+ * and "customers" (several) are different questions. */
+static bool ranks(const struct sem_entry *e)
+{
+	static const char *const words[] = {
+		"top",	 "bottom", "highest", "lowest", "higher",   "lower",  "most",
+		"least", "largest", "smallest", "first", "last",    "earliest", "latest",
+		"oldest", "newest", "min",	"max",	   "best",  "worst",
+	};
+
+	return e->cat == SEM_C_DIR && in_list(e->val, words, sizeof(words) / sizeof(words[0]));
+}
+
+/* Words that make a figure out of rows, as aggregates do: "share of
+ * customer" is not "share of customers". */
+static bool measures_rows(const struct sem_entry *e)
+{
+	static const char *const words[] = { "share", "percentage", "ratio", "rate", "proportion",
+					     "fraction" };
+
+	return e->cat == SEM_C_AGG ||
+	       (e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0])));
+}
+
+/* Singular and plural are one question unless the number of rows asked
+ * for can depend on it: a ranking word or an aggregate ("average invoice"
+ * is an amount, "average invoices" a count) keeps every word as written. */
+static void fold_plurals(struct sem_entry *ents, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (measures_rows(&ents[i]) || ranks(&ents[i]))
+			return;
+	for (size_t i = 0; i < n; i++) {
+		if (!ents[i].fold)
+			continue;
+		free(ents[i].val);
+		ents[i].val = ents[i].fold;
+		ents[i].fold = NULL;
+	}
+}
+
+/* With an average or a median, how a period is written changes the
+ * answer: "average monthly revenue" is one number, "average revenue by
+ * month" a table of averages, "average revenue per day" a rate. There the
+ * period keeps its form ("month~adj", "day~per") and its place. */
+static int mark_rate_periods(struct sem_entry *ents, size_t n)
+{
+	bool rate = false;
+
+	for (size_t i = 0; i < n; i++)
+		rate = rate || (ents[i].cat == SEM_C_AGG && (strcmp(ents[i].val, "avg") == 0 ||
+							      strcmp(ents[i].val, "median") == 0));
+	for (size_t i = 0; rate && i < n; i++) {
+		const char *form = ents[i].adjective ? "~adj" : ents[i].per ? "~per" : NULL;
+		size_t len;
+		char *val;
+
+		if (ents[i].cat != SEM_C_GRAIN || !form)
+			continue;
+		len = strlen(ents[i].val);
+		val = realloc(ents[i].val, len + strlen(form) + 1);
+		if (!val)
+			return -ENOMEM;
+		memcpy(val + len, form, strlen(form) + 1);
+		ents[i].val = val;
+	}
+	return 0;
+}
+
 static int sig_from_text(const char *text, size_t len, char **ret)
 {
-	struct sem_tok *toks = calloc(len + 1, sizeof(*toks));
-	struct sem_entry *ents = calloc(len + 1, sizeof(*ents));
+	struct sem_tok *cut = calloc(len + 1, sizeof(*cut));
+	struct sem_tok *toks = calloc(2 * (len + 1), sizeof(*toks));
+	struct sem_entry *ents = calloc(2 * (len + 1), sizeof(*ents));
 	size_t ntoks, n = 0;
 	int r = -ENOMEM;
 
-	if (toks && ents) {
-		ntoks = sem_tokenize(text, len, toks);
+	if (cut && toks && ents) {
+		ntoks = sem_expand(cut, sem_tokenize(text, len, cut), toks);
 		r = sem_classify(toks, ntoks, has_lower_letter(text, len), ents, &n);
+		if (r == 0) {
+			fold_plurals(ents, n);
+			r = mark_rate_periods(ents, n);
+		}
 		if (r == 0)
 			r = sig_print(ents, n, ret);
 		sem_entries_free(ents, n);
 	}
+	free(cut);
 	free(toks);
 	free(ents);
 	return r;

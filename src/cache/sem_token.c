@@ -105,8 +105,10 @@ static void tok_raw(struct sem_tok *t, enum sem_tok_kind kind, const struct cut 
 	t->raw_len = end - start;
 }
 
-/* A quoted string opening at c->p; false when no closing quote follows. */
-static bool cut_quote(struct cut *c, struct sem_tok *t)
+/* Where the text of a quoted string opening at c->p lies, and where the
+ * closing quote ends; false when no closing quote follows or the string is
+ * empty. */
+static bool quote_span(const struct cut *c, size_t *ret_start, size_t *ret_stop, size_t *ret_end)
 {
 	size_t open_len, n;
 	enum sem_special sp = special_at(c, c->p, &open_len);
@@ -121,11 +123,42 @@ static bool cut_quote(struct cut *c, struct sem_tok *t)
 			continue;
 		if (q == c->p + open_len)
 			return false;
-		tok_raw(t, SEM_T_QUOTE, c, c->p + open_len, q);
-		c->p = q + n;
+		*ret_start = c->p + open_len;
+		*ret_stop = q;
+		*ret_end = q + n;
 		return true;
 	}
 	return false;
+}
+
+static bool quote_opens(const struct cut *c)
+{
+	size_t n;
+	enum sem_special sp = special_at(c, c->p, &n);
+	char ch = c->s[c->p];
+
+	if (ch != '"' && ch != '\'' && sp != SP_OPEN_SQ && sp != SP_OPEN_DQ)
+		return false;
+	return !prev_word_byte(c, c->p);
+}
+
+static bool cut_quote(struct cut *c, struct sem_tok *t)
+{
+	size_t start, stop, end;
+
+	if (!quote_opens(c) || !quote_span(c, &start, &stop, &end))
+		return false;
+	tok_raw(t, SEM_T_QUOTE, c, start, stop);
+	c->p = end;
+	return true;
+}
+
+size_t sem_quote_end(const char *text, size_t len, size_t p)
+{
+	struct cut c = { .s = text, .len = len, .p = p };
+	size_t start, stop, end;
+
+	return p < len && quote_opens(&c) && quote_span(&c, &start, &stop, &end) ? end : 0;
 }
 
 /* Scans up to max digits at *p; returns how many. */
@@ -353,22 +386,11 @@ static bool cut_op(struct cut *c, struct sem_tok *t)
 	return true;
 }
 
-static bool quote_opens(const struct cut *c)
-{
-	size_t n;
-	enum sem_special sp = special_at(c, c->p, &n);
-	char ch = c->s[c->p];
-
-	if (ch != '"' && ch != '\'' && sp != SP_OPEN_SQ && sp != SP_OPEN_DQ)
-		return false;
-	return !prev_word_byte(c, c->p);
-}
-
 /* One token at c->p, or false after skipping a neutral character. */
 static bool cut_one(struct cut *c, struct sem_tok *t)
 {
 	memset(t, 0, sizeof(*t));
-	if (quote_opens(c) && cut_quote(c, t))
+	if (cut_quote(c, t))
 		return true;
 	if (starts_number(c)) {
 		if (!is_digit(c->s[c->p]) || !cut_date(c, t))

@@ -7,8 +7,9 @@
  *
  *   1. The signature: a canonical string of everything in a question that
  *      changes its answer: numbers, dates, quoted strings, names, negations,
- *      directions, aggregates, operators, periods and every word that is not
- *      known filler, plus the order those parts were written in. Two
+ *      directions, aggregates, operators, periods and every other word
+ *      (pronouns, modals and prepositions included) that a closed list of
+ *      filler does not name, plus the order those parts were written in. Two
  *      questions are compatible only when their signatures are byte-equal,
  *      so a differing number, date, name or word is never bridged.
  *   2. The similarity of their local embeddings (hashed character n-grams
@@ -29,6 +30,12 @@
 
 #define SEM_DIM 256 /* local embedding size */
 
+/* Opens every non-empty signature. A change of the rules that could make
+ * two questions equal that were not, or the reverse, changes it, so an
+ * entry stored under older rules is never served: its signature can no
+ * longer be byte-equal to a new one. */
+#define SEM_SIGNATURE_VERSION "v2"
+
 /* Longest question the functions below accept (the API refuses queries over
  * 4000 bytes). sem_normalize and sem_signature refuse a longer one with
  * -E2BIG rather than key on a cut copy: two long questions that share their
@@ -47,18 +54,24 @@
 /* Normalises a question for the exact cache key: invalid UTF-8 repaired
  * (each bad sequence becomes U+FFFD), ASCII letters lower-cased (other bytes
  * untouched, so multi-byte characters survive), runs of white space made one
- * space, trimmed, trailing '?', '.' and '!' dropped. *ret is malloc'd and the
+ * space, trimmed, trailing '?', '.' and '!' dropped. A quoted string ('..',
+ * "..", typographic quotes) is kept byte for byte: 'ACME' and 'acme' are
+ * different questions to SQL. *ret is malloc'd and the
  * caller frees it. Returns 0, -EINVAL (NULL), -E2BIG (longer than
  * SEM_QUERY_MAX_BYTES) or -ENOMEM. */
 int sem_normalize(const char *query, char **ret);
 
-/* The signature of a question: categories in a fixed order (n numbers,
- * d dates, q quoted strings and names, neg, dir, agg, op, g periods, w
- * other words), each sorted bytewise and deduplicated, then "seq:" with the
- * same entries in the order written, e.g. for "top 5 customers by revenue":
- * "n:5|dir:top|w:customers|w:revenue|seq:dir:top,n:5,w:customers,w:revenue".
- * Filler words (show, me, the, by, ...) leave no trace; every word the
- * lexicon does not know counts as itself. A question with no content at
+/* The signature of a question: SEM_SIGNATURE_VERSION, then categories in a
+ * fixed order (n numbers, d dates, q quoted strings and names, neg, dir,
+ * agg, op, g periods, w other words), each sorted bytewise and
+ * deduplicated, then "seq:" with the same entries in the order written,
+ * e.g. for "top 5 customers by revenue": "v2|n:5|dir:top|w:by|w:customers|
+ * w:revenue|seq:dir:top,n:5,w:customers,w:by,w:revenue". Default-deny:
+ * only a closed set of transformations makes two questions equal (filler
+ * such as "the" and "please", request framing such as "show me",
+ * contractions, plurals where the row count cannot depend on them, number
+ * words, date spellings, a reviewed synonym table; docs/cache-matching.md).
+ * Every other word counts as itself: pronouns, modals, prepositions. A question with no content at
  * all has the empty signature, which matches nothing. *ret is malloc'd and
  * the caller frees it. Returns 0, -EINVAL (NULL), -E2BIG or -ENOMEM. */
 int sem_signature(const char *query, char **ret);

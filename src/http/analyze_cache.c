@@ -63,7 +63,7 @@ static void sha256_hex(const char *text, char out[65])
 static int key_compute(struct request *rq, const struct analyze_req *a, struct cache_probe *p,
 		       const char *day, char ret[65])
 {
-	json_t *k = json_pack("{s:i,s:s,s:s?,s:s,s:o}", "v", 1, "language",
+	json_t *k = json_pack("{s:i,s:s,s:s?,s:s,s:o}", "v", 2, "language",
 			      sandbox_lang_name(a->lang), "dataset", a->dataset, "fingerprint",
 			      p->fingerprint, "limits", worker_limits_to_json(&a->limits));
 	char *text;
@@ -72,6 +72,8 @@ static int key_compute(struct request *rq, const struct analyze_req *a, struct c
 		return -ENOMEM;
 	if (a->mode == ANALYZE_QUERY) {
 		json_object_set_new(k, "query", json_string(p->query_norm));
+		/* Names keep their case there ("ACME" is not "Acme"). */
+		json_object_set_new(k, "signature", json_string(p->signature));
 		json_object_set_new(k, "model", json_string(rq->srv->llm.model));
 	} else {
 		/* A template's code holds its checked parameters. */

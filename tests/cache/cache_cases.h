@@ -207,6 +207,7 @@ static struct cache_stats stats_of(struct cache *c)
 	cmocka_unit_test_setup_teardown(lru_eviction, setup, teardown),                \
 	cmocka_unit_test_setup_teardown(semantic_best_and_threshold, setup, teardown), \
 	cmocka_unit_test_setup_teardown(signature_must_be_equal, setup, teardown),     \
+	cmocka_unit_test_setup_teardown(older_rules_are_never_served, setup, teardown), \
 	cmocka_unit_test_setup_teardown(other_group_fields_miss, setup, teardown),     \
 	cmocka_unit_test_setup_teardown(invalidate_and_clear, setup, teardown),        \
 	cmocka_unit_test_setup_teardown(clear_all, setup, teardown),                   \

@@ -235,6 +235,39 @@ static void signature_must_be_equal(void **state)
 	cache_close(c);
 }
 
+/* An entry stored under the rules before SEM_SIGNATURE_VERSION held the
+ * signature those rules printed, which read pronouns as filler: "how much
+ * did we pay them in 2025" and "... they pay us ..." both had the one
+ * below. Neither question, signed now, may reach it. */
+static void older_rules_are_never_served(void **state)
+{
+	static const char *const questions[] = { "how much did we pay them in 2025",
+						  "how much did they pay us in 2025" };
+	const struct cache_fx *fx = *state;
+	struct cache *c = fx_open(fx, 0, 100);
+	struct test_entry t;
+	float q[DIM];
+	char winner[65], *sig;
+
+	vec_make(q, 9, 0, 0);
+	query_make(&t, 1, "team:a", "d:2025|w:much|w:pay|seq:w:much,w:pay,d:2025", q);
+	put_ok(c, &t, T0);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(sem_signature(questions[i], &sig), 0);
+		assert_memory_equal(sig, SEM_SIGNATURE_VERSION "|", strlen(SEM_SIGNATURE_VERSION) + 1);
+		semantic_winner(c, "team:a", sig, q, -1.0f, T0, winner);
+		assert_string_equal(winner, "");
+		/* Stored under today's rules, the same question is found. */
+		query_make(&t, 2 + (unsigned)i, "team:a", "", q);
+		t.e.signature = sig; /* longer than the test's own buffer */
+		put_ok(c, &t, T0);
+		semantic_winner(c, "team:a", sig, q, 0.5f, T0, winner);
+		assert_string_equal(winner, i == 0 ? "run-2" : "run-3");
+		free(sig);
+	}
+	cache_close(c);
+}
+
 static void other_group_fields_miss(void **state)
 {
 	const struct cache_fx *fx = *state;

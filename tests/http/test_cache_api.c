@@ -2,7 +2,8 @@
  * End-to-end tests of the result cache over real HTTP with a stub LLM:
  * exact hits (code, templates, queries with other spacing and case) at no
  * cost, copied artifacts, semantic hits that reuse the code without an LLM
- * call and run it again, near-miss questions that must not hit, no hit
+ * call and run it again, near-miss questions that must not hit (a pronoun,
+ * a modal, a forecast), a quoted literal's case kept in the exact key, no hit
  * across teams, failed runs never cached, a changed dataset never served,
  * opting out, clearing, and the counters in /metrics.
  */
@@ -217,6 +218,12 @@ static void near_misses_go_to_the_model(void **state)
 		{ "customers who paid", "customers who have not paid" },
 		{ "invoices before March 2025", "invoices after March 2025" },
 		{ "revenue from 'Acme Corp'", "revenue from 'Acme Inc'" },
+		/* Who pays whom, and what was against what should be: words
+		 * that look like filler but change the question. */
+		{ "how much did we pay them in 2025", "how much did they pay us in 2025" },
+		{ "amounts we owe", "amounts they owe" },
+		{ "what were expenses in March 2025", "what should expenses be in March 2025" },
+		{ "actual revenue in 2025", "forecast revenue in 2025" },
 	};
 	struct reply r;
 	(void)state;
@@ -237,6 +244,48 @@ static void near_misses_go_to_the_model(void **state)
 		assert_int_equal(llm_stub_calls(stub, "/api/chat"), calls + 1);
 		hl_reply_free(&r);
 	}
+}
+
+/* A quoted literal keeps its case in the exact key: SQL compares 'ACME'
+ * and 'acme' differently, so they are two questions; the words around it
+ * are still free in case and spacing. */
+static void quoted_literal_case_is_a_different_question(void **state)
+{
+	struct stub_reply upper = { .content = "SELECT 'ACME' AS customer" };
+	struct stub_reply lower = { .content = "SELECT 'acme' AS customer" };
+	struct reply a, b, c;
+	unsigned calls;
+	(void)state;
+
+	llm_stub_push(stub, &upper);
+	query("sales for customer 'ACME'", &a);
+	assert_false(json_is_true(json_object_get(a.json, "cacheHit")));
+	llm_stub_push(stub, &lower);
+	calls = llm_stub_calls(stub, "/api/chat");
+	query("sales for customer 'acme'", &b);
+	if (json_is_true(json_object_get(b.json, "cacheHit")))
+		fail_msg("'acme' was answered from the cache of 'ACME' (%s)",
+			 hl_str(b.json, "cacheType"));
+	assert_int_equal(llm_stub_calls(stub, "/api/chat"), calls + 1);
+	assert_string_not_equal(hl_str(b.json, "code"), hl_str(a.json, "code"));
+	/* A name written without quotes keeps its case the same way. */
+	hl_reply_free(&b);
+	llm_stub_push(stub, &lower);
+	query("refunds for customer INITECH", &b);
+	hl_reply_free(&b);
+	llm_stub_push(stub, &lower);
+	calls = llm_stub_calls(stub, "/api/chat");
+	query("refunds for customer Initech", &b);
+	assert_false(json_is_true(json_object_get(b.json, "cacheHit")));
+	assert_int_equal(llm_stub_calls(stub, "/api/chat"), calls + 1);
+	calls = llm_stub_calls(stub, "/api/chat");
+	query("  Sales for CUSTOMER   'ACME' ?", &c);
+	assert_true(hit(&c, "exact"));
+	assert_string_equal(hl_str(c.json, "cachedFrom"), hl_str(a.json, "id"));
+	assert_int_equal(llm_stub_calls(stub, "/api/chat"), calls);
+	hl_reply_free(&a);
+	hl_reply_free(&b);
+	hl_reply_free(&c);
 }
 
 static void changed_dataset_is_never_served(void **state)
@@ -339,6 +388,7 @@ int main(void)
 		cmocka_unit_test(exact_query_ignores_spacing_and_case),
 		cmocka_unit_test(paraphrase_is_a_semantic_hit),
 		cmocka_unit_test(near_misses_go_to_the_model),
+		cmocka_unit_test(quoted_literal_case_is_a_different_question),
 		cmocka_unit_test(changed_dataset_is_never_served),
 		cmocka_unit_test(metrics_and_clearing),
 		cmocka_unit_test(hits_are_never_charged_even_after_a_restart),
