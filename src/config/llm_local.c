@@ -65,8 +65,9 @@ static bool ipv6_loopback(const char *host)
 
 static bool host_is_local(const char *host)
 {
-	return strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0 ||
-	       ipv4_loopback(host) || ipv6_loopback(host);
+	/* Not "localhost.": libcurl answers only the bare name itself and
+	 * asks the resolver for that one, which may answer anything. */
+	return strcasecmp(host, "localhost") == 0 || ipv4_loopback(host) || ipv6_loopback(host);
 }
 
 bool llm_url_is_local(const char *url)

@@ -4,8 +4,9 @@
  *
  * A server is local only when the URL, read by libcurl's own URL parser
  * (the one that later connects), names one of these hosts:
- * - the name "localhost" (any case, with or without a final dot), which
- *   libcurl answers itself with a loopback address, without DNS;
+ * - the name "localhost" (any case), which libcurl answers itself with a
+ *   loopback address, without DNS ("localhost." with a final dot is not:
+ *   libcurl asks the resolver for it);
  * - an IPv4 address in 127.0.0.0/8 written as four decimal numbers (as
  *   libcurl writes it after reading the URL);
  * - the IPv6 loopback [::1] or an IPv4-mapped [::ffff:127.x.y.z], in any

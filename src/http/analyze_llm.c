@@ -16,17 +16,24 @@
 #include "obs/metrics.h"
 #include "util/banned.h"
 
-uint64_t llm_worst_micros(struct request *rq, const struct prompt *p)
+void llm_worst_usage(struct request *rq, const struct prompt *p, struct usage *ret)
 {
 	const struct config *cfg = rq->srv->cfg;
-	struct usage worst = {
+
+	*ret = (struct usage){
 		.model = rq->srv->llm.model,
 		.prompt_tokens = p->estimated_tokens + p->estimated_tokens / 2 + 64,
 		.completion_tokens = cfg->llm_max_tokens,
 		.inference_ms = cfg->llm_timeout_ms * (cfg->llm_retries + 1),
 	};
+}
+
+uint64_t llm_worst_micros(struct request *rq, const struct prompt *p)
+{
+	struct usage worst;
 	struct cost c;
 
+	llm_worst_usage(rq, p, &worst);
 	pricing_cost(rq->srv->pricing, &worst, &c);
 	return c.total_micros;
 }

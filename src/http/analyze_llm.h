@@ -15,9 +15,12 @@ struct generation {
 	unsigned http_attempts;
 };
 
-/* The worst an LLM call with this prompt can cost: the prompt's tokens with
- * a margin for tokenizers that count more than the estimate, the most
- * tokens the model may write, and the longest it may take. */
+/* The most an LLM call with this prompt is charged for: the prompt's
+ * tokens with a margin for tokenizers that count more than the estimate,
+ * the most tokens the model may write, and the longest it may take. The
+ * call is reserved at that and billed for no more (charge_add_llm). */
+void llm_worst_usage(struct request *rq, const struct prompt *p, struct usage *ret);
+/* What llm_worst_usage() costs. */
 uint64_t llm_worst_micros(struct request *rq, const struct prompt *p);
 
 /* Asks the model. Pieces of the reply go to ev as "token" events. On

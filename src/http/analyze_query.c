@@ -62,6 +62,7 @@ struct attempt {
 	char ledger_id[80];
 	struct charge charge;
 	struct generation gen;
+	struct usage llm_worst;        /* what the LLM call was reserved for */
 	const char *stage;
 	json_t *error;                 /* {"type", "message", "line"?} or NULL */
 	const char *run_status;
@@ -265,7 +266,7 @@ static int generate(struct query *q, struct attempt *t, const struct prompt *p, 
 	analyze_emit_status(q->ev, "generating", t->n);
 	t->stage = "generate";
 	r = llm_generate(q->rq, p, q->ev, q->deadline_ms, &t->gen, o);
-	charge_add_llm(q->rq, &t->gen.usage, &t->charge);
+	charge_add_llm(q->rq, &t->gen.usage, &t->llm_worst, &t->charge);
 	trace_span_attr_str(step, "llm.model", q->rq->srv->llm.model);
 	trace_span_attr_int(step, "llm.prompt_tokens", (int64_t)t->gen.usage.prompt_tokens);
 	trace_span_attr_int(step, "llm.completion_tokens", (int64_t)t->gen.usage.completion_tokens);
@@ -440,6 +441,7 @@ static int attempt_once(struct query *q, unsigned n, bool last, int64_t created,
 	if (prompt_for(q, n, &p, o) < 0)
 		return 0;
 	/* The LLM call and one run: a Python check is part of the run. */
+	llm_worst_usage(q->rq, &p, &t.llm_worst);
 	extra = llm_worst_micros(q->rq, &p);
 	step = trace_span_start(q->rq->srv->tracer, q->span, "budget");
 	trace_span_attr_str(step, "ledger.id", t.ledger_id);

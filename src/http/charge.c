@@ -190,23 +190,45 @@ static void component_add(struct request *rq, struct charge *c, json_t *entry,
 		json_decref(entry);
 }
 
-void charge_add_llm(struct request *rq, const struct usage *u, struct charge *c)
+static uint64_t at_most(uint64_t v, uint64_t cap)
 {
-	struct usage llm = { .model = u->model, .prompt_tokens = u->prompt_tokens,
-			     .completion_tokens = u->completion_tokens,
-			     .inference_ms = u->inference_ms };
+	return v > cap ? cap : v;
+}
+
+void charge_add_llm(struct request *rq, const struct usage *u, const struct usage *worst,
+		    struct charge *c)
+{
+	static const struct usage no_cap = { .prompt_tokens = UINT64_MAX,
+					     .completion_tokens = UINT64_MAX,
+					     .inference_ms = UINT64_MAX };
+	const struct usage *cap = worst ? worst : &no_cap;
+	struct usage llm = {
+		.model = u->model,
+		.prompt_tokens = at_most(u->prompt_tokens, cap->prompt_tokens),
+		.completion_tokens = at_most(u->completion_tokens, cap->completion_tokens),
+		.inference_ms = at_most(u->inference_ms, cap->inference_ms),
+	};
+	bool capped = llm.prompt_tokens != u->prompt_tokens ||
+		      llm.completion_tokens != u->completion_tokens ||
+		      llm.inference_ms != u->inference_ms;
+	json_t *entry = json_pack("{s:s,s:s?,s:I,s:I,s:I}", "kind", "llm", "model", u->model,
+				  "promptTokens", (json_int_t)llm.prompt_tokens, "completionTokens",
+				  (json_int_t)llm.completion_tokens, "inferenceMs",
+				  (json_int_t)llm.inference_ms);
 	struct cost part;
 
+	if (entry && capped)
+		json_object_update_new(entry,
+				       json_pack("{s:b,s:I,s:I,s:I}", "capped", 1,
+						 "reportedPromptTokens", (json_int_t)u->prompt_tokens,
+						 "reportedCompletionTokens",
+						 (json_int_t)u->completion_tokens, "reportedInferenceMs",
+						 (json_int_t)u->inference_ms));
 	pricing_cost(rq->srv->pricing, &llm, &part);
 	/* The run fee is for sandbox runs, which are charged apart. */
 	part.total_micros -= part.run_micros;
 	part.run_micros = 0;
-	component_add(rq, c,
-		      json_pack("{s:s,s:s?,s:I,s:I,s:I}", "kind", "llm", "model", u->model,
-				"promptTokens", (json_int_t)u->prompt_tokens, "completionTokens",
-				(json_int_t)u->completion_tokens, "inferenceMs",
-				(json_int_t)u->inference_ms),
-		      &part);
+	component_add(rq, c, entry, &part);
 }
 
 void charge_add_run(struct request *rq, json_t *result, struct charge *c)

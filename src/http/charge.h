@@ -43,8 +43,12 @@ bool charge_reserve(struct request *rq, struct analyze_req *a, const char *ledge
  * driver reports that the code did not compile (nothing ran), else "run". */
 void charge_add_run(struct request *rq, json_t *result, struct charge *c);
 /* An LLM call's tokens and inference time (no run fee), listed as an
- * "llm" component. */
-void charge_add_llm(struct request *rq, const struct usage *u, struct charge *c);
+ * "llm" component; each billed at most at what `worst` (the reservation's,
+ * or NULL) allowed. A server that reports more is shown with what it
+ * reported ("reportedPromptTokens", ...) and "capped": the attempt was
+ * reserved for the worst, and its charge never exceeds the reservation. */
+void charge_add_llm(struct request *rq, const struct usage *u, const struct usage *worst,
+		    struct charge *c);
 /* The actual cost as cost_to_json() gives it plus "components": each part
  * added, in order, as {"kind", "attempt", ..., "micros", "cost"}. A new
  * reference, or NULL when out of memory. */

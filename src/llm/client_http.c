@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config/llm_local.h"
 #include "llm/client_internal.h"
 #include "util/clock.h"
 #include "util/banned.h"
@@ -171,8 +172,11 @@ static int xfer_setup(struct xfer_run *run, struct curl_slist *headers)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	/* Whatever counts as local (config/llm_local.h) never goes through a
-	 * proxy, which would carry it off this machine. */
-	curl_easy_setopt(e, CURLOPT_NOPROXY, "localhost,127.0.0.0/8,::1,::ffff:127.0.0.0/104");
+	 * proxy, which would carry it off this machine. Decided by the same
+	 * rule, not by a NOPROXY list of spellings: libcurl's list does not
+	 * match every loopback spelling the rule accepts ([::ffff:7f00:1]). */
+	if (llm_url_is_local(x->url))
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "ledgerbox");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_error);

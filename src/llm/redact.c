@@ -2,11 +2,11 @@
  * redact: see redact.h.
  *
  * The report is assembled from allowed pieces; the message is only read to
- * find which allowed names it mentions. A word of the message is copied out
- * only when it equals a word of the code (byte for byte) or a table or
- * column name of the schema (ASCII case aside; the schema's spelling is
- * written). Words that start with a digit are never names. Code words are
- * sorted once so that a long program costs one sort, not a scan per word.
+ * find which allowed names it mentions. Nothing is copied from the
+ * message: the failing line's words are walked in order and kept when the
+ * message has them (byte for byte), then the schema's names in order (ASCII
+ * case aside). Words that start with a digit are never names. The
+ * message's words are sorted once so each lookup is a binary search.
  */
 #include "llm/redact.h"
 
@@ -118,37 +118,44 @@ static void each_word(const char *text, bool (*fn)(void *, const char *, size_t)
 	}
 }
 
+struct word_list {
+	struct words *ws;
+	size_t cap;
+};
+
 static bool count_word(void *ctx, const char *p, size_t n)
 {
+	struct word_list *l = ctx;
+
 	(void)p;
 	(void)n;
-	++*(size_t *)ctx;
-	return true;
+	return ++l->cap < MESSAGE_WORDS_MAX;
 }
 
 static bool keep_word(void *ctx, const char *p, size_t n)
 {
-	struct words *ws = ctx;
+	struct word_list *l = ctx;
 
-	ws->w[ws->n++] = (struct span){ p, n };
-	return true;
+	l->ws->w[l->ws->n++] = (struct span){ p, n };
+	return l->ws->n < l->cap;
 }
 
-static int words_of(const char *code, struct words *ws)
+/* The first MESSAGE_WORDS_MAX words of text, sorted. */
+static int words_of(const char *text, struct words *ws)
 {
-	size_t n = 0;
+	struct word_list l = { ws, 0 };
 
 	ws->n = 0;
 	ws->w = NULL;
-	if (!code)
+	if (!text)
 		return 0;
-	each_word(code, count_word, &n);
-	if (n == 0)
+	each_word(text, count_word, &l);
+	if (l.cap == 0)
 		return 0;
-	ws->w = malloc(n * sizeof(*ws->w));
+	ws->w = malloc(l.cap * sizeof(*ws->w));
 	if (!ws->w)
 		return -ENOMEM;
-	each_word(code, keep_word, ws);
+	each_word(text, keep_word, &l);
 	qsort(ws->w, ws->n, sizeof(*ws->w), span_cmp);
 	return 0;
 }
@@ -162,26 +169,16 @@ static bool words_has(const struct words *ws, const char *p, size_t n)
 
 /* ---- names ------------------------------------------------------------ */
 
-static const char *schema_name(const struct schema *s, const char *p, size_t n)
-{
-	for (size_t i = 0; s && i < s->n_tables; i++) {
-		const struct schema_table *t = &s->tables[i];
-
-		if (strlen(t->name) == n && strncasecmp(t->name, p, n) == 0)
-			return t->name;
-		for (size_t j = 0; j < t->n_columns; j++) {
-			if (strlen(t->columns[j].name) == n && strncasecmp(t->columns[j].name, p, n) == 0)
-				return t->columns[j].name;
-		}
-	}
-	return NULL;
-}
-
+/* The names are listed in an order the data cannot choose: first the
+ * failing line's words in the order the line spells them, then schema
+ * names in the schema's order. Taken in the message's order, a program
+ * could spell a value with them ("G o l d e n" against a line or comment
+ * holding every letter). */
 struct names {
-	const struct words *code;
-	const struct schema *schema;
+	struct words message_words;  /* the message's words, sorted */
+	const struct words *message;
 	char list[REDACT_NAMES_MAX][NAME_MAX_BYTES + 1];
-	size_t n, looked;
+	size_t n;
 };
 
 static void names_add(struct names *ns, const char *p, size_t n)
@@ -196,18 +193,13 @@ static void names_add(struct names *ns, const char *p, size_t n)
 	ns->list[ns->n++][n] = '\0';
 }
 
-static bool name_of_message(void *ctx, const char *p, size_t n)
+static bool line_name(void *ctx, const char *p, size_t n)
 {
 	struct names *ns = ctx;
-	const char *schema_spelling;
 
-	if (n <= NAME_MAX_BYTES) {
-		if (words_has(ns->code, p, n))
-			names_add(ns, p, n);
-		else if ((schema_spelling = schema_name(ns->schema, p, n)))
-			names_add(ns, schema_spelling, n);
-	}
-	return ++ns->looked < MESSAGE_WORDS_MAX && ns->n < REDACT_NAMES_MAX;
+	if (n <= NAME_MAX_BYTES && words_has(ns->message, p, n))
+		names_add(ns, p, n);
+	return ns->n < REDACT_NAMES_MAX;
 }
 
 static bool one_word(const char *s)
@@ -219,38 +211,48 @@ static bool one_word(const char *s)
 	return true;
 }
 
-/* Schema names that are not one word ("Unit Price") are looked for
- * whole in the message. */
-static void odd_name(struct names *ns, const char *message, const char *name)
+/* Whether the message mentions name: as one of its words (ASCII case
+ * aside) or, for a name that is not one word ("Unit Price"), whole. */
+static bool message_mentions(const char *message, const struct words *mw, const char *name)
 {
 	size_t n = strlen(name);
 
-	if (one_word(name))
-		return;
+	if (one_word(name)) {
+		for (size_t i = 0; i < mw->n; i++) {
+			if (mw->w[i].n == n && strncasecmp(mw->w[i].p, name, n) == 0)
+				return true;
+		}
+		return false;
+	}
 	for (const char *hit = strstr(message, name); hit; hit = strstr(hit + 1, name)) {
 		bool before = hit == message || !word_byte((unsigned char)hit[-1]);
 
-		if (before && !word_byte((unsigned char)hit[n])) {
-			names_add(ns, name, n);
-			return;
-		}
+		if (before && !word_byte((unsigned char)hit[n]))
+			return true;
 	}
+	return false;
 }
 
-static void odd_names(struct names *ns, const char *message)
+static void schema_names(struct names *ns, const char *message, const struct schema *s)
 {
-	const struct schema *s = ns->schema;
+	for (size_t i = 0; s && i < s->n_tables && ns->n < REDACT_NAMES_MAX; i++) {
+		const struct schema_table *t = &s->tables[i];
 
-	for (size_t i = 0; s && i < s->n_tables; i++) {
-		odd_name(ns, message, s->tables[i].name);
-		for (size_t j = 0; j < s->tables[i].n_columns; j++)
-			odd_name(ns, message, s->tables[i].columns[j].name);
+		if (message_mentions(message, ns->message, t->name))
+			names_add(ns, t->name, strlen(t->name));
+		for (size_t j = 0; j < t->n_columns && ns->n < REDACT_NAMES_MAX; j++) {
+			if (message_mentions(message, ns->message, t->columns[j].name))
+				names_add(ns, t->columns[j].name, strlen(t->columns[j].name));
+		}
 	}
 }
 
 /* ---- the parts -------------------------------------------------------- */
 
-static bool type_allowed(const char *type, const struct words *code)
+/* A known error class, or a word of the failing line shown (the class the
+ * line raises): not any word of the code, which a program could pick by a
+ * value ("raise globals()[letter]"). */
+static bool type_allowed(const char *type, const struct words *line)
 {
 	size_t n = type ? strlen(type) : 0;
 
@@ -264,7 +266,7 @@ static bool type_allowed(const char *type, const struct words *code)
 		if (strcmp(type, known_types[i]) == 0)
 			return true;
 	}
-	return words_has(code, type, n);
+	return words_has(line, type, n);
 }
 
 /* Line `line` (1-based) of code, tabs and other controls as spaces,
@@ -304,7 +306,7 @@ void redact_error_text(const struct redact_error *e, const char *language, const
 		       const struct schema *schema, char *out, size_t out_len)
 {
 	struct names *ns;
-	struct words cw = { 0 };
+	struct words lw = { 0 };
 	struct report r = { out, out_len, 0 };
 	char line[REDACT_LINE_MAX_BYTES + 1];
 	bool sql = language && strcmp(language, "sql") == 0;
@@ -313,25 +315,29 @@ void redact_error_text(const struct redact_error *e, const char *language, const
 	if (!out || out_len == 0)
 		return;
 	out[0] = '\0';
+	have_line = code_line(code, e->line, line);
 	ns = calloc(1, sizeof(*ns));
-	if (!ns || words_of(code, &cw) < 0) {
+	if (ns)
+		ns->message = &ns->message_words;
+	if (!ns || (have_line && words_of(line, &lw) < 0) ||
+	    words_of(e->message, &ns->message_words) < 0) {
+		free(lw.w);
+		if (ns)
+			free(ns->message_words.w);
 		free(ns);
 		snprintf(out, out_len, "The %s failed.", sql ? "query" : "program");
 		return;
 	}
-	have_line = code_line(code, e->line, line);
-	put(&r, "%s", type_allowed(e->type, &cw) ? e->type : "Error");
-	if (have_line)
+	put(&r, "%s", type_allowed(e->type, &lw) ? e->type : "Error");
+	if (have_line) {
 		put(&r, " at line %ld of the %s.\nLine %ld: %s\n", e->line, sql ? "query" : "program",
 		    e->line, line);
-	else
+		each_word(line, line_name, ns);
+	} else {
 		put(&r, " in the %s.\n", sql ? "query" : "program");
-	ns->code = &cw;
-	ns->schema = schema;
-	if (e->message) {
-		each_word(e->message, name_of_message, ns);
-		odd_names(ns, e->message);
 	}
+	if (e->message)
+		schema_names(ns, e->message, schema);
 	for (size_t i = 0; i < ns->n; i++)
 		put(&r, "%s%s", i ? ", " : "Names in the error: ", ns->list[i]);
 	if (ns->n)
@@ -339,6 +345,7 @@ void redact_error_text(const struct redact_error *e, const char *language, const
 	put(&r, "The error's own message is not shown: it may quote values from the data, which "
 		"are not sent to this model. Correct the %s from the error type, the line and the "
 		"names.", sql ? "query" : "program");
-	free(cw.w);
+	free(lw.w);
+	free(ns->message_words.w);
 	free(ns);
 }

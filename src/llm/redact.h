@@ -8,15 +8,18 @@
  * a cast. So the report is not the message with values scrubbed out (a
  * scrubber misses the shape it has not seen); it is built from parts that
  * cannot carry data, and nothing else of the message is copied:
- * - the error's type, when it is a known error class or a name the code
- *   itself spells, else "Error";
+ * - the error's type, when it is a known error class or a word of the
+ *   failing line shown, else "Error";
  * - the line number, when it is a line of the code;
  * - that line, taken from the model's own code (not from the traceback);
- * - the names the message mentions that are tables or columns of the schema
- *   or words of the model's own code, in the order they appear.
- * Whatever the code spelled, the model already wrote; what the schema
- * names, the prompt already showed. The code still decides whether and
- * where it fails, so a program written to probe the data could learn a few
+ * - the names the message mentions that are words of that line (in the
+ *   line's order), then tables or columns of the schema (in the schema's
+ *   order); with no line, schema names only.
+ * Whatever the line spells, the model already wrote; what the schema
+ * names, the prompt already showed. The order is never the message's, so
+ * a program cannot spell a value with the names (one letter a word). The
+ * code still decides whether and where it fails and which names its
+ * message holds, so a program written to probe the data could learn a few
  * bits that way; what can never reach the model is text from the data.
  */
 #ifndef LEDGERBOX_LLM_REDACT_H

@@ -13,7 +13,8 @@ static void local_urls_are_local(void **state)
 	static const char *const local[] = {
 		"http://localhost:11434",
 		"http://LocalHost:11434",
-		"http://localhost.:11434",
+		"http://[::ffff:7f00:1]:11434",
+		"http://127.1:11434",
 		"http://localhost",
 		"https://localhost/",
 		"http://127.0.0.1:11434",
@@ -36,6 +37,9 @@ static void lookalikes_are_not_local(void **state)
 {
 	static const char *const remote[] = {
 		"http://localhost.evil.example",
+		"http://localhost.:11434",
+		"http://LOCALHOST./",
+		"http://foo.localhost:11434",
 		"http://localhost.evil.example:11434",
 		"http://localhostevil.example",
 		"http://127.attacker.example",

@@ -493,6 +493,32 @@ static void a_run_stopped_at_its_limit_is_within_its_reservation(void **state)
 	hl_reply_free(&r);
 }
 
+/* A model server that reports more tokens than the call could have used
+ * (a prompt far past its estimate, a completion past LLM_MAX_TOKENS) is
+ * billed for what the attempt reserved, not more; the component says
+ * what was reported and that it was capped. */
+static void reported_tokens_past_the_reservation_are_capped(void **state)
+{
+	struct stub_reply huge = { .content = "```python\nprint(5)\n```",
+				   .prompt_tokens = 4000000, .completion_tokens = 3000000 };
+	struct reply r;
+	json_t *c;
+	(void)state;
+
+	llm_stub_push(stub, &huge);
+	analyze("{\"query\":\"five\",\"language\":\"python\"}", 200, &r);
+	assert_string_equal(hl_str(r.json, "output"), "5\n");
+	charges_reconcile(r.json, 1);
+	c = json_array_get(json_object_get(json_object_get(r.json, "cost"), "components"), 0);
+	assert_string_equal(jstr(c, "kind"), "llm");
+	assert_true(json_is_true(json_object_get(c, "capped")));
+	assert_int_equal(jint(c, "reportedPromptTokens"), 4000000);
+	assert_int_equal(jint(c, "reportedCompletionTokens"), 3000000);
+	assert_true(jint(c, "promptTokens") < 4000000);
+	assert_true(jint(c, "completionTokens") < 3000000);
+	hl_reply_free(&r);
+}
+
 /* The worst case of a refused request, from its 402. */
 static json_int_t refused_worst(const char *user_key, const char *body)
 {
@@ -635,22 +661,34 @@ static void omitted_counts_are_estimated(void **state)
 	hl_reply_free(&r);
 }
 
-/* A budget that covers the first attempt but not a repair after it. */
+/* A budget that covers the first attempt but not a repair after it: an
+ * attempt's worst case plus less than the first attempt costs, so what
+ * is left after it cannot reserve the (longer) repair. */
 static void budget_runs_out_between_attempts(void **state)
 {
 	struct stub_reply costly = { .content = "SELECT missing_column FROM customers",
-				     .completion_tokens = 600000 };
+				     .completion_tokens = 1000 };
 	char *bob = hl_key_create(&srv, "bob", "sales", "analyst");
+	char *dora = hl_key_create(&srv, "dora", "sales", "analyst");
 	struct reply r, put;
+	char limit[160];
+	json_int_t worst;
 	json_t *e;
 	(void)state;
 
-	/* Worst case of an attempt: 1024 completion tokens at 2.00 a million
-	 * plus the prompt and the run, about 0.008; the first attempt's 600000
-	 * completion tokens (a server that ignores the token cap) cost 1.20,
-	 * leaving less than that. */
-	hl_call(&srv, "PUT", "/api/budgets/user/bob", root,
-		"{\"limit\":\"1.205\",\"period\":\"none\",\"hard\":true}", &put);
+	hl_call(&srv, "PUT", "/api/budgets/user/dora", root,
+		"{\"limit\":\"0.000001\",\"period\":\"none\",\"hard\":true}", &put);
+	assert_int_equal(put.status, 200);
+	hl_reply_free(&put);
+	worst = refused_worst(dora, sql_query);
+	/* 1000 completion tokens at 2.00 a million: the first attempt costs
+	 * more than 0.002, within its reservation (LLM_MAX_TOKENS is 1024). */
+	worst += 1000;
+	snprintf(limit, sizeof(limit),
+		 "{\"limit\":\"%" JSON_INTEGER_FORMAT ".%06" JSON_INTEGER_FORMAT
+		 "\",\"period\":\"none\",\"hard\":true}",
+		 worst / 1000000, worst % 1000000);
+	hl_call(&srv, "PUT", "/api/budgets/user/bob", root, limit, &put);
 	assert_int_equal(put.status, 200);
 	hl_reply_free(&put);
 	llm_stub_push(stub, &costly);
@@ -663,6 +701,7 @@ static void budget_runs_out_between_attempts(void **state)
 	assert_non_null(hl_str(e, "runId"));
 	hl_reply_free(&r);
 	free(bob);
+	free(dora);
 }
 
 /* Events in order: stages, the code as it is generated, the output, the
@@ -869,6 +908,7 @@ int main(void)
 		cmocka_unit_test(warm_runs_pay_the_same),
 		cmocka_unit_test(python_question_reserves_one_run),
 		cmocka_unit_test(a_run_stopped_at_its_limit_is_within_its_reservation),
+		cmocka_unit_test(reported_tokens_past_the_reservation_are_capped),
 		cmocka_unit_test(valid_code_survives_unchanged),
 		cmocka_unit_test(model_that_never_succeeds_stops_at_the_limit),
 		cmocka_unit_test(server_errors_are_retried),

@@ -178,6 +178,49 @@ static void stderr_and_crashes_stay_home(void **state)
 	hl_reply_free(&r);
 }
 
+/* Everything the model received, without the ", " and blanks a list of
+ * names puts between letters. */
+static char *received_squeezed(void)
+{
+	char *seen = llm_stub_received(stub), *w = seen;
+
+	for (const char *r = seen; *r; r++) {
+		if (*r != ',' && *r != ' ')
+			*w++ = *r;
+	}
+	*w = '\0';
+	return seen;
+}
+
+/* A program that spells a value one letter a word, with every letter a
+ * word of its code (a comment, then the failing line itself), or raises a
+ * class it picks by a letter of the value: the repairs do not spell it. */
+static void spelled_values_stay_home(void **state)
+{
+	struct reply r;
+	char *seen;
+	(void)state;
+
+	model_says("```python\nimport pandas as pd\n"
+		   "# a b c d e f g h i j k l m n o p q r s t u v w x y z Z X 7 3 1\n"
+		   "df = pd.read_csv(\"/data/clients.csv\")\n"
+		   "raise KeyError(\" \".join(df.name[0] + df.city[0]))\n```");
+	model_says("```python\nimport pandas as pd\nv = pd.read_csv(\"/data/clients.csv\").city[0]\n"
+		   "raise ValueError(\" \".join(v)) if v else (a, d, g, l, o, r, y, X)\n```");
+	model_says("```python\nimport pandas as pd\nclass X(Exception): pass\n"
+		   "class Z(Exception): pass\nv = pd.read_csv(\"/data/clients.csv\").name[0]\n"
+		   "raise globals()[v[0]]()\n```");
+	analyze("{\"query\":\"spell a client\",\"language\":\"python\",\"dataset\":\"secret\"}",
+		200, &r);
+	assert_int_equal(json_array_size(json_object_get(r.json, "attempts")), 3);
+	seen = received_squeezed();
+	assert_null(strstr(seen, "Zebulon"));
+	assert_null(strstr(seen, "Quartermaine"));
+	assert_null(strstr(seen, SECRET_CITY));
+	free(seen);
+	hl_reply_free(&r);
+}
+
 static void readyz_says_no_samples_go(void **state)
 {
 	struct reply r;
@@ -198,6 +241,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(python_errors_with_values_stay_home),
 		cmocka_unit_test(stderr_and_crashes_stay_home),
+		cmocka_unit_test(spelled_values_stay_home),
 		cmocka_unit_test(readyz_says_no_samples_go),
 	};
 	return cmocka_run_group_tests_name("llm_privacy", tests, setup, teardown);

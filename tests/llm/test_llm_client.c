@@ -686,6 +686,44 @@ static void test_concurrent(void **state)
 	assert_int_equal(s.ret, -ECANCELED);
 }
 
+/* A URL that counts as local (config/llm_local.h) never goes through a
+ * proxy from the environment, whatever its spelling: a proxy would carry
+ * sample values and whole errors off this machine. A second stub stands
+ * for the proxy and must receive nothing. */
+static void test_local_url_bypasses_proxy(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "127.0.0.1", "127.1", "localhost", "LOCALHOST",
+					     "[::ffff:127.0.0.1]", "[::ffff:7f00:1]" };
+	struct llm_stub *proxy = llm_stub_start();
+	char proxy_url[64], *seen;
+	bool ok;
+	struct llm_reply r;
+	struct llm_error e;
+
+	llm_stub_url(proxy, proxy_url, sizeof(proxy_url));
+	setenv("ALL_PROXY", proxy_url, 1);
+	setenv("http_proxy", proxy_url, 1);
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		snprintf(f->cfg.url, sizeof(f->cfg.url), "http://%s:%d", hosts[i],
+			 llm_stub_port(f->stub));
+		llm_stub_push_content(f->stub, "SELECT 1;");
+		ok = chat(f, false, NULL, &r, &e) == 0;
+		seen = llm_stub_received(proxy);
+		if (!ok || seen[0])
+			fail_msg("the call to %s went through the proxy: %s", f->cfg.url, e.message);
+		free(seen);
+		llm_reply_release(&r);
+	}
+	seen = llm_stub_received(proxy);
+	assert_string_equal(seen, "");
+	free(seen);
+	assert_int_equal(llm_stub_calls(f->stub, "/api/chat"), sizeof(hosts) / sizeof(hosts[0]));
+	unsetenv("ALL_PROXY");
+	unsetenv("http_proxy");
+	llm_stub_stop(proxy);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -714,6 +752,7 @@ int main(void)
 		T(test_key_and_url),
 		T(test_names),
 		T(test_concurrent),
+		T(test_local_url_bypasses_proxy),
 	};
 
 	assert_int_equal(llm_global_init(), 0);
