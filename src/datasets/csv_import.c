@@ -44,6 +44,7 @@ struct csv_import {
 	char table[DS_NAME_MAX + 1];
 	char tmp_dir[PATH_MAX];
 	struct csv_import_limits limits;
+	struct csv_options options;
 	FILE *csv;
 	uint64_t bytes;
 	int dead; /* 0, or the error that ended the import */
@@ -158,6 +159,7 @@ int csv_import_begin(const char *data_dir, const char *name, const char *table,
 	if (!imp)
 		return -ENOMEM;
 	imp->limits = *limits;
+	imp->options.dayfirst = -1;
 	snprintf(imp->name, sizeof(imp->name), "%s", name);
 	snprintf(imp->table, sizeof(imp->table), "%s", table);
 	if (snprintf(imp->data_dir, sizeof(imp->data_dir), "%s", data_dir) >=
@@ -173,6 +175,22 @@ int csv_import_begin(const char *data_dir, const char *name, const char *table,
 		return rc;
 	}
 	*ret = imp;
+	return 0;
+}
+
+int csv_import_set_format(struct csv_import *imp, const struct csv_import_format *fmt)
+{
+	if (!imp || !fmt)
+		return -EINVAL;
+	if (fmt->delimiter && !strchr(",;\t|", fmt->delimiter))
+		return -EINVAL;
+	if (fmt->decimal && fmt->decimal != '.' && fmt->decimal != ',')
+		return -EINVAL;
+	if (fmt->dayfirst < -1 || fmt->dayfirst > 1)
+		return -EINVAL;
+	imp->options.delimiter = fmt->delimiter;
+	imp->options.decimal = fmt->decimal;
+	imp->options.dayfirst = fmt->dayfirst;
 	return 0;
 }
 
@@ -273,14 +291,16 @@ static int import_publish(struct csv_import *imp, char *err, size_t err_len)
 
 static json_t *import_summary(const struct csv_import *imp, const struct csv_shape *shape)
 {
-	json_t *s = json_pack("{s:s, s:s, s:I, s:[]}", "name", imp->name, "table", imp->table,
-			      "rows", (json_int_t)shape->rows, "columns");
+	char decimal[2] = { shape->decimal, '\0' };
+	json_t *s = json_pack("{s:s, s:s, s:I, s:s, s:s?, s:[]}", "name", imp->name, "table",
+			      imp->table, "rows", (json_int_t)shape->rows, "delimiter",
+			      csv_delimiter_param(shape->delimiter), "decimal",
+			      shape->decimal ? decimal : NULL, "columns");
 	json_t *columns = s ? json_object_get(s, "columns") : NULL;
 
 	for (size_t i = 0; columns && i < shape->columns; i++) {
-		if (json_array_append_new(columns,
-					  json_pack("{s:s, s:s}", "name", shape->names[i], "type",
-						    csv_type_name(shape->types[i]))) < 0) {
+		if (json_array_append_new(columns, csv_column_decision(&shape->cols[i],
+								       shape->names[i])) < 0) {
 			json_decref(s);
 			return NULL;
 		}
@@ -298,7 +318,7 @@ static int import_run(struct csv_import *imp, json_t **ret_summary, char *err, s
 	int rc = imp->dead ? import_dead(imp, err, err_len) : import_sync_csv(imp, err, err_len);
 
 	if (rc == 0)
-		rc = csv_check(imp->csv, imp->limits.max_rows, &shape, err, err_len);
+		rc = csv_check(imp->csv, imp->limits.max_rows, &imp->options, &shape, err, err_len);
 	snprintf(file, sizeof(file), "%s.sqlite", imp->name);
 	if (rc == 0 && ds_join(db_path, sizeof(db_path), imp->tmp_dir, file) < 0) {
 		ds_err(err, err_len, "the data folder's path is too long");
