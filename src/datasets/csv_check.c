@@ -59,8 +59,9 @@ static int reader_error(const struct csv_reader *r, const struct csv_shape *shap
 		break;
 	case CSV_ERR_TOO_MANY_FIELDS:
 		if (shape->columns)
-			ds_err(err, err_len, "line %" PRIu64 ": expected %zu fields, found more than %d",
-			       line, shape->columns, CSV_MAX_COLUMNS);
+			ds_err(err, err_len,
+			       "line %" PRIu64 " has more than %d fields where the header has %zu",
+			       line, CSV_MAX_COLUMNS, shape->columns);
 		else
 			ds_err(err, err_len, "line %" PRIu64 ": more than %d columns", line,
 			       CSV_MAX_COLUMNS);

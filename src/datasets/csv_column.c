@@ -166,6 +166,11 @@ void csv_column_add(struct csv_column *c, const char *s, size_t len, uint64_t li
 		return;
 	}
 	c->values++;
+	/* Once a column can be neither numbers nor dates, and its note has what
+	 * it needs (a value that is one), the rest cannot change the decision. */
+	if (c->other.line && !c->number[0] && !c->number[1] && c->date_orders == 0 &&
+	    (c->numbers || c->dates))
+		return;
 	number = add_number(c, t, tlen, line);
 	date = add_date(c, t, tlen, line);
 	if (!number && !date)
@@ -331,10 +336,8 @@ static void text_note(struct csv_column *c)
 	if (c->other.line)
 		snprintf(c->note, sizeof(c->note),
 			 "text: \"%s\" (line %llu) is neither a number nor a date, so nothing in "
-			 "the column is converted (%llu of %llu values are numbers, %llu dates)",
-			 c->other.text, (unsigned long long)c->other.line,
-			 (unsigned long long)c->numbers, (unsigned long long)c->values,
-			 (unsigned long long)c->dates);
+			 "the column is converted",
+			 c->other.text, (unsigned long long)c->other.line);
 	else if (c->odd_date.line)
 		snprintf(c->note, sizeof(c->note),
 			 "text: \"%s\" (line %llu) is a date written differently from the "

@@ -54,6 +54,13 @@ static bool is_letter(char c)
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
+/* Whether a currency can start (or end) with this byte: '$', an upper-case
+ * letter or a UTF-8 byte. Spares most cells the search. */
+static bool currency_byte(char c)
+{
+	return c == '$' || (c >= 'A' && c <= 'Z') || (unsigned char)c >= 0x80;
+}
+
 /* The bytes of a blank at s (0 when none): ASCII blanks, U+00A0, U+2009,
  * U+202F. */
 static size_t blank_at(const char *s, size_t len)
@@ -93,6 +100,8 @@ void csv_trim(const char **s, size_t *len)
  * letter: "USD12" is a currency, "USDA" is not. */
 static size_t currency_at(const char *s, size_t len, int *ret)
 {
+	if (len == 0 || !currency_byte(s[0]))
+		return 0;
 	for (size_t i = 0; i < CURRENCY_COUNT; i++) {
 		size_t n = strlen(currencies[i]);
 		if (n <= len && memcmp(s, currencies[i], n) == 0 && !(n < len && is_letter(s[n]))) {
@@ -106,6 +115,8 @@ static size_t currency_at(const char *s, size_t len, int *ret)
 /* The same at the end of s. */
 static size_t currency_before(const char *s, size_t len, int *ret)
 {
+	if (len == 0 || !currency_byte(s[len - 1]))
+		return 0;
 	for (size_t i = 0; i < CURRENCY_COUNT; i++) {
 		size_t n = strlen(currencies[i]);
 		if (n <= len && memcmp(s + len - n, currencies[i], n) == 0 &&
