@@ -158,6 +158,9 @@ void csv_column_add(struct csv_column *c, const char *s, size_t len, uint64_t li
 		c->empty++;
 		return;
 	}
+	/* Plain integers, reals and ISO dates read the same anywhere. */
+	if (!c->odd && csv_type_of(s, len) == CSV_TYPE_TEXT)
+		c->odd = true;
 	csv_trim(&t, &tlen);
 	if (is_placeholder(t, tlen)) {
 		if (c->holders < CSV_EXAMPLE_LINES)
@@ -370,7 +373,9 @@ int csv_columns_resolve(struct csv_shape *shape, const struct csv_options *opt, 
 		}
 		c->note[0] = '\0';
 		c->nulled = c->holders;
+		shape->rewrite = shape->rewrite || c->odd;
 	}
+	shape->rewrite = shape->rewrite || shape->delimiter != ',';
 	return 0;
 }
 

@@ -13,6 +13,8 @@
  *   INTEGER, REAL, or TEXT (dates as ISO 8601); an empty field is NULL, and
  *   so is a placeholder in a number or date column.
  * - The CSV must read back exactly as pass 1 saw it; anything else is -EIO.
+ * - When asked, the plain CSV gets exactly the values bound, record by
+ *   record (the caller checks its stream for errors).
  */
 #include "datasets/internal.h"
 
@@ -30,6 +32,7 @@ struct load {
 	sqlite3 *db;
 	sqlite3_stmt *insert;
 	const struct csv_shape *shape;
+	FILE *out; /* the plain CSV, or NULL */
 	char *err;
 	size_t err_len;
 };
@@ -121,6 +124,8 @@ static int bind_value(struct load *l, int col, const struct csv_field *f,
 
 	if (csv_column_value(c, f->data, f->len, &v) < 0)
 		return SQLITE_MISMATCH;
+	if (l->out)
+		csv_write_value(l->out, &v, col == 1);
 	switch (v.kind) {
 	case CSV_VALUE_NULL:
 		return sqlite3_bind_null(l->insert, col);
@@ -155,6 +160,8 @@ static int load_row(struct load *l, const struct csv_record *rec)
 		rc = bind_value(l, (int)i + 1, &rec->fields[i], &l->shape->cols[i]);
 	if (rc == SQLITE_MISMATCH)
 		return load_changed(l);
+	if (l->out)
+		fputc('\n', l->out);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(l->insert);
 	if (rc != SQLITE_DONE)
@@ -208,9 +215,9 @@ static int load_all(struct load *l, FILE *in, const char *db_path, const char *t
 }
 
 int csv_load(FILE *in, const struct csv_shape *shape, const char *db_path, const char *table,
-	     char *err, size_t err_len)
+	     FILE *out, char *err, size_t err_len)
 {
-	struct load l = { .shape = shape, .err = err, .err_len = err_len };
+	struct load l = { .shape = shape, .out = out, .err = err, .err_len = err_len };
 	int rc;
 
 	if (fseek(in, 0, SEEK_SET) < 0) {
@@ -218,6 +225,8 @@ int csv_load(FILE *in, const struct csv_shape *shape, const char *db_path, const
 		ds_err(err, err_len, "cannot read the upload back: %s", strerror(-rc));
 		return rc;
 	}
+	if (out)
+		csv_write_header(out, shape);
 	rc = load_all(&l, in, db_path, table);
 	sqlite3_finalize(l.insert);
 	/* Closing without COMMIT rolls back; the caller deletes the file. */

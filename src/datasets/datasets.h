@@ -65,7 +65,9 @@ int dataset_list(const char *data_dir, json_t **ret, char *err, size_t err_len);
  * placeholders such as N/A in number and date columns. A row with the wrong number of fields, an unterminated quote or
  * invalid UTF-8 fails with the line number. Limits: max_bytes of input,
  * max_rows data rows. The dataset gets NAME/NAME.sqlite (the table) and
- * NAME/TABLE.csv (the upload as sent). -EEXIST when NAME exists.
+ * NAME/TABLE.csv: the upload as sent when it was plain CSV, else the values
+ * as stored, with the upload kept as NAME/TABLE.original.csv (see
+ * csv_write.c). -EEXIST when NAME exists.
  *
  * Column names are trimmed, 1 to 128 bytes, without control characters
  * and unique ignoring ASCII case (SQLite compares them so); at most 2000
@@ -99,7 +101,8 @@ int csv_import_feed(struct csv_import *imp, const void *data, size_t len, char *
 		    size_t err_len);
 /* Parses, creates the SQLite file and publishes the dataset. On success
  * *ret_summary is {"name", "table", "rows", "delimiter" (",", ";", "tab",
- * "|"), "decimal" ("." or "," or null), "columns": [{"name", "type",
+ * "|"), "decimal" ("." or "," or null), "original_csv" (only when TABLE.csv
+ * was rewritten), "columns": [{"name", "type",
  * "format", "empty", "nulled", "nulled_lines", "note"?}]} with type
  * "integer", "real", "date", "datetime" or "text": the decision taken for
  * each column and why (see csv_column.c). Errors: -EINVAL bad CSV,

@@ -25,6 +25,7 @@
 #define CSV_MAX_NAME_BYTES 128  /* a column name, after trimming */
 #define CSV_MAX_RECORD_BYTES (16u << 20)
 #define DS_UPLOAD_PREFIX ".upload-" /* an upload in progress, in DATA_DIR */
+#define CSV_ORIGINAL_SUFFIX ".original.csv" /* an upload as sent, when rewritten */
 
 #include <jansson.h>
 
@@ -188,6 +189,7 @@ struct csv_column {
 	unsigned separators[2];                  /* thousands kinds seen, a bit each */
 	uint64_t currencies;                     /* a bit per csv_currency_name() */
 	struct csv_example ambiguous, leading_zero, other, odd_date;
+	bool odd;        /* a value a plain CSV reader would not read as stored */
 	unsigned date_orders;
 	char date_sep;
 	int date_time; /* -1 before the first date */
@@ -213,6 +215,7 @@ struct csv_shape {
 	struct csv_column *cols;
 	uint64_t rows;
 	char delimiter;        /* the one used */
+	bool rewrite;          /* TABLE.csv must be written again (csv_write.c) */
 	char decimal;          /* the file's decimal mark, 0 when none showed */
 	size_t header_splits[CSV_DELIMITERS];
 };
@@ -248,8 +251,15 @@ int csv_check(FILE *in, uint64_t max_rows, const struct csv_options *opt, struct
 void csv_shape_release(struct csv_shape *shape);
 
 /* Pass 2: creates the SQLite file db_path with one table holding every
- * record of the CSV (read again from its start). */
+ * record of the CSV (read again from its start), and when out is not NULL
+ * writes the same values to it as plain CSV (csv_write.c). */
 int csv_load(FILE *in, const struct csv_shape *shape, const char *db_path, const char *table,
-	     char *err, size_t err_len);
+	     FILE *out, char *err, size_t err_len);
+
+/* ---- csv_write.c ------------------------------------------------------- */
+
+void csv_write_header(FILE *out, const struct csv_shape *shape);
+/* One field of a record, after a ',' unless it is the first. */
+void csv_write_value(FILE *out, const struct csv_value *v, bool first);
 
 #endif

@@ -248,11 +248,77 @@ static void the_answer_lists_every_decision(void **state)
 	ds_rmtree(data);
 }
 
+static char *read_back(const char *data, const char *file)
+{
+	char path[DS_PATH], *text = calloc(1, 4096);
+	FILE *f;
+	size_t n;
+
+	ds_path(path, data, file);
+	f = fopen(path, "rb");
+	if (!f) {
+		free(text);
+		return NULL;
+	}
+	assert_non_null(text);
+	n = fread(text, 1, 4095, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+static void expect_file(const char *data, const char *file, const char *want)
+{
+	char *got = read_back(data, file);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* Python reads TABLE.csv: when the upload was not plain, that file holds
+ * the values as stored and the upload is kept beside it. */
+static void python_reads_what_sql_reads(void **state)
+{
+	static const char semicolons[] = "Datum;Betrag;Menge;Notiz\n"
+					 "31.12.2025;1.234,56;3;\"a, \"\"b\"\"\"\n"
+					 "01.02.2025;-7,50;4; x\n"
+					 "N/A;12,00 €;5;\n";
+	static const char plain[] = "a,b,c\n1,2.5,2025-01-31\n,1e3,x\n";
+	char data[DS_PATH], err[512];
+	json_t *summary = NULL;
+	(void)state;
+
+	ds_scratch(data);
+	assert_int_equal(ds_import_as(data, "x", cases[0].csv, NULL, &summary, err, sizeof(err)), 0);
+	assert_string_equal(json_string_value(json_object_get(summary, "original_csv")),
+			    "t.original.csv");
+	json_decref(summary);
+	expect_file(data, "x/t.csv",
+		    "item,amount\na,1234.56\nb,1234.56\nc,12.0\nd,12.0\ne,-25.5\nf,\n"
+		    "g,8771.94\nh,\ni,\n");
+	expect_file(data, "x/t.original.csv", cases[0].csv);
+
+	assert_int_equal(ds_import_as(data, "y", semicolons, NULL, NULL, err, sizeof(err)), 0);
+	expect_file(data, "y/t.csv",
+		    "Datum,Betrag,Menge,Notiz\n2025-12-31,1234.56,3,\"a, \"\"b\"\"\"\n"
+		    "2025-02-01,-7.5,4,\" x\"\n,12.0,5,\n");
+
+	/* A plain upload is kept as it came, and alone. */
+	assert_int_equal(ds_import_as(data, "z", plain, NULL, &summary, err, sizeof(err)), 0);
+	assert_null(json_object_get(summary, "original_csv"));
+	json_decref(summary);
+	expect_file(data, "z/t.csv", plain);
+	assert_null(read_back(data, "z/t.original.csv"));
+	ds_rmtree(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(format_matrix),
 		cmocka_unit_test(the_answer_lists_every_decision),
+		cmocka_unit_test(python_reads_what_sql_reads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -479,6 +479,14 @@ static void upload_reads_exports_and_says_what_it_decided(void **state)
 				    json_object_get(r.json, "table"), "rows"), 0), 1)),
 			    "2025-12-31");
 	hl_reply_free(&r);
+	/* Python reads the same numbers from the CSV, with pandas' defaults. */
+	analyze(alice, "{\"language\":\"python\",\"dataset\":\"exports\",\"code\":"
+		       "\"import pandas as pd\\nt = pd.read_csv('/data/exports.csv')\\n"
+		       "print('%.2f' % t['amount'].sum(), t['paid'].dropna().max())\"}",
+		&r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(hl_str(r.json, "output"), "11239.56 2025-12-31\n");
+	hl_reply_free(&r);
 
 	/* Parameters with values the upload does not know: 400 naming them. */
 	upload_refused("name=p1&delimiter=x", csv, 400, "delimiter", "delimiter must be one of");
