@@ -27,10 +27,13 @@
  * - csv_check's column names (at the reader's real limits, comma given)
  *   agree with what the records say; it refuses a CSV the records accept
  *   only for a column whose decimal mark cannot be told; and every value
- *   of a column it typed converts to that type (what pass 2 relies on).
+ *   of a column it typed converts to that type (what pass 2 relies on),
+ *   and the plain CSV written from those values reads back with the same
+ *   shape and plain numbers in the number columns.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <strings.h>
@@ -337,7 +340,35 @@ static void check_round_trip(const struct limits *lim, const struct parse *direc
 	free(text);
 }
 
-/* Every value of every data record converts to its column's type. */
+/* The plain CSV pass 2 writes reads back as plain CSV: the header and
+ * as many fields per record, and each number column's values plain
+ * numbers (or empty). */
+static void check_plain(const char *plain, size_t len, const struct csv_shape *shape)
+{
+	FILE *f = open_text(plain, len);
+	struct csv_reader r;
+	struct csv_record rec;
+	uint64_t records = 0;
+
+	csv_reader_init(&r, f, SIZE_MAX, SIZE_MAX);
+	while (csv_reader_next(&r, &rec) == 1) {
+		FUZZ_ASSERT(rec.count == shape->columns);
+		for (size_t i = 0; records > 0 && i < rec.count; i++) {
+			enum csv_type t = csv_type_of(rec.fields[i].data, rec.fields[i].len);
+			if (shape->cols[i].type == CSV_TYPE_INTEGER)
+				FUZZ_ASSERT(t == CSV_TYPE_INTEGER || t == CSV_TYPE_EMPTY);
+			if (shape->cols[i].type == CSV_TYPE_REAL)
+				FUZZ_ASSERT(t == CSV_TYPE_REAL || t == CSV_TYPE_EMPTY);
+		}
+		records++;
+	}
+	FUZZ_ASSERT(r.error == CSV_ERR_NONE && records == shape->rows + 1);
+	csv_reader_release(&r);
+	fclose(f);
+}
+
+/* Every value of every data record converts to its column's type, and
+ * written out as plain CSV reads back so. */
 static void check_values(const char *text, size_t len, const struct csv_shape *shape)
 {
 	FILE *f = open_text(text, len);
@@ -345,7 +376,12 @@ static void check_values(const char *text, size_t len, const struct csv_shape *s
 	struct csv_record rec;
 	struct csv_value v;
 	uint64_t rows = 0;
+	char *plain = NULL;
+	size_t plain_len = 0;
+	FILE *out = open_memstream(&plain, &plain_len);
 
+	FUZZ_ASSERT(out != NULL);
+	csv_write_header(out, shape);
 	csv_reader_init(&r, f, CSV_MAX_RECORD_BYTES, CSV_MAX_COLUMNS);
 	FUZZ_ASSERT(csv_reader_next(&r, &rec) == 1);
 	while (csv_reader_next(&r, &rec) == 1) {
@@ -357,12 +393,17 @@ static void check_values(const char *text, size_t len, const struct csv_shape *s
 				FUZZ_ASSERT(c->type == CSV_TYPE_INTEGER);
 			if (v.kind == CSV_VALUE_REAL)
 				FUZZ_ASSERT(c->type == CSV_TYPE_REAL && isfinite(v.d));
+			csv_write_value(out, &v, i, shape->columns);
 		}
+		fputc('\n', out);
 		rows++;
 	}
 	FUZZ_ASSERT(rows == shape->rows);
 	csv_reader_release(&r);
 	fclose(f);
+	FUZZ_ASSERT(fclose(out) == 0);
+	check_plain(plain, plain_len, shape);
+	free(plain);
 }
 
 /* csv_check at the reader's real limits, against what the records say. */

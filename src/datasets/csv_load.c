@@ -125,7 +125,7 @@ static int bind_value(struct load *l, int col, const struct csv_field *f,
 	if (csv_column_value(c, f->data, f->len, &v) < 0)
 		return SQLITE_MISMATCH;
 	if (l->out)
-		csv_write_value(l->out, &v, col == 1);
+		csv_write_value(l->out, &v, (size_t)col - 1, l->shape->columns);
 	switch (v.kind) {
 	case CSV_VALUE_NULL:
 		return sqlite3_bind_null(l->insert, col);

@@ -7,9 +7,11 @@
  * numbers, dates and NULLs as the SQLite table: ',' between fields, LF
  * after each record, the trimmed header names, integers in decimal, reals
  * in the shortest form that reads back to the same double, dates as ISO
- * text, NULL as an empty field. A field is quoted when it holds ',', '"',
- * CR or LF, or starts or ends with a blank (which readers may trim), with
- * '"' doubled.
+ * text, NULL as an empty field ("" when it is the only column, since a
+ * blank line is no record). A field is quoted when it holds ',', '"',
+ * CR or LF, starts or ends with a blank (which readers may trim) or starts
+ * with U+FEFF (a byte order mark at the start of the file), with '"'
+ * doubled.
  */
 #include "datasets/internal.h"
 
@@ -23,6 +25,9 @@
 static bool needs_quotes(const char *s, size_t len)
 {
 	if (len > 0 && (s[0] == ' ' || s[0] == '\t' || s[len - 1] == ' ' || s[len - 1] == '\t'))
+		return true;
+	/* U+FEFF first in the file would be read as a byte order mark. */
+	if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 		return true;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
@@ -62,12 +67,16 @@ static void write_real(FILE *out, double d)
 		fputs(".0", out);
 }
 
-void csv_write_value(FILE *out, const struct csv_value *v, bool first)
+void csv_write_value(FILE *out, const struct csv_value *v, size_t index, size_t columns)
 {
-	if (!first)
+	if (index > 0)
 		fputc(',', out);
 	switch (v->kind) {
 	case CSV_VALUE_NULL:
+		/* Alone on its line, an empty field would be a blank line, which
+		 * readers skip: the row would be lost. */
+		if (columns == 1)
+			fputs("\"\"", out);
 		break;
 	case CSV_VALUE_INTEGER:
 		fprintf(out, "%" PRId64, v->i);

@@ -259,7 +259,8 @@ int csv_load(FILE *in, const struct csv_shape *shape, const char *db_path, const
 /* ---- csv_write.c ------------------------------------------------------- */
 
 void csv_write_header(FILE *out, const struct csv_shape *shape);
-/* One field of a record, after a ',' unless it is the first. */
-void csv_write_value(FILE *out, const struct csv_value *v, bool first);
+/* Field index (0-based) of a record of `columns` fields, after a ','
+ * unless it is the first. */
+void csv_write_value(FILE *out, const struct csv_value *v, size_t index, size_t columns);
 
 #endif

@@ -304,6 +304,13 @@ static void python_reads_what_sql_reads(void **state)
 		    "Datum,Betrag,Menge,Notiz\n2025-12-31,1234.56,3,\"a, \"\"b\"\"\"\n"
 		    "2025-02-01,-7.5,4,\" x\"\n,12.0,5,\n");
 
+	/* A NULL alone on its line stays a row; a name starting with U+FEFF
+	 * (a doubled byte order mark) is not taken for one. */
+	assert_int_equal(ds_import_as(data, "w", "\xEF\xBB\xBF\xEF\xBB\xBF" "amount\n$5\n\"\"\n$6\n",
+				      NULL, NULL, err, sizeof(err)),
+			 0);
+	expect_file(data, "w/t.csv", "\"\xEF\xBB\xBF" "amount\"\n5\n\"\"\n6\n");
+
 	/* A plain upload is kept as it came, and alone. */
 	assert_int_equal(ds_import_as(data, "z", plain, NULL, &summary, err, sizeof(err)), 0);
 	assert_null(json_object_get(summary, "original_csv"));
