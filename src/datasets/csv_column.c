@@ -295,12 +295,17 @@ static int resolve_number(struct csv_column *c, const char *name, const struct c
 
 static void date_format(struct csv_column *c)
 {
-	const char *a = c->date_order == CSV_DATE_DMY ? "DD" : c->date_order == CSV_DATE_MDY ? "MM" : "YYYY";
-	const char *b = c->date_order == CSV_DATE_DMY ? "MM" : c->date_order == CSV_DATE_MDY ? "DD" : "MM";
-	const char *z = c->date_order == CSV_DATE_YMD ? "DD" : "YYYY";
+	/* The fields in the order written, by CSV_DATE_YMD, _DMY, _MDY. */
+	static const char *const parts[3][3] = {
+		{ "YYYY", "MM", "DD" },
+		{ "DD", "MM", "YYYY" },
+		{ "MM", "DD", "YYYY" },
+	};
+	int i = c->date_order == CSV_DATE_YMD ? 0 : c->date_order == CSV_DATE_DMY ? 1 : 2;
+	const char *const *p = parts[i];
 
-	snprintf(c->format, sizeof(c->format), "date %s%c%s%c%s%s, stored as YYYY-MM-DD%s", a,
-		 c->date_sep, b, c->date_sep, z, c->date_time ? " HH:MM[:SS]" : "",
+	snprintf(c->format, sizeof(c->format), "date %s%c%s%c%s%s, stored as YYYY-MM-DD%s", p[0],
+		 c->date_sep, p[1], c->date_sep, p[2], c->date_time ? " HH:MM[:SS]" : "",
 		 c->date_time ? " HH:MM:SS" : "");
 }
 
