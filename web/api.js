@@ -93,8 +93,11 @@ export async function getBlob(path) {
   return (await send(path)).blob();
 }
 
-export async function uploadCsv(name, table, file) {
+// format: {delimiter, decimal, dayfirst}, each left out when empty (the
+// server then detects it).
+export async function uploadCsv(name, table, file, format = {}) {
   const q = new URLSearchParams({ name, table });
+  for (const [key, value] of Object.entries(format)) if (value) q.set(key, value);
   const resp = await send("/api/datasets?" + q, {
     method: "POST",
     headers: { "Content-Type": "text/csv" },

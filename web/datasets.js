@@ -1,5 +1,6 @@
 // datasets: what each dataset holds (files, tables, columns and their
-// types, row counts) and the upload of a CSV file as a new dataset.
+// types, row counts) and the upload of a CSV file as a new dataset, with
+// what the server decided for each column shown before the data is used.
 
 import { getJson, uploadCsv } from "./api.js";
 import { el, clear, bytes, errorText } from "./format.js";
@@ -36,13 +37,38 @@ export async function showDatasets() {
   }
 }
 
+// One row per column: how it was read, what was set to NULL and where, and
+// why a column that held numbers or dates stayed text.
+function decisionsBlock(s) {
+  const delimiter = { ",": "comma", ";": "semicolon", tab: "tab", "|": "pipe" }[s.delimiter] || s.delimiter;
+  const mark = s.decimal ? `, decimal mark '${s.decimal}'` : "";
+  return [
+    el("h3", {}, `What each column of ${s.table} became`),
+    el("p", { class: "hint" }, `Read as ${delimiter}-separated${mark}. Check these before relying on the data.`),
+    el("table", { class: "data compact decisions" },
+      el("caption", { class: "visually-hidden" }, `Column decisions for ${s.table}`),
+      el("thead", {}, el("tr", {}, ["Column", "Type", "Read as", "Set to NULL", "Lines", "Note"]
+        .map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, (s.columns || []).map((c) => el("tr", { "data-column": c.name },
+        el("td", {}, c.name),
+        el("td", {}, c.type),
+        el("td", {}, c.format || ""),
+        el("td", { class: "num" }, String(c.nulled ?? 0)),
+        el("td", {}, (c.nulled_lines || []).join(", ") + ((c.nulled || 0) > (c.nulled_lines || []).length ? ", …" : "")),
+        el("td", { class: c.note ? "warn" : null }, c.note || ""))))),
+  ];
+}
+
 async function upload(e) {
   e.preventDefault();
   const file = $("upload-file").files[0];
   const name = $("upload-name").value.trim();
   const table = $("upload-table").value.trim() || name;
   const error = $("upload-error");
+  const decisions = $("upload-decisions");
   error.hidden = true;
+  decisions.hidden = true;
+  clear(decisions);
   $("upload-status").textContent = "";
   const rule = /^[A-Za-z0-9_-]{1,64}$/;
   let problem = null;
@@ -56,10 +82,16 @@ async function upload(e) {
   }
   $("upload-status").textContent = `Uploading ${file.name}…`;
   try {
-    const res = await uploadCsv(name, table, file);
+    const res = await uploadCsv(name, table, file, {
+      delimiter: $("upload-delimiter").value,
+      decimal: $("upload-decimal").value,
+      dayfirst: $("upload-dayfirst").value,
+    });
     const s = res.summary || res;
     $("upload-status").textContent =
       `Dataset ${s.name || name} created: table ${s.table || table}, ${s.rows ?? "?"} rows.`;
+    decisions.append(...decisionsBlock({ ...s, table: s.table || table }));
+    decisions.hidden = false;
     $("upload-form").reset();
     await showDatasets();
     afterUpload();

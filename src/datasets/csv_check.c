@@ -3,6 +3,9 @@
  * the first problem with the line where the bad record starts, and learns
  * the column names, their types and the row count.
  *
+ * The delimiter is the uploader's or csv_sniff's; csv_column decides the
+ * column types once every record was seen.
+ *
  * Invariants:
  * - Every field of every record is checked: valid UTF-8, no NUL byte (SQLite
  *   and most tools cut text at a NUL), as many fields as the header.
@@ -32,7 +35,7 @@ void csv_shape_release(struct csv_shape *shape)
 	for (size_t i = 0; shape->names && i < shape->columns; i++)
 		free(shape->names[i]);
 	free(shape->names);
-	free(shape->types);
+	free(shape->cols);
 	memset(shape, 0, sizeof(*shape));
 }
 
@@ -56,8 +59,9 @@ static int reader_error(const struct csv_reader *r, const struct csv_shape *shap
 		break;
 	case CSV_ERR_TOO_MANY_FIELDS:
 		if (shape->columns)
-			ds_err(err, err_len, "line %" PRIu64 ": expected %zu fields, found more than %d",
-			       line, shape->columns, CSV_MAX_COLUMNS);
+			ds_err(err, err_len,
+			       "line %" PRIu64 " has more than %d fields where the header has %zu",
+			       line, CSV_MAX_COLUMNS, shape->columns);
 		else
 			ds_err(err, err_len, "line %" PRIu64 ": more than %d columns", line,
 			       CSV_MAX_COLUMNS);
@@ -123,9 +127,14 @@ static int header_name(const struct csv_record *rec, size_t i, struct csv_shape 
 	}
 	for (size_t j = 0; j < len; j++) {
 		if ((unsigned char)s[j] < 0x20 || s[j] == 0x7f) {
+			/* A tab in a name: most likely a tab-separated file read
+			 * with the wrong delimiter. */
 			ds_err(err, err_len,
-			       "line %" PRIu64 ": column %zu's name holds a control character",
-			       rec->line, i + 1);
+			       "line %" PRIu64 ": column %zu's name holds a control character%s",
+			       rec->line, i + 1,
+			       s[j] == '\t' ? " (a tab: if the file is tab-separated, upload "
+					      "with delimiter=tab)"
+					    : "");
 			return -EINVAL;
 		}
 	}
@@ -158,9 +167,10 @@ static int check_header(const struct csv_record *rec, struct csv_shape *shape, c
 	if (rc < 0)
 		return rc;
 	shape->names = calloc(rec->count, sizeof(*shape->names));
-	shape->types = calloc(rec->count, sizeof(*shape->types));
-	if (!shape->names || !shape->types)
+	shape->cols = csv_columns_new(rec->count);
+	if (!shape->names || !shape->cols)
 		return -ENOMEM;
+	csv_delimiter_splits(rec, shape->header_splits);
 	shape->columns = rec->count;
 	for (size_t i = 0; i < rec->count; i++) {
 		rc = header_name(rec, i, shape, err, err_len);
@@ -168,6 +178,30 @@ static int check_header(const struct csv_record *rec, struct csv_shape *shape, c
 			return rc;
 	}
 	return header_unique(shape, rec->line, err, err_len);
+}
+
+/* A record with another field count than the header; when another
+ * delimiter would give both the same count, more than one, say so. */
+static int wrong_count(const struct csv_record *rec, const struct csv_shape *shape, char *err,
+		       size_t err_len)
+{
+	size_t splits[CSV_DELIMITERS], n;
+
+	ds_err(err, err_len, "line %" PRIu64 " has %zu field%s where the header has %zu", rec->line,
+	       rec->count, rec->count == 1 ? "" : "s", shape->columns);
+	n = err ? strlen(err) : 0;
+	csv_delimiter_splits(rec, splits);
+	for (size_t d = 0; d < CSV_DELIMITERS; d++) {
+		char c = csv_delimiter_at(d);
+		if (c == shape->delimiter || splits[d] < 2 || splits[d] != shape->header_splits[d])
+			continue;
+		if (err && n + 1 < err_len)
+			snprintf(err + n, err_len - n,
+				 "; the file looks %s-separated: upload with delimiter=%s",
+				 csv_delimiter_name(c), csv_delimiter_param(c));
+		break;
+	}
+	return -EINVAL;
 }
 
 static int check_row(const struct csv_record *rec, struct csv_shape *shape, uint64_t max_rows,
@@ -180,19 +214,13 @@ static int check_row(const struct csv_record *rec, struct csv_shape *shape, uint
 		       max_rows);
 		return -EFBIG;
 	}
-	if (rec->count != shape->columns) {
-		ds_err(err, err_len, "line %" PRIu64 ": expected %zu fields, found %zu", rec->line,
-		       shape->columns, rec->count);
-		return -EINVAL;
-	}
+	if (rec->count != shape->columns)
+		return wrong_count(rec, shape, err, err_len);
 	rc = check_text(rec, err, err_len);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < rec->count; i++) {
-		if (shape->types[i] != CSV_TYPE_TEXT)
-			shape->types[i] = csv_type_merge(
-				shape->types[i], csv_type_of(rec->fields[i].data, rec->fields[i].len));
-	}
+	for (size_t i = 0; i < rec->count; i++)
+		csv_column_add(&shape->cols[i], rec->fields[i].data, rec->fields[i].len, rec->line);
 	shape->rows++;
 	return 0;
 }
@@ -219,20 +247,51 @@ static int check_records(struct csv_reader *r, struct csv_shape *shape, uint64_t
 	return rc;
 }
 
-int csv_check(FILE *in, uint64_t max_rows, struct csv_shape *ret, char *err, size_t err_len)
+static int rewind_upload(FILE *in, char *err, size_t err_len)
+{
+	int rc;
+
+	if (fseek(in, 0, SEEK_SET) == 0)
+		return 0;
+	rc = -errno;
+	ds_err(err, err_len, "cannot read the upload back: %s", strerror(-rc));
+	return rc;
+}
+
+/* The delimiter: the uploader's, or the one the first records show. */
+static int choose_delimiter(FILE *in, const struct csv_options *opt, struct csv_shape *shape,
+			    char *err, size_t err_len)
+{
+	int rc;
+
+	if (opt->delimiter) {
+		shape->delimiter = opt->delimiter;
+		return 0;
+	}
+	rc = csv_sniff_delimiter(in, &shape->delimiter);
+	if (rc == -EIO)
+		ds_err(err, err_len, "cannot read the upload back: I/O error");
+	return rc < 0 ? rc : rewind_upload(in, err, err_len);
+}
+
+int csv_check(FILE *in, uint64_t max_rows, const struct csv_options *opt, struct csv_shape *ret,
+	      char *err, size_t err_len)
 {
 	struct csv_shape shape = { 0 };
 	struct csv_reader r;
-	int rc;
+	int rc = rewind_upload(in, err, err_len);
 
-	if (fseek(in, 0, SEEK_SET) < 0) {
-		rc = -errno;
-		ds_err(err, err_len, "cannot read the upload back: %s", strerror(-rc));
+	if (rc < 0)
 		return rc;
-	}
+	rc = choose_delimiter(in, opt, &shape, err, err_len);
+	if (rc < 0)
+		return rc;
 	csv_reader_init(&r, in, CSV_MAX_RECORD_BYTES, CSV_MAX_COLUMNS);
+	r.delimiter = shape.delimiter;
 	rc = check_records(&r, &shape, max_rows, err, err_len);
 	csv_reader_release(&r);
+	if (rc == 0)
+		rc = csv_columns_resolve(&shape, opt, err, err_len);
 	if (rc < 0) {
 		if (rc == -ENOMEM)
 			ds_err(err, err_len, "out of memory while reading the upload");

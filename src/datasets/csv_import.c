@@ -4,7 +4,10 @@
  * States: begun (a private folder DATA_DIR/.upload-XXXXXX, mode 0700,
  * holding TABLE.csv being written) -> fed (bytes appended, at most
  * max_bytes) -> finished (checked, loaded into NAME.sqlite, made readable,
- * synced and renamed to DATA_DIR/NAME) or aborted. A feed that fails makes
+ * synced and renamed to DATA_DIR/NAME) or aborted. When the upload was not
+ * plain CSV (another delimiter, numbers or dates as exports write them),
+ * it is kept as TABLE.original.csv and TABLE.csv is written with the
+ * values as stored, so Python reads what SQL reads. A feed that fails makes
  * the import dead: it keeps its error and only abort or finish (which
  * returns the error) remain.
  *
@@ -44,6 +47,7 @@ struct csv_import {
 	char table[DS_NAME_MAX + 1];
 	char tmp_dir[PATH_MAX];
 	struct csv_import_limits limits;
+	struct csv_options options;
 	FILE *csv;
 	uint64_t bytes;
 	int dead; /* 0, or the error that ended the import */
@@ -107,11 +111,27 @@ static int check_free(const char *data_dir, const char *name, char *err, size_t 
 	return 0;
 }
 
+/* A new file in the private folder, opened for writing and reading. */
+static int create_file(const char *path, FILE **ret, char *err, size_t err_len)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644), rc;
+
+	/* fchmod: 0644 whatever the umask, since the sandbox reads it. */
+	if (fd < 0 || fchmod(fd, 0644) < 0 || !(*ret = fdopen(fd, "w+"))) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		ds_err(err, err_len, "cannot create the upload file: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 /* The private folder and TABLE.csv in it, opened for writing and reading. */
 static int import_create(struct csv_import *imp, char *err, size_t err_len)
 {
 	char path[PATH_MAX], file[DS_NAME_MAX + 8];
-	int fd, rc;
+	int rc;
 
 	rc = ds_join(imp->tmp_dir, sizeof(imp->tmp_dir), imp->data_dir, DS_UPLOAD_PREFIX "XXXXXX");
 	if (rc < 0) {
@@ -128,16 +148,7 @@ static int import_create(struct csv_import *imp, char *err, size_t err_len)
 	snprintf(file, sizeof(file), "%s.csv", imp->table);
 	if (ds_join(path, sizeof(path), imp->tmp_dir, file) < 0)
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	/* fchmod: 0644 whatever the umask, since the sandbox reads it. */
-	if (fd < 0 || fchmod(fd, 0644) < 0 || !(imp->csv = fdopen(fd, "w+"))) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		ds_err(err, err_len, "cannot create the upload file: %s", strerror(-rc));
-		return rc;
-	}
-	return 0;
+	return create_file(path, &imp->csv, err, err_len);
 }
 
 int csv_import_begin(const char *data_dir, const char *name, const char *table,
@@ -158,6 +169,7 @@ int csv_import_begin(const char *data_dir, const char *name, const char *table,
 	if (!imp)
 		return -ENOMEM;
 	imp->limits = *limits;
+	imp->options.dayfirst = -1;
 	snprintf(imp->name, sizeof(imp->name), "%s", name);
 	snprintf(imp->table, sizeof(imp->table), "%s", table);
 	if (snprintf(imp->data_dir, sizeof(imp->data_dir), "%s", data_dir) >=
@@ -173,6 +185,22 @@ int csv_import_begin(const char *data_dir, const char *name, const char *table,
 		return rc;
 	}
 	*ret = imp;
+	return 0;
+}
+
+int csv_import_set_format(struct csv_import *imp, const struct csv_import_format *fmt)
+{
+	if (!imp || !fmt)
+		return -EINVAL;
+	if (fmt->delimiter && !strchr(",;\t|", fmt->delimiter))
+		return -EINVAL;
+	if (fmt->decimal && fmt->decimal != '.' && fmt->decimal != ',')
+		return -EINVAL;
+	if (fmt->dayfirst < -1 || fmt->dayfirst > 1)
+		return -EINVAL;
+	imp->options.delimiter = fmt->delimiter;
+	imp->options.decimal = fmt->decimal;
+	imp->options.dayfirst = fmt->dayfirst;
 	return 0;
 }
 
@@ -273,19 +301,64 @@ static int import_publish(struct csv_import *imp, char *err, size_t err_len)
 
 static json_t *import_summary(const struct csv_import *imp, const struct csv_shape *shape)
 {
-	json_t *s = json_pack("{s:s, s:s, s:I, s:[]}", "name", imp->name, "table", imp->table,
-			      "rows", (json_int_t)shape->rows, "columns");
+	char decimal[2] = { shape->decimal, '\0' };
+	char original[DS_NAME_MAX + 16];
+	json_t *s;
+
+	snprintf(original, sizeof(original), "%s" CSV_ORIGINAL_SUFFIX, imp->table);
+	s = json_pack("{s:s, s:s, s:I, s:s, s:s?, s:s*, s:[]}", "name", imp->name, "table",
+		      imp->table, "rows", (json_int_t)shape->rows, "delimiter",
+		      csv_delimiter_param(shape->delimiter), "decimal", shape->decimal ? decimal : NULL,
+		      "original_csv", shape->rewrite ? original : NULL, "columns");
 	json_t *columns = s ? json_object_get(s, "columns") : NULL;
 
 	for (size_t i = 0; columns && i < shape->columns; i++) {
-		if (json_array_append_new(columns,
-					  json_pack("{s:s, s:s}", "name", shape->names[i], "type",
-						    csv_type_name(shape->types[i]))) < 0) {
+		if (json_array_append_new(columns, csv_column_decision(&shape->cols[i],
+								       shape->names[i])) < 0) {
 			json_decref(s);
 			return NULL;
 		}
 	}
 	return s;
+}
+
+/* When the upload was not plain CSV, it is kept as TABLE.original.csv and
+ * TABLE.csv is opened for the values as stored (written by csv_load). */
+static int plain_begin(struct csv_import *imp, const struct csv_shape *shape, FILE **ret,
+		       char *err, size_t err_len)
+{
+	char file[DS_NAME_MAX + 16], from[PATH_MAX], to[PATH_MAX];
+
+	*ret = NULL;
+	if (!shape->rewrite)
+		return 0;
+	snprintf(file, sizeof(file), "%s.csv", imp->table);
+	if (ds_join(from, sizeof(from), imp->tmp_dir, file) < 0)
+		return -ENAMETOOLONG;
+	snprintf(file, sizeof(file), "%s" CSV_ORIGINAL_SUFFIX, imp->table);
+	if (ds_join(to, sizeof(to), imp->tmp_dir, file) < 0)
+		return -ENAMETOOLONG;
+	/* The upload's stream stays open on the renamed file. */
+	if (rename(from, to) < 0) {
+		int rc = -errno;
+		ds_err(err, err_len, "cannot keep the upload: %s", strerror(-rc));
+		return rc;
+	}
+	return create_file(from, ret, err, err_len);
+}
+
+/* The plain CSV complete and on disk, and closed in every case. */
+static int plain_end(FILE *out, int rc, char *err, size_t err_len)
+{
+	if (!out)
+		return rc;
+	errno = 0;
+	if (rc == 0 && (fflush(out) != 0 || ferror(out) || fsync(fileno(out)) != 0)) {
+		rc = errno ? -errno : -EIO;
+		ds_err(err, err_len, "cannot write the CSV for Python: %s", strerror(-rc));
+	}
+	fclose(out);
+	return rc;
 }
 
 /* Check, load and publish; the summary is built before the publish, so
@@ -295,17 +368,21 @@ static int import_run(struct csv_import *imp, json_t **ret_summary, char *err, s
 	struct csv_shape shape = { 0 };
 	char file[DS_NAME_MAX + 8], db_path[PATH_MAX];
 	json_t *summary = NULL;
+	FILE *plain = NULL;
 	int rc = imp->dead ? import_dead(imp, err, err_len) : import_sync_csv(imp, err, err_len);
 
 	if (rc == 0)
-		rc = csv_check(imp->csv, imp->limits.max_rows, &shape, err, err_len);
+		rc = csv_check(imp->csv, imp->limits.max_rows, &imp->options, &shape, err, err_len);
 	snprintf(file, sizeof(file), "%s.sqlite", imp->name);
 	if (rc == 0 && ds_join(db_path, sizeof(db_path), imp->tmp_dir, file) < 0) {
 		ds_err(err, err_len, "the data folder's path is too long");
 		rc = -ENAMETOOLONG;
 	}
 	if (rc == 0)
-		rc = csv_load(imp->csv, &shape, db_path, imp->table, err, err_len);
+		rc = plain_begin(imp, &shape, &plain, err, err_len);
+	if (rc == 0)
+		rc = csv_load(imp->csv, &shape, db_path, imp->table, plain, err, err_len);
+	rc = plain_end(plain, rc, err, err_len);
 	if (rc == 0 && chmod(db_path, 0644) < 0) {
 		rc = -errno;
 		ds_err(err, err_len, "cannot make the SQLite file readable: %s", strerror(-rc));

@@ -9,9 +9,12 @@
  *   matters because datasets are mounted read-only.
  * - Table and column names only reach SQL as identifiers quoted with
  *   SQLite's %w ("" doubles a quote); values only as bound parameters.
- * - A column's values are stored as its inferred type: INTEGER, REAL, or
- *   TEXT (dates too); an empty field is NULL.
+ * - A column's values are stored as its inferred type (csv_column_value()):
+ *   INTEGER, REAL, or TEXT (dates as ISO 8601); an empty field is NULL, and
+ *   so is a placeholder in a number or date column.
  * - The CSV must read back exactly as pass 1 saw it; anything else is -EIO.
+ * - When asked, the plain CSV gets exactly the values bound, record by
+ *   record (the caller checks its stream for errors).
  */
 #include "datasets/internal.h"
 
@@ -29,6 +32,7 @@ struct load {
 	sqlite3 *db;
 	sqlite3_stmt *insert;
 	const struct csv_shape *shape;
+	FILE *out; /* the plain CSV, or NULL */
 	char *err;
 	size_t err_len;
 };
@@ -90,7 +94,7 @@ static int load_create(struct load *l, const char *table)
 	sqlite3_str_appendf(s, "CREATE TABLE \"%w\" (", table);
 	for (size_t i = 0; i < l->shape->columns; i++)
 		sqlite3_str_appendf(s, "%s\"%w\" %s", i ? ", " : "", l->shape->names[i],
-				    csv_type_sql(l->shape->types[i]));
+				    csv_type_sql(l->shape->cols[i].type));
 	sqlite3_str_appendall(s, ")");
 	return load_exec_str(l, s, "creating the table");
 }
@@ -113,28 +117,29 @@ static int load_prepare(struct load *l, const char *table)
 	return rc == SQLITE_OK ? 0 : load_fail(l, rc, "preparing the insert");
 }
 
-static int bind_value(struct load *l, int col, const struct csv_field *f, enum csv_type type)
+static int bind_value(struct load *l, int col, const struct csv_field *f,
+		      const struct csv_column *c)
 {
-	int64_t i;
-	double d;
+	struct csv_value v;
 
-	if (f->len == 0)
+	if (csv_column_value(c, f->data, f->len, &v) < 0)
+		return SQLITE_MISMATCH;
+	if (l->out)
+		csv_write_value(l->out, &v, (size_t)col - 1, l->shape->columns);
+	switch (v.kind) {
+	case CSV_VALUE_NULL:
 		return sqlite3_bind_null(l->insert, col);
-	if (type == CSV_TYPE_INTEGER) {
-		if (!csv_parse_int64(f->data, f->len, &i))
-			return SQLITE_MISMATCH;
-		return sqlite3_bind_int64(l->insert, col, i);
+	case CSV_VALUE_INTEGER:
+		return sqlite3_bind_int64(l->insert, col, v.i);
+	case CSV_VALUE_REAL:
+		return sqlite3_bind_double(l->insert, col, v.d);
+	case CSV_VALUE_TEXT:
+		break;
 	}
-	if (type == CSV_TYPE_REAL) {
-		/* A real column also holds the values written as integers. */
-		if (csv_parse_real(f->data, f->len, &d))
-			return sqlite3_bind_double(l->insert, col, d);
-		if (!csv_parse_int64(f->data, f->len, &i))
-			return SQLITE_MISMATCH;
-		return sqlite3_bind_double(l->insert, col, (double)i);
-	}
-	/* The field lives until the next record is read, after the step. */
-	return sqlite3_bind_text64(l->insert, col, f->data, f->len, SQLITE_STATIC, SQLITE_UTF8);
+	/* A date lives in v.buf: SQLite copies it. The field itself lives until
+	 * the next record is read, after the step. */
+	return sqlite3_bind_text64(l->insert, col, v.text, v.len,
+				   v.text == v.buf ? SQLITE_TRANSIENT : SQLITE_STATIC, SQLITE_UTF8);
 }
 
 /* Pass 1 accepted the CSV, so reading it differently now means the file
@@ -152,9 +157,11 @@ static int load_row(struct load *l, const struct csv_record *rec)
 	if (rec->count != l->shape->columns)
 		return load_changed(l);
 	for (size_t i = 0; i < rec->count && rc == SQLITE_OK; i++)
-		rc = bind_value(l, (int)i + 1, &rec->fields[i], l->shape->types[i]);
+		rc = bind_value(l, (int)i + 1, &rec->fields[i], &l->shape->cols[i]);
 	if (rc == SQLITE_MISMATCH)
 		return load_changed(l);
+	if (l->out)
+		fputc('\n', l->out);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(l->insert);
 	if (rc != SQLITE_DONE)
@@ -172,6 +179,7 @@ static int load_rows(struct load *l, FILE *in)
 	int rc, row_rc = 0;
 
 	csv_reader_init(&r, in, CSV_MAX_RECORD_BYTES, CSV_MAX_COLUMNS);
+	r.delimiter = l->shape->delimiter;
 	rc = csv_reader_next(&r, &rec);
 	while (rc > 0 && (rc = csv_reader_next(&r, &rec)) > 0) {
 		row_rc = load_row(l, &rec);
@@ -207,9 +215,9 @@ static int load_all(struct load *l, FILE *in, const char *db_path, const char *t
 }
 
 int csv_load(FILE *in, const struct csv_shape *shape, const char *db_path, const char *table,
-	     char *err, size_t err_len)
+	     FILE *out, char *err, size_t err_len)
 {
-	struct load l = { .shape = shape, .err = err, .err_len = err_len };
+	struct load l = { .shape = shape, .out = out, .err = err, .err_len = err_len };
 	int rc;
 
 	if (fseek(in, 0, SEEK_SET) < 0) {
@@ -217,6 +225,8 @@ int csv_load(FILE *in, const struct csv_shape *shape, const char *db_path, const
 		ds_err(err, err_len, "cannot read the upload back: %s", strerror(-rc));
 		return rc;
 	}
+	if (out)
+		csv_write_header(out, shape);
 	rc = load_all(&l, in, db_path, table);
 	sqlite3_finalize(l.insert);
 	/* Closing without COMMIT rolls back; the caller deletes the file. */

@@ -36,6 +36,7 @@ void csv_reader_init(struct csv_reader *r, FILE *in, size_t max_record_bytes,
 {
 	memset(r, 0, sizeof(*r));
 	r->in = in;
+	r->delimiter = ',';
 	r->max_record_bytes = max_record_bytes;
 	r->max_fields = max_fields;
 	r->line = 1;
@@ -202,7 +203,7 @@ static int step_plain(struct csv_reader *r, int c, enum csv_state *state, uint64
 {
 	int rc;
 
-	if (c == ',') {
+	if (c == r->delimiter) {
 		*state = FIELD_START;
 		rc = field_end(r, line);
 		return rc < 0 ? rc : STEP_MORE;

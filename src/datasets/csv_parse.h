@@ -5,6 +5,8 @@
  * fmemopen), holding only the current record in memory. Accepts: fields
  * separated by ',', records ended by CRLF, LF or a lone CR; fields in
  * double quotes, which may hold ',', line breaks and doubled quotes ("");
+ * the separator is ',' unless the caller sets `delimiter` after init
+ * (';', '\t' or '|' for the exports that use them);
  * a UTF-8 byte order mark at the very start. Lines with nothing on them
  * are skipped (pandas' read_csv does the same, so Python and SQL see the
  * same rows), which also makes a trailing line break harmless. A quote
@@ -43,6 +45,7 @@ enum csv_error {
 
 struct csv_reader {
 	FILE *in;
+	char delimiter; /* ',' from init; may be changed before the first read */
 	size_t max_record_bytes;
 	size_t max_fields;
 	uint64_t line;

@@ -1,6 +1,9 @@
 /*
- * csv_types: what kind of value a CSV field holds, and what a column of
- * such values becomes.
+ * csv_types: the strict kind of a CSV value, and the names of column types.
+ *
+ * csv_type_of() is the plain reading (what a program's own CSV writer
+ * produces); uploads are read more widely by csv_number.c and csv_date.c,
+ * which accept what these rules accept and more (csv_column.c decides).
  *
  * The rules are strict on purpose, so that a value is stored as a number
  * only when nothing is lost or guessed:
@@ -137,6 +140,8 @@ const char *csv_type_name(enum csv_type t)
 		return "real";
 	case CSV_TYPE_DATE:
 		return "date";
+	case CSV_TYPE_DATETIME:
+		return "datetime";
 	case CSV_TYPE_EMPTY:
 	case CSV_TYPE_TEXT:
 		break;
@@ -153,6 +158,7 @@ const char *csv_type_sql(enum csv_type t)
 		return "REAL";
 	case CSV_TYPE_EMPTY:
 	case CSV_TYPE_DATE:
+	case CSV_TYPE_DATETIME:
 	case CSV_TYPE_TEXT:
 		break;
 	}

@@ -64,16 +64,21 @@ int dataset_list(const char *data_dir, json_t **ret, char *err, size_t err_len);
  * failed or aborted import leaves nothing behind.
  *
  * The first row is the header (names must be non-empty and unique after
- * trimming). Column types are inferred over all rows: integer, real (a
- * decimal point or exponent), date (YYYY-MM-DD), else text; empty fields are
- * NULL. A row with the wrong number of fields, an unterminated quote or
+ * trimming). Column types are inferred over all rows: integer, real
+ * (numbers as exports write them: thousands separators, decimal comma,
+ * currencies, (negatives), percents), date or datetime (ISO or one
+ * consistent day/month order), else text; empty fields are NULL, and so are
+ * placeholders such as N/A in number and date columns. A row with the wrong number of fields, an unterminated quote or
  * invalid UTF-8 fails with the line number. Limits: max_bytes of input,
  * max_rows data rows. The dataset gets NAME/NAME.sqlite (the table) and
- * NAME/TABLE.csv (the upload as sent). -EEXIST when NAME exists.
+ * NAME/TABLE.csv: the upload as sent when it was plain CSV, else the values
+ * as stored, with the upload kept as NAME/TABLE.original.csv (see
+ * csv_write.c). -EEXIST when NAME exists.
  *
  * Column names are trimmed, 1 to 128 bytes, without control characters
  * and unique ignoring ASCII case (SQLite compares them so); at most 2000
- * columns. The CSV is RFC 4180 (see csv_parse.h): comma-separated, CRLF or LF,
+ * columns. The CSV is RFC 4180 (see csv_parse.h): separated by ',' ';' tab or
+ * '|', CRLF or LF,
  * double quotes with "" inside, an optional UTF-8 BOM; blank lines are
  * skipped. Line numbers in messages are the physical line (1-based) where
  * the bad record starts. While an upload runs its bytes sit in a hidden
@@ -86,12 +91,27 @@ struct csv_import_limits {
 int csv_import_begin(const char *data_dir, const char *name, const char *table,
 		     const struct csv_import_limits *limits, struct csv_import **ret, char *err,
 		     size_t err_len);
+/* How the file is written, when the uploader says so: delimiter ',' ';'
+ * '\t' or '|' (0: detected from the first records), decimal '.' or ','
+ * (0: what the values show), dayfirst 1 or 0 for dates such as 05/06/2025
+ * (-1: such a column stays text). -EINVAL for anything else. Call before
+ * csv_import_finish(). */
+struct csv_import_format {
+	char delimiter;
+	char decimal;
+	int dayfirst;
+};
+int csv_import_set_format(struct csv_import *imp, const struct csv_import_format *fmt);
 /* -EFBIG past max_bytes (the import is then dead: abort it). */
 int csv_import_feed(struct csv_import *imp, const void *data, size_t len, char *err,
 		    size_t err_len);
 /* Parses, creates the SQLite file and publishes the dataset. On success
- * *ret_summary is {"name", "table", "rows", "columns": [{"name", "type"}]}
- * with type "integer", "real", "date" or "text". Errors: -EINVAL bad CSV,
+ * *ret_summary is {"name", "table", "rows", "delimiter" (",", ";", "tab",
+ * "|"), "decimal" ("." or "," or null), "original_csv" (only when TABLE.csv
+ * was rewritten), "columns": [{"name", "type",
+ * "format", "empty", "nulled", "nulled_lines", "note"?}]} with type
+ * "integer", "real", "date", "datetime" or "text": the decision taken for
+ * each column and why (see csv_column.c). Errors: -EINVAL bad CSV,
  * -EFBIG past a limit, -EEXIST NAME appeared meanwhile, -ENOSPC, -EIO,
  * -ENOMEM, each with a message. Frees imp in every case. */
 int csv_import_finish(struct csv_import *imp, json_t **ret_summary, char *err, size_t err_len);

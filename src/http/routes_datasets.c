@@ -4,7 +4,9 @@
  * An upload is streamed: POST /api/datasets?name=N&table=T with the CSV as
  * the body. The import begins on the first call (auth and names checked
  * before any byte is stored), takes each chunk as it comes, and publishes
- * the dataset only when the whole body parsed.
+ * the dataset only when the whole body parsed. delimiter=, decimal= and
+ * dayfirst= say how the file is written when detection is not wanted or
+ * cannot tell; a bad value is a 400 naming the parameter.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,6 +43,41 @@ static const char *query_text(struct request *rq, const char *key)
 	return v;
 }
 
+/* delimiter=, decimal= and dayfirst= (all optional): NULL, or the name of
+ * the parameter whose value is not allowed (with its message). */
+static const char *upload_format(struct request *rq, struct csv_import_format *fmt,
+				 const char **message)
+{
+	const char *d = query_text(rq, "delimiter"), *m = query_text(rq, "decimal"),
+		   *f = query_text(rq, "dayfirst");
+
+	fmt->delimiter = 0;
+	fmt->decimal = 0;
+	fmt->dayfirst = -1;
+	if (d) {
+		if (strcmp(d, "tab") == 0 || strcmp(d, "\t") == 0)
+			fmt->delimiter = '\t';
+		else if (strlen(d) == 1 && strchr(",;|", d[0]))
+			fmt->delimiter = d[0];
+		*message = "delimiter must be one of , ; tab | (or left out to detect it)";
+		if (!fmt->delimiter)
+			return "delimiter";
+	}
+	if (m) {
+		*message = "decimal must be . or , (or left out to follow the values)";
+		if (strcmp(m, ".") != 0 && strcmp(m, ",") != 0)
+			return "decimal";
+		fmt->decimal = m[0];
+	}
+	if (f) {
+		*message = "dayfirst must be true or false";
+		if (strcmp(f, "true") != 0 && strcmp(f, "false") != 0)
+			return "dayfirst";
+		fmt->dayfirst = f[0] == 't';
+	}
+	return NULL;
+}
+
 static unsigned begin_status(int err)
 {
 	return err == -EEXIST ? 409 : err == -EINVAL ? 400 : 500;
@@ -51,12 +88,17 @@ enum MHD_Result upload_begin(struct request *rq)
 	const char *name = query_text(rq, "name"), *table = query_text(rq, "table");
 	struct csv_import_limits limits = { rq->srv->cfg->upload_max_bytes,
 					    rq->srv->cfg->upload_max_rows };
+	struct csv_import_format fmt;
+	const char *bad, *message = NULL;
 	char err[512];
 	enum MHD_Result r;
 	int e;
 
 	if (!auth_require(rq, &r))
 		return r;
+	bad = upload_format(rq, &fmt, &message);
+	if (bad)
+		return respond_error(rq, 400, "invalid_parameter", message, bad);
 	if (!name || !dataset_name_valid(name))
 		return respond_error(rq, 400, "invalid_parameter",
 				     "name must be 1 to 64 letters, digits, '-' or '_'", "name");
@@ -70,6 +112,8 @@ enum MHD_Result upload_begin(struct request *rq)
 	if (e < 0)
 		return respond_error(rq, begin_status(e), e == -EEXIST ? "dataset_exists" : "upload_failed",
 				     err, e == -EEXIST ? "name" : NULL);
+	/* upload_format() allowed only what the import accepts. */
+	(void)csv_import_set_format(rq->upload, &fmt);
 	return MHD_YES;
 }
 

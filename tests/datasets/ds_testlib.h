@@ -109,10 +109,12 @@ static inline char *ds_snapshot(const char *dir)
 
 /* ---- imports -------------------------------------------------------------- */
 
-/* Imports len bytes of csv, fed in pieces of `chunk` bytes (0: all at once). */
-static inline int ds_import(const char *data_dir, const char *name, const char *table,
-			   const char *csv, size_t len, size_t chunk, uint64_t max_bytes,
-			   uint64_t max_rows, json_t **ret_summary, char *err, size_t err_len)
+/* Imports len bytes of csv, fed in pieces of `chunk` bytes (0: all at once),
+ * read as fmt says (NULL: everything detected). */
+static inline int ds_import_fmt(const char *data_dir, const char *name, const char *table,
+				const char *csv, size_t len, size_t chunk, uint64_t max_bytes,
+				uint64_t max_rows, const struct csv_import_format *fmt,
+				json_t **ret_summary, char *err, size_t err_len)
 {
 	struct csv_import_limits limits = { .max_bytes = max_bytes, .max_rows = max_rows };
 	struct csv_import *imp = NULL;
@@ -121,6 +123,10 @@ static inline int ds_import(const char *data_dir, const char *name, const char *
 
 	if (rc < 0)
 		return rc;
+	if (fmt && (rc = csv_import_set_format(imp, fmt)) < 0) {
+		csv_import_abort(imp);
+		return rc;
+	}
 	if (chunk == 0)
 		chunk = len ? len : 1;
 	for (size_t off = 0; off < len; off += chunk) {
@@ -137,6 +143,23 @@ static inline int ds_import(const char *data_dir, const char *name, const char *
 	else
 		json_decref(summary);
 	return rc;
+}
+
+static inline int ds_import(const char *data_dir, const char *name, const char *table,
+			   const char *csv, size_t len, size_t chunk, uint64_t max_bytes,
+			   uint64_t max_rows, json_t **ret_summary, char *err, size_t err_len)
+{
+	return ds_import_fmt(data_dir, name, table, csv, len, chunk, max_bytes, max_rows, NULL,
+			     ret_summary, err, err_len);
+}
+
+/* A whole NUL-terminated csv into NAME/t, with generous limits. */
+static inline int ds_import_as(const char *data_dir, const char *name, const char *csv,
+			       const struct csv_import_format *fmt, json_t **ret_summary,
+			       char *err, size_t err_len)
+{
+	return ds_import_fmt(data_dir, name, "t", csv, strlen(csv), 0, 1u << 30, 1000000, fmt,
+			     ret_summary, err, err_len);
 }
 
 /* ---- reading SQLite back ------------------------------------------------- */

@@ -1,6 +1,7 @@
 /*
  * test_csv_refused: uploads that must fail (src/datasets): bad CSV with
- * the line where the bad record starts, limits, bad names, names taken
+ * the line where the bad record starts (and the delimiter it looks like),
+ * columns whose decimal mark cannot be told, limits, bad names, names taken
  * before or during the upload, and aborts. After every one DATA_DIR must
  * be exactly as before: no dataset, no temporary folder.
  */
@@ -21,14 +22,17 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-	{ "ragged row", "a,b\n1,2\n3\n", 0, -EINVAL, "line 3: expected 2 fields, found 1" },
+	{ "ragged row", "a,b\n1,2\n3\n", 0, -EINVAL, "line 3 has 1 field where the header has 2" },
 	{ "ragged after a quoted line break", "a,b\n\"x\ny\",2\n3,4,5\n", 0, -EINVAL,
-	  "line 4: expected 2 fields, found 3" },
+	  "line 4 has 3 fields where the header has 2" },
 	{ "ragged, CRLF and a blank line", "a,b\r\n1,2\r\n\r\n3,4,5\r\n", 0, -EINVAL,
-	  "line 4: expected 2 fields, found 3" },
-	{ "ragged, lone CR", "a,b\r1,2\r3\r", 0, -EINVAL, "line 3: expected 2 fields, found 1" },
+	  "line 4 has 3 fields where the header has 2" },
+	{ "ragged, lone CR", "a,b\r1,2\r3\r", 0, -EINVAL,
+	  "line 3 has 1 field where the header has 2" },
 	{ "ragged after a BOM", "\xEF\xBB\xBF" "a,b\n1\n", 0, -EINVAL,
-	  "line 2: expected 2 fields, found 1" },
+	  "line 2 has 1 field where the header has 2" },
+	{ "ragged semicolon file", "name;amount\nrent;1200\nfood;3;4\n", 0, -EINVAL,
+	  "line 3 has 3 fields where the header has 2" },
 	{ "unterminated quote", "a,b\n1,2\n\"open,3\n4,5\n", 0, -EINVAL,
 	  "line 3: unterminated quoted field" },
 	{ "text after a closing quote", "a\n\"x\"y\n", 0, -EINVAL,
@@ -55,6 +59,65 @@ static const struct bad_case bad_cases[] = {
 	{ "blank lines only", "\r\n\n", 0, -EINVAL,
 	  "the upload is empty: its first line must be the header (the column names)" },
 };
+
+/* Uploads refused for how they are written, with the uploader's format. */
+static const struct {
+	const char *what, *csv;
+	struct csv_import_format fmt;
+	const char *message;
+} format_cases[] = {
+	{ "semicolon file read as commas", "name;amount\nrent;1200,50\nfood;3\n", { ',', 0, -1 },
+	  "line 2 has 2 fields where the header has 1; the file looks semicolon-separated: "
+	  "upload with delimiter=;" },
+	{ "tab file read as commas", "a\tb\n1\t2,5\n", { ',', 0, -1 },
+	  "line 1: column 1's name holds a control character (a tab: if the file is "
+	  "tab-separated, upload with delimiter=tab)" },
+	{ "pipe file read as semicolons", "a|b\n1|2;5\n", { ';', 0, -1 },
+	  "line 2 has 2 fields where the header has 1; the file looks pipe-separated: upload "
+	  "with delimiter=|" },
+	{ "ambiguous thousands or decimal", "id,amount\n1,\"1,234\"\n2,\"5,678\"\n", { 0, 0, -1 },
+	  "column \"amount\": \"1,234\" (line 2) could be a whole number with a thousands "
+	  "separator or a decimal, and no other value or column shows which: upload with "
+	  "decimal=. or decimal=," },
+	{ "ambiguous dots, columns disagreeing", "a;b;c\n1.234;1,5;1.5\n", { 0, 0, -1 },
+	  "column \"a\": \"1.234\" (line 2) could be a whole number with a thousands "
+	  "separator or a decimal, and no other value or column shows which: upload with "
+	  "decimal=. or decimal=," },
+};
+
+static void badly_written_uploads_say_what_to_send(void **state)
+{
+	char data[DS_PATH], err[512];
+	struct csv_import_format bad = { 'x', 0, -1 };
+	struct csv_import_limits limits = { BIG, 100 };
+	struct csv_import *imp;
+	(void)state;
+
+	ds_scratch(data);
+	for (size_t i = 0; i < sizeof(format_cases) / sizeof(format_cases[0]); i++) {
+		char *before = ds_snapshot(data), *after;
+		int rc;
+
+		err[0] = '\0';
+		rc = ds_import_as(data, "upload", format_cases[i].csv, &format_cases[i].fmt, NULL, err,
+				  sizeof(err));
+		if (rc != -EINVAL || strcmp(err, format_cases[i].message) != 0)
+			fail_msg("%s: got %d \"%s\"", format_cases[i].what, rc, err);
+		after = ds_snapshot(data);
+		assert_string_equal(after, before);
+		free(after);
+		free(before);
+	}
+	/* A format the import does not know is refused before any byte. */
+	assert_int_equal(csv_import_begin(data, "u", "t", &limits, &imp, err, sizeof(err)), 0);
+	assert_int_equal(csv_import_set_format(imp, &bad), -EINVAL);
+	bad = (struct csv_import_format){ 0, ';', -1 };
+	assert_int_equal(csv_import_set_format(imp, &bad), -EINVAL);
+	bad = (struct csv_import_format){ 0, 0, 2 };
+	assert_int_equal(csv_import_set_format(imp, &bad), -EINVAL);
+	csv_import_abort(imp);
+	ds_rmtree(data);
+}
 
 static void bad_csv_is_refused_and_leaves_nothing(void **state)
 {
@@ -293,6 +356,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(bad_csv_is_refused_and_leaves_nothing),
+		cmocka_unit_test(badly_written_uploads_say_what_to_send),
 		cmocka_unit_test(long_column_names_and_records_are_refused),
 		cmocka_unit_test(byte_limit_is_enforced),
 		cmocka_unit_test(row_limit_is_enforced),

@@ -415,6 +415,105 @@ static void datasets_list_and_upload(void **state)
 	hl_reply_free(&r);
 }
 
+/* An upload that must be refused: its status, the field the error names
+ * (NULL: none) and a piece of its message. */
+static void upload_refused(const char *query, const char *csv, long status, const char *field,
+			   const char *message)
+{
+	char path[256];
+	struct reply r;
+	json_t *e;
+
+	snprintf(path, sizeof(path), "/api/datasets?%s", query);
+	hl_call_timeout(&srv, "POST", path, alice, csv, strlen(csv), "text/csv", 30000, &r);
+	e = json_object_get(r.json, "error");
+	if (r.status != status || !e || !strstr(hl_str(e, "message"), message) ||
+	    (field ? !json_object_get(e, "field") || strcmp(hl_str(e, "field"), field) != 0
+		   : json_object_get(e, "field") != NULL))
+		fail_msg("?%s: %ld %s", query, r.status, r.body);
+	hl_reply_free(&r);
+}
+
+static void upload_reads_exports_and_says_what_it_decided(void **state)
+{
+	/* The true total is 11239.56; stored as text it summed to nonsense. */
+	const char *csv = "item;amount;paid\n"
+			  "a;1.234,56;31.12.2025\n"
+			  "b;$1234,56;N/A\n"
+			  "c;€12,00;01.02.2025\n"
+			  "d;12 USD;-\n"
+			  "e;(25,50);\n"
+			  "f;N/A;01.03.2025\n"
+			  "g;8.771,94 €;01.04.2025\n";
+	const char *either = "n,amount\n1,\"1,500\"\n", *dates = "d\tn\n05/06/2025\t1\n";
+	struct reply r;
+	json_t *amount, *paid;
+	(void)state;
+
+	hl_call_timeout(&srv, "POST", "/api/datasets?name=exports", alice, csv, strlen(csv),
+			"text/csv", 30000, &r);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(hl_str(r.json, "delimiter"), ";");
+	assert_string_equal(hl_str(r.json, "decimal"), ",");
+	amount = json_array_get(json_object_get(r.json, "columns"), 1);
+	assert_string_equal(hl_str(amount, "type"), "real");
+	assert_string_equal(hl_str(amount, "format"),
+			    "number, thousands '.', decimal ',', currency $ € USD (mixed, not "
+			    "converted), negatives in parentheses");
+	assert_int_equal(json_integer_value(json_object_get(amount, "nulled")), 1);
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(amount, "nulled_lines"),
+							   0)), 7);
+	paid = json_array_get(json_object_get(r.json, "columns"), 2);
+	assert_string_equal(hl_str(paid, "type"), "date");
+	assert_int_equal(json_integer_value(json_object_get(paid, "nulled")), 2);
+	assert_int_equal(json_integer_value(json_object_get(paid, "empty")), 1);
+	hl_reply_free(&r);
+	analyze(alice, "{\"language\":\"sql\",\"dataset\":\"exports\",\"code\":"
+		       "\"SELECT printf('%.2f', sum(amount)) AS total, max(paid) AS last FROM exports\"}",
+		&r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(json_string_value(json_array_get(json_array_get(json_object_get(
+				    json_object_get(r.json, "table"), "rows"), 0), 0)),
+			    "11239.56");
+	assert_string_equal(json_string_value(json_array_get(json_array_get(json_object_get(
+				    json_object_get(r.json, "table"), "rows"), 0), 1)),
+			    "2025-12-31");
+	hl_reply_free(&r);
+	/* Python reads the same numbers from the CSV, with pandas' defaults. */
+	analyze(alice, "{\"language\":\"python\",\"dataset\":\"exports\",\"code\":"
+		       "\"import pandas as pd\\nt = pd.read_csv('/data/exports.csv')\\n"
+		       "print('%.2f' % t['amount'].sum(), t['paid'].dropna().max())\"}",
+		&r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(hl_str(r.json, "output"), "11239.56 2025-12-31\n");
+	hl_reply_free(&r);
+
+	/* Parameters with values the upload does not know: 400 naming them. */
+	upload_refused("name=p1&delimiter=x", csv, 400, "delimiter", "delimiter must be one of");
+	upload_refused("name=p2&decimal=%3B", csv, 400, "decimal", "decimal must be . or ,");
+	upload_refused("name=p3&dayfirst=maybe", csv, 400, "dayfirst", "dayfirst must be");
+	/* A wrong delimiter says which one the file looks like. */
+	upload_refused("name=p4&delimiter=%2C", "a;b\n1;2,5\n", 400, NULL,
+		       "line 2 has 2 fields where the header has 1; the file looks "
+		       "semicolon-separated: upload with delimiter=;");
+	/* A column that reads either way is refused by name until decimal= says. */
+	upload_refused("name=p5", either, 400, NULL,
+		       "column \"amount\": \"1,500\" (line 2) could be");
+	hl_call_timeout(&srv, "POST", "/api/datasets?name=p5&decimal=.&delimiter=,", alice, either,
+			strlen(either), "text/csv", 30000, &r);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(hl_str(json_array_get(json_object_get(r.json, "columns"), 1), "type"),
+			    "integer");
+	hl_reply_free(&r);
+	/* dayfirst= reads dates whose order the values cannot tell. */
+	hl_call_timeout(&srv, "POST", "/api/datasets?name=p6&dayfirst=true&delimiter=tab", alice,
+			dates, strlen(dates), "text/csv", 30000, &r);
+	assert_int_equal(r.status, 201);
+	assert_string_equal(hl_str(json_array_get(json_object_get(r.json, "columns"), 0), "format"),
+			    "date DD/MM/YYYY, stored as YYYY-MM-DD");
+	hl_reply_free(&r);
+}
+
 struct slow_call {
 	long status;
 	char *retry_after;
@@ -635,6 +734,7 @@ int main(void)
 		cmocka_unit_test(forged_result_table_is_dropped),
 		cmocka_unit_test(analysts_see_only_their_own),
 		cmocka_unit_test(datasets_list_and_upload),
+		cmocka_unit_test(upload_reads_exports_and_says_what_it_decided),
 		cmocka_unit_test(full_queue_answers_429),
 		cmocka_unit_test(client_disconnect_cancels_the_run),
 		cmocka_unit_test(request_ids_reach_the_log),

@@ -425,6 +425,58 @@ test("datasets show their schema, and an uploaded CSV can be queried at once", a
   await page.context().close();
 });
 
+test("an upload shows what each column became, and the choices settle what the file cannot", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  await page.getByRole("button", { name: "Datasets" }).click();
+  // A semicolon export with decimal commas, currencies, an accounting
+  // negative and placeholders: its true total is 11239.56.
+  const csv = "item;amount;paid;zip\n" +
+    "a;1.234,56;31.12.2025;00123\n" +
+    "b;$1234,56;N/A;04567\n" +
+    "c;€12,00;01.02.2025;10001\n" +
+    "d;12 USD;-;10002\n" +
+    "e;(25,50);01.03.2025;10003\n" +
+    "f;N/A;01.04.2025;10004\n" +
+    "g;8.771,94 €;01.05.2025;10005\n";
+  await page.getByLabel("CSV file").setInputFiles({ name: "exports.csv", mimeType: "text/csv",
+    buffer: Buffer.from(csv) });
+  await page.getByRole("button", { name: "Upload" }).click();
+  const decisions = page.locator("#upload-decisions");
+  await decisions.waitFor({ state: "visible" });
+  assert.match(await decisions.textContent(), /semicolon-separated, decimal mark ','/);
+  const row = async (name) => decisions.locator(`tr[data-column="${name}"] td`).allTextContents();
+  assert.deepEqual(await row("amount"), ["amount", "real",
+    "number, thousands '.', decimal ',', currency $ € USD (mixed, not converted), negatives in parentheses",
+    "1", "7", ""]);
+  assert.deepEqual((await row("paid")).slice(0, 5), ["paid", "date",
+    "date DD.MM.YYYY, stored as YYYY-MM-DD", "2", "3, 5"]);
+  const zip = await row("zip");
+  assert.equal(zip[1], "text");
+  assert.match(zip[5], /"00123" \(line 2\) has a leading zero/);
+  assert.equal(await decisions.locator('tr[data-column="zip"] td.warn').count(), 1, "a note stands out");
+  const stored = (await server.api(server.keys.analyst, "POST", "/api/analyze", {
+    language: "sql", dataset: "exports", code: "SELECT printf('%.2f', SUM(amount)) AS total FROM exports" })).body;
+  assert.equal(stored.table.rows[0][0], "11239.56");
+  await screenshot(page, "12b-upload-decisions");
+
+  // A column that reads either way is refused by name; the decimal choice settles it.
+  const either = "n,amount\n1,\"1,500\"\n2,\"2,250\"\n";
+  await page.getByLabel("CSV file").setInputFiles({ name: "either.csv", mimeType: "text/csv",
+    buffer: Buffer.from(either) });
+  await page.getByRole("button", { name: "Upload" }).click();
+  const error = page.locator("#upload-error");
+  await error.waitFor({ state: "visible" });
+  assert.match(await error.textContent(), /column "amount".*decimal=/i);
+  assert.equal(await decisions.isHidden(), true, "no decisions for a refused upload");
+  await page.getByLabel("Decimal mark").selectOption(".");
+  await page.getByRole("button", { name: "Upload" }).click();
+  await decisions.waitFor({ state: "visible" });
+  assert.deepEqual((await row("amount")).slice(0, 3), ["amount", "integer", "number, thousands ','"]);
+  assertClean(page);
+  await page.context().close();
+});
+
 test("the page works by keyboard, labels every control, and fits a phone", async () => {
   const page = await newPage(browser, { width: 390, height: 844 });
   await page.goto(server.url + "/");
