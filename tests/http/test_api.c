@@ -24,27 +24,82 @@ static json_t *analyze(const char *key, const char *body, struct reply *r)
 	return r->json;
 }
 
-static int sandbox_processes(void)
+/* A process's parent and start time (clock ticks since boot), from
+ * /proc/PID/stat; 0 when it is gone. */
+static int proc_stat(pid_t pid, pid_t *ret_ppid, unsigned long long *ret_start)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
+	char path[64], text[1024], *p;
+	FILE *f;
+	size_t len;
 
-	while (d && (de = readdir(d))) {
-		char path[300], text[2048];
-		FILE *f;
-		size_t len;
-		snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
-		if (!(f = fopen(path, "r")))
-			continue;
-		len = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-		text[len] = '\0';
-		n += strstr(text, "\nUid:\t100000\t") != NULL;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	/* After the command's closing parenthesis: state, ppid, then 17 more
+	 * fields before the start time. */
+	p = strrchr(text, ')');
+	if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+			  "%*d %*d %llu", ret_ppid, ret_start) != 2)
+		return 0;
+	return 1;
+}
+
+#define TREE_MAX 256
+
+/* The processes below the server (its sandboxes and their children), as
+ * pid and start time, so they can be found again after the server is
+ * gone without counting any other program's sandboxes on this machine. */
+static size_t server_tree(pid_t root_pid, pid_t pids[TREE_MAX], unsigned long long starts[TREE_MAX])
+{
+	size_t n = 0;
+	bool grew = true;
+
+	pids[n] = root_pid;
+	starts[n++] = 0;
+	while (grew) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+
+		grew = false;
+		while (d && (de = readdir(d)) && n < TREE_MAX) {
+			pid_t pid = (pid_t)strtol(de->d_name, NULL, 10), ppid;
+			unsigned long long start;
+			bool known = false, parent_known = false;
+
+			if (pid <= 0 || !proc_stat(pid, &ppid, &start))
+				continue;
+			for (size_t i = 0; i < n; i++) {
+				known |= pids[i] == pid;
+				parent_known |= pids[i] == ppid;
+			}
+			if (!known && parent_known) {
+				pids[n] = pid;
+				starts[n++] = start;
+				grew = true;
+			}
+		}
+		if (d)
+			closedir(d);
 	}
-	if (d)
-		closedir(d);
 	return n;
+}
+
+/* How many of the recorded processes (the server itself excepted) still
+ * run: the same pid with the same start time. */
+static int tree_alive(const pid_t pids[TREE_MAX], const unsigned long long starts[TREE_MAX], size_t n)
+{
+	int alive = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		pid_t ppid;
+		unsigned long long start;
+
+		alive += proc_stat(pids[i], &ppid, &start) && start == starts[i];
+	}
+	return alive;
 }
 
 /* Interpreters of cold runs: the driver without --warm. Warm sandboxes
@@ -696,6 +751,9 @@ static void kill_9_loses_no_committed_run(void **state)
 	struct tl_output o;
 	char *argv[] = { (char *)tl_bin(), "audit", "verify", "--state-dir", srv.state, NULL };
 	int before = run_count();
+	pid_t tree_pids[TREE_MAX];
+	unsigned long long tree_starts[TREE_MAX];
+	size_t tree;
 	pid_t pid = fork();
 	(void)state;
 
@@ -705,11 +763,13 @@ static void kill_9_loses_no_committed_run(void **state)
 		_exit(0);
 	}
 	usleep(800000);
+	tree = server_tree(srv.pid, tree_pids, tree_starts);
+	assert_true(tree > 1); /* the sleeping run's sandbox at least */
 	hl_stop(&srv, SIGKILL);
 	waitpid(pid, NULL, 0);
-	for (int i = 0; i < 100 && sandbox_processes() > 0; i++)
+	for (int i = 0; i < 100 && tree_alive(tree_pids, tree_starts, tree) > 0; i++)
 		usleep(50000);
-	assert_int_equal(sandbox_processes(), 0);
+	assert_int_equal(tree_alive(tree_pids, tree_starts, tree), 0);
 	hl_start(&srv);
 	assert_int_equal(run_count(), before);
 	hl_call(&srv, "GET", "/api/runs?user=alice&limit=500", root, NULL, &r);
