@@ -96,7 +96,7 @@ static int day_keys_prepare(struct request *rq, const struct analyze_req *a, str
 {
 	size_t n;
 
-	zone_day(clock_unix_ms(), p->day);
+	zone_days(clock_unix_ms(), p->day);
 	p->dated = (a->mode == ANALYZE_QUERY && date_dependent_question(a->query)) ||
 		   date_dependent_code(a->code);
 	if (key_compute(rq, a, p, NULL, p->key) < 0 || key_compute(rq, a, p, p->day, p->key_day) < 0)
@@ -106,7 +106,7 @@ static int day_keys_prepare(struct request *rq, const struct analyze_req *a, str
 	/* After "seq:", the signature's last part, where an unescaped '|'
 	 * never appears: no question can forge this ending. An empty
 	 * signature stays empty: it matches nothing, on any day. */
-	n = strlen(p->signature) + sizeof("|day:") + ZONE_DAY_LEN;
+	n = strlen(p->signature) + sizeof("|day:") + ZONE_DAYS_LEN;
 	p->signature_day = malloc(n);
 	if (!p->signature_day)
 		return -ENOMEM;
@@ -300,18 +300,28 @@ static void hit_fields(struct request *rq, const struct analyze_req *a, json_t *
 	json_object_del(resp, "budgetPolicy");
 }
 
+/* Whether the code that made an answer ties it to today: it reads the
+ * clock, or (written by the model, which is told the date) holds a year the
+ * question does not name. */
+static bool code_dated(const struct analyze_req *a, const char *code)
+{
+	return date_dependent_code(code) ||
+	       (a->mode == ANALYZE_QUERY && date_inferred_code(a->query, code));
+}
+
 /* An answer that holds whatever the day is filed under the plain key,
  * unless the code that made it reads the clock (a check at lookup too, so
  * no entry filed otherwise is served across a day); a dated one, or one
  * whose code reads the clock, under today's key. */
-static int exact_get(struct request *rq, const struct cache_probe *p, struct cache_entry *ret)
+static int exact_get(struct request *rq, const struct analyze_req *a, const struct cache_probe *p,
+		     struct cache_entry *ret)
 {
 	int64_t now_ms = clock_unix_ms();
 	int r = -ENOENT;
 
 	if (!p->dated) {
 		r = cache_get_exact(rq->srv->cache, p->key, p->scope, now_ms, ret);
-		if (r == 0 && date_dependent_code(ret->code)) {
+		if (r == 0 && code_dated(a, ret->code)) {
 			cache_entry_release(ret);
 			r = -ENOENT;
 		}
@@ -332,7 +342,7 @@ bool cache_answer_exact(struct request *rq, const struct analyze_req *a, struct 
 	json_t *resp;
 	bool ok = false;
 
-	if (!p->enabled || exact_get(rq, p, &e) < 0)
+	if (!p->enabled || exact_get(rq, a, p, &e) < 0)
 		return false;
 	resp = json_loads(e.result, 0, NULL);
 	if (resp && artifacts_copy(rq, resp, e.run_id, id, &files) == 0) {
@@ -433,7 +443,7 @@ void cache_store(struct request *rq, const struct analyze_req *a, const struct c
 	/* Filed under today when the question or the code that ran (written by
 	 * the model, perhaps, for a question that did not look dated) depends
 	 * on the date. */
-	dated = p->dated || date_dependent_code(code);
+	dated = p->dated || code_dated(a, code);
 	snprintf(e.key, sizeof(e.key), "%s", dated ? p->key_day : p->key);
 	snprintf(e.scope, sizeof(e.scope), "%s", p->scope);
 	snprintf(e.dataset, sizeof(e.dataset), "%s", a->dataset ? a->dataset : "");
