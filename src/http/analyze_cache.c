@@ -142,8 +142,9 @@ static void embedding_make(struct request *rq, const struct analyze_req *a, stru
 	snprintf(p->embed_model, sizeof(p->embed_model), "%s", model);
 }
 
-/* A dataset too large or deep to fingerprint runs uncached; the operator
- * learns why from the log (the analyst's answer is unaffected). */
+/* A dataset too large or deep to fingerprint, or changed a moment ago,
+ * runs uncached; the operator learns why from the log (the analyst's
+ * answer is unaffected). */
 static void fingerprint_refused_log(struct request *rq, const char *dataset, const char *why)
 {
 	json_t *f = json_pack("{s:s,s:s}", "dataset", dataset, "reason", why);
@@ -163,8 +164,8 @@ void cache_probe_prepare(struct request *rq, const struct analyze_req *a, struct
 	 * fingerprint could tell a stored answer is stale: never cached. */
 	if (a->postgres)
 		return;
-	if (a->dataset && dataset_fingerprint(rq->srv->cfg->data_dir, a->dataset, p->fingerprint, err,
-					      sizeof(err)) < 0) {
+	if (a->dataset && dataset_fingerprint_settled(rq->srv->cfg->data_dir, a->dataset,
+						      p->fingerprint, err, sizeof(err)) < 0) {
 		fingerprint_refused_log(rq, a->dataset, err);
 		return;
 	}
@@ -423,6 +424,19 @@ char *cache_find_semantic(struct request *rq, const struct analyze_req *a, struc
 	return code;
 }
 
+/* Whether the data the run read is the data the fingerprint taken before
+ * it describes: a write during the run (an append, a replaced file) would
+ * file an answer of other data, or of half-written data, under it. */
+static bool data_unchanged(struct request *rq, const struct analyze_req *a,
+			   const struct cache_probe *p)
+{
+	char after[65], err[512];
+
+	return !a->dataset || (dataset_fingerprint_settled(rq->srv->cfg->data_dir, a->dataset,
+							   after, err, sizeof(err)) == 0 &&
+			       strcmp(after, p->fingerprint) == 0);
+}
+
 void cache_store(struct request *rq, const struct analyze_req *a, const struct cache_probe *p,
 		 json_t *response)
 {
@@ -435,7 +449,7 @@ void cache_store(struct request *rq, const struct analyze_req *a, const struct c
 
 	/* Only a run that succeeded; an exact hit is stored already. */
 	if (!p->enabled || !status || strcmp(status, "ok") != 0 || (type && strcmp(type, "exact") == 0) ||
-	    !code || !id)
+	    !code || !id || !data_unchanged(rq, a, p))
 		return;
 	e.result = json_dumps(response, JSON_COMPACT);
 	if (!e.result)
