@@ -28,6 +28,7 @@
 
 #include <ctype.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -51,26 +52,32 @@ static const char *const relative_alone[] = {
 	"today", "todays", "tonight", "yesterday", "yesterdays", "tomorrow", "tomorrows", "now",
 	"nowadays", "currently", "current", "presently", "recent", "recently", "lately", "latest",
 	"newest", "ago", "since", "todate", "soon", "upcoming", "future", "overdue", "aging",
-	"ageing", "expiring", "expired", "ytd", "mtd", "qtd", "wtd", "fytd", "ttm", "ltm", NULL
+	"ageing", "expiring", "expired", "ytd", "mtd", "qtd", "wtd", "fytd", "ttm", "ltm",
+	/* Short forms, and words that measure from today ("two months back",
+	 * "days until due", "late invoices", "how old is each invoice"). */
+	"yday", "yest", "tmrw", "tmr", "tonite", "back", "until", "till", "late", "old", "older",
+	"aged", "age", "ongoing", "running", NULL
 };
 
 /* The first word of a relative phrase, and what may follow it. */
 static const char *const phrases[][2] = {
 	{ "so", "far" },      { "thus", "far" },  { "to", "date" },     { "till", "date" },
 	{ "til", "date" },    { "until", "date" }, { "past", "due" },   { "at", "present" },
-	{ "as", "yet" },      { "this", "time" },  { "as", "now" },
+	{ "as", "yet" },      { "this", "time" },  { "as", "now" },     { "before", "last" },
+	{ "after", "next" },  { "just", "ended" }, { "just", "passed" },
 };
 
 static const char *const relative_lead[] = {
 	"this", "last", "past", "previous", "prior", "next", "coming", "current", "trailing",
-	"rolling", "preceding", "following", "within", "these", "recent", "latest", NULL
+	"rolling", "preceding", "following", "within", "these", "recent", "latest", "present",
+	"start", "beginning", "begin", "newer", NULL
 };
 
 static const char *const fillers[] = {
 	"the", "a", "an", "of", "few", "couple", "several", "full", "whole", "complete", "entire",
 	"calendar", "fiscal", "financial", "business", "working", "one", "two", "three", "four",
 	"five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "fifteen", "twenty",
-	"thirty", "sixty", "ninety", "hundred", NULL
+	"thirty", "sixty", "ninety", "hundred", "than", NULL
 };
 
 static const char *const periods[] = {
@@ -85,15 +92,42 @@ static const char *const periods[] = {
 	"apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", NULL
 };
 
+/* A period named without its year resolves to the latest one before
+ * today: "revenue in March", "expenses for Q3", "sales on Monday". */
+static const char *const yearless[] = {
+	"q1", "q2", "q3", "q4", "h1", "h2", "monday", "tuesday", "wednesday", "thursday",
+	"friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june",
+	"july", "august", "september", "october", "november", "december", "jan", "feb", "mar",
+	"apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", NULL
+};
+
+/* A year: 1900 to 2199 ("2025"), or one glued to "fy" ("fy2025",
+ * "fy25"), or two digits after a quote ("'25", seen as "25" after one). */
+static bool is_year(const char *w, bool after_quote)
+{
+	bool fy = strncmp(w, "fy", 2) == 0;
+	size_t digits;
+
+	w += fy ? 2 : 0;
+	digits = strspn(w, "0123456789");
+	if (digits != strlen(w))
+		return false;
+	if (digits == 4)
+		return (w[0] == '1' && w[1] == '9') || w[0] == '2';
+	return digits == 2 && (after_quote || fy);
+}
+
 /* Copies the next word of *p into w (lower case, cut at WORD_MAX - 1) and
- * moves *p past it; false at the end of the text. */
-static bool word_next(const char **p, char w[WORD_MAX])
+ * moves *p past it; false at the end of the text. *quoted: whether a quote
+ * mark is right before the word. */
+static bool word_next(const char **p, char w[WORD_MAX], bool *quoted)
 {
 	const unsigned char *s = (const unsigned char *)*p;
 	size_t n = 0;
 
+	*quoted = false;
 	while (*s && !isalnum(*s) && *s < 0x80)
-		s++;
+		*quoted = *s++ == '\'';
 	if (!*s)
 		return false;
 	for (; *s && (isalnum(*s) || *s >= 0x80); s++)
@@ -109,6 +143,24 @@ static bool is_number(const char *w)
 	return w[0] && strspn(w, "0123456789") == strlen(w);
 }
 
+/* A window glued to its length: "7d", "24h", "12m", "3mo", "2wks" (a
+ * period after a relative word: "last 7d"). */
+static bool is_glued_period(const char *w)
+{
+	static const char *const units[] = { "d", "h", "w", "m", "y", "q", "mo", "mos", "wk",
+					     "wks", "yr", "yrs", "hr", "hrs", "mth", "mths", NULL };
+	size_t digits = strspn(w, "0123456789");
+
+	return digits > 0 && in_list(w + digits, units);
+}
+
+/* A trailing window on its own: "l30d", "t12m" (last 30 days, trailing 12
+ * months). */
+static bool is_window_token(const char *w)
+{
+	return (w[0] == 'l' || w[0] == 't') && is_glued_period(w + 1);
+}
+
 static bool phrase_ends(const char *prev, const char *w)
 {
 	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
@@ -121,14 +173,17 @@ bool date_dependent_question(const char *text)
 {
 	char w[WORD_MAX], prev[WORD_MAX] = "";
 	int since_lead = -1; /* words since a relative lead word, -1: none */
+	bool named = false, year = false, quoted;
 
 	if (!text)
 		return false;
-	while (word_next(&text, w)) {
-		if (in_list(w, relative_alone) || phrase_ends(prev, w))
+	while (word_next(&text, w, &quoted)) {
+		year = year || is_year(w, quoted);
+		named = named || in_list(w, yearless);
+		if (in_list(w, relative_alone) || is_window_token(w) || phrase_ends(prev, w))
 			return true;
 		if (since_lead >= 0) {
-			if (in_list(w, periods))
+			if (in_list(w, periods) || is_glued_period(w))
 				return true;
 			if (since_lead < FILLER_MAX && (is_number(w) || in_list(w, fillers)))
 				since_lead++;
@@ -139,7 +194,8 @@ bool date_dependent_question(const char *text)
 			since_lead = 0;
 		memcpy(prev, w, sizeof(prev));
 	}
-	return false;
+	/* "the last 30", the question cut short after its window. */
+	return (named && !year) || (since_lead > 0 && is_number(prev));
 }
 
 /* ---- code ---------------------------------------------------------------- */
@@ -149,7 +205,10 @@ static const char *const clock_names[] = {
 	"current_timestamp", "localtimestamp", "localtime", "gmtime", "sysdate", "systimestamp",
 	"sysdatetime", "getdate", "getutcdate", "curdate", "curtime", "utc_date", "utc_timestamp",
 	"clock_timestamp", "statement_timestamp", "transaction_timestamp", "timeofday",
-	"time_ns", NULL
+	"time_ns",
+	/* A file's times: those of files the run makes are the time it ran. */
+	"st_mtime", "st_atime", "st_ctime", "st_birthtime", "st_mtime_ns", "st_atime_ns",
+	"st_ctime_ns", "getmtime", "getatime", "getctime", NULL
 };
 
 /* "Now" when called with no argument. */
@@ -229,7 +288,9 @@ static bool clock_call(const char *text, const char *start, const char *name, co
 		return false;
 	while (isspace((unsigned char)*after))
 		after++;
-	if (*after != '(' || method_not_on_time(text, start))
+	/* x.time() is the time module under another name (import time as t,
+	 * __import__('time')) as often as a datetime's time of day. */
+	if (*after != '(' || (strcmp(name, "time") != 0 && method_not_on_time(text, start)))
 		return false;
 	if (no_args) {
 		for (after++; isspace((unsigned char)*after); after++)
@@ -237,6 +298,28 @@ static bool clock_call(const char *text, const char *start, const char *name, co
 		return *after == ')';
 	}
 	return args_count(after) == 1;
+}
+
+/* Whether the identifier that ends at p is the module imported: the time
+ * module brought in by `import time`, `import os, time` or `from time
+ * import ...` (its functions may then go by any name). */
+static bool imports_time(const char *code, const char *start, const char *name)
+{
+	const char *p = start;
+
+	if (strcmp(name, "time") != 0)
+		return false;
+	/* Back over the statement so far, on this line: "import a, b, " or "from". */
+	while (p > code && p[-1] != '\n' && p[-1] != ';')
+		p--;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncmp(p, "from", 4) == 0 && isspace((unsigned char)p[4])) {
+		for (p += 4; isspace((unsigned char)*p); p++)
+			;
+		return p == start;
+	}
+	return strncmp(p, "import", 6) == 0 && isspace((unsigned char)p[6]);
 }
 
 bool date_dependent_code(const char *code)
@@ -261,8 +344,87 @@ bool date_dependent_code(const char *code)
 		for (const char *q = start; q < p; q++)
 			name[n++] = (char)tolower((unsigned char)*q);
 		name[n] = '\0';
-		if (in_list(name, clock_names) || clock_call(code, start, name, p))
+		if (in_list(name, clock_names) || clock_call(code, start, name, p) ||
+		    imports_time(code, start, name))
 			return true;
+	}
+	return false;
+}
+
+/* ---- years the model was not given ------------------------------------- */
+
+#define YEARS_MAX 32
+
+static int year_of(const char *digits, size_t n)
+{
+	int y = 0, m;
+
+	if (n != 4 && n != 6 && n != 8)
+		return 0;
+	for (size_t i = 0; i < 4; i++)
+		y = y * 10 + (digits[i] - '0');
+	if (y < 1900 || y > 2199)
+		return 0;
+	/* 202503 and 20250331 are a year and a month; 202513 is no date. */
+	m = n > 4 ? (digits[4] - '0') * 10 + (digits[5] - '0') : 1;
+	return m >= 1 && m <= 12 ? y : 0;
+}
+
+/* The years the question names, as digit runs anywhere ("2025",
+ * "fy2025", "2025-03") and two digits after "fy" or a quote ("FY25",
+ * "'25"): the more it is seen to name, the fewer answers are filed by day. */
+static size_t question_years(const char *q, int years[YEARS_MAX])
+{
+	size_t n = 0;
+
+	for (const char *p = q; *p && n < YEARS_MAX;) {
+		size_t len = strspn(p, "0123456789");
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		if (year_of(p, len == 8 || len == 6 ? len : 4) && len >= 4)
+			years[n++] = year_of(p, len == 8 || len == 6 ? len : 4);
+		else if (len == 2 && p > q &&
+			 (p[-1] == '\'' || (p - q >= 2 && strncasecmp(p - 2, "fy", 2) == 0) ||
+			  (p - q >= 3 && strncasecmp(p - 3, "fy ", 3) == 0)))
+			years[n++] = 2000 + (p[0] - '0') * 10 + (p[1] - '0');
+		p += len;
+	}
+	return n;
+}
+
+bool date_inferred_code(const char *question, const char *code)
+{
+	int years[YEARS_MAX];
+	size_t n;
+
+	if (!question || !code)
+		return false;
+	n = question_years(question, years);
+	for (const char *p = code; *p;) {
+		size_t len = strspn(p, "0123456789");
+		bool bounded;
+		int y;
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		/* A whole number: not part of a name (x2025), a decimal (0.2025,
+		 * 2025.50) or a longer number. */
+		bounded = (p == code || (!ident_char(p[-1]) && p[-1] != '.')) &&
+			  !ident_char(p[len]) && !(p[len] == '.' && isdigit((unsigned char)p[len + 1]));
+		y = bounded ? year_of(p, len) : 0;
+		if (y) {
+			/* A named year's neighbours are bounds of its own period
+			 * (d < '2025-01-01' for 2024) or of a comparison with it. */
+			size_t i;
+			for (i = 0; i < n && abs(years[i] - y) > 1; i++)
+				;
+			if (i == n)
+				return true;
+		}
+		p += len;
 	}
 	return false;
 }

@@ -31,4 +31,12 @@ bool date_dependent_question(const char *text);
  * time. */
 bool date_dependent_code(const char *code);
 
+/* Whether the program the model wrote for the question holds a year (as
+ * 2025, or the first part of 2025-03-31, 202503 or 20250331) that the
+ * question does not name. The model knows today's date from its prompt,
+ * so such a year came from it ("revenue in the current period", "sales in
+ * March", a question in any language): the answer holds only today.
+ * NULL question or code: no. */
+bool date_inferred_code(const char *question, const char *code);
+
 #endif

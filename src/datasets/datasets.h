@@ -44,6 +44,14 @@ int dataset_path_for_sql(const char *data_dir, const char *name, char *ret, size
 int dataset_fingerprint(const char *data_dir, const char *name, char ret[65], char *err,
 			size_t err_len);
 
+/* As dataset_fingerprint(), but -EAGAIN (with a message) while an entry's
+ * status-change time is in the current tick of the clock the file system
+ * stamps with: a second write in that tick, of the same size, would leave
+ * every time as it is, so this fingerprint could not tell the two apart.
+ * An answer is cached only under a fingerprint that settled. */
+int dataset_fingerprint_settled(const char *data_dir, const char *name, char ret[65], char *err,
+				size_t err_len);
+
 /* Every dataset, sorted by name: [{"name", "sqlite": file name or null,
  * "files": [{"name", "bytes"}], "tables": [{"name", "rows",
  * "columns": [{"name", "type"}]}]}]. Files are the regular, non-hidden

@@ -14,6 +14,16 @@
  * (which restores mtime, with the size unchanged) still changes the
  * fingerprint. The content is never read: the cost is one lstat per entry.
  *
+ * Ticks: the kernel stamps ctime from a coarse clock (a tick of a few
+ * milliseconds; whole seconds on some file systems), so two writes in one
+ * tick, the second of the same size, leave the same times. A fingerprint
+ * taken between them would then vouch for both states. The settled
+ * variant refuses while any entry's ctime lies in the current tick (read
+ * from CLOCK_REALTIME_COARSE before the walk): once the tick has passed,
+ * every later write carries a later ctime. An entry stamped more than a
+ * second ahead of the clock (the clock was set back) is no race: a write
+ * now stamps an earlier time, which differs.
+ *
  * Bounds: DATASET_FP_MAX_DEPTH levels of folders and DATASET_FP_MAX_ENTRIES entries in
  * all. A tree past either is refused (-E2BIG with a message) rather than
  * fingerprinted in part: a partial fingerprint could miss the one file that
@@ -28,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -40,7 +51,34 @@ struct walk {
 	crypto_hash_sha256_state hash;
 	size_t entries;
 	char path[PATH_MAX]; /* of the folder being read, relative, "" at the top */
+	struct timespec now; /* the coarse clock when the walk began */
+	struct timespec newest; /* the latest ctime not ahead of now by a second */
+	bool fine;              /* some ctime has nanoseconds: the file system keeps them */
 };
+
+static bool ts_before(struct timespec a, struct timespec b)
+{
+	return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+static void times_note(struct walk *w, const struct stat *st)
+{
+	struct timespec ahead = { w->now.tv_sec + 1, w->now.tv_nsec };
+
+	w->fine = w->fine || st->st_ctim.tv_nsec != 0;
+	if (ts_before(w->newest, st->st_ctim) && !ts_before(ahead, st->st_ctim))
+		w->newest = st->st_ctim;
+}
+
+/* Whether an entry changed in the tick the walk began in. */
+static bool walk_racy(const struct walk *w)
+{
+	struct timespec tick = w->now;
+
+	if (!w->fine)
+		tick.tv_nsec = 0;
+	return !ts_before(w->newest, tick);
+}
 
 static int name_compare(const void *a, const void *b)
 {
@@ -112,6 +150,7 @@ static void entry_hash(struct walk *w, int dir_fd, const char *name, const struc
 	ssize_t len = 0;
 	int n;
 
+	times_note(w, st);
 	crypto_hash_sha256_update(&w->hash, (const unsigned char *)w->path, strlen(w->path));
 	crypto_hash_sha256_update(&w->hash, (const unsigned char *)name, strlen(name) + 1);
 	n = snprintf(line, sizeof(line),
@@ -187,12 +226,17 @@ static void walk_error(const char *name, int r, char *err, size_t err_len)
 		       "dataset %s has folders more than %d levels deep (or a path too long): its"
 		       " answers are not cached (flatten its folders)",
 		       name, DATASET_FP_MAX_DEPTH);
+	else if (r == -EAGAIN)
+		ds_err(err, err_len,
+		       "dataset %s changed a moment ago (within the file system's clock tick): this"
+		       " answer is not cached, as a second write in that tick could not be told apart",
+		       name);
 	else
 		ds_err(err, err_len, "reading the dataset %s failed: %s", name, strerror(-r));
 }
 
-int dataset_fingerprint(const char *data_dir, const char *name, char ret[65], char *err,
-			size_t err_len)
+static int fingerprint(const char *data_dir, const char *name, bool settled, char ret[65],
+		       char *err, size_t err_len)
 {
 	unsigned char digest[crypto_hash_sha256_BYTES];
 	struct walk *w;
@@ -211,6 +255,7 @@ int dataset_fingerprint(const char *data_dir, const char *name, char ret[65], ch
 		close(fd);
 		return -ENOMEM;
 	}
+	clock_gettime(CLOCK_REALTIME_COARSE, &w->now);
 	crypto_hash_sha256_init(&w->hash);
 	crypto_hash_sha256_update(&w->hash, (const unsigned char *)"v2", 3);
 	crypto_hash_sha256_update(&w->hash, (const unsigned char *)name, strlen(name) + 1);
@@ -221,6 +266,8 @@ int dataset_fingerprint(const char *data_dir, const char *name, char ret[65], ch
 		r = folder_hash(w, fd, 0);
 	}
 	close(fd);
+	if (r == 0 && settled && walk_racy(w))
+		r = -EAGAIN;
 	if (r < 0) {
 		walk_error(name, r, err, err_len);
 		free(w);
@@ -230,4 +277,16 @@ int dataset_fingerprint(const char *data_dir, const char *name, char ret[65], ch
 	free(w);
 	sodium_bin2hex(ret, 65, digest, sizeof(digest));
 	return 0;
+}
+
+int dataset_fingerprint(const char *data_dir, const char *name, char ret[65], char *err,
+			size_t err_len)
+{
+	return fingerprint(data_dir, name, false, ret, err, err_len);
+}
+
+int dataset_fingerprint_settled(const char *data_dir, const char *name, char ret[65], char *err,
+				size_t err_len)
+{
+	return fingerprint(data_dir, name, true, ret, err, err_len);
 }

@@ -98,7 +98,7 @@ static int day_keys_prepare(struct request *rq, const struct analyze_req *a, str
 {
 	size_t n;
 
-	zone_day(clock_unix_ms(), p->day);
+	zone_days(clock_unix_ms(), p->day);
 	p->dated = (a->mode == ANALYZE_QUERY && date_dependent_question(a->query)) ||
 		   date_dependent_code(a->code);
 	if (key_compute(rq, a, p, NULL, p->key) < 0 || key_compute(rq, a, p, p->day, p->key_day) < 0)
@@ -108,7 +108,7 @@ static int day_keys_prepare(struct request *rq, const struct analyze_req *a, str
 	/* After "seq:", the signature's last part, where an unescaped '|'
 	 * never appears: no question can forge this ending. An empty
 	 * signature stays empty: it matches nothing, on any day. */
-	n = strlen(p->signature) + sizeof("|day:") + ZONE_DAY_LEN;
+	n = strlen(p->signature) + sizeof("|day:") + ZONE_DAYS_LEN;
 	p->signature_day = malloc(n);
 	if (!p->signature_day)
 		return -ENOMEM;
@@ -144,8 +144,9 @@ static void embedding_make(struct request *rq, const struct analyze_req *a, stru
 	snprintf(p->embed_model, sizeof(p->embed_model), "%s", model);
 }
 
-/* A dataset too large or deep to fingerprint runs uncached; the operator
- * learns why from the log (the analyst's answer is unaffected). */
+/* A dataset too large or deep to fingerprint, or changed a moment ago,
+ * runs uncached; the operator learns why from the log (the analyst's
+ * answer is unaffected). */
 static void fingerprint_refused_log(struct request *rq, const char *dataset, const char *why)
 {
 	json_t *f = json_pack("{s:s,s:s}", "dataset", dataset, "reason", why);
@@ -165,8 +166,8 @@ void cache_probe_prepare(struct request *rq, const struct analyze_req *a, struct
 	 * fingerprint could tell a stored answer is stale: never cached. */
 	if (a->postgres)
 		return;
-	if (a->dataset && dataset_fingerprint(rq->srv->cfg->data_dir, a->dataset, p->fingerprint, err,
-					      sizeof(err)) < 0) {
+	if (a->dataset && dataset_fingerprint_settled(rq->srv->cfg->data_dir, a->dataset,
+						      p->fingerprint, err, sizeof(err)) < 0) {
 		fingerprint_refused_log(rq, a->dataset, err);
 		return;
 	}
@@ -302,18 +303,28 @@ static void hit_fields(struct request *rq, const struct analyze_req *a, json_t *
 	json_object_del(resp, "budgetPolicy");
 }
 
+/* Whether the code that made an answer ties it to today: it reads the
+ * clock, or (written by the model, which is told the date) holds a year the
+ * question does not name. */
+static bool code_dated(const struct analyze_req *a, const char *code)
+{
+	return date_dependent_code(code) ||
+	       (a->mode == ANALYZE_QUERY && date_inferred_code(a->query, code));
+}
+
 /* An answer that holds whatever the day is filed under the plain key,
  * unless the code that made it reads the clock (a check at lookup too, so
  * no entry filed otherwise is served across a day); a dated one, or one
  * whose code reads the clock, under today's key. */
-static int exact_get(struct request *rq, const struct cache_probe *p, struct cache_entry *ret)
+static int exact_get(struct request *rq, const struct analyze_req *a, const struct cache_probe *p,
+		     struct cache_entry *ret)
 {
 	int64_t now_ms = clock_unix_ms();
 	int r = -ENOENT;
 
 	if (!p->dated) {
 		r = cache_get_exact(rq->srv->cache, p->key, p->scope, now_ms, ret);
-		if (r == 0 && date_dependent_code(ret->code)) {
+		if (r == 0 && code_dated(a, ret->code)) {
 			cache_entry_release(ret);
 			r = -ENOENT;
 		}
@@ -334,7 +345,7 @@ bool cache_answer_exact(struct request *rq, const struct analyze_req *a, struct 
 	json_t *resp;
 	bool ok = false;
 
-	if (!p->enabled || exact_get(rq, p, &e) < 0)
+	if (!p->enabled || exact_get(rq, a, p, &e) < 0)
 		return false;
 	resp = json_loads(e.result, 0, NULL);
 	if (resp && artifacts_copy(rq, resp, e.run_id, id, &files) == 0) {
@@ -415,6 +426,19 @@ char *cache_find_semantic(struct request *rq, const struct analyze_req *a, struc
 	return code;
 }
 
+/* Whether the data the run read is the data the fingerprint taken before
+ * it describes: a write during the run (an append, a replaced file) would
+ * file an answer of other data, or of half-written data, under it. */
+static bool data_unchanged(struct request *rq, const struct analyze_req *a,
+			   const struct cache_probe *p)
+{
+	char after[65], err[512];
+
+	return !a->dataset || (dataset_fingerprint_settled(rq->srv->cfg->data_dir, a->dataset,
+							   after, err, sizeof(err)) == 0 &&
+			       strcmp(after, p->fingerprint) == 0);
+}
+
 void cache_store(struct request *rq, const struct analyze_req *a, const struct cache_probe *p,
 		 json_t *response)
 {
@@ -427,7 +451,7 @@ void cache_store(struct request *rq, const struct analyze_req *a, const struct c
 
 	/* Only a run that succeeded; an exact hit is stored already. */
 	if (!p->enabled || !status || strcmp(status, "ok") != 0 || (type && strcmp(type, "exact") == 0) ||
-	    !code || !id)
+	    !code || !id || !data_unchanged(rq, a, p))
 		return;
 	e.result = json_dumps(response, JSON_COMPACT);
 	if (!e.result)
@@ -435,7 +459,7 @@ void cache_store(struct request *rq, const struct analyze_req *a, const struct c
 	/* Filed under today when the question or the code that ran (written by
 	 * the model, perhaps, for a question that did not look dated) depends
 	 * on the date. */
-	dated = p->dated || date_dependent_code(code);
+	dated = p->dated || code_dated(a, code);
 	snprintf(e.key, sizeof(e.key), "%s", dated ? p->key_day : p->key);
 	snprintf(e.scope, sizeof(e.scope), "%s", p->scope);
 	snprintf(e.dataset, sizeof(e.dataset), "%s", a->dataset ? a->dataset : "");

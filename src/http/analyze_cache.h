@@ -12,9 +12,11 @@
  * polarity/direction words reuses that question's code, which runs again
  * on the current data: no LLM call, a fresh answer.
  * Date: an answer whose question or code depends on the current date
- * (cache/date_dependence.h) is filed under the business's calendar day
- * (exact key and signature both carry it), so it is never served on
- * another day; lookups look under "any day" and under today.
+ * (cache/date_dependence.h), or whose model-written code holds a year the
+ * question does not name, is filed under the day in the business's zone
+ * and in UTC (exact key and signature both carry it; code may read either
+ * clock), so it is never served after either midnight; lookups look under
+ * "any day" and under today.
  */
 #ifndef LEDGERBOX_HTTP_ANALYZE_CACHE_H
 #define LEDGERBOX_HTTP_ANALYZE_CACHE_H
@@ -32,7 +34,7 @@ struct cache_probe {
 	bool enabled;              /* this request may use the cache */
 	char key[65];              /* the exact key of an answer that holds any day */
 	char key_day[65];          /* ... of one that holds today only (with the day) */
-	char day[ZONE_DAY_LEN];    /* today in the business's zone (LEDGERBOX_TZ) */
+	char day[ZONE_DAYS_LEN];   /* today in the business's zone (LEDGERBOX_TZ) and in UTC */
 	bool dated;                /* the question or code itself depends on the date */
 	char scope[160];           /* "team:NAME": who shares entries */
 	char fingerprint[65];      /* the dataset's, "" without one */

@@ -197,6 +197,7 @@ static int add_python(struct sandbox_plan *p, const struct sandbox_request *req,
 static int add_runner(struct sandbox_plan *p, const struct sandbox_request *req)
 {
 	const struct sandbox_limits *l = &req->limits;
+	const char *tz = getenv("TZ");
 	char text[32];
 	int n = 0, r;
 
@@ -208,6 +209,11 @@ static int add_runner(struct sandbox_plan *p, const struct sandbox_request *req)
 		r = add_env(p, &n, "TMPDIR", "/tmp");
 	if (r == 0)
 		r = add_env(p, &n, "LANG", "C.UTF-8");
+	/* The caller's zone (the server's is the business's, LEDGERBOX_TZ):
+	 * a run's local clock (Python's date.today(), SQLite's 'localtime')
+	 * then turns the day when the prompt's date and the cache's day do. */
+	if (r == 0 && tz && tz[0])
+		r = add_env(p, &n, "TZ", tz);
 	if (r == 0)
 		r = add_env(p, &n, "LEDGERBOX_MAX_ROWS", text);
 	if (r == 0)

@@ -61,6 +61,20 @@ void zone_day(int64_t unix_ms, char ret[ZONE_DAY_LEN])
 		snprintf(ret, ZONE_DAY_LEN, "0000-00-00");
 }
 
+void zone_days(int64_t unix_ms, char ret[ZONE_DAYS_LEN])
+{
+	time_t t = (time_t)(unix_ms / 1000);
+	char local[ZONE_DAY_LEN];
+	struct tm tm;
+
+	zone_day(unix_ms, local);
+	if (!gmtime_r(&t, &tm) || strftime(ret + ZONE_DAY_LEN, ZONE_DAYS_LEN - ZONE_DAY_LEN,
+					     "%Y-%m-%d", &tm) == 0)
+		snprintf(ret + ZONE_DAY_LEN, ZONE_DAYS_LEN - ZONE_DAY_LEN, "0000-00-00");
+	memcpy(ret, local, ZONE_DAY_LEN - 1);
+	ret[ZONE_DAY_LEN - 1] = '/';
+}
+
 void zone_label(const char *configured, char *ret, size_t ret_len)
 {
 	time_t now = time(NULL);

@@ -66,6 +66,30 @@ static const char *const DATED_QUESTIONS[] = {
 	"new customers this half",
 	"hours logged this morning",
 	"subscriptions expiring",
+	/* Short forms, windows glued to their length, periods without a year,
+	 * and words that measure from today. */
+	"revenue yday",
+	"expected receipts tmrw",
+	"sales last 7d",
+	"sales in the last 24h",
+	"revenue L30D",
+	"revenue T12M",
+	"revenue two months back",
+	"revenue in the week before last",
+	"revenue in the month just ended",
+	"revenue from the beginning of the year",
+	"revenue from start of the month",
+	"revenue for the present quarter",
+	"revenue in the ongoing quarter",
+	"revenue for the running month",
+	"revenue in November",
+	"expenses for Q3",
+	"sales on Monday",
+	"how many days until invoice 5 is due",
+	"invoices older than 60 days",
+	"how old is each open invoice",
+	"late invoices",
+	"revenue in the last 30",
 	NULL
 };
 
@@ -83,6 +107,11 @@ static const char *const FIXED_QUESTIONS[] = {
 	"payroll for december 2025",
 	"who are the vendors we pay the most",
 	"count of accounts by type",
+	"revenue in March 2025",
+	"expenses for Q3 FY25",
+	"sales in q3 of fy2025",
+	"the last 10 invoices",
+	"open invoices by customer",
 	"",
 	NULL
 };
@@ -121,6 +150,14 @@ static const char *const CLOCK_CODE[] = {
 	"import numpy as np\nd = np.datetime64( 'now' )",
 	"import pandas as pd\np = pd.Period.now('M')",
 	"print(f\"as of {datetime.now():%Y-%m-%d}\")",
+	/* The time module under another name, and a file's times. */
+	"import time as t\nx = t.time()",
+	"from time import time as T\nx = T()",
+	"t = __import__('time').time()",
+	"import os, time\nprint(time.monotonic())",
+	"from time import perf_counter\nperf_counter()",
+	"import os\nprint(os.stat('/tmp').st_mtime)",
+	"import os\nprint(os.path.getmtime('/out/a.csv'))",
 	NULL
 };
 
@@ -134,6 +171,8 @@ static const char *const FIXED_CODE[] = {
 	"import pandas as pd\nt = pd.Timestamp('2025-03-01').date()",
 	"import datetime\nd = datetime.date(2025, 1, 31)",
 	"SELECT known, nowhere, todays_total FROM t",
+	"from datetime import datetime, time\nprint(time(9, 30))",
+	"SELECT time(created) FROM t",
 	"SELECT 1",
 	"",
 	NULL
@@ -173,6 +212,39 @@ static void fixed_code_is_not(void **state)
 	assert_false(date_dependent_code(NULL));
 }
 
+/* A year in the model's code that the question does not name came from the
+ * date in its prompt. */
+static const struct {
+	const char *question, *code;
+	bool inferred;
+} INFERRED[] = {
+	{ "revenue in the current period", "SELECT sum(a) FROM t WHERE d >= '2026-12-01'", true },
+	{ "umsatz im aktuellen monat", "df[df.date >= pd.Timestamp(2026, 12, 1)]", true },
+	{ "ventas de este mes", "x = 20261201", true },
+	{ "revenue for March", "SELECT sum(a) FROM t WHERE d LIKE '2026-03-%'", true },
+	{ "revenue in 2025", "SELECT sum(a) FROM t WHERE strftime('%Y', d) = '2025'", false },
+	{ "revenue in 2024", "SELECT sum(a) FROM t WHERE d >= '2024-01-01' AND d < '2025-01-01'",
+	  false },
+	{ "revenue FY25", "SELECT sum(a) FROM t WHERE d BETWEEN '2025-01-01' AND '2025-12-31'",
+	  false },
+	{ "revenue in '25", "SELECT sum(a) FROM t WHERE d >= '2025-01-01'", false },
+	{ "invoices over 2000", "SELECT * FROM t WHERE a > 2000.50", false },
+	{ "total", "SELECT 1900.5, x2025, 0.2025, 2026.5 FROM t", false },
+	{ "total", "SELECT sum(amount) FROM invoices", false },
+};
+
+static void model_years_not_asked_for(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(INFERRED) / sizeof(INFERRED[0]); i++)
+		if (date_inferred_code(INFERRED[i].question, INFERRED[i].code) != INFERRED[i].inferred)
+			fail_msg("\"%s\" answered by %s: %s", INFERRED[i].question, INFERRED[i].code,
+				 INFERRED[i].inferred ? "its year was not seen as the model's"
+						      : "seen as a year the question did not name");
+	assert_false(date_inferred_code(NULL, "SELECT 2026"));
+	assert_false(date_inferred_code("x", NULL));
+}
+
 /* Long and odd input: no overrun, and a late clock call is still found. */
 static void long_and_odd_input(void **state)
 {
@@ -202,6 +274,7 @@ int main(void)
 		cmocka_unit_test(fixed_questions_are_not),
 		cmocka_unit_test(clock_code_is_caught),
 		cmocka_unit_test(fixed_code_is_not),
+		cmocka_unit_test(model_years_not_asked_for),
 		cmocka_unit_test(long_and_odd_input),
 	};
 	return cmocka_run_group_tests_name("date_dependence", tests, NULL, NULL);

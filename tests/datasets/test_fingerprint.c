@@ -9,6 +9,7 @@
  */
 #include "ds_testlib.h"
 
+#include <time.h>
 #include <utime.h>
 
 static char data[DS_PATH], shop[DS_PATH];
@@ -205,6 +206,62 @@ static void renames_and_links_count(void **state)
 	assert_changed(before, "a symbolic link pointing elsewhere");
 }
 
+/* The coarse clock as a file's ctime would be stamped now; whole seconds
+ * when the file system keeps no more (ctime's nanoseconds are 0). */
+static struct timespec coarse_now(bool fine)
+{
+	struct timespec t;
+
+	assert_int_equal(clock_gettime(CLOCK_REALTIME_COARSE, &t), 0);
+	if (!fine)
+		t.tv_nsec = 0;
+	return t;
+}
+
+static bool ts_after(struct timespec a, struct timespec b)
+{
+	return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
+/* A fingerprint taken in the tick of a write could not tell that write
+ * from a second one in the same tick: the settled fingerprint refuses it,
+ * and gives one once the tick has passed. Each try checks what the clock
+ * says it must: refused when the tick did not pass by the end of the call,
+ * given when it had passed before it. */
+static void settled_only_after_the_tick(void **state)
+{
+	char path[DS_PATH], out[65], err[512];
+	bool refused_seen = false;
+	struct stat st;
+	(void)state;
+
+	ds_path(path, shop, "live.csv");
+	for (int i = 0; i < 200 && !refused_seen; i++) {
+		struct timespec before, after;
+		bool fine;
+		int r;
+		ds_write(shop, "live.csv", i % 2 ? "b\n1\n" : "b\n2\n");
+		assert_int_equal(stat(path, &st), 0);
+		fine = st.st_ctim.tv_nsec != 0;
+		before = coarse_now(fine);
+		r = dataset_fingerprint_settled(data, "shop", out, err, sizeof(err));
+		after = coarse_now(fine);
+		if (!ts_after(after, st.st_ctim)) {
+			assert_int_equal(r, -EAGAIN);
+			assert_non_null(strstr(err, "changed a moment ago"));
+			refused_seen = true;
+		} else if (ts_after(before, st.st_ctim)) {
+			assert_int_equal(r, 0);
+		}
+	}
+	assert_true(refused_seen);
+	while (!ts_after(coarse_now(st.st_ctim.tv_nsec != 0), st.st_ctim))
+		usleep(1000);
+	if (dataset_fingerprint_settled(data, "shop", out, err, sizeof(err)) < 0)
+		fail_msg("not settled after the tick: %s", err);
+	assert_int_equal(unlink(path), 0);
+}
+
 /* Past the bounds the walk refuses, with a message, instead of hashing a
  * part of the tree. */
 static void too_deep_or_too_many_is_refused(void **state)
@@ -250,6 +307,7 @@ int main(void)
 		cmocka_unit_test(sqlite_update_then_touch_r),
 		cmocka_unit_test(wal_file_counts),
 		cmocka_unit_test(renames_and_links_count),
+		cmocka_unit_test(settled_only_after_the_tick),
 		cmocka_unit_test(too_deep_or_too_many_is_refused),
 	};
 	return cmocka_run_group_tests_name("fingerprint", tests, setup, teardown);

@@ -7,6 +7,8 @@
  * across teams, failed runs never cached, a changed dataset never served,
  * opting out, clearing, and the counters in /metrics.
  */
+#include <pthread.h>
+
 #include "httplib.h"
 #include "support/llm_stub.h"
 
@@ -314,6 +316,80 @@ static void changed_dataset_is_never_served(void **state)
 	hl_reply_free(&c);
 }
 
+/* A number from GET /metrics ("name value" on a line of its own). */
+static long long metric(const char *name)
+{
+	struct reply r;
+	char line[128];
+	const char *at;
+	long long v;
+
+	hl_call(&srv, "GET", "/metrics", NULL, NULL, &r);
+	snprintf(line, sizeof(line), "\n%s ", name);
+	at = strstr(r.body, line);
+	if (!at)
+		fail_msg("no %s in /metrics", name);
+	v = strtoll(at + strlen(line), NULL, 10);
+	hl_reply_free(&r);
+	return v;
+}
+
+struct bg_run {
+	const char *body;
+	struct reply r;
+};
+
+static void *bg_analyze(void *arg)
+{
+	struct bg_run *b = arg;
+
+	hl_call_timeout(&srv, "POST", "/api/analyze", alice, b->body, strlen(b->body), NULL, 60000,
+			&b->r);
+	return NULL;
+}
+
+/* A file appended while a run reads it: the answer is of other data than
+ * the fingerprint taken before the run describes, so it is not stored. */
+static void data_changed_during_a_run_is_not_cached(void **state)
+{
+	const char *body = "{\"language\":\"python\",\"dataset\":\"demo\",\"code\":"
+			   "\"import os\\nwhile os.path.getsize('/data/zz-grow.csv') < 6:\\n"
+			   "    pass\\nprint(open('/data/zz-grow.csv').read().split()[-1])\"}";
+	struct bg_run b = { .body = body };
+	char path[700];
+	pthread_t t;
+	long long entries;
+	FILE *f;
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/demo/zz-grow.csv", srv.data);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("x\n1\n", f);
+	assert_int_equal(fclose(f), 0);
+	/* Past the file system's clock tick, so the data has settled; then a
+	 * first answer of the new data drops those of the old. */
+	usleep(30 * 1000);
+	analyze_as(alice, "{\"language\":\"sql\",\"dataset\":\"demo\",\"code\":\"SELECT 'grow'\"}",
+		   &b.r);
+	hl_reply_free(&b.r);
+	entries = metric("ledgerbox_cache_entries");
+	assert_int_equal(pthread_create(&t, NULL, bg_analyze, &b), 0);
+	while (metric("ledgerbox_runs_active") == 0)
+		usleep(5 * 1000);
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fputs("2\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(b.r.status, 200);
+	assert_string_equal(hl_str(b.r.json, "output"), "2\n");
+	hl_reply_free(&b.r);
+	if (metric("ledgerbox_cache_entries") > entries)
+		fail_msg("an answer read from data that changed during its run was cached");
+	assert_int_equal(unlink(path), 0);
+}
+
 static void metrics_and_clearing(void **state)
 {
 	const char *body = "{\"language\":\"sql\",\"dataset\":\"demo\",\"code\":\"SELECT 12345\"}";
@@ -390,6 +466,7 @@ int main(void)
 		cmocka_unit_test(near_misses_go_to_the_model),
 		cmocka_unit_test(quoted_literal_case_is_a_different_question),
 		cmocka_unit_test(changed_dataset_is_never_served),
+		cmocka_unit_test(data_changed_during_a_run_is_not_cached),
 		cmocka_unit_test(metrics_and_clearing),
 		cmocka_unit_test(hits_are_never_charged_even_after_a_restart),
 	};

@@ -79,6 +79,29 @@ static void stdin_is_empty_and_exit_code_is_kept(void **state)
 	sandbox_result_release(&res);
 }
 
+/* A run's local time is the caller's zone (the server's is the business's),
+ * not the machine's: its date.today() turns when the prompt's date does. */
+static void run_keeps_the_callers_zone(void **state)
+{
+	const char *before = getenv("TZ");
+	char *saved = before ? strdup(before) : NULL;
+	struct sandbox_request req;
+	struct sandbox_result res;
+	(void)state;
+
+	assert_int_equal(setenv("TZ", "Pacific/Kiritimati", 1), 0);
+	python_request(&req, "import time\nprint(time.strftime('%z'))\n");
+	assert_int_equal(sandbox_run(&req, &res), 0);
+	assert_int_equal(res.status, SANDBOX_OK);
+	assert_string_equal(res.stdout_data, "+1400\n");
+	sandbox_result_release(&res);
+	if (saved)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	free(saved);
+}
+
 static void bad_limits_are_refused_by_name(void **state)
 {
 	struct sandbox_request req;
@@ -241,6 +264,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(run_leaves_nothing_behind),
 		cmocka_unit_test(stdin_is_empty_and_exit_code_is_kept),
+		cmocka_unit_test(run_keeps_the_callers_zone),
 		cmocka_unit_test(bad_limits_are_refused_by_name),
 		cmocka_unit_test(sql_needs_a_dataset),
 		cmocka_unit_test(missing_dataset_is_named),
