@@ -1,0 +1,303 @@
+/*
+ * Templates on a small ledger built for the cases the demo data never
+ * has: amounts with half a cent (a budget of 10.125), unit costs with more
+ * than two decimals (0.125 a cup), a category whose stock is zero at both
+ * ends of the year, and shares that end exactly in 5 (49 of 400 is 12.25 %).
+ *
+ * Each figure is checked against the ledger by hand, and the Python
+ * version, run in a real sandbox, must give the SQL table exactly: one
+ * rounding rule (half away from zero) in both languages.
+ */
+#include <math.h>
+
+#include "testlib.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "templates/templates.h"
+
+static char *dir;  /* the dataset folder */
+static sqlite3 *db; /* its ledger.sqlite */
+
+static const char rows[] =
+	"INSERT INTO accounts VALUES"
+	" (1000,'Cash','asset','current_asset','debit'),"
+	" (1200,'Inventory','asset','current_asset','debit'),"
+	" (2000,'Accounts Payable','liability','current_liability','credit'),"
+	" (4000,'Sales','revenue','operating_revenue','credit'),"
+	" (5000,'Cost of Goods Sold','expense','cost_of_sales','debit'),"
+	" (6100,'Rent','expense','occupancy','debit'),"
+	" (6600,'Insurance','expense','general_and_admin','debit');"
+	"INSERT INTO vendors VALUES (1,'Mill','inventory','Town','US',30,'2024-01-01');"
+	"INSERT INTO customers VALUES (1,'Alpha','retail','Town','US',30,1000,'2024-01-01'),"
+	" (2,'Beta','retail','Town','US',30,1000,'2024-01-01');"
+	"INSERT INTO products VALUES (1,'P1','Cup','paper',0.125,0.2,1),"
+	" (2,'P2','Lid','lids',1.0,2.0,1);"
+	"INSERT INTO invoices VALUES (1,'INV-1',1,'2025-03-01','2025-04-30',NULL,49.0,'open'),"
+	" (2,'INV-2',2,'2025-03-01','2025-03-15',NULL,351.0,'open');"
+	/* 1000 cups at 0.125 are 125.00, 400 sold are 50.00. The lids are all
+	 * sold within the year: zero stock at both ends. */
+	"INSERT INTO inventory_movements VALUES (1,1,'2025-01-10','purchase',1000,0.125,'B-1'),"
+	" (2,1,'2025-06-10','sale',-400,0.125,'INV-1'),"
+	" (3,2,'2025-02-01','purchase',10,1.0,'B-2'),"
+	" (4,2,'2025-02-15','sale',-10,1.0,'INV-2');"
+	"INSERT INTO budgets VALUES (6100,'2025-01',400.0),(6600,'2025-01',10.125);"
+	"INSERT INTO gl_entries (journal_id, entry_date, account_id, description, debit, credit,"
+	" source, reference) VALUES"
+	" (1,'2025-01-10',1200,'cups',125.0,0,'bill','B-1'),(1,'2025-01-10',2000,'cups',0,125.0,'bill','B-1'),"
+	" (2,'2025-02-01',1200,'lids',10.0,0,'bill','B-2'),(2,'2025-02-01',2000,'lids',0,10.0,'bill','B-2'),"
+	" (3,'2025-02-15',5000,'lids',10.0,0,'invoice','INV-2'),(3,'2025-02-15',1200,'lids',0,10.0,'invoice','INV-2'),"
+	" (4,'2025-06-10',5000,'cups',50.0,0,'invoice','INV-1'),(4,'2025-06-10',1200,'cups',0,50.0,'invoice','INV-1'),"
+	" (5,'2025-03-01',1000,'sale',49.0,0,'invoice','INV-1'),(5,'2025-03-01',4000,'sale',0,49.0,'invoice','INV-1'),"
+	" (6,'2025-03-01',1000,'sale',351.0,0,'invoice','INV-2'),(6,'2025-03-01',4000,'sale',0,351.0,'invoice','INV-2'),"
+	" (7,'2025-01-05',6100,'rent',449.0,0,'bank',NULL),(7,'2025-01-05',1000,'rent',0,449.0,'bank',NULL),"
+	" (8,'2025-01-06',6600,'cover',10.13,0,'bank',NULL),(8,'2025-01-06',1000,'cover',0,10.13,'bank',NULL),"
+	" (9,'2025-03-20',6100,'rent',351.0,0,'bank',NULL),(9,'2025-03-20',1000,'rent',0,351.0,'bank',NULL);";
+
+/* The demo's tables, empty, then the rows above. */
+static int make_ledger(void **state)
+{
+	sqlite3 *demo;
+	sqlite3_stmt *st;
+	char *path;
+	(void)state;
+
+	if (asprintf(&dir, "%s/rounding", tl_tmp()) < 0 || mkdir(dir, 0755) != 0)
+		return -1;
+	if (asprintf(&path, "%s/ledger.sqlite", tl_demo()) < 0)
+		return -1;
+	if (sqlite3_open_v2(path, &demo, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -1;
+	free(path);
+	if (asprintf(&path, "%s/ledger.sqlite", dir) < 0 || sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	free(path);
+	if (sqlite3_prepare_v2(demo,
+			       "SELECT sql FROM sqlite_master WHERE type = 'table'"
+			       " AND name NOT LIKE 'sqlite_%'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (sqlite3_exec(db, (const char *)sqlite3_column_text(st, 0), NULL, NULL, NULL))
+			return -1;
+	sqlite3_finalize(st);
+	sqlite3_close(demo);
+	return sqlite3_exec(db, rows, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static int close_ledger(void **state)
+{
+	(void)state;
+	sqlite3_close(db);
+	free(dir);
+	return 0;
+}
+
+static char *build(const char *id, const char *params_json, const char *language)
+{
+	json_t *params = json_loads(params_json, 0, NULL);
+	const char *field = NULL;
+	char err[512] = "", *code = NULL;
+
+	assert_non_null(params);
+	if (template_build(id, params, language, "ledger.sqlite", &code, err, sizeof(err), &field))
+		fail_msg("%s %s: %s", id, params_json, err);
+	json_decref(params);
+	return code;
+}
+
+/* The SQL's table as JSON rows: numbers as reals, NULL as null. */
+static json_t *sql_rows(const char *id, const char *params_json)
+{
+	char *sql = build(id, params_json, "sql");
+	json_t *table = json_array();
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", id, sqlite3_errmsg(db));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		json_t *row = json_array();
+
+		for (int c = 0; c < sqlite3_column_count(st); c++) {
+			int type = sqlite3_column_type(st, c);
+
+			json_array_append_new(
+				row, type == SQLITE_NULL ? json_null()
+				     : type == SQLITE_TEXT
+					     ? json_string((const char *)sqlite3_column_text(st, c))
+					     : json_real(sqlite3_column_double(st, c)));
+		}
+		json_array_append_new(table, row);
+	}
+	sqlite3_finalize(st);
+	free(sql);
+	return table;
+}
+
+static json_t *python_rows(const char *id, const char *params_json)
+{
+	char *code = build(id, params_json, "python");
+	char *argv[] = { (char *)tl_bin(), "exec", "--lang", "python", "--data", dir, "-", NULL };
+	struct tl_output o;
+	json_t *out, *table;
+
+	tl_run(argv, code, &o);
+	out = json_loads(o.out, 0, NULL);
+	if (!out || strcmp(json_string_value(json_object_get(out, "status")), "ok") != 0)
+		fail_msg("%s %s: %s\n%s", id, params_json, o.out, o.err);
+	table = json_incref(json_object_get(json_object_get(out, "table"), "rows"));
+	json_decref(out);
+	tl_output_free(&o);
+	free(code);
+	return table;
+}
+
+static double number(const json_t *v)
+{
+	assert_true(json_is_number(v));
+	return json_number_value(v);
+}
+
+/* Same rows, same texts, numbers equal (to a billionth, the JSON's
+ * printing), NULL where NULL. */
+static void assert_same_rows(const char *id, const json_t *sql, const json_t *py)
+{
+	assert_int_equal(json_array_size(sql), json_array_size(py));
+	for (size_t r = 0; r < json_array_size(sql); r++) {
+		const json_t *a = json_array_get(sql, r), *b = json_array_get(py, r);
+
+		assert_int_equal(json_array_size(a), json_array_size(b));
+		for (size_t c = 0; c < json_array_size(a); c++) {
+			const json_t *x = json_array_get(a, c), *y = json_array_get(b, c);
+
+			if (json_is_string(x))
+				assert_string_equal(json_string_value(x), json_string_value(y));
+			else if (json_is_null(x) || json_is_null(y))
+				assert_true(json_is_null(x) && json_is_null(y));
+			else if (fabs(number(x) - number(y)) > 1e-9)
+				fail_msg("%s row %zu column %zu: SQL %.10g, Python %.10g", id, r, c,
+					 number(x), number(y));
+		}
+	}
+}
+
+static const json_t *at(const json_t *rows_json, size_t row, size_t column)
+{
+	return json_array_get(json_array_get(rows_json, row), column);
+}
+
+static double ledger_number(const char *sql)
+{
+	sqlite3_stmt *st;
+	double v;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_double(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* A budget of 10.125 is 10.13 to the cent in both languages, so 10.13
+ * spent is on budget; 49 over 400 is 12.25 %, shown as 12.3. */
+static void half_a_cent_and_a_five_round_away_from_zero(void **state)
+{
+	json_t *sql = sql_rows("budget_vs_actual", "{\"through_month\": 1}");
+	json_t *py = python_rows("budget_vs_actual", "{\"through_month\": 1}");
+	(void)state;
+
+	assert_same_rows("budget_vs_actual", sql, py);
+	assert_int_equal(json_array_size(sql), 2);
+	/* account_id, account, type, budget, actual, variance, variance_pct, assessment */
+	assert_true(number(at(sql, 0, 6)) == 12.3);
+	assert_true(number(at(sql, 1, 3)) == 10.13);
+	assert_string_equal(json_string_value(at(sql, 1, 7)), "on budget");
+	json_decref(sql);
+	json_decref(py);
+
+	sql = sql_rows("top_customers", "{}");
+	py = python_rows("top_customers", "{}");
+	assert_same_rows("top_customers", sql, py);
+	/* rank 2 is Alpha, 49 of 400 */
+	assert_true(number(at(sql, 1, 1)) == 1);
+	assert_true(number(at(sql, 1, 9)) == 12.3);
+	assert_true(number(at(sql, 0, 9)) == 87.8);
+	json_decref(sql);
+	json_decref(py);
+
+	sql = sql_rows("ar_aging", "{\"as_of\": \"2025-04-01\"}");
+	py = python_rows("ar_aging", "{\"as_of\": \"2025-04-01\"}");
+	assert_same_rows("ar_aging", sql, py);
+	assert_true(number(at(sql, 0, 3)) == 12.3); /* current: INV-1 */
+	json_decref(sql);
+	json_decref(py);
+}
+
+/* 400 cups at 0.125 cost 50.00, not 400 times a rounded 0.13 or 0.12: the
+ * goods cost is the P&L's, the stock is the Inventory account's, and no
+ * made-up "freight" fills a gap. The lids' stock is zero at both ends, so
+ * their turnover has no value (not a division by zero). */
+static void unit_costs_with_more_decimals_value_stock_exactly(void **state)
+{
+	static const char *const params[] = { "{}", "{\"average\": \"monthly\"}" };
+	(void)state;
+
+	for (size_t k = 0; k < 2; k++) {
+		json_t *sql = sql_rows("inventory_turnover", params[k]);
+		json_t *py = python_rows("inventory_turnover", params[k]);
+
+		assert_same_rows("inventory_turnover", sql, py);
+		assert_int_equal(json_array_size(sql), 3);
+		/* category, goods_cost, freight_and_other, cost_of_sales, opening,
+		 * closing, avg_inventory, turnover, days_on_hand; lids, paper, total */
+		assert_string_equal(json_string_value(at(sql, 1, 0)), "paper");
+		assert_true(number(at(sql, 1, 1)) == 50.0);
+		assert_true(number(at(sql, 1, 2)) == 0.0);
+		assert_true(number(at(sql, 1, 5)) == 75.0);
+		assert_true(number(at(sql, 2, 5)) ==
+			    ledger_number("SELECT sum(debit - credit) FROM gl_entries"
+					  " WHERE account_id = 1200"));
+		assert_true(number(at(sql, 2, 3)) ==
+			    ledger_number("SELECT sum(debit - credit) FROM gl_entries"
+					  " WHERE account_id = 5000"));
+		assert_true(number(at(sql, 2, 2)) == 0.0);
+		if (k == 0) {
+			assert_true(json_is_null(at(sql, 0, 7)));
+			/* paper: (0 + 75) / 2 = 37.50; 50 / 37.5 = 1.33; 365 * 37.5 / 50 = 273.75 */
+			assert_true(number(at(sql, 1, 6)) == 37.5);
+			assert_true(number(at(sql, 1, 7)) == 1.33);
+			assert_true(number(at(sql, 1, 8)) == 273.8);
+		}
+		json_decref(sql);
+		json_decref(py);
+	}
+}
+
+/* A margin that ends in 5: March's net income is 49 of 400 revenue. */
+static void margins_agree_in_both_languages(void **state)
+{
+	json_t *sql = sql_rows("pnl_by_month", "{}");
+	json_t *py = python_rows("pnl_by_month", "{}");
+	(void)state;
+
+	assert_same_rows("pnl_by_month", sql, py);
+	/* month, revenue, cost_of_sales, gross_profit, gross_margin_pct,
+	 * operating_expenses, net_income, net_margin_pct */
+	assert_string_equal(json_string_value(at(sql, 2, 0)), "2025-03");
+	assert_true(number(at(sql, 2, 6)) == 49.0);
+	assert_true(number(at(sql, 2, 7)) == 12.3);
+	json_decref(sql);
+	json_decref(py);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(half_a_cent_and_a_five_round_away_from_zero),
+		cmocka_unit_test(unit_costs_with_more_decimals_value_stock_exactly),
+		cmocka_unit_test(margins_agree_in_both_languages),
+	};
+
+	return cmocka_run_group_tests_name("template_rounding", tests, make_ledger, close_ledger);
+}
