@@ -4,9 +4,10 @@
  * year the books do not cover) gives an empty table, which on its own
  * reads like "zero". Each template lists its filters (tpl_filter): a probe
  * that says whether the value matches anything, and a query for the values
- * that do exist. The first filter whose probe finds nothing makes the
+ * that do exist. Every filter whose probe finds nothing is named in the
  * notice: "no rows for segment 'Retail'; segments in the data (matched
- * exactly, case included): education, healthcare, ...".
+ * exactly, case included): education, healthcare, ...". When every value
+ * matches on its own but not together, the notice says that instead.
  *
  * Probes and value lists are SELECTs after the same checked `params` CTE
  * the template's own SQL gets, so client values reach them only as the
@@ -27,6 +28,8 @@
 /* A notice names at most this many values, then says how many more. */
 #define VALUES_SHOWN 20
 #define QUERY_MAX_BYTES (16 * 1024)
+/* A template's whole SQL with its parameters. */
+#define TEMPLATE_QUERY_MAX_BYTES (64 * 1024)
 
 /* The params CTE, a filler CTE (the params block ends with a comma), then
  * the filter's SELECT. */
@@ -62,7 +65,8 @@ static int probe(sqlite3 *db, const struct tpl_value *values, size_t n,
 		const unsigned char *s = sqlite3_column_text(st, 1);
 
 		*ret_matched = sqlite3_column_int64(st, 0) != 0;
-		snprintf(subject, subject_len, "%s", s ? (const char *)s : "the value given");
+		/* NULL: the parameter was not given, so it filters nothing. */
+		snprintf(subject, subject_len, "%s", s ? (const char *)s : "");
 	} else {
 		r = -EIO;
 	}
@@ -100,42 +104,113 @@ static int put_values(sqlite3 *db, const struct tpl_value *values, size_t n,
 	return r;
 }
 
-static int explain(sqlite3 *db, size_t i, const struct tpl_value *values, char *notice,
-		   size_t notice_len)
+/* "no rows for SUBJECT; INTRO: value, value, ..." for a filter whose value
+ * matches nothing, after ". Also " when another came first. */
+static int put_unmatched(sqlite3 *db, const struct tpl_value *values, size_t n,
+			 const struct tpl_filter *f, const char *subject, bool first, struct buf *b)
+{
+	int r = tpl_puts(b, first ? "no rows for " : ". Also no rows for ");
+
+	if (r == 0)
+		r = tpl_puts(b, *subject ? subject : "the value given");
+	if (r == 0)
+		r = tpl_puts(b, "; ");
+	if (r == 0)
+		r = tpl_puts(b, f->intro);
+	if (r == 0)
+		r = tpl_puts(b, ": ");
+	return r < 0 ? r : put_values(db, values, n, f, b);
+}
+
+/* *ret_rows: whether the template's own SQL gives a row on this file, so a
+ * notice never says "nothing matches" of a table that has rows. */
+static int has_rows(sqlite3 *db, size_t i, const struct tpl_value *values, bool *ret_rows)
+{
+	sqlite3_stmt *st = NULL;
+	struct buf b;
+	int r, rc;
+
+	buf_init(&b, TEMPLATE_QUERY_MAX_BYTES);
+	r = tpl_render_sql_params(&b, values, tpl_infos[i].n_params);
+	if (r == 0)
+		r = tpl_puts(&b, tpl_codes[i]->sql);
+	if (r == 0 && sqlite3_prepare_v2(db, b.data, -1, &st, NULL) != SQLITE_OK)
+		r = -EIO;
+	if (r == 0) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			*ret_rows = rc == SQLITE_ROW;
+		else
+			r = -EIO;
+	}
+	sqlite3_finalize(st);
+	buf_release(&b);
+	return r;
+}
+
+/* Every filter whose value matches nothing is named, so one answer says all
+ * that needs changing. When each value matches on its own (a segment whose
+ * customers bought nothing that year) the table is empty all the same, and
+ * the notice says so rather than leave it unexplained. */
+static int put_notice(sqlite3 *db, size_t i, const struct tpl_value *values, struct buf *b)
 {
 	const struct tpl_code *code = tpl_codes[i];
-	size_t n = tpl_infos[i].n_params;
+	size_t n = tpl_infos[i].n_params, unmatched = 0, together = 0;
+	char subjects[TPL_MAX_PARAMS][160];
+	bool rows = true;
+	int r = 0;
 
-	for (size_t k = 0; k < code->n_filters; k++) {
+	for (size_t k = 0; r == 0 && k < code->n_filters && together < TPL_MAX_PARAMS; k++) {
 		const struct tpl_filter *f = &code->filters[k];
 		char subject[160];
 		bool matched = true;
-		struct buf b;
-		int r = probe(db, values, n, f, &matched, subject, sizeof(subject));
 
-		if (r < 0)
-			return r;
-		if (matched)
+		r = probe(db, values, n, f, &matched, subject, sizeof(subject));
+		/* A probe that cannot run (a table this filter reads is missing)
+		 * tells nothing about this value; the others still can. */
+		if (r == -EIO) {
+			r = 0;
 			continue;
-		buf_init(&b, notice_len);
-		r = tpl_puts(&b, "no rows for ");
-		if (r == 0)
-			r = tpl_puts(&b, subject);
-		if (r == 0)
-			r = tpl_puts(&b, "; ");
-		if (r == 0)
-			r = tpl_puts(&b, f->intro);
-		if (r == 0)
-			r = tpl_puts(&b, ": ");
-		if (r == 0)
-			r = put_values(db, values, n, f, &b);
-		/* A list cut at the notice's length is still worth showing. */
-		if (r == 0 || r == -E2BIG)
-			snprintf(notice, notice_len, "%s", b.data);
-		buf_release(&b);
-		return r == 0 || r == -E2BIG ? 1 : r;
+		}
+		if (r == 0 && !matched)
+			r = put_unmatched(db, values, n, f, subject, unmatched++ == 0, b);
+		else if (r == 0 && *subject)
+			snprintf(subjects[together++], sizeof(subjects[0]), "%s", subject);
 	}
-	return 0;
+	if (r < 0 || unmatched > 0)
+		return r < 0 ? r : 1;
+	if (together < 2)
+		return 0;
+	r = has_rows(db, i, values, &rows);
+	if (r < 0 || rows)
+		return r;
+	r = tpl_puts(b, "no rows for ");
+	for (size_t k = 0; r == 0 && k < together; k++) {
+		r = tpl_puts(b, k == 0 ? "" : k + 1 == together ? " and " : ", ");
+		if (r == 0)
+			r = tpl_puts(b, subjects[k]);
+	}
+	if (r == 0)
+		r = tpl_puts(b, " together; each value matches data on its own, "
+				"but no data matches them all");
+	return r < 0 ? r : 1;
+}
+
+static int explain(sqlite3 *db, size_t i, const struct tpl_value *values, char *notice,
+		   size_t notice_len)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b, notice_len);
+	r = put_notice(db, i, values, &b);
+	/* A list cut at the notice's length is still worth showing. */
+	if (r == -E2BIG && b.len > 0)
+		r = 1;
+	if (r == 1)
+		snprintf(notice, notice_len, "%s", b.data);
+	buf_release(&b);
+	return r;
 }
 
 int template_explain_empty(const char *id, json_t *params, const char *sqlite_path,

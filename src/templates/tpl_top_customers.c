@@ -178,7 +178,7 @@ static const char python[] =
 static const struct tpl_filter filters[] = {
 	{ "SELECT p.segment IS NULL\n"
 	  "       OR EXISTS (SELECT 1 FROM customers c WHERE c.segment = p.segment),\n"
-	  "       printf('segment ''%s''', p.segment)\n"
+	  "       CASE WHEN p.segment IS NOT NULL THEN printf('segment ''%s''', p.segment) END\n"
 	  "FROM params p",
 	  "SELECT DISTINCT segment FROM customers ORDER BY 1",
 	  "segments in the data (matched exactly, case included)" },

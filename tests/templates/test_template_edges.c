@@ -2,11 +2,13 @@
  * Templates on a small ledger built for the cases the demo data never
  * has: amounts with half a cent (a budget of 10.125), unit costs with more
  * than two decimals (0.125 a cup), a category whose stock is zero at both
- * ends of the year, and shares that end exactly in 5 (49 of 400 is 12.25 %).
+ * ends of the year, shares that end exactly in 5 (49 of 400 is 12.25 %),
+ * and a segment whose only customer bought nothing.
  *
  * Each figure is checked against the ledger by hand, and the Python
  * version, run in a real sandbox, must give the SQL table exactly: one
- * rounding rule (half away from zero) in both languages.
+ * rounding rule (half away from zero) in both languages. An empty table
+ * whose filter values each match data, but not together, has a notice.
  */
 #include <math.h>
 
@@ -31,7 +33,8 @@ static const char rows[] =
 	" (6600,'Insurance','expense','general_and_admin','debit');"
 	"INSERT INTO vendors VALUES (1,'Mill','inventory','Town','US',30,'2024-01-01');"
 	"INSERT INTO customers VALUES (1,'Alpha','retail','Town','US',30,1000,'2024-01-01'),"
-	" (2,'Beta','retail','Town','US',30,1000,'2024-01-01');"
+	" (2,'Beta','retail','Town','US',30,1000,'2024-01-01'),"
+	" (3,'Gamma','office','Town','US',30,1000,'2024-01-01');"
 	"INSERT INTO products VALUES (1,'P1','Cup','paper',0.125,0.2,1),"
 	" (2,'P2','Lid','lids',1.0,2.0,1);"
 	"INSERT INTO invoices VALUES (1,'INV-1',1,'2025-03-01','2025-04-30',NULL,49.0,'open'),"
@@ -63,7 +66,7 @@ static int make_ledger(void **state)
 	char *path;
 	(void)state;
 
-	if (asprintf(&dir, "%s/rounding", tl_tmp()) < 0 || mkdir(dir, 0755) != 0)
+	if (asprintf(&dir, "%s/edges", tl_tmp()) < 0 || mkdir(dir, 0755) != 0)
 		return -1;
 	if (asprintf(&path, "%s/ledger.sqlite", tl_demo()) < 0)
 		return -1;
@@ -291,13 +294,46 @@ static void margins_agree_in_both_languages(void **state)
 	json_decref(py);
 }
 
+static void explain(const char *id, const char *params_json, char *notice, size_t len)
+{
+	json_t *params = json_loads(params_json, 0, NULL);
+	char *path;
+
+	assert_true(asprintf(&path, "%s/ledger.sqlite", dir) > 0);
+	assert_int_equal(template_explain_empty(id, params, path, notice, len), 1);
+	json_decref(params);
+	free(path);
+}
+
+/* The office segment exists, and 2025 has invoices, but no office customer
+ * was invoiced in 2025: the empty table says so. Two values that match
+ * nothing are both named. */
+static void values_that_match_only_apart_are_explained(void **state)
+{
+	char notice[1024];
+	json_t *sql = sql_rows("top_customers", "{\"segment\": \"office\"}");
+	(void)state;
+
+	assert_int_equal(json_array_size(sql), 0);
+	json_decref(sql);
+	explain("top_customers", "{\"segment\": \"office\"}", notice, sizeof(notice));
+	assert_string_equal(notice, "no rows for segment 'office' and year 2025 together; each value "
+				    "matches data on its own, but no data matches them all");
+	explain("top_customers", "{\"segment\": \"Office\", \"year\": 2030}", notice,
+		sizeof(notice));
+	assert_string_equal(notice, "no rows for segment 'Office'; segments in the data (matched "
+				    "exactly, case included): office, retail. Also no rows for year "
+				    "2030; years with invoices in the data: 2025");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(half_a_cent_and_a_five_round_away_from_zero),
 		cmocka_unit_test(unit_costs_with_more_decimals_value_stock_exactly),
 		cmocka_unit_test(margins_agree_in_both_languages),
+		cmocka_unit_test(values_that_match_only_apart_are_explained),
 	};
 
-	return cmocka_run_group_tests_name("template_rounding", tests, make_ledger, close_ledger);
+	return cmocka_run_group_tests_name("template_edges", tests, make_ledger, close_ledger);
 }
