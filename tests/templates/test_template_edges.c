@@ -3,7 +3,8 @@
  * has: amounts with half a cent (a budget of 10.125), unit costs with more
  * than two decimals (0.125 a cup), a category whose stock is zero at both
  * ends of the year, shares that end exactly in 5 (49 of 400 is 12.25 %),
- * and a segment whose only customer bought nothing.
+ * a segment whose only customer bought nothing, a van bought on a bill
+ * whose category is not "equipment" and an old truck sold at a gain.
  *
  * Each figure is checked against the ledger by hand, and the Python
  * version, run in a real sandbox, must give the SQL table exactly: one
@@ -26,11 +27,14 @@ static const char rows[] =
 	"INSERT INTO accounts VALUES"
 	" (1000,'Cash','asset','current_asset','debit'),"
 	" (1200,'Inventory','asset','current_asset','debit'),"
+	" (1500,'Equipment and Vehicles','asset','fixed_asset','debit'),"
+	" (1510,'Accumulated Depreciation','asset','contra_asset','credit'),"
 	" (2000,'Accounts Payable','liability','current_liability','credit'),"
 	" (4000,'Sales','revenue','operating_revenue','credit'),"
 	" (5000,'Cost of Goods Sold','expense','cost_of_sales','debit'),"
 	" (6100,'Rent','expense','occupancy','debit'),"
-	" (6600,'Insurance','expense','general_and_admin','debit');"
+	" (6600,'Insurance','expense','general_and_admin','debit'),"
+	" (7900,'Gain on Disposal','revenue','other_income','credit');"
 	"INSERT INTO vendors VALUES (1,'Mill','inventory','Town','US',30,'2024-01-01');"
 	"INSERT INTO customers VALUES (1,'Alpha','retail','Town','US',30,1000,'2024-01-01'),"
 	" (2,'Beta','retail','Town','US',30,1000,'2024-01-01'),"
@@ -45,6 +49,8 @@ static const char rows[] =
 	" (2,1,'2025-06-10','sale',-400,0.125,'INV-1'),"
 	" (3,2,'2025-02-01','purchase',10,1.0,'B-2'),"
 	" (4,2,'2025-02-15','sale',-10,1.0,'INV-2');"
+	"INSERT INTO bills VALUES (1,'BILL-9',1,'2025-08-01','2025-08-31','2025-08-20',20000.0,"
+	" 'vehicles','paid');"
 	"INSERT INTO budgets VALUES (6100,'2025-01',400.0),(6600,'2025-01',10.125);"
 	"INSERT INTO gl_entries (journal_id, entry_date, account_id, description, debit, credit,"
 	" source, reference) VALUES"
@@ -56,7 +62,17 @@ static const char rows[] =
 	" (6,'2025-03-01',1000,'sale',351.0,0,'invoice','INV-2'),(6,'2025-03-01',4000,'sale',0,351.0,'invoice','INV-2'),"
 	" (7,'2025-01-05',6100,'rent',449.0,0,'bank',NULL),(7,'2025-01-05',1000,'rent',0,449.0,'bank',NULL),"
 	" (8,'2025-01-06',6600,'cover',10.13,0,'bank',NULL),(8,'2025-01-06',1000,'cover',0,10.13,'bank',NULL),"
-	" (9,'2025-03-20',6100,'rent',351.0,0,'bank',NULL),(9,'2025-03-20',1000,'rent',0,351.0,'bank',NULL);";
+	" (9,'2025-03-20',6100,'rent',351.0,0,'bank',NULL),(9,'2025-03-20',1000,'rent',0,351.0,'bank',NULL),"
+	/* A van bought on a bill of category 'vehicles', paid in August; an old
+	 * truck (cost 12000, depreciated 5000) sold for 10000 in September. */
+	" (10,'2025-08-01',1500,'van',20000.0,0,'bill','BILL-9'),"
+	" (10,'2025-08-01',2000,'van',0,20000.0,'bill','BILL-9'),"
+	" (11,'2025-08-20',2000,'van',20000.0,0,'bill_payment','BILL-9'),"
+	" (11,'2025-08-20',1000,'van',0,20000.0,'bill_payment','BILL-9'),"
+	" (12,'2025-09-05',1000,'truck sold',10000.0,0,'adjustment',NULL),"
+	" (12,'2025-09-05',1510,'truck sold',5000.0,0,'adjustment',NULL),"
+	" (12,'2025-09-05',1500,'truck sold',0,12000.0,'adjustment',NULL),"
+	" (12,'2025-09-05',7900,'truck sold',0,3000.0,'adjustment',NULL);";
 
 /* The demo's tables, empty, then the rows above. */
 static int make_ledger(void **state)
@@ -294,6 +310,48 @@ static void margins_agree_in_both_languages(void **state)
 	json_decref(py);
 }
 
+static size_t row_of_month(const json_t *table, const char *month)
+{
+	for (size_t r = 0; r < json_array_size(table); r++)
+		if (strcmp(json_string_value(at(table, r, 0)), month) == 0)
+			return r;
+	fail_msg("no row for %s", month);
+	return 0;
+}
+
+/* Capital spending is what the ledger books to a fixed asset: the van's
+ * bill is investing whatever its category is called, and the truck's sale
+ * is investing as a whole (10000 in, not 12000 in and 2000 out of
+ * operating). Every row still adds up, and closes at the cash account. */
+static void capital_flows_come_from_fixed_asset_accounts(void **state)
+{
+	const char *params = "{\"start_date\": \"2025-01-01\", \"end_date\": \"2025-12-31\"}";
+	json_t *sql = sql_rows("cash_flow_summary", params);
+	json_t *py = python_rows("cash_flow_summary", params);
+	size_t aug = row_of_month(sql, "2025-08"), sep = row_of_month(sql, "2025-09");
+	(void)state;
+
+	assert_same_rows("cash_flow_summary", sql, py);
+	/* month, opening_cash, customers, vendors, payroll, other_operating,
+	 * operating, investing, loan, owner, financing, net_change, closing_cash */
+	assert_true(number(at(sql, aug, 7)) == -20000.0);
+	assert_true(number(at(sql, aug, 3)) == 0.0);
+	assert_true(number(at(sql, sep, 7)) == 10000.0);
+	assert_true(number(at(sql, sep, 6)) == 0.0);
+	for (size_t r = 0; r < json_array_size(sql); r++) {
+		double operating = number(at(sql, r, 6)), investing = number(at(sql, r, 7));
+		double financing = number(at(sql, r, 10)), net = number(at(sql, r, 11));
+
+		assert_true(fabs(operating + investing + financing - net) < 0.005);
+		assert_true(fabs(number(at(sql, r, 1)) + net - number(at(sql, r, 12))) < 0.005);
+	}
+	assert_true(number(at(sql, json_array_size(sql) - 1, 12)) ==
+		    ledger_number("SELECT round(sum(debit - credit), 2) FROM gl_entries"
+				  " WHERE account_id = 1000"));
+	json_decref(sql);
+	json_decref(py);
+}
+
 static void explain(const char *id, const char *params_json, char *notice, size_t len)
 {
 	json_t *params = json_loads(params_json, 0, NULL);
@@ -333,6 +391,7 @@ int main(void)
 		cmocka_unit_test(unit_costs_with_more_decimals_value_stock_exactly),
 		cmocka_unit_test(margins_agree_in_both_languages),
 		cmocka_unit_test(values_that_match_only_apart_are_explained),
+		cmocka_unit_test(capital_flows_come_from_fixed_asset_accounts),
 	};
 
 	return cmocka_run_group_tests_name("template_edges", tests, make_ledger, close_ledger);
