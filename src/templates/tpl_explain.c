@@ -22,6 +22,7 @@
 
 #include "templates/internal.h"
 #include "util/buf.h"
+#include "util/utf8.h"
 
 #include "util/banned.h"
 
@@ -74,6 +75,91 @@ static int probe(sqlite3 *db, const struct tpl_value *values, size_t n,
 	return r;
 }
 
+/* Characters a reader cannot see or tell from a plain space: controls,
+ * no-break and other odd spaces, zero-width characters, direction marks,
+ * variation selectors, the byte order mark and tags. */
+static const struct {
+	unsigned long first, last;
+} invisible[] = {
+	{ 0x00, 0x1f },       { 0x7f, 0xa0 },       { 0xad, 0xad },       { 0x34f, 0x34f },
+	{ 0x61c, 0x61c },     { 0x115f, 0x1160 },   { 0x17b4, 0x17b5 },   { 0x180b, 0x180e },
+	{ 0x2000, 0x200f },   { 0x2028, 0x202f },   { 0x205f, 0x206f },   { 0x3000, 0x3000 },
+	{ 0x3164, 0x3164 },   { 0xfe00, 0xfe0f },   { 0xfeff, 0xfeff },   { 0xffa0, 0xffa0 },
+	{ 0xfff0, 0xfffb },   { 0xe0000, 0xe0fff },
+};
+
+static bool is_invisible(unsigned long cp)
+{
+	for (size_t k = 0; k < sizeof(invisible) / sizeof(invisible[0]); k++)
+		if (cp >= invisible[k].first && cp <= invisible[k].last)
+			return true;
+	return false;
+}
+
+/* The length of the UTF-8 sequence at p and its code point, or 0 when it
+ * is ill-formed (data values are not checked; a NUL ends any sequence). */
+static size_t decode(const unsigned char *p, unsigned long *ret_cp)
+{
+	size_t more = p[0] < 0x80 ? 0 : p[0] >= 0xc2 && p[0] <= 0xdf ? 1
+				 : p[0] >= 0xe0 && p[0] <= 0xef		   ? 2
+				 : p[0] >= 0xf0 && p[0] <= 0xf4		   ? 3
+									   : 4;
+	unsigned long cp;
+
+	if (more == 4)
+		return 0;
+	cp = more == 0 ? p[0] : p[0] & (0x3fu >> more);
+	for (size_t k = 1; k <= more; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[k] & 0x3fu);
+	}
+	*ret_cp = cp;
+	return more + 1;
+}
+
+/* Appends text so that two different values never look the same: each
+ * invisible character as <U+XXXX>, each ill-formed byte as <0xXX>. Found:
+ * "retail" followed by a zero-width space read as "retail" in the notice,
+ * next to the "retail" it did not match. */
+static int put_visible(struct buf *b, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	int r = 0;
+
+	while (r == 0 && *p) {
+		unsigned long cp = 0;
+		size_t len = decode(p, &cp);
+		char shown[16];
+
+		if (len == 0 || is_invisible(cp)) {
+			snprintf(shown, sizeof(shown), len == 0 ? "<0x%02lX>" : "<U+%04lX>",
+				 len == 0 ? (unsigned long)p[0] : cp);
+			r = tpl_puts(b, shown);
+			p += len == 0 ? 1 : len;
+			continue;
+		}
+		r = buf_append(b, p, len);
+		if (r == 0 && b->truncated)
+			r = -E2BIG;
+		p += len;
+	}
+	return r;
+}
+
+/* A listed value with a space at either end is shown in quotes, so the
+ * space can be seen. */
+static int put_value(struct buf *b, const char *v)
+{
+	size_t n = strlen(v);
+	bool quote = n > 0 && (v[0] == ' ' || v[n - 1] == ' ');
+	int r = quote ? tpl_puts(b, "'") : 0;
+
+	if (r == 0)
+		r = put_visible(b, v);
+	return r == 0 && quote ? tpl_puts(b, "'") : r;
+}
+
 static int put_values(sqlite3 *db, const struct tpl_value *values, size_t n,
 		      const struct tpl_filter *f, struct buf *b)
 {
@@ -88,7 +174,7 @@ static int put_values(sqlite3 *db, const struct tpl_value *values, size_t n,
 			continue;
 		r = tpl_puts(b, count > 1 ? ", " : "");
 		if (r == 0)
-			r = tpl_puts(b, v ? (const char *)v : "(empty)");
+			r = v ? put_value(b, (const char *)v) : tpl_puts(b, "(empty)");
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = -EIO;
@@ -112,7 +198,7 @@ static int put_unmatched(sqlite3 *db, const struct tpl_value *values, size_t n,
 	int r = tpl_puts(b, first ? "no rows for " : ". Also no rows for ");
 
 	if (r == 0)
-		r = tpl_puts(b, *subject ? subject : "the value given");
+		r = *subject ? put_visible(b, subject) : tpl_puts(b, "the value given");
 	if (r == 0)
 		r = tpl_puts(b, "; ");
 	if (r == 0)
@@ -188,7 +274,7 @@ static int put_notice(sqlite3 *db, size_t i, const struct tpl_value *values, str
 	for (size_t k = 0; r == 0 && k < together; k++) {
 		r = tpl_puts(b, k == 0 ? "" : k + 1 == together ? " and " : ", ");
 		if (r == 0)
-			r = tpl_puts(b, subjects[k]);
+			r = put_visible(b, subjects[k]);
 	}
 	if (r == 0)
 		r = tpl_puts(b, " together; each value matches data on its own, "
@@ -207,8 +293,9 @@ static int explain(sqlite3 *db, size_t i, const struct tpl_value *values, char *
 	/* A list cut at the notice's length is still worth showing. */
 	if (r == -E2BIG && b.len > 0)
 		r = 1;
+	/* Cut whole characters only: the notice goes into JSON. */
 	if (r == 1)
-		snprintf(notice, notice_len, "%s", b.data);
+		snprintf(notice, notice_len, "%.*s", (int)utf8_cut(b.data, notice_len - 1), b.data);
 	buf_release(&b);
 	return r;
 }
