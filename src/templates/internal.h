@@ -41,7 +41,8 @@ struct tpl_filter {
 struct tpl_code {
 	const struct tpl_need *needs;
 	size_t n_needs;
-	/* In order: the first whose probe finds nothing explains an empty table. */
+	/* In order: each whose probe finds nothing is named when the table is
+	 * empty. A probe's subject is NULL for a parameter not given. */
 	const struct tpl_filter *filters;
 	size_t n_filters;
 	/* SQL after "WITH params AS (...),": more CTEs, then the SELECT. */

@@ -95,8 +95,11 @@ int template_check_dataset(const char *id, const char *sqlite_path, char *err, s
  * Says why template `id` run with `params` gave an empty table, when a
  * filter value matches nothing in the dataset at sqlite_path (opened
  * read-only): notice gets "no rows for segment 'Retail'; segments in the
- * data (matched exactly, case included): education, ..., retail" and the
- * result is 1. 0: every filter value matches something (notice untouched).
+ * data (matched exactly, case included): education, ..., retail" (and ".
+ * Also no rows for year 2030; ..." for each other such value) and the
+ * result is 1. When two or more values each match on their own, the notice
+ * says no data matches them together, and the result is 1. 0: nothing to
+ * say (notice untouched).
  * -ENOENT: no such template; -EINVAL: bad params (as template_build says);
  * -EIO: the file cannot be opened or queried; -ENOMEM.
  */

@@ -45,9 +45,13 @@ static const char sql[] =
 	"SELECT bucket,\n"
 	"       invoices,\n"
 	"       cents / 100.0 AS amount,\n"
-	"       round(100.0 * cents / nullif((SELECT sum(cents) FROM aged), 0), 1)\n"
+	"       -- Per cent to one decimal, half away from zero, in whole numbers.\n"
+	"       CASE WHEN t.total <> 0 THEN\n"
+	"         (CASE WHEN ((1000 * cents) < 0) = (t.total < 0) THEN 1 ELSE -1 END)\n"
+	"         * ((2 * abs(1000 * cents) + abs(t.total))\n"
+	"           / (2 * abs(t.total))) / 10.0 END\n"
 	"         AS pct_of_total\n"
-	"FROM aged\n"
+	"FROM aged, (SELECT sum(cents) AS total FROM aged) t\n"
 	"-- Before the first invoice there is nothing to age: no rows, not zeros.\n"
 	"WHERE EXISTS (SELECT 1 FROM invoices i, params p WHERE i.issue_date <= p.as_of)\n"
 	"ORDER BY position;\n";
@@ -55,6 +59,7 @@ static const char sql[] =
 static const char py_imports[] =
 	"import sqlite3\n"
 	"\n"
+	"import numpy as np\n"
 	"import pandas as pd\n";
 
 static const char python[] =
@@ -86,7 +91,7 @@ static const char python[] =
 	"    \"bucket\": BUCKETS,\n"
 	"    \"invoices\": aged[\"count\"].to_numpy(dtype=\"int64\"),\n"
 	"    \"amount\": amount / 100,\n"
-	"    \"pct_of_total\": (100 * amount / total).round(1) if total else [None] * len(BUCKETS),\n"
+	"    \"pct_of_total\": ratio(100 * amount, total, 1) if total else [None] * len(BUCKETS),\n"
 	"})\n"
 	"# Before the first invoice there is nothing to age: no rows, not zeros.\n"
 	"if not any_issued:\n"

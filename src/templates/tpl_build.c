@@ -66,12 +66,31 @@ static int build_sql(struct buf *b, size_t i, const struct tpl_value *values)
 	return r < 0 ? r : tpl_puts(b, tpl_codes[i]->sql);
 }
 
-/* Every template sums money as whole cents, so totals are exact. */
+/* Every template sums money as whole cents, so totals are exact, and
+ * computes ratios of cents in whole numbers. Both round half away from
+ * zero, as SQLite's round() and the SQL's integer division do: pandas'
+ * round() goes half to even (12.5 cents to 12, 12.25 % to 12.2), which
+ * made the two languages disagree on amounts with half a cent and on
+ * ratios that end in 5. */
 static const char py_cents[] =
 	"\n"
 	"def cents(amounts):\n"
-	"    \"\"\"Money as whole cents, so that totals are exact.\"\"\"\n"
-	"    return (amounts.astype(\"float64\") * 100).round().astype(\"int64\")\n"
+	"    \"\"\"Money as whole cents, half a cent away from zero, as SQLite rounds.\"\"\"\n"
+	"    x = amounts.astype(\"float64\") * 100\n"
+	"    whole = ((x.abs() + 0.5) // 1).astype(\"int64\")\n"
+	"    return whole.where(x >= 0, -whole)\n"
+	"\n"
+	"\n"
+	"def ratio(numerator, denominator, digits):\n"
+	"    \"\"\"numerator / denominator (whole numbers) to digits decimals, half away\n"
+	"    from zero, in whole numbers as the SQL computes it; NaN where the\n"
+	"    denominator is 0.\"\"\"\n"
+	"    a = np.asarray(numerator, dtype=\"int64\") * 10**digits\n"
+	"    b = np.broadcast_to(np.asarray(denominator, dtype=\"int64\"), a.shape)\n"
+	"    divisor = np.where(b == 0, 1, np.abs(b))\n"
+	"    q = (2 * np.abs(a) + divisor) // (2 * divisor)\n"
+	"    q = np.where((a < 0) == (b < 0), q, -q)\n"
+	"    return np.where(b == 0, np.nan, q / 10**digits)\n"
 	"\n"
 	"\n";
 

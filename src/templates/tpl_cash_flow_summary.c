@@ -5,10 +5,14 @@
  * A journal that moves the cash account balances, so the credits less
  * debits of its other lines add up to the cash it moved; each of those
  * lines is classified by its account (and source): equity is financing
- * (owner), a long-term liability is financing (loan principal), a fixed
- * asset or a payment of an equipment bill is investing, and everything else
- * (customers, vendors, payroll, interest, fees) is operating. So a loan
- * instalment splits into principal (financing) and interest (operating).
+ * (owner), a long-term liability is financing (loan principal), any line
+ * of a journal that books a fixed asset (a purchase, or a sale with its
+ * accumulated depreciation and gain) or the payment of a bill booked to a
+ * fixed asset is investing, and everything else (customers, vendors,
+ * payroll, interest, fees) is operating. So a loan instalment splits into
+ * principal (financing) and interest (operating), and the proceeds of a
+ * sold van are investing as a whole. What is capital comes from the
+ * ledger's accounts, never from a bill's category name.
  * Journals with source 'opening' are the books' starting balances: they
  * count towards opening cash rather than a flow. For every row
  * opening_cash + net_change = closing_cash, operating + investing +
@@ -22,12 +26,10 @@ static const char *const gl_entries_columns[] = {
 	"journal_id", "entry_date", "account_id", "debit", "credit", "source", "reference", NULL,
 };
 static const char *const accounts_columns[] = { "account_id", "type", "subtype", NULL };
-static const char *const bills_columns[] = { "bill_number", "category", NULL };
 
 static const struct tpl_need needs[] = {
 	{ "gl_entries", gl_entries_columns },
 	{ "accounts", accounts_columns },
-	{ "bills", bills_columns },
 };
 
 static const char sql[] =
@@ -36,6 +38,13 @@ static const char sql[] =
 	"  SELECT DISTINCT g.journal_id\n"
 	"  FROM gl_entries g\n"
 	"  JOIN params p ON g.account_id = p.cash_account AND g.entry_date <= p.end_date\n"
+	"),\n"
+	"fixed_asset_lines AS (\n"
+	"  -- Lines on a fixed asset: their journals buy or sell equipment, and a\n"
+	"  -- bill booked to one is capital spending.\n"
+	"  SELECT g.journal_id, g.source, g.reference\n"
+	"  FROM gl_entries g\n"
+	"  JOIN accounts a ON a.account_id = g.account_id AND a.subtype = 'fixed_asset'\n"
 	"),\n"
 	"lines AS (\n"
 	"  -- The other lines of those journals. A journal balances, so their credits\n"
@@ -47,7 +56,10 @@ static const char sql[] =
 	"           WHEN g.source = 'opening' THEN 'opening'\n"
 	"           WHEN a.type = 'equity' THEN 'owner'\n"
 	"           WHEN a.type = 'liability' AND a.subtype = 'long_term_liability' THEN 'loan'\n"
-	"           WHEN a.subtype = 'fixed_asset' OR b.category = 'equipment' THEN 'investing'\n"
+	"           WHEN g.journal_id IN (SELECT journal_id FROM fixed_asset_lines)\n"
+	"             OR (g.source = 'bill_payment' AND g.reference IN\n"
+	"                 (SELECT reference FROM fixed_asset_lines WHERE source = 'bill'))\n"
+	"             THEN 'investing'\n"
 	"           WHEN g.source IN ('payment', 'return') THEN 'customers'\n"
 	"           WHEN g.source = 'bill_payment' THEN 'vendors'\n"
 	"           WHEN g.source = 'payroll' THEN 'payroll'\n"
@@ -57,7 +69,6 @@ static const char sql[] =
 	"  JOIN gl_entries g ON g.journal_id = j.journal_id\n"
 	"  JOIN params p ON g.account_id <> p.cash_account\n"
 	"  JOIN accounts a ON a.account_id = g.account_id\n"
-	"  LEFT JOIN bills b ON g.source = 'bill_payment' AND b.bill_number = g.reference\n"
 	"),\n"
 	"before_start AS (\n"
 	"  SELECT coalesce(sum(l.cents), 0) AS cents\n"
@@ -117,26 +128,34 @@ static const char python[] =
 	"# balances, so their credits less debits add up to the cash it moved; each\n"
 	"# line's account says why.\n"
 	"lines = pd.read_sql(\n"
-	"    \"SELECT g.entry_date, g.debit, g.credit, g.source, g.reference, a.type, a.subtype\"\n"
+	"    \"SELECT g.journal_id, g.entry_date, g.debit, g.credit, g.source, g.reference,\"\n"
+	"    \" a.type, a.subtype\"\n"
 	"    \" FROM gl_entries g JOIN accounts a ON a.account_id = g.account_id\"\n"
 	"    \" WHERE g.account_id <> ? AND g.journal_id IN\"\n"
 	"    \" (SELECT journal_id FROM gl_entries WHERE account_id = ? AND entry_date <= ?)\",\n"
 	"    con,\n"
 	"    params=(cash_account, cash_account, end_date),\n"
 	")\n"
-	"bills = pd.read_sql(\"SELECT bill_number, category FROM bills\", con)\n"
+	"# Lines on a fixed asset: their journals buy or sell equipment, and a bill\n"
+	"# booked to one is capital spending.\n"
+	"fixed = pd.read_sql(\n"
+	"    \"SELECT g.journal_id, g.source, g.reference FROM gl_entries g\"\n"
+	"    \" JOIN accounts a ON a.account_id = g.account_id AND a.subtype = 'fixed_asset'\",\n"
+	"    con,\n"
+	")\n"
 	"con.close()\n"
 	"\n"
 	"lines[\"cents\"] = cents(lines[\"credit\"]) - cents(lines[\"debit\"])\n"
 	"source = lines[\"source\"]\n"
-	"bill_category = lines[\"reference\"].map(bills.set_index(\"bill_number\")[\"category\"])\n"
-	"bill_category = bill_category.where(source == \"bill_payment\")\n"
+	"capital_bills = fixed.loc[(fixed[\"source\"] == \"bill\") & fixed[\"reference\"].notna(), \"reference\"]\n"
+	"capital = lines[\"journal_id\"].isin(fixed[\"journal_id\"]) | (\n"
+	"    (source == \"bill_payment\") & lines[\"reference\"].isin(capital_bills))\n"
 	"lines[\"flow\"] = np.select(\n"
 	"    [\n"
 	"        source == \"opening\",\n"
 	"        lines[\"type\"] == \"equity\",\n"
 	"        (lines[\"type\"] == \"liability\") & (lines[\"subtype\"] == \"long_term_liability\"),\n"
-	"        (lines[\"subtype\"] == \"fixed_asset\") | (bill_category == \"equipment\"),\n"
+	"        capital,\n"
 	"        source.isin([\"payment\", \"return\"]),\n"
 	"        source == \"bill_payment\",\n"
 	"        source == \"payroll\",\n"

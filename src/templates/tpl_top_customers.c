@@ -91,7 +91,11 @@ static const char sql[] =
 	"       r.gross / 100.0 AS gross_invoiced,\n"
 	"       r.returns / 100.0 AS returns,\n"
 	"       r.net / 100.0 AS net_revenue,\n"
-	"       round(100.0 * r.ranked / nullif(r.all_ranked, 0), 1) AS pct_of_total,\n"
+	"       -- Per cent to one decimal, half away from zero, in whole numbers.\n"
+	"       CASE WHEN r.all_ranked <> 0 THEN\n"
+	"         (CASE WHEN ((1000 * r.ranked) < 0) = (r.all_ranked < 0) THEN 1 ELSE -1 END)\n"
+	"         * ((2 * abs(1000 * r.ranked) + abs(r.all_ranked))\n"
+	"           / (2 * abs(r.all_ranked))) / 10.0 END AS pct_of_total,\n"
 	"       -- Gross invoiced over invoices, rounded to the nearest cent, half up,\n"
 	"       -- in whole numbers.\n"
 	"       CASE WHEN r.invoices > 0 AND r.gross >= 0\n"
@@ -104,6 +108,7 @@ static const char sql[] =
 static const char py_imports[] =
 	"import sqlite3\n"
 	"\n"
+	"import numpy as np\n"
 	"import pandas as pd\n";
 
 static const char python[] =
@@ -161,7 +166,7 @@ static const char python[] =
 	"    \"gross_invoiced\": top[\"gross\"] / 100,\n"
 	"    \"returns\": top[\"returns\"] / 100,\n"
 	"    \"net_revenue\": top[\"net\"] / 100,\n"
-	"    \"pct_of_total\": (100 * top[\"ranked\"] / (all_ranked if all_ranked else float(\"nan\"))).round(1),\n"
+	"    \"pct_of_total\": ratio(100 * top[\"ranked\"], all_ranked, 1),\n"
 	"    # Gross invoiced over invoices, rounded to the nearest cent, half up,\n"
 	"    # in whole numbers.\n"
 	"    \"avg_invoice\": ((2 * top[\"gross\"] + invoices_or_nan) // (2 * invoices_or_nan)) / 100,\n"
@@ -173,7 +178,7 @@ static const char python[] =
 static const struct tpl_filter filters[] = {
 	{ "SELECT p.segment IS NULL\n"
 	  "       OR EXISTS (SELECT 1 FROM customers c WHERE c.segment = p.segment),\n"
-	  "       printf('segment ''%s''', p.segment)\n"
+	  "       CASE WHEN p.segment IS NOT NULL THEN printf('segment ''%s''', p.segment) END\n"
 	  "FROM params p",
 	  "SELECT DISTINCT segment FROM customers ORDER BY 1",
 	  "segments in the data (matched exactly, case included)" },

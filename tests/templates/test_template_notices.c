@@ -87,39 +87,65 @@ static void a_filter_that_matches_gives_no_notice(void **state)
 	expect_none("ar_aging", NULL);
 }
 
+/* A file with only a customers table, filled by `insert`; then the notice
+ * of top_customers for `segment` on it. */
+static void notice_on_customers(const char *name, const char *insert, const char *segment,
+				char *notice, size_t len)
+{
+	char path[600], *sql;
+	sqlite3 *db;
+	json_t *params = json_pack("{s:s}", "segment", segment);
+
+	snprintf(path, sizeof(path), "%s/%s-%d.sqlite", tl_tmp(), name, (int)getpid());
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_true(asprintf(&sql, "CREATE TABLE customers (customer_id INTEGER, name TEXT,"
+				   " segment TEXT); %s",
+			     insert) > 0);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(template_explain_empty("top_customers", params, path, notice, len), 1);
+	json_decref(params);
+	free(sql);
+	unlink(path);
+}
+
 /* A quote is part of the value, not of the probe's SQL; a long list of
  * values ends with how many more there are. */
 static void values_are_literals_and_long_lists_are_cut(void **state)
 {
-	char path[600], notice[1024];
-	sqlite3 *db;
-	json_t *params;
+	char notice[1024];
 	(void)state;
 
 	expect_notice("top_customers", "{\"segment\": \"x' OR 1=1 --\"}",
 		      "no rows for segment 'x' OR 1=1 --'; segments in the data");
 
-	snprintf(path, sizeof(path), "%s/notices-%d.sqlite", tl_tmp(), (int)getpid());
-	unlink(path);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-				      "CREATE TABLE customers (customer_id INTEGER, name TEXT,"
-				      " segment TEXT);"
-				      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
-				      " WHERE i < 25) INSERT INTO customers SELECT i, 'c' || i,"
-				      " printf('s%02d', i) FROM n;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(db);
-	params = json_pack("{s:s}", "segment", "none");
-	assert_int_equal(template_explain_empty("top_customers", params, path, notice,
-						sizeof(notice)),
-			 1);
+	notice_on_customers("notices",
+			    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+			    " WHERE i < 25) INSERT INTO customers SELECT i, 'c' || i,"
+			    " printf('s%02d', i) FROM n;",
+			    "none", notice, sizeof(notice));
 	assert_non_null(strstr(notice, ": s01, s02, "));
 	assert_non_null(strstr(notice, ", s20 and 5 more"));
 	assert_null(strstr(notice, "s21"));
-	json_decref(params);
-	unlink(path);
+}
+
+/* Values that differ only in what cannot be seen (a zero-width space, a
+ * no-break space, a space at the end, a byte that is not UTF-8) are shown
+ * so that they can be told apart, in the value asked for and in the list. */
+static void invisible_differences_are_shown(void **state)
+{
+	char notice[1024];
+	(void)state;
+
+	notice_on_customers("invisible",
+			    "INSERT INTO customers VALUES (1, 'a', 'retail'), (2, 'b', 'retail '),"
+			    " (3, 'c', 'retail' || char(160)), (4, 'd', 'retail' || char(8203)),"
+			    " (5, 'e', CAST(X'726574FF' AS TEXT));",
+			    "Retail\u200b", notice, sizeof(notice));
+	assert_string_equal(notice, "no rows for segment 'Retail<U+200B>'; segments in the data "
+				    "(matched exactly, case included): retail, 'retail ', retail<U+00A0>, "
+				    "retail<U+200B>, ret<0xFF>");
 }
 
 static void bad_calls_are_refused(void **state)
@@ -144,6 +170,7 @@ int main(void)
 		cmocka_unit_test(a_filter_matching_nothing_lists_what_exists),
 		cmocka_unit_test(a_filter_that_matches_gives_no_notice),
 		cmocka_unit_test(values_are_literals_and_long_lists_are_cut),
+		cmocka_unit_test(invisible_differences_are_shown),
 		cmocka_unit_test(bad_calls_are_refused),
 	};
 
