@@ -32,6 +32,7 @@ struct tl_output {
 	char *err;
 	size_t err_len;
 	int exit_code; /* -1 when killed by a signal */
+	pid_t pid;     /* the process that ran */
 };
 
 static inline const char *tl_env(const char *name)
@@ -127,6 +128,7 @@ static inline void tl_run(char *const argv[], const char *input, struct tl_outpu
 		close(in[1]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	ret->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	ret->pid = pid;
 	if (!ret->out)
 		tl_append(&ret->out, &ret->out_len, "", 0);
 	if (!ret->err)

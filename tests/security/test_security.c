@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
 #include <jansson.h>
@@ -33,7 +34,6 @@
 #include "testlib.h"
 
 #define SECRET "ledgerbox-host-secret-4f1c9a"
-#define SANDBOX_UID "100000"
 
 struct sec_case {
 	char name[256];
@@ -155,13 +155,19 @@ static char *header(const char *text, const char *key)
 	return v;
 }
 
-static int sandbox_processes(void)
+/* Processes left behind by a run: this test program is a child subreaper
+ * (main), so anything a finished `ledgerbox exec` left running is
+ * reparented to it, and nothing another program runs on this machine is
+ * counted. */
+static int orphans_left(void)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	int count = 0;
+	char want[32];
 
 	assert_non_null(d);
+	snprintf(want, sizeof(want), "\nPPid:\t%d\n", (int)getpid());
 	while ((de = readdir(d))) {
 		char path[300], status[4096];
 		FILE *f;
@@ -175,20 +181,23 @@ static int sandbox_processes(void)
 		n = fread(status, 1, sizeof(status) - 1, f);
 		fclose(f);
 		status[n] = '\0';
-		if (strstr(status, "\nUid:\t" SANDBOX_UID "\t"))
+		if (strstr(status, want))
 			count++;
 	}
 	closedir(d);
 	return count;
 }
 
-static int run_cgroups_left(void)
+/* The run cgroups that one `ledgerbox exec` (pid) made and left: their
+ * names carry the pid of the process that made them. */
+static int run_cgroups_left(pid_t pid)
 {
 	struct tl_output o;
-	char *argv[] = { "/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "6", "-name",
-			 "ledgerbox-run-*", NULL };
+	char name[64];
+	char *argv[] = { "/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "6", "-name", name, NULL };
 	int count = 0;
 
+	snprintf(name, sizeof(name), "ledgerbox-run-%d-*", (int)pid);
 	tl_run(argv, NULL, &o);
 	for (char *p = o.out; (p = strchr(p, '\n')); p++)
 		count++;
@@ -340,7 +349,7 @@ static void run_case(void **state)
 	struct sec_case *c = *state;
 	bool is_sql = strstr(c->name, ".sql") != NULL;
 	char *listener = header(c->text, "listener"), *code, *code_path, **argv;
-	int lfd = -1, port = 0, procs_before = sandbox_processes(), mounts = mount_count();
+	int lfd = -1, port = 0, mounts = mount_count();
 	int leak_fd;
 	struct tl_output o;
 	json_t *result;
@@ -369,8 +378,8 @@ static void run_case(void **state)
 		assert_true(conn < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
 		close(lfd);
 	}
-	assert_int_equal(sandbox_processes(), procs_before);
-	assert_int_equal(run_cgroups_left(), 0);
+	assert_int_equal(orphans_left(), 0);
+	assert_int_equal(run_cgroups_left(o.pid), 0);
 	assert_int_equal(mount_count(), mounts);
 	json_decref(result);
 	tl_output_free(&o);
@@ -418,6 +427,11 @@ int main(void)
 	int n, count = 0, failed;
 
 	vars_init();
+	/* Orphans of a run come to this process, where orphans_left sees them. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+		perror("prctl(PR_SET_CHILD_SUBREAPER)");
+		return 1;
+	}
 	snprintf(dir, sizeof(dir), "%s/tests/security/cases", src);
 	n = scandir(dir, &names, NULL, by_name);
 	if (n < 0) {
