@@ -138,6 +138,10 @@ static int header_name(const struct csv_record *rec, size_t i, struct csv_shape 
 			return -EINVAL;
 		}
 	}
+	/* Python would read the name as written: TABLE.csv gets the trimmed
+	 * one, as SQL does. */
+	if (len != rec->fields[i].len)
+		shape->rewrite = true;
 	shape->names[i] = strndup(s, len);
 	return shape->names[i] ? 0 : -ENOMEM;
 }

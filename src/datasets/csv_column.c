@@ -378,7 +378,9 @@ int csv_columns_resolve(struct csv_shape *shape, const struct csv_options *opt, 
 		}
 		c->note[0] = '\0';
 		c->nulled = c->holders;
-		shape->rewrite = shape->rewrite || c->odd;
+		/* Under a decimal comma a '.' groups thousands: "1.234" is plain
+		 * CSV for 1.234 but stored as 1234, so the column is not plain. */
+		shape->rewrite = shape->rewrite || c->odd || c->decimal == ',';
 	}
 	shape->rewrite = shape->rewrite || shape->delimiter != ',';
 	return 0;

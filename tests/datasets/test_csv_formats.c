@@ -110,6 +110,10 @@ static const struct format_case cases[] = {
 	  "SELECT d FROM t", "31/12/2025\n31.12.2025\n", "text" },
 	{ "mixed percent and plain stays text", "r\n5%\n7\n", AUTO, "SELECT r FROM t", "5%\n7\n",
 	  "text" },
+	/* 12.3 / 100 is 0.12300000000000001: the percent moves the point. */
+	{ "percents are exactly the fraction written", "rate\n12.3%\n0.1%\n57%\n", AUTO,
+	  "SELECT rate = 0.123, rate = 0.001, rate = 0.57 FROM t", "1|0|0\n0|1|0\n0|0|1\n",
+	  "real" },
 	{ "long digit strings are not rounded", "id\n12345678901234567890\n", AUTO,
 	  "SELECT id, typeof(id) FROM t", "12345678901234567890|text\n", "text" },
 };
@@ -310,6 +314,18 @@ static void python_reads_what_sql_reads(void **state)
 				      NULL, NULL, err, sizeof(err)),
 			 0);
 	expect_file(data, "w/t.csv", "\"\xEF\xBB\xBF" "amount\"\n5\n\"\"\n6\n");
+
+	/* With decimal=, a '.' groups thousands: "1.234" is 1234 in SQL, so the
+	 * file Python reads cannot stay as sent, where it reads 1.234. */
+	assert_int_equal(ds_import_as(data, "v", "qty\n1.234\n2.500\n", &(struct csv_import_format){ 0, ',', -1 },
+				      NULL, err, sizeof(err)),
+			 0);
+	expect_file(data, "v/t.csv", "qty\n1234\n2500\n");
+
+	/* Header names are trimmed for SQL: Python gets the same names. */
+	assert_int_equal(ds_import_as(data, "u", "name , amount\nx,5\n", NULL, NULL, err, sizeof(err)),
+			 0);
+	expect_file(data, "u/t.csv", "name,amount\nx,5\n");
 
 	/* A plain upload is kept as it came, and alone. */
 	assert_int_equal(ds_import_as(data, "z", plain, NULL, &summary, err, sizeof(err)), 0);
