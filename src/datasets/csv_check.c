@@ -262,38 +262,67 @@ static int rewind_upload(FILE *in, char *err, size_t err_len)
 	return rc;
 }
 
-/* The delimiter: the uploader's, or the one the first records show. */
+/* The delimiter: the uploader's, or the one the first records show; what
+ * they show is kept in *sniffed either way. */
 static int choose_delimiter(FILE *in, const struct csv_options *opt, struct csv_shape *shape,
-			    char *err, size_t err_len)
+			    struct csv_sniffed *sniffed, char *err, size_t err_len)
 {
-	int rc;
+	int rc = csv_sniff_delimiter(in, sniffed);
 
-	if (opt->delimiter) {
-		shape->delimiter = opt->delimiter;
-		return 0;
-	}
-	rc = csv_sniff_delimiter(in, &shape->delimiter);
 	if (rc == -EIO)
 		ds_err(err, err_len, "cannot read the upload back: I/O error");
-	return rc < 0 ? rc : rewind_upload(in, err, err_len);
+	if (rc < 0)
+		return rc;
+	shape->delimiter = opt->delimiter ? opt->delimiter : sniffed->pick;
+	if (!opt->delimiter && sniffed->rival) {
+		ds_err(err, err_len,
+		       "the header and the first records split evenly both by %s (%zu fields) and "
+		       "by %s (%zu fields), so the delimiter cannot be told: upload with "
+		       "delimiter=%s or delimiter=%s",
+		       csv_delimiter_name(sniffed->pick), sniffed->fields,
+		       csv_delimiter_name(sniffed->rival), sniffed->rival_fields,
+		       csv_delimiter_param(sniffed->pick), csv_delimiter_param(sniffed->rival));
+		return -EINVAL;
+	}
+	return rewind_upload(in, err, err_len);
+}
+
+/* A delimiter= that makes the whole header one column, where another
+ * delimiter splits every record evenly, is a mistake, not a one-column
+ * table: refuse it rather than store "name,amount" as one text column. */
+static int check_given_delimiter(const struct csv_shape *shape, const struct csv_options *opt,
+				 const struct csv_sniffed *sniffed, char *err, size_t err_len)
+{
+	if (!opt->delimiter || shape->columns != 1 || sniffed->fit != 2 ||
+	    sniffed->pick == opt->delimiter)
+		return 0;
+	ds_err(err, err_len,
+	       "with delimiter=%s the header is one column (\"%s\"), but the file looks "
+	       "%s-separated: upload with delimiter=%s or leave delimiter= out",
+	       csv_delimiter_param(opt->delimiter), shape->names[0],
+	       csv_delimiter_name(sniffed->pick), csv_delimiter_param(sniffed->pick));
+	return -EINVAL;
 }
 
 int csv_check(FILE *in, uint64_t max_rows, const struct csv_options *opt, struct csv_shape *ret,
 	      char *err, size_t err_len)
 {
 	struct csv_shape shape = { 0 };
+	struct csv_sniffed sniffed;
 	struct csv_reader r;
 	int rc = rewind_upload(in, err, err_len);
 
 	if (rc < 0)
 		return rc;
-	rc = choose_delimiter(in, opt, &shape, err, err_len);
+	rc = choose_delimiter(in, opt, &shape, &sniffed, err, err_len);
 	if (rc < 0)
 		return rc;
 	csv_reader_init(&r, in, CSV_MAX_RECORD_BYTES, CSV_MAX_COLUMNS);
 	r.delimiter = shape.delimiter;
 	rc = check_records(&r, &shape, max_rows, err, err_len);
 	csv_reader_release(&r);
+	if (rc == 0)
+		rc = check_given_delimiter(&shape, opt, &sniffed, err, err_len);
 	if (rc == 0)
 		rc = csv_columns_resolve(&shape, opt, err, err_len);
 	if (rc < 0) {

@@ -7,9 +7,12 @@
  * header has more than one field and every record sampled has as many; it
  * nearly fits when at least half of them do (a ragged line then gets its
  * own error under the right delimiter). A fit beats a near fit, then more
- * fields win, ties going to the earlier in the list. A record cut off by
- * the end of the sample is not counted. When nothing fits, the file is read
- * as comma-separated and a wrong field count names the likely delimiter
+ * fields win, ties going to the earlier in the list. Two candidates that
+ * both fit every record cannot be told apart ("Netto, EUR;Datum" over
+ * "100,00;01.01.2025" splits in two either way): the second is reported
+ * as the rival, and the upload must say which. A record cut off by the end
+ * of the sample is not counted. When nothing fits, the file is read as
+ * comma-separated and a wrong field count names the likely delimiter
  * (csv_delimiter_splits()).
  */
 #include "datasets/internal.h"
@@ -94,12 +97,11 @@ static int sniff_fit(const struct sniff *s)
 	return s->matched == s->rows ? 2 : 1;
 }
 
-int csv_sniff_delimiter(FILE *in, char *ret)
+int csv_sniff_delimiter(FILE *in, struct csv_sniffed *ret)
 {
 	char *buf = malloc(SNIFF_BYTES);
-	size_t len, best = 0;
-	int best_fit = 0;
-	char pick = ',';
+	struct csv_sniffed best = { .pick = ',' };
+	size_t len;
 
 	if (!buf)
 		return -ENOMEM;
@@ -113,15 +115,23 @@ int csv_sniff_delimiter(FILE *in, char *ret)
 		int fit;
 		sniff_split(buf, len, len < SNIFF_BYTES, candidates[i], &s);
 		fit = sniff_fit(&s);
+		if (fit == 2 && best.fit == 2) {
+			/* Both split every record evenly: only the uploader knows. */
+			if (!best.rival) {
+				best.rival = candidates[i];
+				best.rival_fields = s.fields;
+			}
+			continue;
+		}
 		/* A better fit wins, then more fields, then the earlier. */
-		if (fit > best_fit || (fit == best_fit && fit > 0 && s.fields > best)) {
-			best_fit = fit;
-			best = s.fields;
-			pick = candidates[i];
+		if (fit > best.fit || (fit == best.fit && fit > 0 && s.fields > best.fields)) {
+			best.fit = fit;
+			best.fields = s.fields;
+			best.pick = candidates[i];
 		}
 	}
 	free(buf);
-	*ret = pick;
+	*ret = best;
 	return 0;
 }
 

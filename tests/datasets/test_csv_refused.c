@@ -75,6 +75,19 @@ static const struct {
 	{ "pipe file read as semicolons", "a|b\n1|2;5\n", { ';', 0, -1 },
 	  "line 2 has 2 fields where the header has 1; the file looks pipe-separated: upload "
 	  "with delimiter=|" },
+	/* A comma in a header name and a decimal comma in every record: split
+	 * by ',' the amount would be 100 and the date "00;01.01.2025". */
+	{ "comma and semicolon both fit", "Netto, EUR;Datum\n100,00;01.01.2025\n250,50;02.01.2025\n",
+	  { 0, 0, -1 },
+	  "the header and the first records split evenly both by comma (2 fields) and by "
+	  "semicolon (2 fields), so the delimiter cannot be told: upload with delimiter=, or "
+	  "delimiter=;" },
+	{ "comma file given delimiter=;", "name,amount\nrent,1200\nfood,3\n", { ';', 0, -1 },
+	  "with delimiter=; the header is one column (\"name,amount\"), but the file looks "
+	  "comma-separated: upload with delimiter=, or leave delimiter= out" },
+	{ "semicolon file given delimiter=,", "name;amount\nrent;1200\n", { ',', 0, -1 },
+	  "with delimiter=, the header is one column (\"name;amount\"), but the file looks "
+	  "semicolon-separated: upload with delimiter=; or leave delimiter= out" },
 	{ "ambiguous thousands or decimal", "id,amount\n1,\"1,234\"\n2,\"5,678\"\n", { 0, 0, -1 },
 	  "column \"amount\": \"1,234\" (line 2) could be a whole number with a thousands "
 	  "separator or a decimal, and no other value or column shows which: upload with "
