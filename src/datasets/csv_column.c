@@ -356,6 +356,26 @@ static void text_note(struct csv_column *c)
 			 "text: the column mixes numbers and dates, or dates in different orders");
 }
 
+/* Numbers in several currencies are stored as written, not converted:
+ * the note warns that a sum adds them as one. */
+static void mixed_currency_note(struct csv_column *c)
+{
+	size_t n;
+
+	if (!(c->currencies & (c->currencies - 1)))
+		return;
+	snprintf(c->note, sizeof(c->note), "warning: the values are in");
+	for (int i = 0; i < CSV_CURRENCIES; i++) {
+		if (c->currencies & ((uint64_t)1 << i))
+			append(c->note, sizeof(c->note), " %s", csv_currency_name(i));
+	}
+	n = strlen(c->note);
+	if (n < sizeof(c->note))
+		snprintf(c->note + n, sizeof(c->note) - n,
+			 ", stored as written and not converted: a sum or average adds "
+			 "different currencies");
+}
+
 int csv_columns_resolve(struct csv_shape *shape, const struct csv_options *opt, char *err,
 			size_t err_len)
 {
@@ -377,6 +397,7 @@ int csv_columns_resolve(struct csv_shape *shape, const struct csv_options *opt, 
 			continue;
 		}
 		c->note[0] = '\0';
+		mixed_currency_note(c);
 		c->nulled = c->holders;
 		/* Under a decimal comma a '.' groups thousands: "1.234" is plain
 		 * CSV for 1.234 but stored as 1234, so the column is not plain. */
