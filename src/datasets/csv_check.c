@@ -82,16 +82,21 @@ static int check_text(const struct csv_record *rec, char *err, size_t err_len)
 		size_t repaired_len;
 
 		if (memchr(f->data, '\0', f->len)) {
-			ds_err(err, err_len, "line %" PRIu64 ": field %zu holds a NUL byte", rec->line,
-			       i + 1);
+			/* UTF-16 ("Unicode Text" in Excel) has a NUL in most characters. */
+			ds_err(err, err_len,
+			       "line %" PRIu64 ": field %zu holds a NUL byte (a file saved as UTF-16 "
+			       "or Unicode text has them): save it as CSV UTF-8",
+			       rec->line, i + 1);
 			return -EINVAL;
 		}
 		if (utf8_sanitize(f->data, f->len, &repaired, &repaired_len) < 0)
 			return -ENOMEM;
 		if (repaired) {
 			free(repaired);
-			ds_err(err, err_len, "line %" PRIu64 ": not valid UTF-8 (field %zu)", rec->line,
-			       i + 1);
+			ds_err(err, err_len,
+			       "line %" PRIu64 ": not valid UTF-8 (field %zu): save the file as CSV "
+			       "UTF-8 (exports in Windows-1252 or Latin-1 must be converted)",
+			       rec->line, i + 1);
 			return -EINVAL;
 		}
 	}

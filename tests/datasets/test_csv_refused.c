@@ -38,12 +38,19 @@ static const struct bad_case bad_cases[] = {
 	{ "text after a closing quote", "a\n\"x\"y\n", 0, -EINVAL,
 	  "line 2: text after a closing quote (inside a quoted field, write a quote as \"\")" },
 	{ "invalid UTF-8", "a,b\n1,2\n3,caf\xe9\n", 0, -EINVAL,
-	  "line 3: not valid UTF-8 (field 2)" },
+	  "line 3: not valid UTF-8 (field 2): save the file as CSV UTF-8 "
+	  "(exports in Windows-1252 or Latin-1 must be converted)" },
 	{ "invalid UTF-8 in a quoted field", "a\n\"x\ny\"\n\"\xc0\xaf\"\n", 0, -EINVAL,
-	  "line 4: not valid UTF-8 (field 1)" },
+	  "line 4: not valid UTF-8 (field 1): save the file as CSV UTF-8 "
+	  "(exports in Windows-1252 or Latin-1 must be converted)" },
 	{ "invalid UTF-8 in the header", "a,\xff\n", 0, -EINVAL,
-	  "line 1: not valid UTF-8 (field 2)" },
-	{ "NUL byte", "a\nx\0y\n", 6, -EINVAL, "line 2: field 1 holds a NUL byte" },
+	  "line 1: not valid UTF-8 (field 2): save the file as CSV UTF-8 "
+	  "(exports in Windows-1252 or Latin-1 must be converted)" },
+	{ "NUL byte", "a\nx\0y\n", 6, -EINVAL, "line 2: field 1 holds a NUL byte (a file saved as UTF-16 or Unicode text has "
+	  "them): save it as CSV UTF-8" },
+	{ "UTF-16, as Excel saves Unicode text", "\xFF\xFE" "a\0\t\0b\0\n\0", 10, -EINVAL,
+	  "line 1: field 1 holds a NUL byte (a file saved as UTF-16 or Unicode text has "
+	  "them): save it as CSV UTF-8" },
 	{ "duplicate header", "id,name, id\n1,a,2\n", 0, -EINVAL,
 	  "line 1: column name \"id\" appears twice (columns 1 and 3; names are compared "
 	  "ignoring case)" },
