@@ -32,6 +32,8 @@
 
 static const char marks[2] = { '.', ',' };
 
+#define WIDEST_EXACT (INT64_C(1) << 53) /* every whole number up to it is a double */
+
 static const char *const placeholders[] = {
 	"n/a", "na", "#n/a", "n.a.", "null", "none", "nil", "nan", "-", "--", "\xE2\x80\x94",
 	"\xE2\x80\x93",
@@ -114,6 +116,11 @@ static bool add_number(struct csv_column *c, const char *s, size_t len, uint64_t
 			c->separators[m] |= separator_bit(v[m].separator);
 		if (v[m].leading_zero)
 			example_keep(&c->leading_zero, s, len, line);
+		/* Past 2^53 a double no longer holds every whole number. */
+		if (v[m].integer && (v[m].i > WIDEST_EXACT || v[m].i < -WIDEST_EXACT)) {
+			c->wide[m] = true;
+			example_keep(&c->wide_example, s, len, line);
+		}
 	}
 	if (!ok[0] && !ok[1])
 		return false;
@@ -286,6 +293,13 @@ static int resolve_number(struct csv_column *c, const char *name, const struct c
 		m = (opt->decimal ? opt->decimal : file_mark) == ',';
 	} else {
 		m = ok[0] ? 0 : 1;
+	}
+	if (c->wide[m] && !(c->integer[m] && !c->percents)) {
+		snprintf(c->note, sizeof(c->note),
+			 "text: \"%s\" (line %llu) is a whole number longer than a REAL keeps "
+			 "exactly (beside the column's fractions), so the column is kept as written",
+			 c->wide_example.text, (unsigned long long)c->wide_example.line);
+		return 0;
 	}
 	c->decimal = marks[m];
 	c->type = c->integer[m] && !c->percents ? CSV_TYPE_INTEGER : CSV_TYPE_REAL;

@@ -198,6 +198,8 @@ struct csv_column {
 	unsigned separators[2];                  /* thousands kinds seen, a bit each */
 	uint64_t currencies;                     /* a bit per csv_currency_name() */
 	struct csv_example ambiguous, leading_zero, other, odd_date;
+	bool wide[2];                 /* by mark: a whole number past 2^53 */
+	struct csv_example wide_example; /* which a REAL would round */
 	bool odd;        /* a value a plain CSV reader would not read as stored */
 	unsigned date_orders;
 	char date_sep;

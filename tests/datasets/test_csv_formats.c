@@ -114,6 +114,11 @@ static const struct format_case cases[] = {
 	{ "percents are exactly the fraction written", "rate\n12.3%\n0.1%\n57%\n", AUTO,
 	  "SELECT rate = 0.123, rate = 0.001, rate = 0.57 FROM t", "1|0|0\n0|1|0\n0|0|1\n",
 	  "real" },
+	/* A REAL holds whole numbers exactly only up to 2^53. */
+	{ "long whole numbers beside fractions are not rounded", "x\n9007199254740993\n1.5\n",
+	  AUTO, "SELECT x, typeof(x) FROM t", "9007199254740993|text\n1.5|text\n", "text" },
+	{ "long whole numbers alone are integers", "x\n9007199254740993\n-1\n", AUTO,
+	  "SELECT x, typeof(x) FROM t", "9007199254740993|integer\n-1|integer\n", "integer" },
 	{ "long digit strings are not rounded", "id\n12345678901234567890\n", AUTO,
 	  "SELECT id, typeof(id) FROM t", "12345678901234567890|text\n", "text" },
 };
