@@ -2,7 +2,8 @@
  * csv_sniff: which of ',' ';' '\t' '|' separates the fields of an upload.
  *
  * The first SNIFF_BYTES of the file are split by each candidate, honouring
- * double quotes (a delimiter or line break inside quotes is data), into at
+ * double quotes as the parser does (a delimiter or line break inside a
+ * quoted field is data; a quote inside an unquoted field is text), into at
  * most SNIFF_RECORDS records after the header. A candidate fits when the
  * header has more than one field and every record sampled has as many; it
  * nearly fits when at least half of them do (a ragged line then gets its
@@ -61,23 +62,34 @@ static void sniff_record(struct sniff *s, size_t fields)
 	s->rows++;
 }
 
-/* Splits the sample by d, honouring quotes. The last record counts only
- * when the file ended there (whole). */
+/* Splits the sample by d, honouring quotes as the parser does: a quote
+ * opens a quoted field only where the field starts ("1/2\"" is an inch,
+ * not an opening quote), and inside one "" is a quote. The last record
+ * counts only when the file ended there (whole). */
 static void sniff_split(const char *buf, size_t len, bool whole, char d, struct sniff *s)
 {
 	size_t fields = 1;
-	bool quoted = false, any = false;
+	bool quoted = false, any = false, start = true, closed = false;
 
 	memset(s, 0, sizeof(*s));
 	for (size_t i = 0; i < len && s->rows < SNIFF_RECORDS; i++) {
 		char c = buf[i];
-		if (c == '"')
-			quoted = !quoted;
-		if (quoted || (c != '\n' && c != '\r')) {
-			fields += !quoted && c == d;
+		if (quoted || (c == '"' && (start || closed))) {
+			/* A quote closes the field; one right after reopens it (""). */
+			closed = quoted && c == '"';
+			quoted = !closed;
+			start = false;
 			any = true;
 			continue;
 		}
+		closed = false;
+		if (c != '\n' && c != '\r') {
+			fields += c == d;
+			start = c == d;
+			any = true;
+			continue;
+		}
+		start = true;
 		if (!any)
 			continue; /* a blank line, or the LF of a CRLF */
 		sniff_record(s, fields);

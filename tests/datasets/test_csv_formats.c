@@ -55,6 +55,14 @@ static const struct format_case cases[] = {
 	{ "quoted delimiters do not fool the detection",
 	  "name,note\n\"a;b;c\",\"x;y\"\n\"d;e\",z\n", AUTO, "SELECT name, note FROM t",
 	  "a;b;c|x;y\nd;e|z\n", "text,text" },
+	/* An inch mark is not an opening quote: read as one, it paired with the
+	 * next and the file was one text column "item;size;qty". */
+	{ "inch marks do not fool the detection",
+	  "item;size;qty\npipe 1/2\";x;5\nbolt;y;7\nnut;3/4\";9\n", AUTO,
+	  "SELECT item, size, qty FROM t", "pipe 1/2\"|x|5\nbolt|y|7\nnut|3/4\"|9\n",
+	  "text,text,integer" },
+	{ "quoted quotes and delimiters", "a;b\n\"x\"\"; y\";1\n\"\";2\n", AUTO,
+	  "SELECT a, b FROM t", "x\"; y|1\nNULL|2\n", "text,integer" },
 	{ "percents are fractions", "rate\n12.5%\n7 %\n-1.5%\n", AUTO,
 	  "SELECT printf('%.4f', rate), typeof(rate) FROM t",
 	  "0.1250|real\n0.0700|real\n-0.0150|real\n", "real" },
