@@ -82,16 +82,21 @@ static int check_text(const struct csv_record *rec, char *err, size_t err_len)
 		size_t repaired_len;
 
 		if (memchr(f->data, '\0', f->len)) {
-			ds_err(err, err_len, "line %" PRIu64 ": field %zu holds a NUL byte", rec->line,
-			       i + 1);
+			/* UTF-16 ("Unicode Text" in Excel) has a NUL in most characters. */
+			ds_err(err, err_len,
+			       "line %" PRIu64 ": field %zu holds a NUL byte (a file saved as UTF-16 "
+			       "or Unicode text has them): save it as CSV UTF-8",
+			       rec->line, i + 1);
 			return -EINVAL;
 		}
 		if (utf8_sanitize(f->data, f->len, &repaired, &repaired_len) < 0)
 			return -ENOMEM;
 		if (repaired) {
 			free(repaired);
-			ds_err(err, err_len, "line %" PRIu64 ": not valid UTF-8 (field %zu)", rec->line,
-			       i + 1);
+			ds_err(err, err_len,
+			       "line %" PRIu64 ": not valid UTF-8 (field %zu): save the file as CSV "
+			       "UTF-8 (exports in Windows-1252 or Latin-1 must be converted)",
+			       rec->line, i + 1);
 			return -EINVAL;
 		}
 	}
@@ -138,6 +143,10 @@ static int header_name(const struct csv_record *rec, size_t i, struct csv_shape 
 			return -EINVAL;
 		}
 	}
+	/* Python would read the name as written: TABLE.csv gets the trimmed
+	 * one, as SQL does. */
+	if (len != rec->fields[i].len)
+		shape->rewrite = true;
 	shape->names[i] = strndup(s, len);
 	return shape->names[i] ? 0 : -ENOMEM;
 }
@@ -258,38 +267,67 @@ static int rewind_upload(FILE *in, char *err, size_t err_len)
 	return rc;
 }
 
-/* The delimiter: the uploader's, or the one the first records show. */
+/* The delimiter: the uploader's, or the one the first records show; what
+ * they show is kept in *sniffed either way. */
 static int choose_delimiter(FILE *in, const struct csv_options *opt, struct csv_shape *shape,
-			    char *err, size_t err_len)
+			    struct csv_sniffed *sniffed, char *err, size_t err_len)
 {
-	int rc;
+	int rc = csv_sniff_delimiter(in, sniffed);
 
-	if (opt->delimiter) {
-		shape->delimiter = opt->delimiter;
-		return 0;
-	}
-	rc = csv_sniff_delimiter(in, &shape->delimiter);
 	if (rc == -EIO)
 		ds_err(err, err_len, "cannot read the upload back: I/O error");
-	return rc < 0 ? rc : rewind_upload(in, err, err_len);
+	if (rc < 0)
+		return rc;
+	shape->delimiter = opt->delimiter ? opt->delimiter : sniffed->pick;
+	if (!opt->delimiter && sniffed->rival) {
+		ds_err(err, err_len,
+		       "the header and the first records split evenly both by %s (%zu fields) and "
+		       "by %s (%zu fields), so the delimiter cannot be told: upload with "
+		       "delimiter=%s or delimiter=%s",
+		       csv_delimiter_name(sniffed->pick), sniffed->fields,
+		       csv_delimiter_name(sniffed->rival), sniffed->rival_fields,
+		       csv_delimiter_param(sniffed->pick), csv_delimiter_param(sniffed->rival));
+		return -EINVAL;
+	}
+	return rewind_upload(in, err, err_len);
+}
+
+/* A delimiter= that makes the whole header one column, where another
+ * delimiter splits every record evenly, is a mistake, not a one-column
+ * table: refuse it rather than store "name,amount" as one text column. */
+static int check_given_delimiter(const struct csv_shape *shape, const struct csv_options *opt,
+				 const struct csv_sniffed *sniffed, char *err, size_t err_len)
+{
+	if (!opt->delimiter || shape->columns != 1 || sniffed->fit != 2 ||
+	    sniffed->pick == opt->delimiter)
+		return 0;
+	ds_err(err, err_len,
+	       "with delimiter=%s the header is one column (\"%s\"), but the file looks "
+	       "%s-separated: upload with delimiter=%s or leave delimiter= out",
+	       csv_delimiter_param(opt->delimiter), shape->names[0],
+	       csv_delimiter_name(sniffed->pick), csv_delimiter_param(sniffed->pick));
+	return -EINVAL;
 }
 
 int csv_check(FILE *in, uint64_t max_rows, const struct csv_options *opt, struct csv_shape *ret,
 	      char *err, size_t err_len)
 {
 	struct csv_shape shape = { 0 };
+	struct csv_sniffed sniffed;
 	struct csv_reader r;
 	int rc = rewind_upload(in, err, err_len);
 
 	if (rc < 0)
 		return rc;
-	rc = choose_delimiter(in, opt, &shape, err, err_len);
+	rc = choose_delimiter(in, opt, &shape, &sniffed, err, err_len);
 	if (rc < 0)
 		return rc;
 	csv_reader_init(&r, in, CSV_MAX_RECORD_BYTES, CSV_MAX_COLUMNS);
 	r.delimiter = shape.delimiter;
 	rc = check_records(&r, &shape, max_rows, err, err_len);
 	csv_reader_release(&r);
+	if (rc == 0)
+		rc = check_given_delimiter(&shape, opt, &sniffed, err, err_len);
 	if (rc == 0)
 		rc = csv_columns_resolve(&shape, opt, err, err_len);
 	if (rc < 0) {

@@ -32,6 +32,8 @@
 
 static const char marks[2] = { '.', ',' };
 
+#define WIDEST_EXACT (INT64_C(1) << 53) /* every whole number up to it is a double */
+
 static const char *const placeholders[] = {
 	"n/a", "na", "#n/a", "n.a.", "null", "none", "nil", "nan", "-", "--", "\xE2\x80\x94",
 	"\xE2\x80\x93",
@@ -114,6 +116,11 @@ static bool add_number(struct csv_column *c, const char *s, size_t len, uint64_t
 			c->separators[m] |= separator_bit(v[m].separator);
 		if (v[m].leading_zero)
 			example_keep(&c->leading_zero, s, len, line);
+		/* Past 2^53 a double no longer holds every whole number. */
+		if (v[m].integer && (v[m].i > WIDEST_EXACT || v[m].i < -WIDEST_EXACT)) {
+			c->wide[m] = true;
+			example_keep(&c->wide_example, s, len, line);
+		}
 	}
 	if (!ok[0] && !ok[1])
 		return false;
@@ -287,6 +294,13 @@ static int resolve_number(struct csv_column *c, const char *name, const struct c
 	} else {
 		m = ok[0] ? 0 : 1;
 	}
+	if (c->wide[m] && !(c->integer[m] && !c->percents)) {
+		snprintf(c->note, sizeof(c->note),
+			 "text: \"%s\" (line %llu) is a whole number longer than a REAL keeps "
+			 "exactly (beside the column's fractions), so the column is kept as written",
+			 c->wide_example.text, (unsigned long long)c->wide_example.line);
+		return 0;
+	}
 	c->decimal = marks[m];
 	c->type = c->integer[m] && !c->percents ? CSV_TYPE_INTEGER : CSV_TYPE_REAL;
 	number_format(c, m);
@@ -356,6 +370,26 @@ static void text_note(struct csv_column *c)
 			 "text: the column mixes numbers and dates, or dates in different orders");
 }
 
+/* Numbers in several currencies are stored as written, not converted:
+ * the note warns that a sum adds them as one. */
+static void mixed_currency_note(struct csv_column *c)
+{
+	size_t n;
+
+	if (!(c->currencies & (c->currencies - 1)))
+		return;
+	snprintf(c->note, sizeof(c->note), "warning: the values are in");
+	for (int i = 0; i < CSV_CURRENCIES; i++) {
+		if (c->currencies & ((uint64_t)1 << i))
+			append(c->note, sizeof(c->note), " %s", csv_currency_name(i));
+	}
+	n = strlen(c->note);
+	if (n < sizeof(c->note))
+		snprintf(c->note + n, sizeof(c->note) - n,
+			 ", stored as written and not converted: a sum or average adds "
+			 "different currencies");
+}
+
 int csv_columns_resolve(struct csv_shape *shape, const struct csv_options *opt, char *err,
 			size_t err_len)
 {
@@ -377,8 +411,11 @@ int csv_columns_resolve(struct csv_shape *shape, const struct csv_options *opt, 
 			continue;
 		}
 		c->note[0] = '\0';
+		mixed_currency_note(c);
 		c->nulled = c->holders;
-		shape->rewrite = shape->rewrite || c->odd;
+		/* Under a decimal comma a '.' groups thousands: "1.234" is plain
+		 * CSV for 1.234 but stored as 1234, so the column is not plain. */
+		shape->rewrite = shape->rewrite || c->odd || c->decimal == ',';
 	}
 	shape->rewrite = shape->rewrite || shape->delimiter != ',';
 	return 0;

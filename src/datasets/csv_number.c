@@ -289,7 +289,7 @@ static bool read_rest(const char *s, size_t len, char mark, size_t *at, char *bu
 bool csv_number_value(const struct csv_num_cell *c, char mark, struct csv_number *ret)
 {
 	struct csv_number v = { 0 };
-	char buf[NUM_MAX_CORE + 4];
+	char buf[NUM_MAX_CORE + 8]; /* sign, point, 'e-2', NUL */
 	size_t at = 0, n = 0, int_digits;
 	char *end;
 
@@ -300,6 +300,15 @@ bool csv_number_value(const struct csv_num_cell *c, char mark, struct csv_number
 	int_digits = n - (c->negative ? 1 : 0);
 	if (!read_rest(c->core, c->core_len, mark, &at, buf, &n, &v, int_digits))
 		return false;
+	/* A percent moves the point two places in the text, so 12.3% reads
+	 * as 0.123 exactly as written (12.3 / 100 is 0.12300000000000001).
+	 * An exponent and a percent together are not a number anyone writes. */
+	if (c->percent) {
+		if (memchr(buf, 'e', n))
+			return false;
+		memcpy(buf + n, "e-2", 3);
+		n += 3;
+	}
 	buf[n] = '\0';
 	errno = 0;
 	if (!v.fraction && !c->percent) {
@@ -308,8 +317,6 @@ bool csv_number_value(const struct csv_num_cell *c, char mark, struct csv_number
 		v.d = (double)v.i;
 	} else {
 		v.d = strtod(buf, &end);
-		if (c->percent)
-			v.d /= 100;
 	}
 	if (errno == ERANGE || *end != '\0' || !isfinite(v.d))
 		return false;

@@ -2,14 +2,18 @@
  * csv_sniff: which of ',' ';' '\t' '|' separates the fields of an upload.
  *
  * The first SNIFF_BYTES of the file are split by each candidate, honouring
- * double quotes (a delimiter or line break inside quotes is data), into at
+ * double quotes as the parser does (a delimiter or line break inside a
+ * quoted field is data; a quote inside an unquoted field is text), into at
  * most SNIFF_RECORDS records after the header. A candidate fits when the
  * header has more than one field and every record sampled has as many; it
  * nearly fits when at least half of them do (a ragged line then gets its
  * own error under the right delimiter). A fit beats a near fit, then more
- * fields win, ties going to the earlier in the list. A record cut off by
- * the end of the sample is not counted. When nothing fits, the file is read
- * as comma-separated and a wrong field count names the likely delimiter
+ * fields win, ties going to the earlier in the list. Two candidates that
+ * both fit every record cannot be told apart ("Netto, EUR;Datum" over
+ * "100,00;01.01.2025" splits in two either way): the second is reported
+ * as the rival, and the upload must say which. A record cut off by the end
+ * of the sample is not counted. When nothing fits, the file is read as
+ * comma-separated and a wrong field count names the likely delimiter
  * (csv_delimiter_splits()).
  */
 #include "datasets/internal.h"
@@ -58,23 +62,34 @@ static void sniff_record(struct sniff *s, size_t fields)
 	s->rows++;
 }
 
-/* Splits the sample by d, honouring quotes. The last record counts only
- * when the file ended there (whole). */
+/* Splits the sample by d, honouring quotes as the parser does: a quote
+ * opens a quoted field only where the field starts ("1/2\"" is an inch,
+ * not an opening quote), and inside one "" is a quote. The last record
+ * counts only when the file ended there (whole). */
 static void sniff_split(const char *buf, size_t len, bool whole, char d, struct sniff *s)
 {
 	size_t fields = 1;
-	bool quoted = false, any = false;
+	bool quoted = false, any = false, start = true, closed = false;
 
 	memset(s, 0, sizeof(*s));
 	for (size_t i = 0; i < len && s->rows < SNIFF_RECORDS; i++) {
 		char c = buf[i];
-		if (c == '"')
-			quoted = !quoted;
-		if (quoted || (c != '\n' && c != '\r')) {
-			fields += !quoted && c == d;
+		if (quoted || (c == '"' && (start || closed))) {
+			/* A quote closes the field; one right after reopens it (""). */
+			closed = quoted && c == '"';
+			quoted = !closed;
+			start = false;
 			any = true;
 			continue;
 		}
+		closed = false;
+		if (c != '\n' && c != '\r') {
+			fields += c == d;
+			start = c == d;
+			any = true;
+			continue;
+		}
+		start = true;
 		if (!any)
 			continue; /* a blank line, or the LF of a CRLF */
 		sniff_record(s, fields);
@@ -94,12 +109,11 @@ static int sniff_fit(const struct sniff *s)
 	return s->matched == s->rows ? 2 : 1;
 }
 
-int csv_sniff_delimiter(FILE *in, char *ret)
+int csv_sniff_delimiter(FILE *in, struct csv_sniffed *ret)
 {
 	char *buf = malloc(SNIFF_BYTES);
-	size_t len, best = 0;
-	int best_fit = 0;
-	char pick = ',';
+	struct csv_sniffed best = { .pick = ',' };
+	size_t len;
 
 	if (!buf)
 		return -ENOMEM;
@@ -113,15 +127,23 @@ int csv_sniff_delimiter(FILE *in, char *ret)
 		int fit;
 		sniff_split(buf, len, len < SNIFF_BYTES, candidates[i], &s);
 		fit = sniff_fit(&s);
+		if (fit == 2 && best.fit == 2) {
+			/* Both split every record evenly: only the uploader knows. */
+			if (!best.rival) {
+				best.rival = candidates[i];
+				best.rival_fields = s.fields;
+			}
+			continue;
+		}
 		/* A better fit wins, then more fields, then the earlier. */
-		if (fit > best_fit || (fit == best_fit && fit > 0 && s.fields > best)) {
-			best_fit = fit;
-			best = s.fields;
-			pick = candidates[i];
+		if (fit > best.fit || (fit == best.fit && fit > 0 && s.fields > best.fields)) {
+			best.fit = fit;
+			best.fields = s.fields;
+			best.pick = candidates[i];
 		}
 	}
 	free(buf);
-	*ret = pick;
+	*ret = best;
 	return 0;
 }
 

@@ -154,10 +154,19 @@ struct csv_options {
 	int dayfirst;   /* 1: 05/06 is 5 June, 0: 6 May, -1: not said */
 };
 
+/* What the first records of an upload look like. */
+struct csv_sniffed {
+	char pick;     /* the delimiter to read with: ',' when none fits */
+	int fit;       /* 2: every record sampled has the header's count, 1: most, 0: no */
+	size_t fields; /* the header's, split by pick */
+	char rival;    /* another delimiter that fits every record too, or 0 */
+	size_t rival_fields;
+};
+
 /* The delimiter that splits the first records of `in` (read from its
  * current position, which is not restored) into the same number of fields,
- * more than one; ',' when none does. -EIO when it cannot be read. */
-int csv_sniff_delimiter(FILE *in, char *ret);
+ * more than one. -EIO when it cannot be read. */
+int csv_sniff_delimiter(FILE *in, struct csv_sniffed *ret);
 /* "comma", "semicolon", "tab", "pipe". */
 const char *csv_delimiter_name(char d);
 /* How the query parameter spells it: ",", ";", "tab", "|". */
@@ -189,6 +198,8 @@ struct csv_column {
 	unsigned separators[2];                  /* thousands kinds seen, a bit each */
 	uint64_t currencies;                     /* a bit per csv_currency_name() */
 	struct csv_example ambiguous, leading_zero, other, odd_date;
+	bool wide[2];                 /* by mark: a whole number past 2^53 */
+	struct csv_example wide_example; /* which a REAL would round */
 	bool odd;        /* a value a plain CSV reader would not read as stored */
 	unsigned date_orders;
 	char date_sep;

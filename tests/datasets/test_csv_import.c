@@ -168,8 +168,21 @@ static void check_good_dataset(const char *data, const char *name, json_t *summa
 	assert_string_equal(got, "delete\n");
 	free(got);
 
-	/* The CSV is kept as sent; everything is readable by the sandbox. */
+	/* The header name " id " is trimmed, so Python gets a CSV with "id"
+	 * and the upload is kept as sent beside it; everything is readable by
+	 * the sandbox. */
 	ds_path(csv, dir, "sales.csv");
+	{
+		FILE *f = fopen(csv, "rb");
+		char head[64] = "";
+		assert_non_null(f);
+		assert_non_null(fgets(head, sizeof(head), f));
+		fclose(f);
+		assert_string_equal(head, "id,amount,day,note,empty,mixed\n");
+		assert_int_equal(stat(csv, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0644);
+	}
+	ds_path(csv, dir, "sales.original.csv");
 	assert_int_equal(stat(csv, &st), 0);
 	assert_int_equal(st.st_size, sizeof(good_csv) - 1);
 	assert_int_equal(st.st_mode & 0777, 0644);
@@ -207,7 +220,8 @@ static void good_upload_becomes_a_dataset(void **state)
 	assert_int_equal(dataset_path_for_sql(data, "q1", got, sizeof(got), err, sizeof(err)), 0);
 	assert_int_equal(dataset_list(data, &list, err, sizeof(err)), 0);
 	assert_int_equal(json_array_size(list), 1);
-	assert_int_equal(json_array_size(json_object_get(json_array_get(list, 0), "files")), 2);
+	/* sales.csv, sales.original.csv and q1.sqlite. */
+	assert_int_equal(json_array_size(json_object_get(json_array_get(list, 0), "files")), 3);
 	json_decref(list);
 	ds_rmtree(data);
 }

@@ -38,12 +38,19 @@ static const struct bad_case bad_cases[] = {
 	{ "text after a closing quote", "a\n\"x\"y\n", 0, -EINVAL,
 	  "line 2: text after a closing quote (inside a quoted field, write a quote as \"\")" },
 	{ "invalid UTF-8", "a,b\n1,2\n3,caf\xe9\n", 0, -EINVAL,
-	  "line 3: not valid UTF-8 (field 2)" },
+	  "line 3: not valid UTF-8 (field 2): save the file as CSV UTF-8 "
+	  "(exports in Windows-1252 or Latin-1 must be converted)" },
 	{ "invalid UTF-8 in a quoted field", "a\n\"x\ny\"\n\"\xc0\xaf\"\n", 0, -EINVAL,
-	  "line 4: not valid UTF-8 (field 1)" },
+	  "line 4: not valid UTF-8 (field 1): save the file as CSV UTF-8 "
+	  "(exports in Windows-1252 or Latin-1 must be converted)" },
 	{ "invalid UTF-8 in the header", "a,\xff\n", 0, -EINVAL,
-	  "line 1: not valid UTF-8 (field 2)" },
-	{ "NUL byte", "a\nx\0y\n", 6, -EINVAL, "line 2: field 1 holds a NUL byte" },
+	  "line 1: not valid UTF-8 (field 2): save the file as CSV UTF-8 "
+	  "(exports in Windows-1252 or Latin-1 must be converted)" },
+	{ "NUL byte", "a\nx\0y\n", 6, -EINVAL, "line 2: field 1 holds a NUL byte (a file saved as UTF-16 or Unicode text has "
+	  "them): save it as CSV UTF-8" },
+	{ "UTF-16, as Excel saves Unicode text", "\xFF\xFE" "a\0\t\0b\0\n\0", 10, -EINVAL,
+	  "line 1: field 1 holds a NUL byte (a file saved as UTF-16 or Unicode text has "
+	  "them): save it as CSV UTF-8" },
 	{ "duplicate header", "id,name, id\n1,a,2\n", 0, -EINVAL,
 	  "line 1: column name \"id\" appears twice (columns 1 and 3; names are compared "
 	  "ignoring case)" },
@@ -75,6 +82,19 @@ static const struct {
 	{ "pipe file read as semicolons", "a|b\n1|2;5\n", { ';', 0, -1 },
 	  "line 2 has 2 fields where the header has 1; the file looks pipe-separated: upload "
 	  "with delimiter=|" },
+	/* A comma in a header name and a decimal comma in every record: split
+	 * by ',' the amount would be 100 and the date "00;01.01.2025". */
+	{ "comma and semicolon both fit", "Netto, EUR;Datum\n100,00;01.01.2025\n250,50;02.01.2025\n",
+	  { 0, 0, -1 },
+	  "the header and the first records split evenly both by comma (2 fields) and by "
+	  "semicolon (2 fields), so the delimiter cannot be told: upload with delimiter=, or "
+	  "delimiter=;" },
+	{ "comma file given delimiter=;", "name,amount\nrent,1200\nfood,3\n", { ';', 0, -1 },
+	  "with delimiter=; the header is one column (\"name,amount\"), but the file looks "
+	  "comma-separated: upload with delimiter=, or leave delimiter= out" },
+	{ "semicolon file given delimiter=,", "name;amount\nrent;1200\n", { ',', 0, -1 },
+	  "with delimiter=, the header is one column (\"name;amount\"), but the file looks "
+	  "semicolon-separated: upload with delimiter=; or leave delimiter= out" },
 	{ "ambiguous thousands or decimal", "id,amount\n1,\"1,234\"\n2,\"5,678\"\n", { 0, 0, -1 },
 	  "column \"amount\": \"1,234\" (line 2) could be a whole number with a thousands "
 	  "separator or a decimal, and no other value or column shows which: upload with "

@@ -448,7 +448,9 @@ test("an upload shows what each column became, and the choices settle what the f
   const row = async (name) => decisions.locator(`tr[data-column="${name}"] td`).allTextContents();
   assert.deepEqual(await row("amount"), ["amount", "real",
     "number, thousands '.', decimal ',', currency $ € USD (mixed, not converted), negatives in parentheses",
-    "1", "7", ""]);
+    "1", "7",
+    "warning: the values are in $ € USD, stored as written and not converted: a sum or average adds different currencies"]);
+  assert.equal(await decisions.locator('tr[data-column="amount"] td.warn').count(), 1, "mixed currencies stand out");
   assert.deepEqual((await row("paid")).slice(0, 5), ["paid", "date",
     "date DD.MM.YYYY, stored as YYYY-MM-DD", "2", "3, 5"]);
   const zip = await row("zip");
