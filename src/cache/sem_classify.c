@@ -353,6 +353,33 @@ static int emit_known(struct cls *c, const struct sem_lex *lex, const char *w)
 	return emit_owned(c, lex->cat, strdup(lex->canon), lex->adjective);
 }
 
+/* "totals", "averages", "credits": the plural of an aggregate or a
+ * direction, which the lexicon knows only in the singular. "monthly
+ * averages" is a table, "monthly average" one number, and "credits" are
+ * documents where "credit" is a side of the ledger, so the plural keeps
+ * its number ("avgs"). "expenses" is the one plural that means its
+ * singular. */
+static bool plural_of_category(const char *w, const struct sem_lex *lex)
+{
+	struct sem_lex as_written;
+
+	if (lex->cat != SEM_C_AGG && lex->cat != SEM_C_DIR)
+		return false;
+	return !sem_lexicon(w, &as_written) && strcmp(lex->canon, "expense") != 0;
+}
+
+static char *plural_value(const char *canon)
+{
+	size_t n = strlen(canon);
+	char *v = malloc(n + 2);
+
+	if (v) {
+		memcpy(v, canon, n);
+		memcpy(v + n, "s", 2);
+	}
+	return v;
+}
+
 /* "FY 2024" is one date. */
 static bool fiscal_year(struct cls *c, const char *w, char v[SEM_VAL_MAX])
 {
@@ -369,7 +396,7 @@ static int classify_word(struct cls *c, const struct word *w)
 {
 	struct sem_lex lex = { .cat = SEM_C_WORD };
 	char v[SEM_VAL_MAX];
-	bool known = lookup(w->lower, &lex), month = sem_month(w->lower) > 0, done;
+	bool known = lookup(w->lower, &lex), month = sem_month(w->lower) > 0, done = false;
 	bool negated = !known && is_negated(w->lower);
 	int r;
 
@@ -382,6 +409,14 @@ static int classify_word(struct cls *c, const struct word *w)
 		return emit_name(c, w);
 	if (w->cap && !((known || month || negated) && !(w->allcaps && c->has_lower && (lex.filler || lex.light))))
 		return emit_name(c, w);
+	/* "revenue may grow" is not "revenue in May grow": a lower-case
+	 * homonym is a date only inside a whole date ("may 2025"). */
+	if (!w->cap && sem_date_homonym(w->lower)) {
+		r = month ? emit_date_run(c, &done) : 0;
+		if (r < 0 || (month && done))
+			return r;
+		return emit_plain(c, w->lower);
+	}
 	if (month) {
 		r = emit_date_run(c, &done);
 		if (r < 0 || done)
@@ -389,6 +424,8 @@ static int classify_word(struct cls *c, const struct word *w)
 		snprintf(v, sizeof(v), "m%02d", sem_month(w->lower));
 		return emit_str(c, SEM_C_DATE, v);
 	}
+	if (known && plural_of_category(w->lower, &lex))
+		return emit_owned(c, lex.cat, plural_value(lex.canon), false);
 	if (known)
 		return emit_known(c, &lex, w->lower);
 	if (negated)
@@ -425,6 +462,15 @@ static int on_word(struct cls *c, const struct sem_tok *t)
 	return r;
 }
 
+static bool phrase_here(const struct cls *c, struct sem_phrase *ph)
+{
+	struct sem_phrase_ctx ctx = { .at_start = c->n == 0, .has_lower = c->has_lower };
+
+	for (size_t k = 0; k < c->n && !ctx.counted; k++)
+		ctx.counted = c->ents[k].cat == SEM_C_AGG && strcmp(c->ents[k].val, "count") == 0;
+	return sem_phrase_at(c->toks, c->ntoks, c->i, &ctx, ph);
+}
+
 static int on_token(struct cls *c, const struct sem_tok *t)
 {
 	struct sem_phrase ph;
@@ -433,15 +479,17 @@ static int on_token(struct cls *c, const struct sem_tok *t)
 	switch (t->kind) {
 	case SEM_T_WORD:
 		/* A capitalised word right after a name goes on with the name. */
-		if (continues_name(c, t) ||
-		    !sem_phrase_at(c->toks, c->ntoks, c->i, c->n == 0, c->has_lower, &ph))
+		if (continues_name(c, t) || !phrase_here(c, &ph))
 			return on_word(c, t);
 		c->i += ph.span - 1;
 		if (!ph.canon)
 			return 0;
 		r = emit_str(c, ph.cat, ph.canon);
-		if (r == 0)
+		if (r == 0) {
 			c->ents[c->n - 1].per = ph.per;
+			c->ents[c->n - 1].each = ph.each;
+			c->ents[c->n - 1].every = ph.every;
+		}
 		return r;
 	case SEM_T_NUM:
 		return on_number(c, t);

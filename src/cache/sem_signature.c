@@ -131,7 +131,7 @@ static bool periods_float(const struct sem_entry *ents, size_t n)
 		if (ents[i].cat != SEM_C_GRAIN)
 			continue;
 		if (strchr(ents[i].val, '~'))
-			return false; /* a rate's period, see mark_rate_periods() */
+			return false; /* a period with its form, see mark_period_forms() */
 		if (period && strcmp(period, ents[i].val) != 0)
 			return false;
 		period = ents[i].val;
@@ -211,13 +211,29 @@ static bool measures_rows(const struct sem_entry *e)
 	       (e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0])));
 }
 
+/* Words that compare: "customers with invoices over 1000" may sum the
+ * invoices or count them ("over 10"), "customers with an invoice over
+ * 1000" tests each one, so a comparison keeps every word's number. */
+static bool compares(const struct sem_entry *e)
+{
+	static const char *const dirs[] = { "over", "under", "above", "below", "more", "less" };
+	static const char *const words[] = { "than", "between", "exceed", "exceeds", "exceeding",
+					     "exceeded", "equal", "equals" };
+	static const char *const ops[] = { "<", ">", "<=", ">=", "=", "!=", "<>", "==" };
+
+	return (e->cat == SEM_C_DIR && in_list(e->val, dirs, sizeof(dirs) / sizeof(dirs[0]))) ||
+	       (e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0]))) ||
+	       (e->cat == SEM_C_OP && in_list(e->val, ops, sizeof(ops) / sizeof(ops[0])));
+}
+
 /* Singular and plural are one question unless the number of rows asked
- * for can depend on it: a ranking word or an aggregate ("average invoice"
- * is an amount, "average invoices" a count) keeps every word as written. */
+ * for can depend on it: a ranking word, an aggregate ("average invoice"
+ * is an amount, "average invoices" a count) or a comparison keeps every
+ * word as written. */
 static void fold_plurals(struct sem_entry *ents, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (measures_rows(&ents[i]) || ranks(&ents[i]))
+		if (measures_rows(&ents[i]) || ranks(&ents[i]) || compares(&ents[i]))
 			return;
 	for (size_t i = 0; i < n; i++) {
 		if (!ents[i].fold)
@@ -228,23 +244,49 @@ static void fold_plurals(struct sem_entry *ents, size_t n)
 	}
 }
 
-/* With an average or a median, how a period is written changes the
- * answer: "average monthly revenue" is one number, "average revenue by
- * month" a table of averages, "average revenue per day" a rate. There the
- * period keeps its form ("month~adj", "day~per") and its place. */
-static int mark_rate_periods(struct sem_entry *ents, size_t n)
+/* A clause with its own verb: a relative word or a pronoun subject. */
+static bool has_clause(const struct sem_entry *ents, size_t n)
 {
-	bool rate = false;
+	static const char *const words[] = { "who", "whom", "whose", "that", "which",
+					     "we",  "they", "i",     "you",  "he",	 "she" };
 
 	for (size_t i = 0; i < n; i++)
-		rate = rate || (ents[i].cat == SEM_C_AGG && (strcmp(ents[i].val, "avg") == 0 ||
-							      strcmp(ents[i].val, "median") == 0));
-	for (size_t i = 0; rate && i < n; i++) {
-		const char *form = ents[i].adjective ? "~adj" : ents[i].per ? "~per" : NULL;
+		if (ents[i].cat == SEM_C_WORD &&
+		    in_list(ents[i].val, words, sizeof(words) / sizeof(words[0])))
+			return true;
+	return false;
+}
+
+/* How a period is written, where that changes the answer ("" where it
+ * does not). With an average or a median: "average monthly revenue" is
+ * one number, "average revenue by month" a table of averages, "average
+ * revenue per day" a rate. "every month" may mean "in all months"
+ * ("customers who paid every month"), and so may "each month" in a clause
+ * with its own verb, which grouping by month is not. */
+static const char *period_form(const struct sem_entry *e, bool rate, bool clause)
+{
+	if (e->every || (e->each && clause))
+		return "~every";
+	if (rate && e->adjective)
+		return "~adj";
+	return rate && e->per ? "~per" : "";
+}
+
+/* Periods whose form changes the answer keep it ("month~adj",
+ * "day~per", "month~every") and their place in "seq:". */
+static int mark_period_forms(struct sem_entry *ents, size_t n)
+{
+	bool rate = false, clause = has_clause(ents, n);
+
+	for (size_t i = 0; i < n; i++)
+		rate = rate || (ents[i].cat == SEM_C_AGG && (strncmp(ents[i].val, "avg", 3) == 0 ||
+							      strncmp(ents[i].val, "median", 6) == 0));
+	for (size_t i = 0; i < n; i++) {
+		const char *form = ents[i].cat == SEM_C_GRAIN ? period_form(&ents[i], rate, clause) : "";
 		size_t len;
 		char *val;
 
-		if (ents[i].cat != SEM_C_GRAIN || !form)
+		if (!*form)
 			continue;
 		len = strlen(ents[i].val);
 		val = realloc(ents[i].val, len + strlen(form) + 1);
@@ -269,7 +311,7 @@ static int sig_from_text(const char *text, size_t len, char **ret)
 		r = sem_classify(toks, ntoks, has_lower_letter(text, len), ents, &n);
 		if (r == 0) {
 			fold_plurals(ents, n);
-			r = mark_rate_periods(ents, n);
+			r = mark_period_forms(ents, n);
 		}
 		if (r == 0)
 			r = sig_print(ents, n, ret);
