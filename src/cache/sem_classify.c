@@ -350,6 +350,10 @@ static int emit_known(struct cls *c, const struct sem_lex *lex, const char *w)
 		return emit_plain(c, w);
 	if (lex->cat == SEM_C_NUM) /* "two million" is 2000000, "five percent" 5% */
 		return emit_number(c, lex->canon);
+	/* "total orders" may count them; sem_signature.c makes "total" a sum
+	 * only before an amount ("total revenue"). */
+	if (lex->cat == SEM_C_AGG && strcmp(w, "total") == 0)
+		return emit_str(c, SEM_C_AGG, "total");
 	return emit_owned(c, lex->cat, strdup(lex->canon), lex->adjective);
 }
 
@@ -392,6 +396,30 @@ static bool fiscal_year(struct cls *c, const char *w, char v[SEM_VAL_MAX])
 	return true;
 }
 
+/* The next token is a capitalised word the lexicon does not know. */
+static bool next_is_name(const struct cls *c)
+{
+	const struct sem_tok *t = peek(c, 1);
+	char w[LEX_WORD_MAX];
+	struct sem_lex lex;
+
+	if (!t || !t->plain_gap || t->kind != SEM_T_WORD || t->raw[0] < 'A' || t->raw[0] > 'Z')
+		return false;
+	if (!small_lower(t->raw, t->raw_len, w))
+		return true;
+	return !lookup(w, &lex) && !sem_month(w);
+}
+
+static bool caps_homonym(const char *w)
+{
+	static const char *const words[] = { "hi", "it", "me", "us" };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(w, words[i]) == 0)
+			return true;
+	return false;
+}
+
 static int classify_word(struct cls *c, const struct word *w)
 {
 	struct sem_lex lex = { .cat = SEM_C_WORD };
@@ -403,10 +431,16 @@ static int classify_word(struct cls *c, const struct word *w)
 	if (fiscal_year(c, w->lower, v))
 		return emit_str(c, SEM_C_DATE, v);
 	/* Inside a sentence, a capital "The" or a lone capital letter starts
-	 * a name ("The Coffee House", "grade A"). */
-	if (w->cap && c->i > 0 && c->has_lower &&
-	    (strcmp(w->lower, "the") == 0 || (w->len == 1 && strcmp(w->lower, "i") != 0)))
+	 * a name ("The Coffee House", "grade A"); so does "The" opening the
+	 * question before a name ("The Home Depot" is not "Home Depot"). */
+	if (w->cap && c->has_lower &&
+	    ((strcmp(w->lower, "the") == 0 && (c->i > 0 || next_is_name(c))) ||
+	     (c->i > 0 && w->len == 1 && strcmp(w->lower, "i") != 0)))
 		return emit_name(c, w);
+	/* In a question written all in capitals, "US" and "IT" may be the
+	 * country and the department: neither the pronoun nor the name. */
+	if (!c->has_lower && caps_homonym(w->lower))
+		return emit(c, SEM_C_WORD, w->raw, w->len);
 	if (w->cap && !((known || month || negated) && !(w->allcaps && c->has_lower && (lex.filler || lex.light))))
 		return emit_name(c, w);
 	/* "revenue may grow" is not "revenue in May grow": a lower-case

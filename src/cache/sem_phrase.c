@@ -212,6 +212,7 @@ enum {
 	PH_EVERY = 64, /* "every month": "in every one" */
 	PH_COUNTED = 128, /* only after "how many" ("how many customers are there") */
 	PH_NOT_AFTER_ORDINAL = 256, /* not after "1st", "first", "end": "1st of March" */
+	PH_NOT_AFTER_EVENT = 512, /* not after "paid", "due", "tax": "paid for 2024" */
 };
 
 struct phrase_row {
@@ -282,7 +283,7 @@ static const struct phrase_row phrases[] = {
 	{ "number of", SEM_C_AGG, "count", 0 },
 	{ "count of", SEM_C_AGG, "count", 0 },
 	{ "sum of", SEM_C_AGG, "sum", 0 },
-	{ "total of", SEM_C_AGG, "sum", 0 },
+	{ "total of", SEM_C_AGG, "total", 0 },
 	{ "average of", SEM_C_AGG, "avg", 0 },
 	{ "mean of", SEM_C_AGG, "avg", 0 },
 	/* Running periods. */
@@ -301,7 +302,7 @@ static const struct phrase_row phrases[] = {
 	{ "every %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER | PH_EVERY },
 	/* A preposition that only says "when" before a date. */
 	{ "in", SEM_C_WORD, NULL, PH_DATE },
-	{ "for", SEM_C_WORD, NULL, PH_DATE },
+	{ "for", SEM_C_WORD, NULL, PH_DATE | PH_NOT_AFTER_EVENT },
 	{ "during", SEM_C_WORD, NULL, PH_DATE },
 	{ "of", SEM_C_WORD, NULL, PH_DATE | PH_NOT_AFTER_ORDINAL },
 	{ "on", SEM_C_WORD, NULL, PH_DATE },
@@ -480,6 +481,27 @@ static bool ordinal_before(const struct sem_tok *toks, size_t i)
 	return false;
 }
 
+/* Words after which "for" before a date names the period a payment or a
+ * tax belongs to, and "in" the period it happened in: "taxes paid for
+ * 2024" may be paid in 2025, "invoices due for March" may fall due in
+ * April. */
+static bool event_before(const struct sem_tok *toks, size_t i)
+{
+	static const char *const words[] = { "due", "tax", "taxes", "vat", "owing" };
+	char w[PH_WORD_MAX];
+
+	if (i == 0 || toks[i - 1].kind != SEM_T_WORD)
+		return false;
+	if (participle(&toks[i - 1]))
+		return true;
+	if (!lower_word(toks[i - 1].raw, toks[i - 1].raw_len, w))
+		return false;
+	for (size_t k = 0; k < ROWS(words); k++)
+		if (strcmp(w, words[k]) == 0)
+			return true;
+	return false;
+}
+
 bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i,
 		   const struct sem_phrase_ctx *ctx, struct sem_phrase *ret)
 {
@@ -496,6 +518,8 @@ bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i,
 		if ((row->where & PH_COUNTED) && !ctx->counted)
 			continue;
 		if ((row->where & PH_NOT_AFTER_ORDINAL) && ordinal_before(toks, i))
+			continue;
+		if ((row->where & PH_NOT_AFTER_EVENT) && event_before(toks, i))
 			continue;
 		s.free_case = !has_lower || !(row->where & PH_START);
 		span = row_span(&s, row, &period);

@@ -208,7 +208,45 @@ static bool measures_rows(const struct sem_entry *e)
 					     "fraction" };
 
 	return e->cat == SEM_C_AGG ||
-	       (e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0])));
+	       (e->cat == SEM_C_WORD &&
+		(in_list(e->val, words, sizeof(words) / sizeof(words[0])) ||
+		 (e->fold && in_list(e->fold, words, sizeof(words) / sizeof(words[0])))));
+}
+
+/* "total" is a sum before an amount ("total revenue" = "sum of revenue"),
+ * but "total orders" or "total customers" may be a count: there it stays
+ * "total", which equals neither. Periods between are skipped ("total
+ * monthly revenue"). */
+static int fold_total(struct sem_entry *ents, size_t n)
+{
+	static const char *const amounts[] = {
+		"revenue", "amount", "cost",	"expense", "sale",   "profit", "income", "spend",
+		"spending", "value", "balance", "price",   "tax",    "salary", "payroll", "wage",
+		"margin",  "fee",    "paid",	"owed",	   "due",    "outstanding", "cash", "net",
+		"gross",   "debit",  "credit",  "receivable", "payable",
+	};
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = i + 1;
+		const char *next;
+		char *sum;
+
+		if (ents[i].cat != SEM_C_AGG || strcmp(ents[i].val, "total") != 0)
+			continue;
+		while (k < n && ents[k].cat == SEM_C_GRAIN)
+			k++;
+		if (k == n || (ents[k].cat != SEM_C_WORD && ents[k].cat != SEM_C_DIR))
+			continue;
+		next = ents[k].fold ? ents[k].fold : ents[k].val;
+		if (!in_list(next, amounts, sizeof(amounts) / sizeof(amounts[0])))
+			continue;
+		sum = strdup("sum");
+		if (!sum)
+			return -ENOMEM;
+		free(ents[i].val);
+		ents[i].val = sum;
+	}
+	return 0;
 }
 
 /* Words that compare: "customers with invoices over 1000" may sum the
@@ -310,8 +348,9 @@ static int sig_from_text(const char *text, size_t len, char **ret)
 		ntoks = sem_expand(cut, sem_tokenize(text, len, cut), toks);
 		r = sem_classify(toks, ntoks, has_lower_letter(text, len), ents, &n);
 		if (r == 0) {
+			r = fold_total(ents, n);
 			fold_plurals(ents, n);
-			r = mark_period_forms(ents, n);
+			r = r ? r : mark_period_forms(ents, n);
 		}
 		if (r == 0)
 			r = sig_print(ents, n, ret);

@@ -357,6 +357,23 @@ static const struct pair NEAR_MISS[] = {
 	{ "customers who paid in every month", "customers who paid monthly" },
 	{ "vendors we paid every week", "vendors we paid weekly" },
 	{ "customers who paid each month", "customers who paid by month" },
+	/* "total" before a countable noun may count it. */
+	{ "total orders in 2025", "sum of orders in 2025" },
+	{ "total invoices by customer", "sum of invoices by customer" },
+	/* The plural of a measure word: "shares" are held, a "share" is a part. */
+	{ "shares by investor", "share by investor" },
+	{ "rates by vendor", "rate by vendor" },
+	/* All capitals: "US" may be the country, "IT" the department. */
+	{ "REVENUE FROM US", "revenue from us" },
+	{ "IT EXPENSES", "it expenses" },
+	{ "REVENUE IN HI", "revenue in" },
+	/* "The" that opens a name. */
+	{ "The Home Depot invoices", "Home Depot invoices" },
+	/* "for" a period after a payment or a tax: the period it belongs to. */
+	{ "invoices paid for 2024", "invoices paid in 2024" },
+	{ "taxes for 2024", "taxes in 2024" },
+	{ "invoices due for March", "invoices due in March" },
+	{ "expenses billed for March 2025", "expenses billed in March 2025" },
 };
 
 /* Rephrasings. The last rows go beyond the closed rules and are expected
