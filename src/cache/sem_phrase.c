@@ -314,6 +314,10 @@ static const char *period_of(const char *w)
 	char stem[PH_WORD_MAX];
 	struct sem_lex lex;
 
+	/* "per monthly payment" is not "per month": the stem of "monthly"
+	 * is "month", so the word as written is checked first. */
+	if (sem_lexicon(w, &lex) && lex.adjective)
+		return NULL;
 	sem_stem(w, strlen(w), stem, sizeof(stem));
 	if (sem_lexicon(stem, &lex) && lex.cat == SEM_C_GRAIN && !lex.adjective)
 		return lex.canon;

@@ -295,32 +295,74 @@ static bool has_clause(const struct sem_entry *ents, size_t n)
 	return false;
 }
 
-/* How a period is written, where that changes the answer ("" where it
- * does not). With an average or a median: "average monthly revenue" is
- * one number, "average revenue by month" a table of averages, "average
- * revenue per day" a rate. "every month" may mean "in all months"
- * ("customers who paid every month"), and so may "each month" in a clause
- * with its own verb, which grouping by month is not. */
-static const char *period_form(const struct sem_entry *e, bool rate, bool clause)
+/* The entry names a point in time that a period after it counts from:
+ * "last month", "this quarter", "first week", "3 months". */
+static bool anchors_period(const struct sem_entry *e)
 {
+	static const char *const dates[] = { "this", "next", "previous", "prior", "past", "current" };
+	static const char *const dirs[] = { "last", "first" };
+
+	return e->cat == SEM_C_NUM ||
+	       (e->cat == SEM_C_DATE && in_list(e->val, dates, sizeof(dates) / sizeof(dates[0]))) ||
+	       (e->cat == SEM_C_DIR && in_list(e->val, dirs, sizeof(dirs) / sizeof(dirs[0])));
+}
+
+/* A period adjective used as an adverb ("invoices billed monthly",
+ * "customers who pay monthly") says how often, not how to group: no
+ * content word follows it. */
+static bool adverbial(const struct sem_entry *ents, size_t n, size_t i)
+{
+	struct sem_lex lex;
+	const struct sem_entry *next = i + 1 < n ? &ents[i + 1] : NULL;
+
+	if (!ents[i].adjective)
+		return false;
+	if (!next)
+		return true;
+	if (next->cat == SEM_C_WORD)
+		return sem_lexicon(next->val, &lex) && (lex.light || lex.filler);
+	return next->cat != SEM_C_AGG && next->cat != SEM_C_DIR && next->cat != SEM_C_NEG &&
+	       next->cat != SEM_C_QUOTE;
+}
+
+/* How the period ents[i] is written, where that changes the answer (""
+ * where it does not). "last month" is a date, not a grouping ("last
+ * month's invoice" is not "the last invoice by month"). With an average,
+ * a median or a ranking word: "average monthly revenue" is one number,
+ * "average revenue by month" a table of averages, "average revenue per
+ * day" a rate, "last monthly payment" one row. "every month" may mean
+ * "in all months" ("customers who paid every month"), and so may "each
+ * month" in a clause with its own verb, which grouping by month is not;
+ * "paid monthly" says how often. */
+static const char *period_form(const struct sem_entry *ents, size_t n, size_t i, bool rate,
+			       bool clause)
+{
+	const struct sem_entry *e = &ents[i];
+
 	if (e->every || (e->each && clause))
 		return "~every";
-	if (rate && e->adjective)
+	if (!e->adjective && !e->per && i > 0 && anchors_period(&ents[i - 1]))
+		return "~rel";
+	if ((rate || clause) && e->adjective)
+		return "~adj";
+	if (adverbial(ents, n, i))
 		return "~adj";
 	return rate && e->per ? "~per" : "";
 }
 
 /* Periods whose form changes the answer keep it ("month~adj",
- * "day~per", "month~every") and their place in "seq:". */
+ * "day~per", "month~every", "month~rel") and their place in "seq:". */
 static int mark_period_forms(struct sem_entry *ents, size_t n)
 {
 	bool rate = false, clause = has_clause(ents, n);
 
 	for (size_t i = 0; i < n; i++)
-		rate = rate || (ents[i].cat == SEM_C_AGG && (strncmp(ents[i].val, "avg", 3) == 0 ||
-							      strncmp(ents[i].val, "median", 6) == 0));
+		rate = rate || ranks(&ents[i]) ||
+		       (ents[i].cat == SEM_C_AGG && (strncmp(ents[i].val, "avg", 3) == 0 ||
+						     strncmp(ents[i].val, "median", 6) == 0));
 	for (size_t i = 0; i < n; i++) {
-		const char *form = ents[i].cat == SEM_C_GRAIN ? period_form(&ents[i], rate, clause) : "";
+		const char *form =
+			ents[i].cat == SEM_C_GRAIN ? period_form(ents, n, i, rate, clause) : "";
 		size_t len;
 		char *val;
 

@@ -374,6 +374,13 @@ static const struct pair NEAR_MISS[] = {
 	{ "taxes for 2024", "taxes in 2024" },
 	{ "invoices due for March", "invoices due in March" },
 	{ "expenses billed for March 2025", "expenses billed in March 2025" },
+	/* A period that is a date, a frequency or one row, not a grouping. */
+	{ "last invoice by month", "last month invoice" },
+	{ "last monthly payment", "last payment by month" },
+	{ "top customer by month", "top monthly customer" },
+	{ "invoices billed monthly", "invoices billed by month" },
+	{ "customers who pay monthly", "customers who pay by month" },
+	{ "fee per monthly payment", "fee monthly payment" },
 };
 
 /* Rephrasings. The last rows go beyond the closed rules and are expected
