@@ -218,8 +218,9 @@ static int on_date(struct cls *c, const struct sem_tok *t)
 }
 
 /* "Q1", "Q1 2025", "FY2024", "FY 2024"; any other word with a digit in it
- * ("X200", "w2") is a literal that must match exactly. */
-static int on_digit_word(struct cls *c, const char *w)
+ * ("X200", "w2") is a literal that must match exactly, case included: a
+ * product code 'X200' is not 'x200' to SQL. */
+static int on_digit_word(struct cls *c, const char *w, const char *raw, size_t raw_len)
 {
 	const struct sem_tok *next = peek(c, 1);
 	char v[SEM_VAL_MAX];
@@ -233,7 +234,9 @@ static int on_digit_word(struct cls *c, const char *w)
 		snprintf(v, sizeof(v), "%s-%s", next->val, w);
 		return emit_str(c, SEM_C_DATE, v);
 	}
-	return emit_str(c, is_quarter(w) || fy ? SEM_C_DATE : SEM_C_NUM, w);
+	if (is_quarter(w) || fy)
+		return emit_str(c, SEM_C_DATE, w);
+	return emit(c, SEM_C_NUM, raw, raw_len);
 }
 
 /* Drops "'s", "'re", "'d", "'m", "'ll", "'ve" from *len; true for "n't".
@@ -489,7 +492,7 @@ static int on_word(struct cls *c, const struct sem_tok *t)
 	ascii_lower(w.lower, w.raw, w.len);
 	join_prefix(w.lower);
 	if (strpbrk(w.lower, "0123456789"))
-		r = on_digit_word(c, w.lower);
+		r = on_digit_word(c, w.lower, w.raw, w.len);
 	else
 		r = classify_word(c, &w);
 	free(w.lower);
@@ -536,10 +539,11 @@ static int on_token(struct cls *c, const struct sem_tok *t)
 	case SEM_T_LIT:
 		break;
 	}
-	/* A literal may be longer than val holds: lower-case it from raw. */
+	/* A literal keeps its case ("10X" may be a code), except an ordinal
+	 * ("1ST" is "1st"). It may be longer than val holds: copy raw. */
 	char *lit = strndup(t->raw, t->raw_len);
 
-	if (lit)
+	if (lit && tok_day(t))
 		ascii_lower(lit, lit, t->raw_len);
 	return emit_owned(c, SEM_C_NUM, lit, false);
 }

@@ -119,8 +119,8 @@ static bool connective(const struct sem_entry *e)
 	       (e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0])));
 }
 
-/* True when the periods may leave "seq:": one distinct period and nothing
- * that joins two parts of the question. */
+/* True when the periods may leave "seq:": one period, written once, and
+ * nothing that joins two parts of the question. */
 static bool periods_float(const struct sem_entry *ents, size_t n)
 {
 	const char *period = NULL;
@@ -132,7 +132,9 @@ static bool periods_float(const struct sem_entry *ents, size_t n)
 			continue;
 		if (strchr(ents[i].val, '~'))
 			return false; /* a period with its form, see mark_period_forms() */
-		if (period && strcmp(period, ents[i].val) != 0)
+		/* Written twice, even the same period compares ("revenue year
+		 * over year" is not "revenue over the year"). */
+		if (period)
 			return false;
 		period = ents[i].val;
 	}

@@ -278,7 +278,12 @@ static void test_signature_canonical(void **state)
 		   "w:invoices,dir:over,n:$1000,dir:exclude,w:refunds");
 	/* Sorted and deduplicated per category; the sequence keeps repeats. */
 	expect_sig("revenue 2024 2023 2024", "v3|d:2023|d:2024|w:revenue|seq:w:revenue,d:2024,d:2023,d:2024");
-	expect_sig("monthly revenue by month", "v3|g:month|w:revenue|seq:w:revenue");
+	/* A period written twice keeps its places ("year over year"). */
+	expect_sig("monthly revenue by month",
+		   "v3|g:month|w:revenue|seq:g:month,w:revenue,g:month");
+	/* A code keeps its case; an ordinal does not need to. */
+	expect_sig("sales of X200", "v3|n:X200|w:of|w:sale|seq:w:sale,w:of,n:X200");
+	expect_sig("2ND largest 10X", "v3|n:10X|n:2nd|dir:largest|seq:n:2nd,dir:largest,n:10X");
 	expect_sig("weekly and monthly revenue",
 		   "v3|g:month|g:week|w:and|w:revenue|seq:g:week,w:and,g:month,w:revenue");
 	/* Filler only: the empty signature, which sem_match refuses. */
@@ -448,7 +453,7 @@ static void test_long_input(void **state)
 	buf_init(&b, 1 << 20);
 	buf_append(&b, "v3|d:2025|agg:sum|g:month|w:revenue|seq:", 40);
 	for (size_t i = 0; i < SEM_QUERY_MAX_BYTES / 32; i++) {
-		const char *unit = ",agg:sum,w:revenue,d:2025";
+		const char *unit = ",agg:sum,w:revenue,g:month,d:2025";
 
 		buf_append(&b, unit + (i == 0), strlen(unit) - (i == 0));
 	}

@@ -381,6 +381,12 @@ static const struct pair NEAR_MISS[] = {
 	{ "invoices billed monthly", "invoices billed by month" },
 	{ "customers who pay monthly", "customers who pay by month" },
 	{ "fee per monthly payment", "fee monthly payment" },
+	/* A period written twice compares. */
+	{ "revenue year over year", "revenue over the year" },
+	{ "expenses month over month", "expenses over the month" },
+	/* Codes keep their case. */
+	{ "sales of product X200", "sales of product x200" },
+	{ "orders for sku AB12", "orders for sku ab12" },
 };
 
 /* Rephrasings. The last rows go beyond the closed rules and are expected
