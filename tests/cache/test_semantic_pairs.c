@@ -367,6 +367,7 @@ static const struct pair NEAR_MISS[] = {
 	{ "REVENUE FROM US", "revenue from us" },
 	{ "IT EXPENSES", "it expenses" },
 	{ "REVENUE IN HI", "revenue in" },
+	{ "REVENUE FROM ACME", "revenue from acme" },
 	/* "The" that opens a name. */
 	{ "The Home Depot invoices", "Home Depot invoices" },
 	/* "for" a period after a payment or a tax: the period it belongs to. */
