@@ -215,32 +215,40 @@ static bool measures_rows(const struct sem_entry *e)
 		 (e->fold && in_list(e->fold, words, sizeof(words) / sizeof(words[0])))));
 }
 
+/* An amount: a measure that sums ("revenue", "expenses", "payroll"), as
+ * against a thing that is counted or classified ("orders",
+ * "subscriptions"). */
+static bool amount_word(const struct sem_entry *e)
+{
+	static const char *const words[] = {
+		"revenue", "amount", "cost",	"sale",	  "profit", "spend",  "spending", "value",
+		"balance", "price",  "tax",	"salary", "payroll", "wage",  "margin",   "fee",
+		"paid",	   "owed",   "due",	"outstanding", "cash", "net", "gross", "receivable",
+		"payable", "earning", "turnover", "rent", "interest",
+	};
+	static const char *const dirs[] = { "expense", "income", "debit", "credit" };
+	const char *v = e->fold ? e->fold : e->val;
+
+	if (e->cat == SEM_C_DIR)
+		return in_list(e->val, dirs, sizeof(dirs) / sizeof(dirs[0]));
+	return e->cat == SEM_C_WORD && in_list(v, words, sizeof(words) / sizeof(words[0]));
+}
+
 /* "total" is a sum before an amount ("total revenue" = "sum of revenue"),
  * but "total orders" or "total customers" may be a count: there it stays
  * "total", which equals neither. Periods between are skipped ("total
  * monthly revenue"). */
 static int fold_total(struct sem_entry *ents, size_t n)
 {
-	static const char *const amounts[] = {
-		"revenue", "amount", "cost",	"expense", "sale",   "profit", "income", "spend",
-		"spending", "value", "balance", "price",   "tax",    "salary", "payroll", "wage",
-		"margin",  "fee",    "paid",	"owed",	   "due",    "outstanding", "cash", "net",
-		"gross",   "debit",  "credit",  "receivable", "payable",
-	};
-
 	for (size_t i = 0; i < n; i++) {
 		size_t k = i + 1;
-		const char *next;
 		char *sum;
 
 		if (ents[i].cat != SEM_C_AGG || strcmp(ents[i].val, "total") != 0)
 			continue;
 		while (k < n && ents[k].cat == SEM_C_GRAIN)
 			k++;
-		if (k == n || (ents[k].cat != SEM_C_WORD && ents[k].cat != SEM_C_DIR))
-			continue;
-		next = ents[k].fold ? ents[k].fold : ents[k].val;
-		if (!in_list(next, amounts, sizeof(amounts) / sizeof(amounts[0])))
+		if (k == n || !amount_word(&ents[k]))
 			continue;
 		sum = strdup("sum");
 		if (!sum)
@@ -309,22 +317,20 @@ static bool anchors_period(const struct sem_entry *e)
 	       (e->cat == SEM_C_DIR && in_list(e->val, dirs, sizeof(dirs) / sizeof(dirs[0])));
 }
 
-/* A period adjective used as an adverb ("invoices billed monthly",
- * "customers who pay monthly") says how often, not how to group: no
- * content word follows it. */
-static bool adverbial(const struct sem_entry *ents, size_t n, size_t i)
+/* A period adjective groups only an amount after it ("monthly revenue" is
+ * revenue by month, "monthly total"); before anything else it says how
+ * often: "monthly subscriptions" are a kind of subscription, "invoices
+ * billed monthly" a frequency. */
+static bool adjective_groups(const struct sem_entry *ents, size_t n, size_t i)
 {
-	struct sem_lex lex;
-	const struct sem_entry *next = i + 1 < n ? &ents[i + 1] : NULL;
+	static const char *const joins[] = { "and", "or" };
+	size_t k = i + 1;
 
-	if (!ents[i].adjective)
-		return false;
-	if (!next)
-		return true;
-	if (next->cat == SEM_C_WORD)
-		return sem_lexicon(next->val, &lex) && (lex.light || lex.filler);
-	return next->cat != SEM_C_AGG && next->cat != SEM_C_DIR && next->cat != SEM_C_NEG &&
-	       next->cat != SEM_C_QUOTE;
+	/* "weekly and monthly revenue" */
+	while (k < n && (ents[k].cat == SEM_C_GRAIN ||
+			 (ents[k].cat == SEM_C_WORD && in_list(ents[k].val, joins, 2))))
+		k++;
+	return k < n && (ents[k].cat == SEM_C_AGG || amount_word(&ents[k]));
 }
 
 /* How the period ents[i] is written, where that changes the answer (""
@@ -335,7 +341,7 @@ static bool adverbial(const struct sem_entry *ents, size_t n, size_t i)
  * day" a rate, "last monthly payment" one row. "every month" may mean
  * "in all months" ("customers who paid every month"), and so may "each
  * month" in a clause with its own verb, which grouping by month is not;
- * "paid monthly" says how often. */
+ * "paid monthly" and "monthly subscriptions" say how often. */
 static const char *period_form(const struct sem_entry *ents, size_t n, size_t i, bool rate,
 			       bool clause)
 {
@@ -347,7 +353,7 @@ static const char *period_form(const struct sem_entry *ents, size_t n, size_t i,
 		return "~rel";
 	if ((rate || clause) && e->adjective)
 		return "~adj";
-	if (adverbial(ents, n, i))
+	if (e->adjective && !adjective_groups(ents, n, i))
 		return "~adj";
 	return rate && e->per ? "~per" : "";
 }

@@ -382,6 +382,8 @@ static const struct pair NEAR_MISS[] = {
 	{ "invoices billed monthly", "invoices billed by month" },
 	{ "customers who pay monthly", "customers who pay by month" },
 	{ "fee per monthly payment", "fee monthly payment" },
+	{ "revenue from monthly subscriptions", "revenue from subscriptions by month" },
+	{ "customers with monthly plans", "customers with plans by month" },
 	/* A period written twice compares. */
 	{ "revenue year over year", "revenue over the year" },
 	{ "expenses month over month", "expenses over the month" },
