@@ -527,6 +527,7 @@ static int on_token(struct cls *c, const struct sem_tok *t)
 			c->ents[c->n - 1].per = ph.per;
 			c->ents[c->n - 1].each = ph.each;
 			c->ents[c->n - 1].every = ph.every;
+			c->ents[c->n - 1].grouped = ph.cat == SEM_C_GRAIN;
 		}
 		return r;
 	case SEM_T_NUM:

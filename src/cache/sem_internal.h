@@ -120,6 +120,8 @@ struct sem_entry {
 			 * month") it may mean "in every month" */
 	bool every;	/* "every month": "customers who paid every month" pays
 			 * in all of them, which grouping by month is not */
+	bool grouped;	/* a period written as a grouping ("by month", "per
+			 * month"), not a bare noun ("over the year") */
 };
 
 /* Turns tokens into entries in the order written. ents must have room for

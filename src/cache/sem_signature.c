@@ -334,8 +334,10 @@ static bool adjective_groups(const struct sem_entry *ents, size_t n, size_t i)
 }
 
 /* How the period ents[i] is written, where that changes the answer (""
- * where it does not). "last month" is a date, not a grouping ("last
- * month's invoice" is not "the last invoice by month"). With an average,
+ * where it does not). A bare period noun is one period, not a grouping:
+ * "last month" is a date ("last month's invoice" is not "the last invoice
+ * by month"), and "revenue over the year" is one number where "revenue
+ * over each year" is a table. With an average,
  * a median or a ranking word: "average monthly revenue" is one number,
  * "average revenue by month" a table of averages, "average revenue per
  * day" a rate, "last monthly payment" one row. "every month" may mean
@@ -349,8 +351,8 @@ static const char *period_form(const struct sem_entry *ents, size_t n, size_t i,
 
 	if (e->every || (e->each && clause))
 		return "~every";
-	if (!e->adjective && !e->per && i > 0 && anchors_period(&ents[i - 1]))
-		return "~rel";
+	if (!e->adjective && !e->grouped)
+		return i > 0 && anchors_period(&ents[i - 1]) ? "~rel" : "~noun";
 	if ((rate || clause) && e->adjective)
 		return "~adj";
 	if (e->adjective && !adjective_groups(ents, n, i))
@@ -359,7 +361,8 @@ static const char *period_form(const struct sem_entry *ents, size_t n, size_t i,
 }
 
 /* Periods whose form changes the answer keep it ("month~adj",
- * "day~per", "month~every", "month~rel") and their place in "seq:". */
+ * "day~per", "month~every", "month~rel", "month~noun") and their place in
+ * "seq:". */
 static int mark_period_forms(struct sem_entry *ents, size_t n)
 {
 	bool rate = false, clause = has_clause(ents, n);

@@ -386,6 +386,7 @@ static const struct pair NEAR_MISS[] = {
 	{ "customers with monthly plans", "customers with plans by month" },
 	/* A period written twice compares. */
 	{ "revenue year over year", "revenue over the year" },
+	{ "revenue over the year", "revenue over each year" },
 	{ "expenses month over month", "expenses over the month" },
 	/* Codes keep their case. */
 	{ "sales of product X200", "sales of product x200" },
