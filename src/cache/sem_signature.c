@@ -274,14 +274,27 @@ static bool compares(const struct sem_entry *e)
 	       (e->cat == SEM_C_OP && in_list(e->val, ops, sizeof(ops) / sizeof(ops[0])));
 }
 
+/* Quantifiers and "per": "customers with only overdue invoices" (all of
+ * them) is not "... only overdue invoice" (just one), and "invoices per
+ * customer" counts them where "invoice per customer" picks one. */
+static bool quantifies(const struct sem_entry *e)
+{
+	static const char *const words[] = { "per",	"only", "all",	  "any",  "some",
+					     "each",	"every", "many",  "few",  "several",
+					     "both",	"either" };
+
+	return e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0]));
+}
+
 /* Singular and plural are one question unless the number of rows asked
  * for can depend on it: a ranking word, an aggregate ("average invoice"
- * is an amount, "average invoices" a count) or a comparison keeps every
- * word as written. */
+ * is an amount, "average invoices" a count), a comparison or a quantifier
+ * keeps every word as written. */
 static void fold_plurals(struct sem_entry *ents, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (measures_rows(&ents[i]) || ranks(&ents[i]) || compares(&ents[i]))
+		if (measures_rows(&ents[i]) || ranks(&ents[i]) || compares(&ents[i]) ||
+		    quantifies(&ents[i]))
 			return;
 	for (size_t i = 0; i < n; i++) {
 		if (!ents[i].fold)

@@ -344,6 +344,9 @@ static const struct pair NEAR_MISS[] = {
 	{ "customers with orders over 10", "customers with order over 10" },
 	{ "customers whose invoice is over 1000", "customers whose invoices are over 1000" },
 	{ "vendors with bill more than $500", "vendors with bills more than $500" },
+	/* A quantifier or "per": all of them, or one. */
+	{ "invoices per customer", "invoice per customer" },
+	{ "customers with only overdue invoices", "customers with only overdue invoice" },
 	/* "of" after an ordinal makes a date; "in" picks a row within it. */
 	{ "invoices due the 1st of March", "invoices due the 1st in March" },
 	{ "first of March revenue", "first in March revenue" },
