@@ -441,9 +441,8 @@ static int classify_word(struct cls *c, const struct word *w)
 	     (c->i > 0 && w->len == 1 && strcmp(w->lower, "i") != 0)))
 		return emit_name(c, w);
 	/* In a question written all in capitals, "US" and "IT" may be the
-	 * country and the department: neither the pronoun nor the name; and
-	 * "ACME" may be how the name is stored, which "acme" is not. */
-	if (!c->has_lower && (caps_homonym(w->lower) || !(known || month || negated)))
+	 * country and the department: neither the pronoun nor the name. */
+	if (!c->has_lower && caps_homonym(w->lower))
 		return emit(c, SEM_C_WORD, w->raw, w->len);
 	if (w->cap && !((known || month || negated) && !(w->allcaps && c->has_lower && (lex.filler || lex.light))))
 		return emit_name(c, w);
