@@ -49,7 +49,8 @@ size_t sem_tokenize(const char *text, size_t len, struct sem_tok *toks);
 size_t sem_quote_end(const char *text, size_t len, size_t p);
 
 /* Writes contractions out: "haven't" -> "have" "not", "we'll" -> "we"
- * "will", "what's" -> "what" "is", "Acme's" -> "Acme". out must have room
+ * "will", "what's" -> "what" "is" ("who's paid" -> "who" "'s" "paid"),
+ * "Acme's" -> "Acme". out must have room
  * for 2 * n tokens; returns how many were written. */
 size_t sem_expand(const struct sem_tok *in, size_t n, struct sem_tok *out);
 

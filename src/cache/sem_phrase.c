@@ -4,8 +4,9 @@
  *
  * Contractions are written out before anything else reads the words, so
  * "haven't" is "have not", "we'll" is "we will" and "what's" is "what is":
- * the auxiliary stays, because "we'll pay" is not "we pay". A possessive
- * "'s" ("Acme's") is dropped.
+ * the auxiliary stays, because "we'll pay" is not "we pay". Before a past
+ * participle that "'s" may be "has" ("who's paid"), so it stays "'s". A
+ * possessive "'s" ("Acme's") is dropped.
  *
  * The phrase table is closed and reviewed (docs/cache-matching.md lists
  * it): request framing that never changes an answer ("show me", "could
