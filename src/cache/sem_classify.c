@@ -444,7 +444,10 @@ static int classify_word(struct cls *c, const struct word *w)
 	 * country and the department: neither the pronoun nor the name. */
 	if (!c->has_lower && caps_homonym(w->lower))
 		return emit(c, SEM_C_WORD, w->raw, w->len);
-	if (w->cap && !((known || month || negated) && !(w->allcaps && c->has_lower && (lex.filler || lex.light))))
+	/* "OR" in a question with lower case is Oregon, as "IN" is Indiana. */
+	if (w->cap && !((known || month || negated) &&
+			!(w->allcaps && c->has_lower &&
+			  (lex.filler || lex.light || strcmp(w->lower, "or") == 0))))
 		return emit_name(c, w);
 	/* "revenue may grow" is not "revenue in May grow": a lower-case
 	 * homonym is a date only inside a whole date ("may 2025"). */

@@ -375,6 +375,7 @@ static const struct pair NEAR_MISS[] = {
 	{ "IT EXPENSES", "it expenses" },
 	{ "REVENUE IN HI", "revenue in" },
 	{ "REVENUE FROM ACME", "revenue from acme" },
+	{ "customers in OR", "customers in or" },
 	/* "The" that opens a name. */
 	{ "The Home Depot invoices", "Home Depot invoices" },
 	/* "for" a period after a payment or a tax: the period it belongs to. */
