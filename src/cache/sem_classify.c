@@ -218,8 +218,9 @@ static int on_date(struct cls *c, const struct sem_tok *t)
 }
 
 /* "Q1", "Q1 2025", "FY2024", "FY 2024"; any other word with a digit in it
- * ("X200", "w2") is a literal that must match exactly. */
-static int on_digit_word(struct cls *c, const char *w)
+ * ("X200", "w2") is a literal that must match exactly, case included: a
+ * product code 'X200' is not 'x200' to SQL. */
+static int on_digit_word(struct cls *c, const char *w, const char *raw, size_t raw_len)
 {
 	const struct sem_tok *next = peek(c, 1);
 	char v[SEM_VAL_MAX];
@@ -233,7 +234,9 @@ static int on_digit_word(struct cls *c, const char *w)
 		snprintf(v, sizeof(v), "%s-%s", next->val, w);
 		return emit_str(c, SEM_C_DATE, v);
 	}
-	return emit_str(c, is_quarter(w) || fy ? SEM_C_DATE : SEM_C_NUM, w);
+	if (is_quarter(w) || fy)
+		return emit_str(c, SEM_C_DATE, w);
+	return emit(c, SEM_C_NUM, raw, raw_len);
 }
 
 /* Drops "'s", "'re", "'d", "'m", "'ll", "'ve" from *len; true for "n't".
@@ -350,7 +353,38 @@ static int emit_known(struct cls *c, const struct sem_lex *lex, const char *w)
 		return emit_plain(c, w);
 	if (lex->cat == SEM_C_NUM) /* "two million" is 2000000, "five percent" 5% */
 		return emit_number(c, lex->canon);
+	/* "total orders" may count them; sem_signature.c makes "total" a sum
+	 * only before an amount ("total revenue"). */
+	if (lex->cat == SEM_C_AGG && strcmp(w, "total") == 0)
+		return emit_str(c, SEM_C_AGG, "total");
 	return emit_owned(c, lex->cat, strdup(lex->canon), lex->adjective);
+}
+
+/* "totals", "averages", "credits": the plural of an aggregate or a
+ * direction, which the lexicon knows only in the singular. "monthly
+ * averages" is a table, "monthly average" one number, and "credits" are
+ * documents where "credit" is a side of the ledger, so the plural keeps
+ * its number ("avgs"). "expenses" is the one plural that means its
+ * singular. */
+static bool plural_of_category(const char *w, const struct sem_lex *lex)
+{
+	struct sem_lex as_written;
+
+	if (lex->cat != SEM_C_AGG && lex->cat != SEM_C_DIR)
+		return false;
+	return !sem_lexicon(w, &as_written) && strcmp(lex->canon, "expense") != 0;
+}
+
+static char *plural_value(const char *canon)
+{
+	size_t n = strlen(canon);
+	char *v = malloc(n + 2);
+
+	if (v) {
+		memcpy(v, canon, n);
+		memcpy(v + n, "s", 2);
+	}
+	return v;
 }
 
 /* "FY 2024" is one date. */
@@ -365,23 +399,64 @@ static bool fiscal_year(struct cls *c, const char *w, char v[SEM_VAL_MAX])
 	return true;
 }
 
+/* The next token is a capitalised word the lexicon does not know. */
+static bool next_is_name(const struct cls *c)
+{
+	const struct sem_tok *t = peek(c, 1);
+	char w[LEX_WORD_MAX];
+	struct sem_lex lex;
+
+	if (!t || !t->plain_gap || t->kind != SEM_T_WORD || t->raw[0] < 'A' || t->raw[0] > 'Z')
+		return false;
+	if (!small_lower(t->raw, t->raw_len, w))
+		return true;
+	return !lookup(w, &lex) && !sem_month(w);
+}
+
+static bool caps_homonym(const char *w)
+{
+	static const char *const words[] = { "hi", "it", "me", "us" };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(w, words[i]) == 0)
+			return true;
+	return false;
+}
+
 static int classify_word(struct cls *c, const struct word *w)
 {
 	struct sem_lex lex = { .cat = SEM_C_WORD };
 	char v[SEM_VAL_MAX];
-	bool known = lookup(w->lower, &lex), month = sem_month(w->lower) > 0, done;
+	bool known = lookup(w->lower, &lex), month = sem_month(w->lower) > 0, done = false;
 	bool negated = !known && is_negated(w->lower);
 	int r;
 
 	if (fiscal_year(c, w->lower, v))
 		return emit_str(c, SEM_C_DATE, v);
 	/* Inside a sentence, a capital "The" or a lone capital letter starts
-	 * a name ("The Coffee House", "grade A"). */
-	if (w->cap && c->i > 0 && c->has_lower &&
-	    (strcmp(w->lower, "the") == 0 || (w->len == 1 && strcmp(w->lower, "i") != 0)))
+	 * a name ("The Coffee House", "grade A"); so does "The" opening the
+	 * question before a name ("The Home Depot" is not "Home Depot"). */
+	if (w->cap && c->has_lower &&
+	    ((strcmp(w->lower, "the") == 0 && (c->i > 0 || next_is_name(c))) ||
+	     (c->i > 0 && w->len == 1 && strcmp(w->lower, "i") != 0)))
 		return emit_name(c, w);
-	if (w->cap && !((known || month || negated) && !(w->allcaps && c->has_lower && (lex.filler || lex.light))))
+	/* In a question written all in capitals, "US" and "IT" may be the
+	 * country and the department: neither the pronoun nor the name. */
+	if (!c->has_lower && caps_homonym(w->lower))
+		return emit(c, SEM_C_WORD, w->raw, w->len);
+	/* "OR" in a question with lower case is Oregon, as "IN" is Indiana. */
+	if (w->cap && !((known || month || negated) &&
+			!(w->allcaps && c->has_lower &&
+			  (lex.filler || lex.light || strcmp(w->lower, "or") == 0))))
 		return emit_name(c, w);
+	/* "revenue may grow" is not "revenue in May grow": a lower-case
+	 * homonym is a date only inside a whole date ("may 2025"). */
+	if (!w->cap && sem_date_homonym(w->lower)) {
+		r = month ? emit_date_run(c, &done) : 0;
+		if (r < 0 || (month && done))
+			return r;
+		return emit_plain(c, w->lower);
+	}
 	if (month) {
 		r = emit_date_run(c, &done);
 		if (r < 0 || done)
@@ -389,6 +464,8 @@ static int classify_word(struct cls *c, const struct word *w)
 		snprintf(v, sizeof(v), "m%02d", sem_month(w->lower));
 		return emit_str(c, SEM_C_DATE, v);
 	}
+	if (known && plural_of_category(w->lower, &lex))
+		return emit_owned(c, lex.cat, plural_value(lex.canon), false);
 	if (known)
 		return emit_known(c, &lex, w->lower);
 	if (negated)
@@ -418,11 +495,20 @@ static int on_word(struct cls *c, const struct sem_tok *t)
 	ascii_lower(w.lower, w.raw, w.len);
 	join_prefix(w.lower);
 	if (strpbrk(w.lower, "0123456789"))
-		r = on_digit_word(c, w.lower);
+		r = on_digit_word(c, w.lower, w.raw, w.len);
 	else
 		r = classify_word(c, &w);
 	free(w.lower);
 	return r;
+}
+
+static bool phrase_here(const struct cls *c, struct sem_phrase *ph)
+{
+	struct sem_phrase_ctx ctx = { .at_start = c->n == 0, .has_lower = c->has_lower };
+
+	for (size_t k = 0; k < c->n && !ctx.counted; k++)
+		ctx.counted = c->ents[k].cat == SEM_C_AGG && strcmp(c->ents[k].val, "count") == 0;
+	return sem_phrase_at(c->toks, c->ntoks, c->i, &ctx, ph);
 }
 
 static int on_token(struct cls *c, const struct sem_tok *t)
@@ -433,15 +519,18 @@ static int on_token(struct cls *c, const struct sem_tok *t)
 	switch (t->kind) {
 	case SEM_T_WORD:
 		/* A capitalised word right after a name goes on with the name. */
-		if (continues_name(c, t) ||
-		    !sem_phrase_at(c->toks, c->ntoks, c->i, c->n == 0, c->has_lower, &ph))
+		if (continues_name(c, t) || !phrase_here(c, &ph))
 			return on_word(c, t);
 		c->i += ph.span - 1;
 		if (!ph.canon)
 			return 0;
 		r = emit_str(c, ph.cat, ph.canon);
-		if (r == 0)
+		if (r == 0) {
 			c->ents[c->n - 1].per = ph.per;
+			c->ents[c->n - 1].each = ph.each;
+			c->ents[c->n - 1].every = ph.every;
+			c->ents[c->n - 1].grouped = ph.cat == SEM_C_GRAIN;
+		}
 		return r;
 	case SEM_T_NUM:
 		return on_number(c, t);
@@ -454,10 +543,11 @@ static int on_token(struct cls *c, const struct sem_tok *t)
 	case SEM_T_LIT:
 		break;
 	}
-	/* A literal may be longer than val holds: lower-case it from raw. */
+	/* A literal keeps its case ("10X" may be a code), except an ordinal
+	 * ("1ST" is "1st"). It may be longer than val holds: copy raw. */
 	char *lit = strndup(t->raw, t->raw_len);
 
-	if (lit)
+	if (lit && tok_day(t))
 		ascii_lower(lit, lit, t->raw_len);
 	return emit_owned(c, SEM_C_NUM, lit, false);
 }

@@ -49,7 +49,8 @@ size_t sem_tokenize(const char *text, size_t len, struct sem_tok *toks);
 size_t sem_quote_end(const char *text, size_t len, size_t p);
 
 /* Writes contractions out: "haven't" -> "have" "not", "we'll" -> "we"
- * "will", "what's" -> "what" "is", "Acme's" -> "Acme". out must have room
+ * "will", "what's" -> "what" "is" ("who's paid" -> "who" "'s" "paid"),
+ * "Acme's" -> "Acme". out must have room
  * for 2 * n tokens; returns how many were written. */
 size_t sem_expand(const struct sem_tok *in, size_t n, struct sem_tok *out);
 
@@ -92,6 +93,10 @@ struct sem_lex {
 bool sem_lexicon(const char *word, struct sem_lex *ret);
 /* True for a word written after "un" or "non" that makes a negation. */
 bool sem_negatable(const char *word);
+/* Month and weekday names that are also plain words ("may" the modal,
+ * "sat", "sun", "wed", "mar"): in lower case they are dates only inside a
+ * date with a day or a year ("may 2025", "may 1"). */
+bool sem_date_homonym(const char *word);
 /* Month 1..12 of a month name or abbreviation, else 0. */
 int sem_month(const char *word);
 
@@ -112,6 +117,12 @@ struct sem_entry {
 			 * -> "customer", "are" -> "is"), used where number does not matter */
 	bool adjective; /* a period written as an adjective ("monthly") */
 	bool per;	/* a period written as a rate ("per month", "each month") */
+	bool each;	/* "each month": in a clause ("customers who paid each
+			 * month") it may mean "in every month" */
+	bool every;	/* "every month": "customers who paid every month" pays
+			 * in all of them, which grouping by month is not */
+	bool grouped;	/* a period written as a grouping ("by month", "per
+			 * month"), not a bare noun ("over the year") */
 };
 
 /* Turns tokens into entries in the order written. ents must have room for
@@ -127,13 +138,19 @@ struct sem_phrase {
 	enum sem_cat cat;
 	const char *canon; /* NULL: filler, no entry */
 	bool per;	   /* a period written as a rate: "per month", "each month" */
+	bool each, every;  /* written with "each" or "every" (see sem_entry) */
 };
 
 /* The phrase starting at toks[i], if any. at_start: nothing that counts
  * comes before it (request framing is dropped only there); has_lower: the
  * question has lower-case letters (else phrase words match in any case). */
-bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i, bool at_start,
-		   bool has_lower, struct sem_phrase *ret);
+struct sem_phrase_ctx {
+	bool at_start;	/* nothing that counts comes before */
+	bool has_lower; /* the question has lower-case letters */
+	bool counted;	/* a "count" comes before ("how many ... are there") */
+};
+bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i,
+		   const struct sem_phrase_ctx *ctx, struct sem_phrase *ret);
 
 /* Square root without libm (the programs do not link it); exact to a few
  * ulps and the same on every machine. 0 for x <= 0 or NaN. */

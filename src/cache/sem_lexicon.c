@@ -186,6 +186,13 @@ int sem_month(const char *word)
 	return 0;
 }
 
+bool sem_date_homonym(const char *word)
+{
+	static const char *const words[] = { "mar", "may", "sat", "sun", "wed" };
+
+	return in_words(words, ROWS(words), word) != NULL;
+}
+
 bool sem_negatable(const char *word)
 {
 	return in_words(negatable, ROWS(negatable), word) != NULL;

@@ -3,10 +3,12 @@
  * are one value and "$1,000" and "$10,000" never are.
  *
  * Numbers stay decimal strings: no floating point, so no rounding can make
- * two different amounts equal. Leading zeros of the whole part go; digits
+ * two different amounts equal. A leading zero makes a code (below); digits
  * after the point are kept as written ("5.0" stays apart from "5", a miss
  * rather than a guess about what the writer meant). The sign, the currency
  * sign and '%' are part of the value: "5%" is not 5 and "$5" is not "EUR 5".
+ * A whole part with a leading zero ("0012") is a code, not a number, and a
+ * bare "m" suffix ("6m") may be months: both are kept as written.
  */
 #include "cache/sem_internal.h"
 
@@ -44,6 +46,10 @@ static bool num_whole(const char *s, size_t len, size_t *p, struct num *n)
 		}
 		(*p)++;
 	}
+	/* "0012" and "007" are codes (an account, a zip code), stored as text
+	 * with their zeros: kept as written, never equal to 12 or 7. */
+	if (n->int_len > 1 && n->digits[0] == '0')
+		return false;
 	return run > 0 && (n->int_len == run || run == 3);
 }
 
@@ -108,6 +114,11 @@ static bool num_prefix(const char *s, size_t len, size_t *p, struct num *n)
 	return signs <= 1;
 }
 
+static bool currency(const struct num *n)
+{
+	return n->prefix[0] && (n->prefix[0] != '-' || n->prefix[1]);
+}
+
 /* Moves the point right by zeros places; false when it does not fit. */
 static bool num_shift(struct num *n, unsigned zeros)
 {
@@ -147,7 +158,7 @@ static bool num_print(const struct num *n, char out[SEM_VAL_MAX])
 bool sem_number_canon(const char *s, size_t len, char out[SEM_VAL_MAX])
 {
 	struct num n;
-	size_t p = 0;
+	size_t p = 0, at;
 	int zeros;
 
 	memset(&n, 0, sizeof(n));
@@ -156,8 +167,13 @@ bool sem_number_canon(const char *s, size_t len, char out[SEM_VAL_MAX])
 	if (!num_prefix(s, len, &p, &n) || !num_whole(s, len, &p, &n) ||
 	    !num_fraction(s, len, &p, &n))
 		return false;
+	at = p;
 	zeros = num_suffix(s, len, &p);
 	if (zeros < 0 || (zeros && !num_shift(&n, (unsigned)zeros)))
+		return false;
+	/* A bare "6m" may be six months or minutes: it is a million only
+	 * after a currency sign ("$6m"). */
+	if (p == at + 1 && (s[at] | 0x20) == 'm' && !currency(&n))
 		return false;
 	n.percent = p < len && s[p] == '%';
 	if (p + n.percent != len || (n.percent && zeros))

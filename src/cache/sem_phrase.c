@@ -4,8 +4,9 @@
  *
  * Contractions are written out before anything else reads the words, so
  * "haven't" is "have not", "we'll" is "we will" and "what's" is "what is":
- * the auxiliary stays, because "we'll pay" is not "we pay". A possessive
- * "'s" ("Acme's") is dropped.
+ * the auxiliary stays, because "we'll pay" is not "we pay". Before a past
+ * participle that "'s" may be "has" ("who's paid"), so it stays "'s". A
+ * possessive "'s" ("Acme's") is dropped.
  *
  * The phrase table is closed and reviewed (docs/cache-matching.md lists
  * it): request framing that never changes an answer ("show me", "could
@@ -108,8 +109,35 @@ static void set_added(struct sem_tok *t, const char *word)
 	t->plain_gap = true;
 }
 
-/* Writes one word token out as one or two; returns how many. */
-static size_t expand_word(const struct sem_tok *t, struct sem_tok *out)
+/* Irregular past participles; with the regular "-ed" and "-en" ones they
+ * make a "'s" before them ambiguous between "is" and "has". */
+static const char *const participles[] = {
+	"become", "been", "bought", "brought", "built", "come", "cut", "done", "gone", "got",
+	"had", "held", "kept", "left", "lent", "lost", "made", "met", "paid", "put", "run",
+	"said", "seen", "sent", "set", "sold", "spent", "taken", "told", "won",
+};
+
+/* next, the word after a "'s", may be a past participle ("who's paid"). */
+static bool participle(const struct sem_tok *next)
+{
+	char w[PH_WORD_MAX];
+	size_t n;
+
+	if (!next || next->kind != SEM_T_WORD || !lower_word(next->raw, next->raw_len, w))
+		return false;
+	n = strlen(w);
+	if (n > 3 && w[n - 2] == 'e' && (w[n - 1] == 'd' || w[n - 1] == 'n'))
+		return true;
+	for (size_t i = 0; i < ROWS(participles); i++)
+		if (strcmp(w, participles[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Writes one word token out as one or two; returns how many. next is the
+ * token after it, or NULL. */
+static size_t expand_word(const struct sem_tok *t, const struct sem_tok *next,
+			  struct sem_tok *out)
 {
 	char w[PH_WORD_MAX], tail[PH_WORD_MAX];
 	const struct expansion *x;
@@ -152,7 +180,8 @@ static size_t expand_word(const struct sem_tok *t, struct sem_tok *out)
 	}
 	for (size_t i = 0; i < ROWS(is_before); i++) {
 		if (strcmp(w, is_before[i]) == 0) {
-			set_added(&out[1], "is");
+			/* "who's paid" may be "who has paid" or "who is paid". */
+			set_added(&out[1], participle(next) ? "'s" : "is");
 			return 2;
 		}
 	}
@@ -165,7 +194,7 @@ size_t sem_expand(const struct sem_tok *in, size_t n, struct sem_tok *out)
 
 	for (size_t i = 0; i < n; i++) {
 		if (in[i].kind == SEM_T_WORD)
-			k += expand_word(&in[i], &out[k]);
+			k += expand_word(&in[i], i + 1 < n ? &in[i + 1] : NULL, &out[k]);
 		else
 			out[k++] = in[i];
 	}
@@ -180,6 +209,11 @@ enum {
 	PH_PERIOD = 4, /* "%" stands for a period word (hour ... year) */
 	PH_NOUN = 8,   /* also a noun: not before a plain word ("list price") */
 	PH_PER = 16,   /* a rate's period ("per month"), see sem_entry.per */
+	PH_EACH = 32,  /* "each month": grouping, or "in every one", see sem_entry.each */
+	PH_EVERY = 64, /* "every month": "in every one" */
+	PH_COUNTED = 128, /* only after "how many" ("how many customers are there") */
+	PH_NOT_AFTER_ORDINAL = 256, /* not after "1st", "first", "end": "1st of March" */
+	PH_NOT_AFTER_EVENT = 512, /* not after "paid", "due", "tax": "paid for 2024" */
 };
 
 struct phrase_row {
@@ -241,8 +275,8 @@ static const struct phrase_row phrases[] = {
 	{ "determine", SEM_C_WORD, NULL, PH_START },
 	{ "what is", SEM_C_WORD, NULL, 0 },
 	{ "what are", SEM_C_WORD, NULL, 0 },
-	{ "is there", SEM_C_WORD, NULL, 0 },
-	{ "are there", SEM_C_WORD, NULL, 0 },
+	{ "is there", SEM_C_WORD, NULL, PH_COUNTED },
+	{ "are there", SEM_C_WORD, NULL, PH_COUNTED },
 	{ "thank you", SEM_C_WORD, NULL, 0 },
 	/* Aggregates. */
 	{ "how many", SEM_C_AGG, "count", 0 },
@@ -250,7 +284,7 @@ static const struct phrase_row phrases[] = {
 	{ "number of", SEM_C_AGG, "count", 0 },
 	{ "count of", SEM_C_AGG, "count", 0 },
 	{ "sum of", SEM_C_AGG, "sum", 0 },
-	{ "total of", SEM_C_AGG, "sum", 0 },
+	{ "total of", SEM_C_AGG, "total", 0 },
 	{ "average of", SEM_C_AGG, "avg", 0 },
 	{ "mean of", SEM_C_AGG, "avg", 0 },
 	/* Running periods. */
@@ -259,19 +293,19 @@ static const struct phrase_row phrases[] = {
 	{ "month to date", SEM_C_DATE, "mtd", 0 },
 	{ "week to date", SEM_C_DATE, "wtd", 0 },
 	/* Grouping by a period: canon comes from the period word. */
-	{ "for each %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
-	{ "for every %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
-	{ "in each %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
-	{ "in every %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
+	{ "for each %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER | PH_EACH },
+	{ "for every %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER | PH_EVERY },
+	{ "in each %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER | PH_EACH },
+	{ "in every %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER | PH_EVERY },
 	{ "by %", SEM_C_GRAIN, NULL, PH_PERIOD },
 	{ "per %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
-	{ "each %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
-	{ "every %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER },
+	{ "each %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER | PH_EACH },
+	{ "every %", SEM_C_GRAIN, NULL, PH_PERIOD | PH_PER | PH_EVERY },
 	/* A preposition that only says "when" before a date. */
 	{ "in", SEM_C_WORD, NULL, PH_DATE },
-	{ "for", SEM_C_WORD, NULL, PH_DATE },
+	{ "for", SEM_C_WORD, NULL, PH_DATE | PH_NOT_AFTER_EVENT },
 	{ "during", SEM_C_WORD, NULL, PH_DATE },
-	{ "of", SEM_C_WORD, NULL, PH_DATE },
+	{ "of", SEM_C_WORD, NULL, PH_DATE | PH_NOT_AFTER_ORDINAL },
 	{ "on", SEM_C_WORD, NULL, PH_DATE },
 };
 
@@ -281,6 +315,10 @@ static const char *period_of(const char *w)
 	char stem[PH_WORD_MAX];
 	struct sem_lex lex;
 
+	/* "per monthly payment" is not "per month": the stem of "monthly"
+	 * is "month", so the word as written is checked first. */
+	if (sem_lexicon(w, &lex) && lex.adjective)
+		return NULL;
 	sem_stem(w, strlen(w), stem, sizeof(stem));
 	if (sem_lexicon(stem, &lex) && lex.cat == SEM_C_GRAIN && !lex.adjective)
 		return lex.canon;
@@ -293,9 +331,22 @@ static bool is_quarter_word(const char *w)
 				  (w[0] == 'h' && w[1] >= '1' && w[1] <= '2'));
 }
 
-/* A token that sem_classify.c reads as (the start of) a date. */
-static bool date_like(const struct sem_tok *t)
+/* A day or a year right after a lower-case homonym makes it a date. */
+static bool day_or_year(const struct sem_tok *t)
 {
+	if (!t->plain_gap)
+		return false;
+	if (t->kind == SEM_T_DATE)
+		return true;
+	return (t->kind == SEM_T_NUM || t->kind == SEM_T_LIT) && t->raw[0] >= '0' &&
+	       t->raw[0] <= '9' && t->raw_len <= 4;
+}
+
+/* The token at toks[at] that sem_classify.c reads as (the start of) a
+ * date; a lower-case "may" or "sat" only before a day or a year. */
+static bool date_like(const struct sem_tok *toks, size_t ntoks, size_t at)
+{
+	const struct sem_tok *t = &toks[at];
 	char w[PH_WORD_MAX];
 	struct sem_lex lex;
 
@@ -303,6 +354,8 @@ static bool date_like(const struct sem_tok *t)
 		return true;
 	if (t->kind != SEM_T_WORD || !lower_word(t->raw, t->raw_len, w))
 		return false;
+	if (sem_date_homonym(w) && memcmp(w, t->raw, t->raw_len) == 0)
+		return sem_month(w) && at + 1 < ntoks && day_or_year(&toks[at + 1]);
 	if (sem_month(w) || is_quarter_word(w) || strncmp(w, "fy", 2) == 0)
 		return true;
 	return sem_lexicon(w, &lex) && lex.cat == SEM_C_DATE;
@@ -397,17 +450,68 @@ static size_t row_span(const struct ph_scan *s, const struct phrase_row *row, co
 		at++;
 		p += n + (p[n] == ' ');
 	}
-	if ((row->where & PH_DATE) && !(at < s->ntoks && date_like(&s->toks[at])))
+	if ((row->where & PH_DATE) && !(at < s->ntoks && date_like(s->toks, s->ntoks, at)))
 		return 0;
 	if ((row->where & PH_NOUN) && at < s->ntoks && plain_noun(&s->toks[at]))
 		return 0;
 	return at - s->i;
 }
 
-bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i, bool at_start,
-		   bool has_lower, struct sem_phrase *ret)
+/* Words after which "of" before a date makes the date ("the 1st of March",
+ * "the end of March"), where "in" would pick a row within it. */
+static bool ordinal_before(const struct sem_tok *toks, size_t i)
+{
+	static const char *const words[] = {
+		"first", "second", "third",  "fourth", "fifth", "sixth", "seventh", "eighth",
+		"ninth", "tenth",  "eleventh", "twelfth", "last", "final", "end",	"start",
+		"beginning", "middle", "rest", "remainder", "half", "close", "ides",
+	};
+	const struct sem_tok *t;
+	char w[PH_WORD_MAX];
+	size_t n;
+
+	if (i == 0)
+		return false;
+	t = &toks[i - 1];
+	if (t->kind != SEM_T_WORD)
+		return t->kind != SEM_T_QUOTE && t->kind != SEM_T_OP; /* "5th", "31" */
+	if (!lower_word(t->raw, t->raw_len, w))
+		return false;
+	n = strlen(w);
+	if (n > 4 && strcmp(w + n - 2, "th") == 0 && (strstr(w, "teenth") || strstr(w, "tieth")))
+		return true;
+	for (size_t k = 0; k < ROWS(words); k++)
+		if (strcmp(w, words[k]) == 0)
+			return true;
+	return false;
+}
+
+/* Words after which "for" before a date names the period a payment or a
+ * tax belongs to, and "in" the period it happened in: "taxes paid for
+ * 2024" may be paid in 2025, "invoices due for March" may fall due in
+ * April. */
+static bool event_before(const struct sem_tok *toks, size_t i)
+{
+	static const char *const words[] = { "due", "tax", "taxes", "vat", "owing" };
+	char w[PH_WORD_MAX];
+
+	if (i == 0 || toks[i - 1].kind != SEM_T_WORD)
+		return false;
+	if (participle(&toks[i - 1]))
+		return true;
+	if (!lower_word(toks[i - 1].raw, toks[i - 1].raw_len, w))
+		return false;
+	for (size_t k = 0; k < ROWS(words); k++)
+		if (strcmp(w, words[k]) == 0)
+			return true;
+	return false;
+}
+
+bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i,
+		   const struct sem_phrase_ctx *ctx, struct sem_phrase *ret)
 {
 	struct ph_scan s = { .toks = toks, .ntoks = ntoks, .i = i };
+	bool at_start = ctx->at_start, has_lower = ctx->has_lower;
 
 	for (size_t r = 0; r < ROWS(phrases); r++) {
 		const struct phrase_row *row = &phrases[r];
@@ -415,6 +519,12 @@ bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i, bool at_s
 		size_t span;
 
 		if ((row->where & PH_START) && !at_start)
+			continue;
+		if ((row->where & PH_COUNTED) && !ctx->counted)
+			continue;
+		if ((row->where & PH_NOT_AFTER_ORDINAL) && ordinal_before(toks, i))
+			continue;
+		if ((row->where & PH_NOT_AFTER_EVENT) && event_before(toks, i))
 			continue;
 		s.free_case = !has_lower || !(row->where & PH_START);
 		span = row_span(&s, row, &period);
@@ -424,6 +534,8 @@ bool sem_phrase_at(const struct sem_tok *toks, size_t ntoks, size_t i, bool at_s
 		ret->cat = row->cat;
 		ret->canon = period ? period : row->canon;
 		ret->per = (row->where & PH_PER) != 0;
+		ret->each = (row->where & PH_EACH) != 0;
+		ret->every = (row->where & PH_EVERY) != 0;
 		return true;
 	}
 	return false;

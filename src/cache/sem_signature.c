@@ -119,8 +119,8 @@ static bool connective(const struct sem_entry *e)
 	       (e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0])));
 }
 
-/* True when the periods may leave "seq:": one distinct period and nothing
- * that joins two parts of the question. */
+/* True when the periods may leave "seq:": one period, written once, and
+ * nothing that joins two parts of the question. */
 static bool periods_float(const struct sem_entry *ents, size_t n)
 {
 	const char *period = NULL;
@@ -131,8 +131,10 @@ static bool periods_float(const struct sem_entry *ents, size_t n)
 		if (ents[i].cat != SEM_C_GRAIN)
 			continue;
 		if (strchr(ents[i].val, '~'))
-			return false; /* a rate's period, see mark_rate_periods() */
-		if (period && strcmp(period, ents[i].val) != 0)
+			return false; /* a period with its form, see mark_period_forms() */
+		/* Written twice, even the same period compares ("revenue year
+		 * over year" is not "revenue over the year"). */
+		if (period)
 			return false;
 		period = ents[i].val;
 	}
@@ -208,16 +210,91 @@ static bool measures_rows(const struct sem_entry *e)
 					     "fraction" };
 
 	return e->cat == SEM_C_AGG ||
-	       (e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0])));
+	       (e->cat == SEM_C_WORD &&
+		(in_list(e->val, words, sizeof(words) / sizeof(words[0])) ||
+		 (e->fold && in_list(e->fold, words, sizeof(words) / sizeof(words[0])))));
+}
+
+/* An amount: a measure that sums ("revenue", "expenses", "payroll"), as
+ * against a thing that is counted or classified ("orders",
+ * "subscriptions"). */
+static bool amount_word(const struct sem_entry *e)
+{
+	static const char *const words[] = {
+		"revenue", "amount", "cost",	"sale",	  "profit", "spend",  "spending", "value",
+		"balance", "price",  "tax",	"salary", "payroll", "wage",  "margin",   "fee",
+		"paid",	   "owed",   "due",	"outstanding", "cash", "net", "gross", "receivable",
+		"payable", "earning", "turnover", "rent", "interest",
+	};
+	static const char *const dirs[] = { "expense", "income", "debit", "credit" };
+	const char *v = e->fold ? e->fold : e->val;
+
+	if (e->cat == SEM_C_DIR)
+		return in_list(e->val, dirs, sizeof(dirs) / sizeof(dirs[0]));
+	return e->cat == SEM_C_WORD && in_list(v, words, sizeof(words) / sizeof(words[0]));
+}
+
+/* "total" is a sum before an amount ("total revenue" = "sum of revenue"),
+ * but "total orders" or "total customers" may be a count: there it stays
+ * "total", which equals neither. Periods between are skipped ("total
+ * monthly revenue"). */
+static int fold_total(struct sem_entry *ents, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k = i + 1;
+		char *sum;
+
+		if (ents[i].cat != SEM_C_AGG || strcmp(ents[i].val, "total") != 0)
+			continue;
+		while (k < n && ents[k].cat == SEM_C_GRAIN)
+			k++;
+		if (k == n || !amount_word(&ents[k]))
+			continue;
+		sum = strdup("sum");
+		if (!sum)
+			return -ENOMEM;
+		free(ents[i].val);
+		ents[i].val = sum;
+	}
+	return 0;
+}
+
+/* Words that compare: "customers with invoices over 1000" may sum the
+ * invoices or count them ("over 10"), "customers with an invoice over
+ * 1000" tests each one, so a comparison keeps every word's number. */
+static bool compares(const struct sem_entry *e)
+{
+	static const char *const dirs[] = { "over", "under", "above", "below", "more", "less" };
+	static const char *const words[] = { "than", "between", "exceed", "exceeds", "exceeding",
+					     "exceeded", "equal", "equals" };
+	static const char *const ops[] = { "<", ">", "<=", ">=", "=", "!=", "<>", "==" };
+
+	return (e->cat == SEM_C_DIR && in_list(e->val, dirs, sizeof(dirs) / sizeof(dirs[0]))) ||
+	       (e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0]))) ||
+	       (e->cat == SEM_C_OP && in_list(e->val, ops, sizeof(ops) / sizeof(ops[0])));
+}
+
+/* Quantifiers and "per": "customers with only overdue invoices" (all of
+ * them) is not "... only overdue invoice" (just one), and "invoices per
+ * customer" counts them where "invoice per customer" picks one. */
+static bool quantifies(const struct sem_entry *e)
+{
+	static const char *const words[] = { "per",	"only", "all",	  "any",  "some",
+					     "each",	"every", "many",  "few",  "several",
+					     "both",	"either" };
+
+	return e->cat == SEM_C_WORD && in_list(e->val, words, sizeof(words) / sizeof(words[0]));
 }
 
 /* Singular and plural are one question unless the number of rows asked
- * for can depend on it: a ranking word or an aggregate ("average invoice"
- * is an amount, "average invoices" a count) keeps every word as written. */
+ * for can depend on it: a ranking word, an aggregate ("average invoice"
+ * is an amount, "average invoices" a count), a comparison or a quantifier
+ * keeps every word as written. */
 static void fold_plurals(struct sem_entry *ents, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (measures_rows(&ents[i]) || ranks(&ents[i]))
+		if (measures_rows(&ents[i]) || ranks(&ents[i]) || compares(&ents[i]) ||
+		    quantifies(&ents[i]))
 			return;
 	for (size_t i = 0; i < n; i++) {
 		if (!ents[i].fold)
@@ -228,23 +305,92 @@ static void fold_plurals(struct sem_entry *ents, size_t n)
 	}
 }
 
-/* With an average or a median, how a period is written changes the
- * answer: "average monthly revenue" is one number, "average revenue by
- * month" a table of averages, "average revenue per day" a rate. There the
- * period keeps its form ("month~adj", "day~per") and its place. */
-static int mark_rate_periods(struct sem_entry *ents, size_t n)
+/* A clause with its own verb: a relative word or a pronoun subject. */
+static bool has_clause(const struct sem_entry *ents, size_t n)
 {
-	bool rate = false;
+	static const char *const words[] = { "who", "whom", "whose", "that", "which",
+					     "we",  "they", "i",     "you",  "he",	 "she" };
 
 	for (size_t i = 0; i < n; i++)
-		rate = rate || (ents[i].cat == SEM_C_AGG && (strcmp(ents[i].val, "avg") == 0 ||
-							      strcmp(ents[i].val, "median") == 0));
-	for (size_t i = 0; rate && i < n; i++) {
-		const char *form = ents[i].adjective ? "~adj" : ents[i].per ? "~per" : NULL;
+		if (ents[i].cat == SEM_C_WORD &&
+		    in_list(ents[i].val, words, sizeof(words) / sizeof(words[0])))
+			return true;
+	return false;
+}
+
+/* The entry names a point in time that a period after it counts from:
+ * "last month", "this quarter", "first week", "3 months". */
+static bool anchors_period(const struct sem_entry *e)
+{
+	static const char *const dates[] = { "this", "next", "previous", "prior", "past", "current" };
+	static const char *const dirs[] = { "last", "first" };
+
+	return e->cat == SEM_C_NUM ||
+	       (e->cat == SEM_C_DATE && in_list(e->val, dates, sizeof(dates) / sizeof(dates[0]))) ||
+	       (e->cat == SEM_C_DIR && in_list(e->val, dirs, sizeof(dirs) / sizeof(dirs[0])));
+}
+
+/* A period adjective groups only an amount after it ("monthly revenue" is
+ * revenue by month, "monthly total"); before anything else it says how
+ * often: "monthly subscriptions" are a kind of subscription, "invoices
+ * billed monthly" a frequency. */
+static bool adjective_groups(const struct sem_entry *ents, size_t n, size_t i)
+{
+	static const char *const joins[] = { "and", "or" };
+	size_t k = i + 1;
+
+	/* "weekly and monthly revenue" */
+	while (k < n && (ents[k].cat == SEM_C_GRAIN ||
+			 (ents[k].cat == SEM_C_WORD && in_list(ents[k].val, joins, 2))))
+		k++;
+	return k < n && (ents[k].cat == SEM_C_AGG || amount_word(&ents[k]));
+}
+
+/* How the period ents[i] is written, where that changes the answer (""
+ * where it does not). A bare period noun is one period, not a grouping:
+ * "last month" is a date ("last month's invoice" is not "the last invoice
+ * by month"), and "revenue over the year" is one number where "revenue
+ * over each year" is a table. With an average,
+ * a median or a ranking word: "average monthly revenue" is one number,
+ * "average revenue by month" a table of averages, "average revenue per
+ * day" a rate, "last monthly payment" one row. "every month" may mean
+ * "in all months" ("customers who paid every month"), and so may "each
+ * month" in a clause with its own verb, which grouping by month is not;
+ * "paid monthly" and "monthly subscriptions" say how often. */
+static const char *period_form(const struct sem_entry *ents, size_t n, size_t i, bool rate,
+			       bool clause)
+{
+	const struct sem_entry *e = &ents[i];
+
+	if (e->every || (e->each && clause))
+		return "~every";
+	if (!e->adjective && !e->grouped)
+		return i > 0 && anchors_period(&ents[i - 1]) ? "~rel" : "~noun";
+	if ((rate || clause) && e->adjective)
+		return "~adj";
+	if (e->adjective && !adjective_groups(ents, n, i))
+		return "~adj";
+	return rate && e->per ? "~per" : "";
+}
+
+/* Periods whose form changes the answer keep it ("month~adj",
+ * "day~per", "month~every", "month~rel", "month~noun") and their place in
+ * "seq:". */
+static int mark_period_forms(struct sem_entry *ents, size_t n)
+{
+	bool rate = false, clause = has_clause(ents, n);
+
+	for (size_t i = 0; i < n; i++)
+		rate = rate || ranks(&ents[i]) ||
+		       (ents[i].cat == SEM_C_AGG && (strncmp(ents[i].val, "avg", 3) == 0 ||
+						     strncmp(ents[i].val, "median", 6) == 0));
+	for (size_t i = 0; i < n; i++) {
+		const char *form =
+			ents[i].cat == SEM_C_GRAIN ? period_form(ents, n, i, rate, clause) : "";
 		size_t len;
 		char *val;
 
-		if (ents[i].cat != SEM_C_GRAIN || !form)
+		if (!*form)
 			continue;
 		len = strlen(ents[i].val);
 		val = realloc(ents[i].val, len + strlen(form) + 1);
@@ -268,8 +414,9 @@ static int sig_from_text(const char *text, size_t len, char **ret)
 		ntoks = sem_expand(cut, sem_tokenize(text, len, cut), toks);
 		r = sem_classify(toks, ntoks, has_lower_letter(text, len), ents, &n);
 		if (r == 0) {
+			r = fold_total(ents, n);
 			fold_plurals(ents, n);
-			r = mark_rate_periods(ents, n);
+			r = r ? r : mark_period_forms(ents, n);
 		}
 		if (r == 0)
 			r = sig_print(ents, n, ret);

@@ -34,7 +34,7 @@
  * two questions equal that were not, or the reverse, changes it, so an
  * entry stored under older rules is never served: its signature can no
  * longer be byte-equal to a new one. */
-#define SEM_SIGNATURE_VERSION "v2"
+#define SEM_SIGNATURE_VERSION "v3"
 
 /* Longest question the functions below accept (the API refuses queries over
  * 4000 bytes). sem_normalize and sem_signature refuse a longer one with
@@ -44,8 +44,8 @@
 #define SEM_QUERY_MAX_BYTES 4096u
 
 /* The default similarity threshold for sem_embed_local vectors. The lowest
- * must-match pair in tests/cache/test_semantic.c measures 0.897 (margin
- * 0.097, the test demands 0.05); the closest must-not pair that the
+ * must-match pair in tests/cache/test_semantic.c measures 0.913 (margin
+ * 0.113, the test demands 0.05); the closest must-not pair that the
  * similarity alone refuses measures 0.795. Between the two, so that for
  * most differing questions both guards refuse on their own. See
  * docs/cache-matching.md. */
@@ -65,7 +65,7 @@ int sem_normalize(const char *query, char **ret);
  * fixed order (n numbers, d dates, q quoted strings and names, neg, dir,
  * agg, op, g periods, w other words), each sorted bytewise and
  * deduplicated, then "seq:" with the same entries in the order written,
- * e.g. for "top 5 customers by revenue": "v2|n:5|dir:top|w:by|w:customers|
+ * e.g. for "top 5 customers by revenue": "v3|n:5|dir:top|w:by|w:customers|
  * w:revenue|seq:dir:top,n:5,w:customers,w:by,w:revenue". Default-deny:
  * only a closed set of transformations makes two questions equal (filler
  * such as "the" and "please", request framing such as "show me",

@@ -269,23 +269,29 @@ static void test_signature_canonical(void **state)
 	(void)state;
 	/* Categories in a fixed order, each sorted, then the written order. */
 	expect_sig("Show me the top 5 customers by revenue in 2024",
-		   "v2|n:5|d:2024|dir:top|w:by|w:customers|w:revenue|"
+		   "v3|n:5|d:2024|dir:top|w:by|w:customers|w:revenue|"
 		   "seq:dir:top,n:5,w:customers,w:by,w:revenue,d:2024");
+	/* A comparison ("over") keeps every word's number. */
 	expect_sig("customers who have not paid 'Acme' invoices over $1,000 excluding refunds",
-		   "v2|n:$1000|q:Acme|neg:not|dir:exclude|dir:over|w:customer|w:have|w:invoice|"
-		   "w:paid|w:refund|w:who|seq:w:customer,w:who,w:have,neg:not,w:paid,q:Acme,"
-		   "w:invoice,dir:over,n:$1000,dir:exclude,w:refund");
+		   "v3|n:$1000|q:Acme|neg:not|dir:exclude|dir:over|w:customers|w:have|w:invoices|"
+		   "w:paid|w:refunds|w:who|seq:w:customers,w:who,w:have,neg:not,w:paid,q:Acme,"
+		   "w:invoices,dir:over,n:$1000,dir:exclude,w:refunds");
 	/* Sorted and deduplicated per category; the sequence keeps repeats. */
-	expect_sig("revenue 2024 2023 2024", "v2|d:2023|d:2024|w:revenue|seq:w:revenue,d:2024,d:2023,d:2024");
-	expect_sig("monthly revenue by month", "v2|g:month|w:revenue|seq:w:revenue");
+	expect_sig("revenue 2024 2023 2024", "v3|d:2023|d:2024|w:revenue|seq:w:revenue,d:2024,d:2023,d:2024");
+	/* A period written twice keeps its places ("year over year"). */
+	expect_sig("monthly revenue by month",
+		   "v3|g:month|w:revenue|seq:g:month,w:revenue,g:month");
+	/* A code keeps its case; an ordinal does not need to. */
+	expect_sig("sales of X200", "v3|n:X200|w:of|w:sale|seq:w:sale,w:of,n:X200");
+	expect_sig("2ND largest 10X", "v3|n:10X|n:2nd|dir:largest|seq:n:2nd,dir:largest,n:10X");
 	expect_sig("weekly and monthly revenue",
-		   "v2|g:month|g:week|w:and|w:revenue|seq:g:week,w:and,g:month,w:revenue");
+		   "v3|g:month|g:week|w:and|w:revenue|seq:g:week,w:and,g:month,w:revenue");
 	/* Filler only: the empty signature, which sem_match refuses. */
 	expect_sig("show me", "");
 	expect_sig("", "");
 	/* Separators inside quoted text are escaped, so they forge nothing. */
-	expect_sig("'a|n:5'", "v2|q:a\\|n:5|seq:q:a\\|n:5");
-	expect_sig("\"x,y\\z\"", "v2|q:x\\,y\\\\z|seq:q:x\\,y\\\\z");
+	expect_sig("'a|n:5'", "v3|q:a\\|n:5|seq:q:a\\|n:5");
+	expect_sig("\"x,y\\z\"", "v3|q:x\\,y\\\\z|seq:q:x\\,y\\\\z");
 }
 
 static void expect_same_sig(const char *a, const char *b)
@@ -300,17 +306,17 @@ static void expect_same_sig(const char *a, const char *b)
 static void test_signature_numbers_dates(void **state)
 {
 	(void)state;
-	expect_sig("$1,000", "v2|n:$1000|seq:n:$1000");
+	expect_sig("$1,000", "v3|n:$1000|seq:n:$1000");
 	expect_same_sig("orders over $1k", "orders over $1,000");
 	expect_same_sig("orders over $1k", "orders over $1000");
 	expect_same_sig("orders over 1.5K", "orders over 1500");
 	expect_same_sig("orders over 2 million", "orders over 2,000,000");
 	expect_same_sig("growth of 5 percent", "growth of 5%");
 	expect_same_sig("top five", "top 5");
-	expect_sig("growth of -5%", "v2|n:-5%|w:growth|w:of|seq:w:growth,w:of,n:-5%");
-	expect_sig("5.0 and 5", "v2|n:5|n:5.0|w:and|seq:n:5.0,w:and,n:5");
-	expect_sig("1,00 items", "v2|n:1\\,00|w:item|seq:n:1\\,00,w:item");
-	expect_sig("the 1st row", "v2|n:1st|w:row|seq:n:1st,w:row");
+	expect_sig("growth of -5%", "v3|n:-5%|w:growth|w:of|seq:w:growth,w:of,n:-5%");
+	expect_sig("5.0 and 5", "v3|n:5|n:5.0|w:and|seq:n:5.0,w:and,n:5");
+	expect_sig("1,00 items", "v3|n:1\\,00|w:item|seq:n:1\\,00,w:item");
+	expect_sig("the 1st row", "v3|n:1st|w:row|seq:n:1st,w:row");
 	expect_same_sig("March 2025", "2025-03");
 	expect_same_sig("Mar 2025", "03/2025");
 	expect_same_sig("March 1, 2025", "2025-03-01");
@@ -318,27 +324,28 @@ static void test_signature_numbers_dates(void **state)
 	expect_same_sig("Q1 2025", "2025 Q1");
 	expect_same_sig("Q1 2025", "2025-Q1");
 	expect_same_sig("FY2024", "FY 2024");
-	expect_sig("in 03/01/2025", "v2|d:03/01/2025|seq:d:03/01/2025");
-	expect_sig("on Tue", "v2|d:tuesday|seq:d:tuesday");
-	expect_sig("2025-13-01", "v2|n:1|n:13|d:2025|op:-|seq:d:2025,op:-,n:13,op:-,n:1");
+	expect_sig("in 03/01/2025", "v3|d:03/01/2025|seq:d:03/01/2025");
+	expect_sig("on Tue", "v3|d:tuesday|seq:d:tuesday");
+	/* "01" has a leading zero: a code, kept as written. */
+	expect_sig("2025-13-01", "v3|n:01|n:13|d:2025|op:-|seq:d:2025,op:-,n:13,op:-,n:01");
 }
 
 static void test_signature_names(void **state)
 {
 	(void)state;
 	expect_sig("revenue from Acme Corp",
-		   "v2|q:Acme Corp|w:from|w:revenue|seq:w:revenue,w:from,q:Acme Corp");
+		   "v3|q:Acme Corp|w:from|w:revenue|seq:w:revenue,w:from,q:Acme Corp");
 	expect_same_sig("revenue from 'Acme Corp'", "revenue from Acme Corp");
 	expect_same_sig("revenue from \u201cAcme Corp\u201d", "revenue from \"Acme Corp\"");
 	expect_same_sig("Acme's revenue", "Acme revenue");
 	/* Known words written with a capital are words, at any position. */
 	expect_same_sig("Show Revenue By Region", "revenue by region");
 	/* Acronyms keep their case; a shouted question has none. */
-	expect_sig("revenue in the US", "v2|q:US|w:in|w:revenue|seq:w:revenue,w:in,q:US");
-	expect_sig("AR aging", "v2|q:AR|w:aging|seq:q:AR,w:aging");
+	expect_sig("revenue in the US", "v3|q:US|w:in|w:revenue|seq:w:revenue,w:in,q:US");
+	expect_sig("AR aging", "v3|q:AR|w:aging|seq:q:AR,w:aging");
 	expect_same_sig("TOP 5 CUSTOMERS", "top 5 customers");
-	expect_sig("O'Brien sales", "v2|q:O'Brien|w:sale|seq:q:O'Brien,w:sale");
-	expect_sig("Acme and Globex", "v2|q:Acme|q:Globex|w:and|seq:q:Acme,w:and,q:Globex");
+	expect_sig("O'Brien sales", "v3|q:O'Brien|w:sale|seq:q:O'Brien,w:sale");
+	expect_sig("Acme and Globex", "v3|q:Acme|q:Globex|w:and|seq:q:Acme,w:and,q:Globex");
 }
 
 static void test_embed_deterministic(void **state)
@@ -444,9 +451,9 @@ static void test_long_input(void **state)
 	assert_int_equal(strlen(out), SEM_QUERY_MAX_BYTES - 2);
 	free(out);
 	buf_init(&b, 1 << 20);
-	buf_append(&b, "v2|d:2025|agg:sum|g:month|w:revenue|seq:", 40);
+	buf_append(&b, "v3|d:2025|agg:sum|g:month|w:revenue|seq:", 40);
 	for (size_t i = 0; i < SEM_QUERY_MAX_BYTES / 32; i++) {
-		const char *unit = ",agg:sum,w:revenue,d:2025";
+		const char *unit = ",agg:sum,w:revenue,g:month,d:2025";
 
 		buf_append(&b, unit + (i == 0), strlen(unit) - (i == 0));
 	}
@@ -467,7 +474,7 @@ static void test_worst_case_signature(void **state)
 
 	(void)state;
 	assert_int_equal(sem_signature(pipes, &out), 0);
-	assert_int_equal(strlen(out), strlen("v2|op:\\||seq:") + SEM_QUERY_MAX_BYTES * 6 - 1);
+	assert_int_equal(strlen(out), strlen("v3|op:\\||seq:") + SEM_QUERY_MAX_BYTES * 6 - 1);
 	free(out);
 	quoted[0] = quoted[SEM_QUERY_MAX_BYTES - 1] = '\'';
 	assert_int_equal(sem_signature(quoted, &out), 0);
@@ -509,7 +516,7 @@ static void test_invalid_utf8(void **state)
 		free(sig);
 	}
 	/* A bad byte is a difference, never a wildcard. */
-	expect_sig("revenue \xff", "v2|w:revenue|w:\xef\xbf\xbd|seq:w:revenue,w:\xef\xbf\xbd");
+	expect_sig("revenue \xff", "v3|w:revenue|w:\xef\xbf\xbd|seq:w:revenue,w:\xef\xbf\xbd");
 }
 
 static void test_match_rule(void **state)
