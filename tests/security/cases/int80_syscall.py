@@ -1,7 +1,9 @@
 # A 32-bit system call through `int 0x80` (getpid, number 20) would walk
-# around a filter written for 64-bit numbers: the process is killed.
+# around a filter written for 64-bit numbers: the process is killed (by the
+# filter, or by a kernel built without 32-bit emulation before it).
 # status: runtime_error
 # signal: 31
+# signal-without-ia32: 11
 # stdout-lacks: RETURNED
 import ctypes
 import mmap
