@@ -63,7 +63,7 @@ static int p_close(sqlite3_file *file)
 	struct private_file *f = (struct private_file *)file;
 
 	shm_free(f);
-	return f->inner->pMethods ? f->inner->pMethods->xClose(f->inner) : SQLITE_OK;
+	return f->inner->pMethods->xClose(f->inner);
 }
 
 static int p_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
@@ -179,11 +179,12 @@ static int p_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int fl
 	struct private_file *f = (struct private_file *)file;
 	int rc;
 
-	memset(f, 0, sizeof(*f));
+	memset(f, 0, (size_t)vfs->szOsFile);
 	f->inner = (sqlite3_file *)(f + 1);
 	rc = root->xOpen(root, name, f->inner, flags, out_flags);
-	/* SQLite calls xClose when pMethods is set, even after a failed open. */
-	f->base.pMethods = &private_methods;
+	/* SQLite calls xClose whenever pMethods is set, even after a failed
+	 * open: set it only when there is an inner file to close. */
+	f->base.pMethods = rc == SQLITE_OK ? &private_methods : NULL;
 	return rc;
 }
 
