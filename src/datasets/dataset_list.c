@@ -5,7 +5,7 @@
  * Invariants:
  * - Only folders with valid names count; symlinks, files and hidden
  *   entries (uploads in progress) are skipped without a word.
- * - SQLite files are opened read-only and immutable through a URI with the
+ * - SQLite files are opened read-only (util/sqlite_uri.h) through a URI with the
  *   path percent-escaped, so nothing is ever written next to them and no
  *   character of a path can be read as a URI parameter. The schema is not
  *   trusted (TRUSTED_SCHEMA off, DEFENSIVE on).
@@ -74,14 +74,16 @@ static int put_error(json_t *obj, const char *why)
 	return put(obj, "error", json_text(why));
 }
 
+/* A SQLite result code; SQLITE_BUSY with *ret NULL: a hot -journal. */
 static int db_open(const char *path, sqlite3 **ret)
 {
-	char *uri = sqlite_ro_uri(path);
 	sqlite3 *db = NULL;
-	int rc;
+	char *uri;
+	int rc = sqlite_ro_uri(path, &uri);
 
-	if (!uri)
-		return SQLITE_NOMEM;
+	*ret = NULL;
+	if (rc < 0)
+		return rc == -EBUSY ? SQLITE_BUSY : SQLITE_NOMEM;
 	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	free(uri);
@@ -189,8 +191,12 @@ static int add_tables(json_t *obj, const char *path, const char *file)
 	}
 	if (rc != SQLITE_OK) {
 		char why[512];
-		snprintf(why, sizeof(why), "cannot read %s: %s", file,
-			 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		if (rc == SQLITE_BUSY && !db)
+			snprintf(why, sizeof(why), "cannot read %s: %s", file,
+				 SQLITE_HOT_JOURNAL_TEXT);
+		else
+			snprintf(why, sizeof(why), "cannot read %s: %s", file,
+				 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
 		json_decref(tables);
 		return put_error(obj, why);

@@ -333,7 +333,8 @@ static bool template_prepare(struct analyze_req *a, struct analyze_problem *p)
 			   "dataset");
 	r = template_check_dataset(a->template_id, a->sqlite_path, err, sizeof(err));
 	if (r < 0)
-		return bad(p, r == -EIO ? 500 : 400, "unsuitable_dataset", err, "dataset");
+		return bad(p, r == -EIO ? 500 : r == -EBUSY ? 409 : 400, "unsuitable_dataset", err,
+			   "dataset");
 	file = strrchr(a->sqlite_path, '/');
 	r = template_build(a->template_id, json_object_get(a->body, "params"),
 			   sandbox_lang_name(a->lang), file ? file + 1 : a->sqlite_path,

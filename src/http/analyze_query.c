@@ -243,8 +243,10 @@ static int code_check(struct query *q, struct attempt *t, struct outcome *o)
 	t->stage = "validate";
 	r = q->a->postgres ? validate_sql_postgres(q, err, sizeof(err))
 			   : validate_sql(q->a->sqlite_path, q->code, err, sizeof(err));
-	if (r == -EIO) {
-		outcome_error(o, 500, "dataset_unreadable", err, "dataset", 0, NULL);
+	if (r == -EIO || r == -EBUSY) {
+		/* -EBUSY: a hot -journal; no repair can help. */
+		outcome_error(o, r == -EBUSY ? 409 : 500, "dataset_unreadable", err, "dataset", 0,
+			      NULL);
 		r = -1;
 	} else if (r < 0) {
 		/* Preparing reads the schema, never a row. */
@@ -407,16 +409,20 @@ static bool schema_prepare_postgres(struct query *q, struct outcome *o)
 static bool schema_prepare(struct query *q, struct outcome *o)
 {
 	char err[512];
+	int r;
 
 	if (q->a->postgres)
 		return schema_prepare_postgres(q, o);
 	if (!q->a->sqlite_path[0])
 		return true;
 	/* Values the model may not see are not even read. */
-	if (schema_load(q->a->dataset, q->a->sqlite_path,
-			q->rq->srv->llm_samples ? SCHEMA_MAX_SAMPLES : 0, &q->schema, err,
-			sizeof(err)) < 0) {
-		outcome_error(o, 500, "dataset_unreadable", err, "dataset", 0, NULL);
+	r = schema_load(q->a->dataset, q->a->sqlite_path,
+			q->rq->srv->llm_samples ? SCHEMA_MAX_SAMPLES : 0, &q->schema, err, sizeof(err));
+	if (r < 0) {
+		/* -EBUSY: a hot -journal, the file may be torn until its writer
+		 * finishes or it is rolled back. */
+		outcome_error(o, r == -EBUSY ? 409 : 500, "dataset_unreadable", err, "dataset", 0,
+			      NULL);
 		return false;
 	}
 	q->have_schema = true;

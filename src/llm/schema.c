@@ -2,7 +2,7 @@
  * schema: reads a dataset's SQLite file into a struct schema for prompts.
  *
  * Invariants:
- * - The file is only ever read: read-only + immutable URI, no extensions,
+ * - The file is only ever read: read-only URI (sqlite_uri.h), no extensions,
  *   defensive mode. Every statement here is fixed SQL of ours with names
  *   quoted by sqlite3_mprintf("%w").
  * - Each statement may run at most STATEMENT_MAX_OPS virtual-machine steps
@@ -110,21 +110,14 @@ static int check_path(const char *path, char *err, size_t err_len)
 int schema_db_open(const char *sqlite_path, struct sqlite3 **ret, char *err, size_t err_len)
 {
 	sqlite3 *db = NULL;
-	char *uri;
 	int r, rc;
 
 	r = check_path(sqlite_path, err, err_len);
+	if (r == 0)
+		r = sqlite_ro_open(sqlite_path, &db, err, err_len);
 	if (r < 0)
 		return r;
-	uri = sqlite_ro_uri(sqlite_path);
-	if (!uri) {
-		set_err(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
-			     NULL);
-	free(uri);
-	if (rc == SQLITE_OK && configure(db) < 0) {
+	if (configure(db) < 0) {
 		set_err(err, err_len, "cannot open database %s: cannot apply read-only settings",
 			sqlite_path);
 		sqlite3_close(db);
@@ -132,11 +125,10 @@ int schema_db_open(const char *sqlite_path, struct sqlite3 **ret, char *err, siz
 	}
 	/* Opening is lazy: reading the schema is what finds a damaged file or
 	 * one that is not a database. */
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+	rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		set_err(err, err_len, "cannot open database %s: %s", sqlite_path,
-			db ? sqlite3_errmsg(db) : "out of memory");
+			sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
 	}

@@ -3,8 +3,8 @@
  * columns, declared types, row counts, a few sample values per column and
  * the names of the files a Python run sees in /data.
  *
- * The SQLite file is opened read-only and immutable (like the SQL runner
- * does), with extension loading off and a bound on the work every statement
+ * The SQLite file is opened read-only as the SQL runner opens it
+ * (util/sqlite_uri.h: WAL commits included), with extension loading off and a bound on the work every statement
  * may do, so a large or hostile file cannot make loading slow. Sample values
  * come from the first SCHEMA_SAMPLE_SCAN_ROWS rows of each table; a column
  * that shows no more than max_samples distinct values there is then read
@@ -74,7 +74,7 @@ struct schema {
 			* PostgreSQL's (schema_from_tables) */
 };
 
-/* Reads the dataset's SQLite file (host path, opened read-only + immutable) : every table (not sqlite_*),
+/* Reads the dataset's SQLite file (host path, opened read-only by sqlite_ro_uri()): every table (not sqlite_*),
  * its columns and declared types, row count, and up to max_samples DISTINCT non-null sample values per
  * column (each cut to 40 bytes, valid UTF-8), at most 200 tables x 500 columns. 0 or -errno with err.
  * max_samples above SCHEMA_MAX_SAMPLES counts as SCHEMA_MAX_SAMPLES. dataset may be NULL. Errors:
@@ -93,11 +93,12 @@ int schema_from_tables(const char *dataset, json_t *tables, struct schema *ret, 
 void schema_release(struct schema *s);
 
 /* Opens sqlite_path the way ledgerbox reads datasets on the host: a
- * "file:" URI with mode=ro&immutable=1, SQLITE_OPEN_READONLY, extension
+ * "file:" URI from sqlite_ro_uri(), SQLITE_OPEN_READONLY, extension
  * loading off (C API and SQL), defensive mode on, untrusted schema, no
  * attached databases; then reads the schema once so that a file that is not
  * a database fails here. -EIO with err naming the file when it cannot be
- * opened, -ENOMEM. The caller closes *ret with sqlite3_close(). */
+ * opened, -EBUSY when a hot -journal says it may be torn, -ENOMEM. The
+ * caller closes *ret with sqlite3_close(). */
 struct sqlite3;
 int schema_db_open(const char *sqlite_path, struct sqlite3 **ret, char *err, size_t err_len);
 

@@ -13,11 +13,12 @@
 
 #define VALIDATE_SQL_MAX_BYTES (1024 * 1024) /* longer queries are refused, as the runner does */
 
-/* Prepares sql on the dataset's SQLite file (host path, read-only + immutable, no extension loading,
- * with a read-only authorizer) without running it: syntax errors, unknown tables and columns are
- * caught here. Exactly one statement (trailing whitespace/semicolons/comments allowed); a write or
+/* Prepares sql on the dataset's SQLite file (host path, read-only by sqlite_ro_uri(), no extension
+ * loading, with a read-only authorizer) without running it: syntax errors, unknown tables and
+ * columns are caught here. Exactly one statement (trailing whitespace/semicolons/comments allowed); a write or
  * PRAGMA/ATTACH is refused. 0 or -EINVAL with err = SQLite's message plus where (e.g. near "FROMM"),
- * suitable to send back to the model for repair; -EIO when the file cannot be opened.
+ * suitable to send back to the model for repair; -EIO when the file cannot be opened, -EBUSY
+ * when a hot -journal says it may be torn.
  *
  * What passes here is a subset of what the SQL runner accepts (docs/sql-runner.md): one SELECT,
  * WITH ... SELECT, VALUES or EXPLAIN, using SQL functions except load_extension(), fts3_tokenizer(),

@@ -6,7 +6,7 @@
  * own read-only authorizer with the same idea: allow reading (SELECT, READ,
  * RECURSIVE, functions minus a denylist) and refuse everything else,
  * PRAGMAs included. Layers, each of which alone refuses a write:
- *   1. the file is opened read-only + immutable (schema_db_open);
+ *   1. the file is opened read-only (schema_db_open, util/sqlite_uri.h);
  *   2. a statement starting with a writing keyword, PRAGMA or VACUUM is
  *      refused by name before SQLite sees it (clear message; VACUUM and a
  *      bare REINDEX never reach the authorizer at prepare time);

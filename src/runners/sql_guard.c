@@ -3,9 +3,10 @@
  * the query inside its time limit.
  *
  * Invariants:
- * - The database is opened read-only and immutable (the mount is read-only,
- *   so SQLite must not try to lock or to create -shm/-wal files; this is also
- *   what makes a WAL-mode file readable there).
+ * - The database is opened read-only through sqlite_ro_uri(): immutable
+ *   when every commit is in the file, through a private WAL-index when a
+ *   -wal file holds some (the mount is read-only: SQLite may not create a
+ *   -shm file there), refused when a hot -journal says it may be torn.
  * - Everything sql_guard_open() runs is fixed SQL of ours and runs before the
  *   authorizer exists; after sql_guard_arm() every statement, including the
  *   ones SQLite prepares internally (pragma_* table-valued functions, FTS5),
@@ -195,10 +196,15 @@ int sql_guard_open(const char *db_path, sqlite3 **ret_db, struct sql_error *ret_
 	r = check_path(db_path, ret_error);
 	if (r < 0)
 		return r;
-	uri = sqlite_ro_uri(db_path);
-	if (!uri) {
+	r = sqlite_ro_uri(db_path, &uri);
+	if (r == -EBUSY) {
+		sql_error_set(ret_error, SQL_ERROR_OPEN_FAILED, "cannot open database %s: %s",
+			      db_path, SQLITE_HOT_JOURNAL_TEXT);
+		return r;
+	}
+	if (r < 0) {
 		open_failed(ret_error, db_path, NULL, SQLITE_NOMEM);
-		return -ENOMEM;
+		return r;
 	}
 	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
 			     NULL);

@@ -8,7 +8,8 @@
  * never prints, it reports through struct sql_error and return values.
  *
  * Layers of the read-only guarantee (each one alone would refuse a write):
- *   1. the file is opened read-only and immutable (mode=ro&immutable=1);
+ *   1. the file is opened read-only (mode=ro; immutable unless a -wal file
+ *      holds commits: util/sqlite_uri.h);
  *   2. a statement that starts with a writing keyword is refused by name;
  *   3. the authorizer allows only SELECT, READ, FUNCTION (minus a denylist),
  *      RECURSIVE and a PRAGMA allowlist;
@@ -84,7 +85,8 @@ int sql_runner_main(int argc, char **argv);
  * *ret_table (caller owns it; json_decref). On failure returns a negative
  * errno and fills *ret_error, whose type is what callers should look at;
  * *ret_table is NULL. The errno: -EINVAL bad query, -EPERM not allowed,
- * -ETIMEDOUT time limit, -ENOMEM, or that of a failed open (-ENOENT, -EIO...).
+ * -ETIMEDOUT time limit, -ENOMEM, or that of a failed open (-ENOENT, -EIO,
+ * -EBUSY for a hot -journal beside the file...).
  *
  * Table shape: {"columns": [{"name", "type"}], "rows": [[...]],
  * "row_count": N, "total_rows": N|null, "truncated": bool}.

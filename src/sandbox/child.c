@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -266,11 +267,37 @@ static _Noreturn void init_loop(const struct sandbox_plan *p, pid_t payload)
 	}
 }
 
+/* The dataset and the sides of it that exist (a side that is missing, or
+ * is not a regular file, is left out: SQLite would not read it either as a
+ * -wal or -journal of ours). Fails the child when the dataset itself
+ * cannot be opened. */
+static void open_data(const struct sandbox_plan *p, int fds[1 + PLAN_DATA_SIDES])
+{
+	for (int i = 0; i <= PLAN_DATA_SIDES; i++)
+		fds[i] = -1;
+	if (!p->data.dst[0])
+		return;
+	if ((fds[0] = open(p->data.src, O_PATH | O_CLOEXEC)) < 0)
+		child_fail(p, "open the dataset", errno);
+	for (int i = 0; i < PLAN_DATA_SIDES; i++) {
+		struct stat st;
+		int fd;
+		if (!p->data_side[i].src[0])
+			continue;
+		fd = open(p->data_side[i].src, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+			close(fd);
+			fd = -1;
+		}
+		fds[1 + i] = fd;
+	}
+}
+
 _Noreturn void sandbox_child_main(const struct sandbox_plan *p)
 {
 	const char *step = "wait for the supervisor";
 	pid_t payload;
-	int r, data_fd = -1;
+	int r, data_fds[1 + PLAN_DATA_SIDES];
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || fds_close_others(p) < 0 ||
 	    wait_for(p->ctl_fd, CTL_GO) < 0)
@@ -279,8 +306,7 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *p)
 	 * dataset below a folder only its owner may search stays reachable,
 	 * while everything the sandbox reads later is checked against the
 	 * unprivileged uid it runs as. */
-	if (p->data.dst[0] && (data_fd = open(p->data.src, O_PATH | O_CLOEXEC)) < 0)
-		child_fail(p, "open the dataset", errno);
+	open_data(p, data_fds);
 	if ((r = identity_set(p)) < 0)
 		child_fail(p, "set ids in the user namespace", r);
 	/* Changing the effective uid clears the parent-death signal: set it
@@ -288,10 +314,12 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *p)
 	 * socket's end, before anything of the analyst's runs. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		child_fail(p, "ask to die with the supervisor", errno);
-	if ((r = mount_build_root(p, data_fd, &step)) < 0)
+	if ((r = mount_build_root(p, data_fds, &step)) < 0)
 		child_fail(p, step, r);
-	if (data_fd >= 0)
-		close(data_fd);
+	for (int i = 0; i <= PLAN_DATA_SIDES; i++) {
+		if (data_fds[i] >= 0)
+			close(data_fds[i]);
+	}
 	if (sethostname("ledgerbox", 9) < 0)
 		child_fail(p, "set the host name", errno);
 	if ((r = loopback_up()) < 0)

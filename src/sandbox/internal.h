@@ -28,6 +28,7 @@
 
 #define PLAN_MAX_BINDS 32
 #define PLAN_MAX_FILES 12
+#define PLAN_DATA_SIDES 2
 #define PLAN_MAX_LINKS 8
 #define PLAN_MAX_ARGS 8
 #define PLAN_MAX_ENV 16
@@ -88,6 +89,10 @@ struct sandbox_plan {
 	struct plan_link links[PLAN_MAX_LINKS];
 	int n_links;
 	struct plan_bind data; /* dataset, dst empty when none */
+	/* SQL runs: the SQLite file's -wal and -journal, bound beside it when
+	 * they exist, so that the runner reads WAL commits and sees a hot
+	 * journal (util/sqlite_uri.h). src empty when unused. */
+	struct plan_bind data_side[PLAN_DATA_SIDES];
 
 	char rootfs_opts[64];
 	char tmp_opts[64];
@@ -118,10 +123,11 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan);
 void ctl_send_error(int fd, const char *step, int err);
 
 /* mount.c: builds the root and pivots into it; async-signal-safe. Sends the
- * /out directory to the parent. data_fd: the dataset opened with O_PATH
- * (or -1), bound through /proc/self/fd. Returns 0 or -errno with *ret_step
- * set. */
-int mount_build_root(const struct sandbox_plan *plan, int data_fd, const char **ret_step);
+ * /out directory to the parent. data_fds[0]: the dataset, data_fds[1 + i]:
+ * plan->data_side[i], each opened with O_PATH (or -1: none), bound through
+ * /proc/self/fd. Returns 0 or -errno with *ret_step set. */
+int mount_build_root(const struct sandbox_plan *plan, const int data_fds[1 + PLAN_DATA_SIDES],
+		     const char **ret_step);
 
 /* seccomp.c: the filter program, built once per process. */
 int seccomp_filter_get(const void **ret_prog, char *err, size_t err_len);

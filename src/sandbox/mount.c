@@ -300,7 +300,8 @@ static void fd_path(char out[PATH_MAX], int fd)
 	out[14 + n] = '\0';
 }
 
-static int mount_runtime(const struct sandbox_plan *p, int data_fd, const char **step)
+static int mount_runtime(const struct sandbox_plan *p, const int data_fds[1 + PLAN_DATA_SIDES],
+			 const char **step)
 {
 	const unsigned long scratch = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	struct plan_bind data;
@@ -322,8 +323,16 @@ static int mount_runtime(const struct sandbox_plan *p, int data_fd, const char *
 		return r;
 	*step = "mount the dataset at /data";
 	data = p->data;
-	fd_path(data.src, data_fd);
+	fd_path(data.src, data_fds[0]);
 	r = bind_readonly(&data, scratch, step);
+	for (int i = 0; r >= 0 && i < PLAN_DATA_SIDES; i++) {
+		if (data_fds[1 + i] < 0)
+			continue;
+		*step = "mount the dataset's -wal or -journal file at /data";
+		data = p->data_side[i];
+		fd_path(data.src, data_fds[1 + i]);
+		r = bind_readonly(&data, scratch, step);
+	}
 	return r < 0 ? r : 0;
 }
 
@@ -342,7 +351,8 @@ static int pivot_into(const char *dir)
 	return 0;
 }
 
-int mount_build_root(const struct sandbox_plan *p, int data_fd, const char **step)
+int mount_build_root(const struct sandbox_plan *p, const int data_fds[1 + PLAN_DATA_SIDES],
+		     const char **step)
 {
 	int r;
 
@@ -362,7 +372,7 @@ int mount_build_root(const struct sandbox_plan *p, int data_fd, const char **ste
 		return -errno;
 	r = fill_root(p, step);
 	if (r == 0)
-		r = mount_runtime(p, data_fd, step);
+		r = mount_runtime(p, data_fds, step);
 	if (r < 0)
 		return r;
 	*step = "pivot into the new root";

@@ -133,6 +133,26 @@ static int add_etc_files(struct sandbox_plan *p)
 	return r;
 }
 
+/* The SQLite file's -wal (commits not yet in the file) and -journal (a
+ * write that may have left the file torn), beside it under /data: the
+ * child binds those that exist when it builds the root. */
+static int add_data_sides(struct sandbox_plan *p, const char *real, const char *base)
+{
+	static const char *const suffix[PLAN_DATA_SIDES] = { "-wal", "-journal" };
+
+	for (int i = 0; i < PLAN_DATA_SIDES; i++) {
+		struct plan_bind *b = &p->data_side[i];
+		if ((size_t)snprintf(b->src, sizeof(b->src), "%s%s", real, suffix[i]) >=
+			    sizeof(b->src) ||
+		    (size_t)snprintf(b->dst, sizeof(b->dst), "/data/%s%s", base, suffix[i]) >=
+			    sizeof(b->dst))
+			return -ENAMETOOLONG;
+		b->is_file = true;
+		b->optional = true;
+	}
+	return 0;
+}
+
 static int add_data(struct sandbox_plan *p, const struct sandbox_request *req, char *err,
 		    size_t err_len)
 {
@@ -164,7 +184,7 @@ static int add_data(struct sandbox_plan *p, const struct sandbox_request *req, c
 	base = strrchr(real, '/') + 1;
 	snprintf(p->data.dst, sizeof(p->data.dst), "/data/%s", base);
 	p->data.is_file = true;
-	return 0;
+	return add_data_sides(p, real, base);
 }
 
 /* Python: the driver, and the program as a file (a warm sandbox gets its

@@ -91,7 +91,8 @@ struct sandbox_request {
 	const char *code; /* Python source or one SQL query; need not be NUL-terminated */
 	size_t code_len;
 	/* Python: a folder mounted read-only at /data (may be NULL).
-	 * SQL: the SQLite file, mounted read-only at /data/<its name>. */
+	 * SQL: the SQLite file, mounted read-only at /data/<its name>, with
+	 * its -wal and -journal beside it when they exist. */
 	const char *data_path;
 	struct sandbox_limits limits;
 	/* When > 0: the run is stopped (status killed, error "cancelled") as

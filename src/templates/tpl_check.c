@@ -12,6 +12,7 @@
 
 #include "templates/internal.h"
 #include "util/buf.h"
+#include "util/sqlite_uri.h"
 #include "util/utf8.h"
 
 #include "util/banned.h"
@@ -154,12 +155,9 @@ int template_check_dataset(const char *id, const char *sqlite_path, char *err, s
 		snprintf(err, err_len, "the dataset has no SQLite file");
 		return -EIO;
 	}
-	if (sqlite3_open_v2(sqlite_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		snprintf(err, err_len, "cannot open the dataset's SQLite file %s: %s", sqlite_path,
-			 db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return -EIO;
-	}
+	r = sqlite_ro_open(sqlite_path, &db, err, err_len);
+	if (r < 0)
+		return r == -EBUSY ? r : -EIO;
 	/* The file is a client's upload: read its schema without trusting it. */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);

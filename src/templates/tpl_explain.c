@@ -22,6 +22,7 @@
 
 #include "templates/internal.h"
 #include "util/buf.h"
+#include "util/sqlite_uri.h"
 #include "util/utf8.h"
 
 #include "util/banned.h"
@@ -315,10 +316,9 @@ int template_explain_empty(const char *id, json_t *params, const char *sqlite_pa
 	r = tpl_params_read((size_t)i, params, values, err, sizeof(err), NULL);
 	if (r < 0)
 		return r;
-	if (sqlite3_open_v2(sqlite_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return -EIO;
-	}
+	r = sqlite_ro_open(sqlite_path, &db, err, sizeof(err));
+	if (r < 0)
+		return r == -EBUSY ? r : -EIO;
 	/* The file is a client's upload: query it without trusting it. */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);

@@ -59,6 +59,20 @@ static inline void ds_write(const char *dir, const char *name, const char *conte
 	assert_int_equal(fclose(f), 0);
 }
 
+/* The object of a JSON array whose "name" is name; fails the test if none. */
+static inline json_t *ds_find_named(json_t *array, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(array, i, v) {
+		if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
+			return v;
+	}
+	fail_msg("no entry named %s", name);
+	return NULL;
+}
+
 /* ---- snapshots: every path under a folder, sorted, one per line ---------- */
 
 static char *ds_snap_buf;

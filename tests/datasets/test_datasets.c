@@ -148,19 +148,6 @@ static void sql_path_is_the_one_sqlite_file(void **state)
 	ds_rmtree(data);
 }
 
-static json_t *find_named(json_t *array, const char *name)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(array, i, v) {
-		if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
-			return v;
-	}
-	fail_msg("no entry named %s", name);
-	return NULL;
-}
-
 /* DATA_DIR with one good dataset, one without SQLite, one broken, and
  * junk that must not show. */
 static void make_list_fixture(const char *data)
@@ -213,14 +200,14 @@ static void list_shows_datasets_and_skips_junk(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 2), "name")),
 			    "shop");
 
-	shop = find_named(list, "shop");
+	shop = ds_find_named(list, "shop");
 	assert_string_equal(json_string_value(json_object_get(shop, "sqlite")), "shop.sqlite");
 	assert_null(json_object_get(shop, "error"));
 	files = json_object_get(shop, "files");
 	assert_int_equal(json_array_size(files), 2); /* not .secret, not sub/ */
-	assert_int_equal(json_integer_value(json_object_get(find_named(files, "notes.csv"), "bytes")),
+	assert_int_equal(json_integer_value(json_object_get(ds_find_named(files, "notes.csv"), "bytes")),
 			 16);
-	assert_non_null(find_named(files, "shop.sqlite"));
+	assert_non_null(ds_find_named(files, "shop.sqlite"));
 	tables = json_object_get(shop, "tables");
 	/* Sorted; sqlite_sequence (from AUTOINCREMENT), the index and the view left out. */
 	assert_int_equal(json_array_size(tables), 3);
@@ -229,7 +216,7 @@ static void list_shows_datasets_and_skips_junk(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(tables, 1), "name")),
 			    "items");
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(tables, 0), "rows")), 0);
-	items = find_named(tables, "items");
+	items = ds_find_named(tables, "items");
 	assert_int_equal(json_integer_value(json_object_get(items, "rows")), 3);
 	cols = json_object_get(items, "columns");
 	assert_int_equal(json_array_size(cols), 3);
@@ -241,12 +228,12 @@ static void list_shows_datasets_and_skips_junk(void **state)
 			    "extra");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(cols, 2), "type")), "");
 
-	broken = find_named(list, "broken");
+	broken = ds_find_named(list, "broken");
 	assert_non_null(strstr(json_string_value(json_object_get(broken, "error")), "broken.sqlite"));
 	assert_int_equal(json_array_size(json_object_get(broken, "tables")), 0);
 	assert_int_equal(json_array_size(json_object_get(broken, "files")), 1);
 
-	plain = find_named(list, "plain");
+	plain = ds_find_named(list, "plain");
 	assert_true(json_is_null(json_object_get(plain, "sqlite")));
 	assert_int_equal(json_array_size(json_object_get(plain, "tables")), 0);
 	assert_null(json_object_get(plain, "error"));

@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "httplib.h"
+#include "support/sqlite_sides.h"
 
 static struct server srv;
 static char *alice;
@@ -371,6 +372,39 @@ static void dataset_without_the_columns_is_refused(void **state)
 	hl_reply_free(&r);
 }
 
+/* DATA/name/books.sqlite built by make(); its path in out. */
+static void side_dataset(const char *name, void (*make)(const char *), char out[700])
+{
+	snprintf(out, 700, "%s/%s", srv.data, name);
+	assert_int_equal(mkdir(out, 0755), 0);
+	snprintf(out, 700, "%s/%s/books.sqlite", srv.data, name);
+	make(out);
+}
+
+/* Over HTTP too: commits still in the -wal are in the answer, and a file
+ * a writer left half-written is refused with 409 before anything runs. */
+static void sqlite_side_files_are_honoured(void **state)
+{
+	struct reply r;
+	json_t *row;
+	char path[700];
+	(void)state;
+
+	side_dataset("walbooks", sides_make_wal, path);
+	post("{\"language\":\"sql\",\"dataset\":\"walbooks\","
+	     "\"code\":\"SELECT count(*), sum(x) FROM t\"}",
+	     200, &r);
+	row = json_array_get(json_object_get(json_object_get(r.json, "table"), "rows"), 0);
+	assert_int_equal(json_integer_value(json_array_get(row, 0)), 3);
+	assert_int_equal(json_integer_value(json_array_get(row, 1)), 6);
+	hl_reply_free(&r);
+
+	side_dataset("hotbooks", sides_make_hot_journal, path);
+	post("{\"template\":\"ar_aging\",\"dataset\":\"hotbooks\"}", 409, &r);
+	assert_non_null(strstr(hl_str(json_object_get(r.json, "error"), "message"), "-journal"));
+	hl_reply_free(&r);
+}
+
 /* No LLM runs here: a query fails at once with 503, saying how to start
  * one, while code and templates go on working. */
 static void query_without_llm_fails_fast_with_help(void **state)
@@ -407,6 +441,7 @@ int main(void)
 		cmocka_unit_test(a_filter_matching_nothing_says_what_exists),
 		cmocka_unit_test(bad_params_name_the_param),
 		cmocka_unit_test(dataset_without_the_columns_is_refused),
+		cmocka_unit_test(sqlite_side_files_are_honoured),
 		cmocka_unit_test(query_without_llm_fails_fast_with_help),
 	};
 	return cmocka_run_group_tests_name("templates_api", tests, setup, teardown);

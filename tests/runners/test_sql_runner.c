@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "runners/sql_runner.h"
+#include "support/sqlite_sides.h"
 #include "util/sqlite_uri.h"
 #include "util/utf8.h"
 
@@ -609,17 +610,28 @@ static void test_timeout_while_counting(void **state)
 
 /* ---- opening ---------------------------------------------------------- */
 
+/* t(x) = 1, 2, 3 is read whole from path, and no file appears in dir. */
+static void expect_three_rows_nothing_added(const char *dir, const char *path)
+{
+	struct sql_query_limits limits = { 10, 5000 };
+	const char *sql = "SELECT count(*), sum(x) FROM t";
+	int entries = count_entries(dir);
+	struct sql_error error;
+	json_t *t;
+
+	assert_int_equal(sql_query_run(path, sql, strlen(sql), &limits, &t, &error), 0);
+	assert_int_equal(json_integer_value(cell(t, 0, 0)), 3);
+	assert_int_equal(json_integer_value(cell(t, 0, 1)), 6);
+	json_decref(t);
+	assert_int_equal(count_entries(dir), entries);
+}
+
 static void test_wal_db_in_read_only_dir(void **state)
 {
 	char *dir = tmp_path("wal-ro"), *path = tmp_path("wal-ro/ledger.db");
-	struct sql_query_limits limits = { 10, 5000 };
-	const char *sql = "SELECT count(*), sum(x) FROM t";
-	struct sql_error error;
 	sqlite3 *db;
-	json_t *t;
 	char header[20];
 	FILE *f;
-	int entries;
 	(void)state;
 
 	assert_int_equal(mkdir(dir, 0755), 0);
@@ -636,18 +648,59 @@ static void test_wal_db_in_read_only_dir(void **state)
 	assert_int_equal(header[19], 2);
 	assert_int_equal(chmod(path, 0444), 0);
 	assert_int_equal(chmod(dir, 0555), 0);
-	entries = count_entries(dir);
-
-	assert_int_equal(sql_query_run(path, sql, strlen(sql), &limits, &t, &error), 0);
-	assert_int_equal(json_integer_value(cell(t, 0, 0)), 3);
-	assert_int_equal(json_integer_value(cell(t, 0, 1)), 6);
-	json_decref(t);
-	/* Immutable: no -shm or -wal was created (this holds even for root,
+	/* Immutable: no -shm or -wal is created (this holds even for root,
 	 * whom the chmod does not stop). */
-	assert_int_equal(count_entries(dir), entries);
+	expect_three_rows_nothing_added(dir, path);
 
 	assert_int_equal(chmod(dir, 0755), 0);
 	free(dir);
+	free(path);
+}
+
+/* Commits still in the -wal (no -shm) are read, through the private
+ * WAL-index: nothing is created beside the file, and the URI says so. */
+static void test_wal_commits_are_read(void **state)
+{
+	char *dir = tmp_path("wal-pending"), *path = tmp_path("wal-pending/books.sqlite"), *uri;
+	(void)state;
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	sides_make_wal(path);
+	assert_int_equal(sqlite_ro_uri(path, &uri), 0);
+	assert_non_null(strstr(uri, "?mode=ro&vfs=" SQLITE_PRIVATE_SHM_VFS));
+	assert_null(strstr(uri, "immutable"));
+	free(uri);
+	expect_three_rows_nothing_added(dir, path);
+	assert_int_equal(sides_size(path, "-shm"), -1);
+
+	/* An empty -wal holds nothing: immutable again. */
+	free(dir);
+	dir = tmp_path("wal-pending/books.sqlite-wal");
+	assert_int_equal(truncate(dir, 0), 0);
+	assert_int_equal(sqlite_ro_uri(path, &uri), 0);
+	assert_non_null(strstr(uri, "immutable=1"));
+	free(uri);
+	free(dir);
+	free(path);
+}
+
+static void test_hot_journal_refused(void **state)
+{
+	char *path = tmp_path("hot.sqlite"), *uri = NULL;
+	struct sql_query_limits limits = { 10, 5000 };
+	const char *sql = "SELECT count(*) FROM t";
+	struct sql_error error;
+	json_t *t = NULL;
+	(void)state;
+
+	sides_make_hot_journal(path);
+	assert_int_equal(sqlite_ro_uri(path, &uri), -EBUSY);
+	assert_null(uri);
+	assert_int_equal(sql_query_run(path, sql, strlen(sql), &limits, &t, &error), -EBUSY);
+	assert_null(t);
+	assert_int_equal(error.type, SQL_ERROR_OPEN_FAILED);
+	assert_non_null(strstr(error.message, "hot.sqlite"));
+	assert_non_null(strstr(error.message, "-journal"));
 	free(path);
 }
 
@@ -684,10 +737,10 @@ static void test_uri_escaping(void **state)
 	json_t *t;
 	(void)state;
 
-	uri = sqlite_ro_uri("/data/a b?.db");
+	assert_int_equal(sqlite_ro_uri("/data/a b?.db", &uri), 0);
 	assert_string_equal(uri, "file:///data/a%20b%3F.db?mode=ro&immutable=1");
 	free(uri);
-	uri = sqlite_ro_uri("rel/x.db");
+	assert_int_equal(sqlite_ro_uri("rel/x.db", &uri), 0);
 	assert_string_equal(uri, "file:rel/x.db?mode=ro&immutable=1");
 	free(uri);
 
@@ -1056,6 +1109,8 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_timeout_while_counting),
 		cmocka_unit_test(test_wal_db_in_read_only_dir),
+		cmocka_unit_test(test_wal_commits_are_read),
+		cmocka_unit_test(test_hot_journal_refused),
 		cmocka_unit_test(test_open_failures),
 		cmocka_unit_test(test_uri_escaping),
 		cmocka_unit_test(test_text_helpers),
