@@ -110,7 +110,7 @@ static const char python_examples[] =
 	"```python\n"
 	"import pandas as pd\n"
 	"\n"
-	"orders = pd.read_csv(\"/data/example_orders.csv\")\n"
+	"orders = pd.read_csv(\"/data/example_orders.csv\", keep_default_na=False, na_values=[\"\"])\n"
 	"orders.groupby(\"region\", as_index=False)[\"amount\"].sum().sort_values(\"amount\","
 	" ascending=False)\n"
 	"```\n"
@@ -226,7 +226,10 @@ static int python_files(struct buf *b, const struct schema *s)
 	if (r == 0)
 		r = append_str(b, "?mode=ro&immutable=1\", uri=True) and pd.read_sql_query (SQLite"
 				  " dialect). Dates are usually text 'YYYY-MM-DD': parse them with"
-				  " parse_dates=[...] or pd.to_datetime.\n");
+				  " parse_dates=[...] or pd.to_datetime. Read a CSV as SQL sees it:"
+				  " keep_default_na=False, na_values=[\"\"] (only an empty cell is"
+				  " missing, as NULL) and dtype=str for its TEXT columns (codes such as"
+				  " 00123 keep their zeros).\n");
 	return r;
 }
 

@@ -427,6 +427,9 @@ static void test_prompt_python_contents(void **state)
 	assert_non_null(strstr(sys, "```python"));
 	assert_non_null(strstr(sys, "CSV: /data/invoices.csv"));
 	assert_non_null(strstr(sys, "CREATE TABLE customers"));
+	/* CSVs read as SQL reads the table: text stays text ("NA", "00123"). */
+	assert_non_null(strstr(sys, "keep_default_na=False, na_values=[\"\"]"));
+	assert_non_null(strstr(sys, "dtype=str for its TEXT columns"));
 	assert_null(strstr(sys, "```sql"));
 	prompt_release(&p);
 }
