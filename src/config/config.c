@@ -99,7 +99,7 @@ enum kind {
 	X("SHUTDOWN_GRACE_MS", KIND_U64, OFF(shutdown_grace_ms), 0, 600000, "30000",            \
 	  "how long shutdown waits for running runs (0 to 600000)")                             \
 	X("TZ", KIND_TEXT, OFF(tz), 0, ZONE_NAME_MAX, "",                                      \
-	  "time zone of the business's calendar: budget periods, the cache's day (none: the machine's)") \
+	  "time zone of the business's calendar: budget periods, the cache's day, the date the model is told (none: the machine's)") \
 	X("BUDGET_TZ", KIND_TEXT, OFF(budget_tz), 0, ZONE_NAME_MAX, "",                        \
 	  "older name of TZ, still read; it must agree with TZ when both are set")            \
 	X("SOFT_POLICY_PERCENT", KIND_U64, OFF(soft_policy_percent), 1, 100, "100",              \

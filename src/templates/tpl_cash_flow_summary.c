@@ -196,8 +196,11 @@ static const struct tpl_filter filters[] = {
 	  "  AND EXISTS (SELECT 1 FROM gl_entries g WHERE g.account_id = a.account_id)\n"
 	  "ORDER BY a.account_id",
 	  "asset accounts with ledger lines" },
-	{ "SELECT EXISTS (SELECT 1 FROM gl_entries g WHERE g.account_id = p.cash_account\n"
-	  "               AND g.entry_date BETWEEN p.start_date AND p.end_date),\n"
+	/* An account with no lines at all is the account's fault, not the
+	 * period's: the period is then not named as well. */
+	{ "SELECT NOT EXISTS (SELECT 1 FROM gl_entries g WHERE g.account_id = p.cash_account)\n"
+	  "       OR EXISTS (SELECT 1 FROM gl_entries g WHERE g.account_id = p.cash_account\n"
+	  "                  AND g.entry_date BETWEEN p.start_date AND p.end_date),\n"
 	  "       printf('the period %s to %s', p.start_date, p.end_date)\n"
 	  "FROM params p",
 	  "SELECT min(g.entry_date) || ' to ' || max(g.entry_date) FROM gl_entries g, params p\n"
