@@ -24,8 +24,17 @@ export function clear(node) {
   return node;
 }
 
+// Amounts come from the server as exact decimal strings (micro-units, at
+// most 6 decimals): shown as written, with at least 2 decimals, so the
+// charges shown add up to the total shown to the micro-unit. Rounding each
+// to a cent would show 0.015004 + 0.0005 beside a total of 0.02.
 export function money(text, currency) {
   if (text === undefined || text === null) return "";
+  const exact = /^(-?\d+)(?:\.(\d*))?$/.exec(String(text).trim());
+  if (exact) {
+    const cents = (exact[2] || "").replace(/0+$/, "").padEnd(2, "0");
+    return `${exact[1]}.${cents} ${currency || ""}`.trim();
+  }
   const n = Number(text);
   if (!Number.isFinite(n)) return String(text);
   const digits = Math.abs(n) > 0 && Math.abs(n) < 0.01 ? 6 : 2;

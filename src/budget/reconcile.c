@@ -18,7 +18,9 @@ static const char unsettled_sql[] =
 	"SELECT coalesce(json_extract(r.result, '$.attempts[#-1].ledgerId'), r.id),"
 	" p.team, p.user, r.session,"
 	" coalesce(json_extract(r.result, '$.attempts[#-1].cost.totalMicros'),"
-	"          json_extract(r.result, '$.cost.totalMicros'), 0)"
+	"          json_extract(r.result, '$.cost.totalMicros'), 0),"
+	" coalesce(json_extract(r.result, '$.attempts[#-1].cost'),"
+	"          json_extract(r.result, '$.cost'))"
 	" FROM runs r JOIN principals p ON p.id = r.principal_id"
 	" WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.run_id ="
 	"   coalesce(json_extract(r.result, '$.attempts[#-1].ledgerId'), r.id))"
@@ -26,10 +28,13 @@ static const char unsettled_sql[] =
 	" AND coalesce(json_extract(r.result, '$.cacheType'), '') <> 'exact'";
 
 int budget_reconcile_one(struct budgets *b, const char *ledger_id, const char *team,
-			 const char *user, const char *session, int64_t micros)
+			 const char *user, const char *session, int64_t micros,
+			 const char *cost_json)
 {
 	struct budget_scopes scopes = { .team = team, .user = user, .session = session };
-	json_t *detail = json_pack("{s:b}", "reconciled", 1);
+	json_t *cost = cost_json ? json_loads(cost_json, 0, NULL) : NULL;
+	json_t *detail = json_pack("{s:b,s:o*}", "reconciled", 1, "cost",
+				   json_is_object(cost) ? cost : NULL);
 	struct timespec now;
 	int r;
 
@@ -46,7 +51,8 @@ static int settle_row(struct budgets *b, sqlite3_stmt *st)
 				    (const char *)sqlite3_column_text(st, 1),
 				    (const char *)sqlite3_column_text(st, 2),
 				    (const char *)sqlite3_column_text(st, 3),
-				    sqlite3_column_int64(st, 4));
+				    sqlite3_column_int64(st, 4),
+				    (const char *)sqlite3_column_text(st, 5));
 }
 
 int budget_reconcile(struct budgets *b, const char *state_dir, const char *database_url,

@@ -23,8 +23,12 @@ int budget_reconcile(struct budgets *b, const char *state_dir, const char *datab
 /* reconcile_pg.c: the same over the store's tables in PostgreSQL. */
 int budget_reconcile_pg(struct budgets *b, const char *database_url, size_t *ret_settled,
 			char *err, size_t err_len);
-/* Settles one recorded run's cost now (shared by both). */
+/* Settles one recorded run's cost now (shared by both). cost_json (may be
+ * NULL) is the recorded cost object, components included, kept in the
+ * entry's detail as a live settlement keeps it, so the entry can still be
+ * rebuilt charge by charge. */
 int budget_reconcile_one(struct budgets *b, const char *ledger_id, const char *team,
-			 const char *user, const char *session, int64_t micros);
+			 const char *user, const char *session, int64_t micros,
+			 const char *cost_json);
 
 #endif

@@ -20,7 +20,8 @@ static const char unsettled_sql[] =
 	" SELECT coalesce(r.j -> 'attempts' -> -1 ->> 'ledgerId', r.id),"
 	"  p.team, p.user_name, r.session,"
 	"  coalesce(r.j -> 'attempts' -> -1 -> 'cost' ->> 'totalMicros',"
-	"           r.j -> 'cost' ->> 'totalMicros', '0')::numeric::bigint"
+	"           r.j -> 'cost' ->> 'totalMicros', '0')::numeric::bigint,"
+	"  coalesce(r.j -> 'attempts' -> -1 -> 'cost', r.j -> 'cost')::text"
 	" FROM r JOIN principals p ON p.id = r.principal_id"
 	" WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.run_id ="
 	"   coalesce(r.j -> 'attempts' -> -1 ->> 'ledgerId', r.id))"
@@ -44,7 +45,8 @@ int budget_reconcile_pg(struct budgets *b, const char *database_url, size_t *ret
 		(void)pg_get_i64(res, i, 4, &micros);
 		r = budget_reconcile_one(b, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 					 PQgetvalue(res, i, 2),
-					 PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3), micros);
+					 PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3), micros,
+					 PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5));
 		settled += r == 0;
 		if (r < 0)
 			snprintf(why, sizeof(why), "settling a recorded run failed: %s", strerror(-r));

@@ -86,6 +86,7 @@ static void worst_of(struct request *rq, const struct analyze_req *a, uint64_t e
 			       .peak_memory_bytes = a->limits.memory_bytes };
 
 	pricing_cost(rq->srv->pricing, &worst, &c->worst);
+	c->run_cap = worst;
 	c->worst.total_micros = add_sat(c->worst.total_micros, extra_micros);
 	if (c->worst.total_micros > BUDGET_MICROS_MAX)
 		c->worst.total_micros = BUDGET_MICROS_MAX;
@@ -231,29 +232,56 @@ void charge_add_llm(struct request *rq, const struct usage *u, const struct usag
 	component_add(rq, c, entry, &part);
 }
 
+/* A run's usage billed at most at the reserved limits; "capped" with the
+ * CPU and wall time measured when any was past them (the peak stays in
+ * peakMemoryBytes, which the cgroup's limit already bounds). */
+static void run_billed(const struct charge *c, const struct usage *used, struct usage *billed,
+		       json_t *entry)
+{
+	/* No reservation, no cap (never the case on the analyze path). */
+	bool have_cap = c->run_cap.wall_ms || c->run_cap.cpu_ms || c->run_cap.peak_memory_bytes;
+
+	*billed = *used;
+	if (!have_cap)
+		return;
+	billed->cpu_ms = at_most(used->cpu_ms, c->run_cap.cpu_ms);
+	billed->wall_ms = at_most(used->wall_ms, c->run_cap.wall_ms);
+	billed->peak_memory_bytes = at_most(used->peak_memory_bytes, c->run_cap.peak_memory_bytes);
+	if (entry && (billed->cpu_ms != used->cpu_ms || billed->wall_ms != used->wall_ms ||
+		      billed->peak_memory_bytes != used->peak_memory_bytes))
+		json_object_update_new(entry,
+				       json_pack("{s:b,s:I,s:I}", "capped", 1, "reportedCpuMs",
+						 (json_int_t)used->cpu_ms, "reportedWallMs",
+						 (json_int_t)used->wall_ms));
+}
+
 void charge_add_run(struct request *rq, json_t *result, struct charge *c)
 {
 	uint64_t peak = (uint64_t)json_integer_value(json_object_get(result, "peak_memory_bytes"));
 	uint64_t base = (uint64_t)json_integer_value(json_object_get(result, "memory_base_bytes"));
 	/* A warm sandbox's interpreter and imports were there before the
 	 * analyst's code: only the peak above them is billed. */
-	struct usage u = {
+	struct usage used = {
 		.cpu_ms = (uint64_t)json_integer_value(json_object_get(result, "cpu_ms")),
 		.wall_ms = (uint64_t)json_integer_value(json_object_get(result, "wall_ms")),
 		.peak_memory_bytes = peak > base ? peak - base : 0,
-	};
+	}, u;
+	json_t *entry = json_pack("{s:s,s:s,s:O?,s:O*,s:I}", "kind", "run", "stage",
+				  analyze_compile_failed(result) ? "compile" : "run", "status",
+				  json_object_get(result, "status"), "sandbox",
+				  json_object_get(result, "sandbox"), "peakMemoryBytes",
+				  (json_int_t)peak);
 	struct cost part;
 
+	run_billed(c, &used, &u, entry);
+	if (entry)
+		json_object_update_new(entry, json_pack("{s:I,s:I,s:I,s:I}", "wallMs",
+							(json_int_t)u.wall_ms, "cpuMs",
+							(json_int_t)u.cpu_ms, "memoryBaseBytes",
+							(json_int_t)base, "billedMemoryBytes",
+							(json_int_t)u.peak_memory_bytes));
 	pricing_cost(rq->srv->pricing, &u, &part);
-	component_add(rq, c,
-		      json_pack("{s:s,s:s,s:O?,s:O*,s:I,s:I,s:I,s:I,s:I}", "kind", "run", "stage",
-				analyze_compile_failed(result) ? "compile" : "run", "status", json_object_get(result, "status"),
-				"sandbox", json_object_get(result, "sandbox"), "wallMs",
-				(json_int_t)u.wall_ms, "cpuMs", (json_int_t)u.cpu_ms,
-				"peakMemoryBytes", (json_int_t)peak, "memoryBaseBytes",
-				(json_int_t)base, "billedMemoryBytes",
-				(json_int_t)u.peak_memory_bytes),
-		      &part);
+	component_add(rq, c, entry, &part);
 }
 
 json_t *charge_cost_json(struct request *rq, const struct charge *c)

@@ -15,6 +15,9 @@
 struct charge {
 	struct budget_scopes scopes;
 	struct cost worst;
+	/* The run's limits as reserved (its CPU, wall time and memory): what
+	 * a sandbox run is billed for at most. Zero before a reservation. */
+	struct usage run_cap;
 	struct cost actual;
 	struct budget_status status[4];
 	size_t n_status;
@@ -40,7 +43,11 @@ bool charge_reserve(struct request *rq, struct analyze_req *a, const char *ledge
 /* Adds what a sandbox run used (its result JSON: cpu_ms, wall_ms,
  * peak_memory_bytes above memory_base_bytes) to the actual cost, with the
  * run fee, and lists it as a "run" component: stage "compile" when the
- * driver reports that the code did not compile (nothing ran), else "run". */
+ * driver reports that the code did not compile (nothing ran), else "run".
+ * Each is billed at most at the limits reserved (run_cap): a run is
+ * stopped a little after it passes a limit (the supervisor looks every
+ * few milliseconds, several processes spin at once), and what it used
+ * past it is shown ("reportedCpuMs", ...) with "capped", never charged. */
 void charge_add_run(struct request *rq, json_t *result, struct charge *c);
 /* An LLM call's tokens and inference time (no run fee), listed as an
  * "llm" component; each billed at most at what `worst` (the reservation's,

@@ -45,6 +45,29 @@ static void run_insert(struct store *s, int64_t principal, const char *id, const
 	json_decref(run.result);
 }
 
+/* A reconciled entry keeps the recorded cost, its components included, as
+ * a live settlement does: the charges stay visible in GET /api/spend. */
+static void check_details(struct budgets *b)
+{
+	json_t *entries = NULL, *e, *cost;
+	size_t i, seen = 0;
+
+	assert_int_equal(budget_spend(b, "user:ann", 0, INT64_MAX, &entries), 0);
+	json_array_foreach(entries, i, e) {
+		cost = json_object_get(json_object_get(e, "detail"), "cost");
+		assert_true(json_is_true(json_object_get(json_object_get(e, "detail"), "reconciled")));
+		assert_int_equal(json_integer_value(json_object_get(cost, "totalMicros")),
+				 json_integer_value(json_object_get(e, "amountMicros")));
+		if (strcmp(json_string_value(json_object_get(e, "runId")), "x1.2") == 0) {
+			assert_int_equal(json_array_size(json_object_get(cost, "components")), 2);
+			seen++;
+		}
+	}
+	assert_int_equal(json_array_size(entries), 2);
+	assert_int_equal(seen, 1);
+	json_decref(entries);
+}
+
 static void check_backend(struct backend *be)
 {
 	const char *url = be->url[0] ? be->url : NULL;
@@ -64,7 +87,8 @@ static void check_backend(struct backend *be)
 	run_insert(s, p.id, "0123456789abcdef0123456789abcdef", "{\"cost\":{\"totalMicros\":700}}");
 	run_insert(s, p.id, "11111111111111111111111111111111",
 		   "{\"cost\":{\"totalMicros\":9000},\"attempts\":[{\"ledgerId\":\"x1\","
-		   "\"cost\":{\"totalMicros\":100}},{\"ledgerId\":\"x1.2\",\"cost\":{\"totalMicros\":250}}]}");
+		   "\"cost\":{\"totalMicros\":100}},{\"ledgerId\":\"x1.2\",\"cost\":{\"totalMicros\":250,"
+		   "\"components\":[{\"kind\":\"llm\",\"micros\":50},{\"kind\":\"run\",\"micros\":200}]}}]}");
 	run_insert(s, p.id, "22222222222222222222222222222222",
 		   "{\"cacheType\":\"exact\",\"cost\":{\"totalMicros\":0}}");
 
@@ -74,6 +98,7 @@ static void check_backend(struct backend *be)
 	/* Each run is charged to org, team and user: three entries each. */
 	assert_int_equal(ledger, 3 * (700 + 250));
 	assert_int_equal(reserved, 0);
+	check_details(b);
 	/* Settled once: a second pass finds nothing. */
 	assert_int_equal(budget_reconcile(b, be->state, url, &settled, err, sizeof(err)), 0);
 	assert_int_equal(settled, 0);

@@ -699,6 +699,9 @@ static void budget_runs_out_between_attempts(void **state)
 	assert_string_equal(hl_str(e, "code"), "budget_exceeded");
 	assert_int_equal(json_array_size(json_object_get(e, "attempts")), 1);
 	assert_non_null(hl_str(e, "runId"));
+	/* The refusal shows what the first attempt was charged (its LLM call;
+	 * the SQL check is free), component by component. */
+	assert_int_equal(components_add_up(json_object_get(e, "cost")), 0);
 	hl_reply_free(&r);
 	free(bob);
 	free(dora);
@@ -740,8 +743,20 @@ static void stream_sends_events(void **state)
 		json_t *result = json_loads(p + strlen("event: result\ndata: "), JSON_DISABLE_EOF_CHECK,
 					    NULL);
 		assert_non_null(result);
+		struct reply run;
+		char path[128];
+
 		assert_string_equal(hl_str(result, "status"), "ok");
 		assert_string_equal(hl_str(result, "output"), "hello\nworld\n");
+		/* The streamed answer lists every charge, as a JSON one does, and
+		 * the run on record keeps them, so its cost can be rebuilt later. */
+		charges_reconcile(result, 1);
+		snprintf(path, sizeof(path), "/api/runs/%s", jstr(result, "id"));
+		hl_call(&srv, "GET", path, alice, NULL, &run);
+		assert_int_equal(run.status, 200);
+		assert_true(json_equal(json_object_get(run.json, "cost"),
+				       json_object_get(result, "cost")));
+		hl_reply_free(&run);
 		json_decref(result);
 	}
 	/* The token events put together are the model's reply. */

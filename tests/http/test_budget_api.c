@@ -421,6 +421,58 @@ static void kill_9_under_load_keeps_the_ledger_right(void **state)
 	assert_int_equal(ledger_micros("user:alice"), recorded_cost_micros());
 }
 
+/* A run stopped at its CPU limit used a little more than the limit by the
+ * time it was stopped (the supervisor looks every few milliseconds, and
+ * four processes spin at once): it is billed for at most its limits, shows
+ * what it used, and a hard budget one micro-unit above its worst case
+ * (no soft crossing, so no limits lowered) is never overspent. */
+static void a_run_past_its_cpu_limit_is_billed_at_most_its_reservation(void **state)
+{
+	static const char *spin =
+		"{\"language\":\"python\",\"code\":\"import os\\nfor _ in range(3):\\n"
+		"    if os.fork() == 0:\\n        break\\nwhile True:\\n    pass\","
+		"\"limits\":{\"cpuMs\":300,\"timeoutMs\":10000}}";
+	char *erin = hl_key_create(&srv, "erin", "lab", "analyst");
+	struct reply r;
+	json_t *c, *b, *e;
+	(void)state;
+
+	/* CPU 300 ms at 1.00 a second and the 0.01 fee: 0.31 at most. */
+	put_budget("/api/budgets/user/erin",
+		   "{\"limit\":\"0.310001\",\"period\":\"none\",\"softPercent\":100,\"hard\":true}",
+		   200);
+	hl_call_timeout(&srv, "POST", "/api/analyze", erin, spin, strlen(spin), NULL, 60000, &r);
+	assert_int_equal(r.status, 200);
+	assert_null(json_object_get(r.json, "budgetPolicy"));
+	assert_string_equal(hl_str(r.json, "status"), "cpu_limit");
+	c = json_array_get(json_object_get(json_object_get(r.json, "cost"), "components"), 0);
+	assert_non_null(c);
+	assert_true(json_integer_value(json_object_get(c, "cpuMs")) <= 300);
+	if (json_integer_value(json_object_get(json_object_get(r.json, "usage"), "cpuMs")) > 300) {
+		/* Past the limit: billed the limit, the measure shown. */
+		assert_true(json_is_true(json_object_get(c, "capped")));
+		assert_int_equal(json_integer_value(json_object_get(c, "reportedCpuMs")),
+				 json_integer_value(json_object_get(json_object_get(r.json, "usage"),
+								    "cpuMs")));
+	}
+	assert_true(json_integer_value(json_object_get(json_object_get(r.json, "cost"),
+						       "totalMicros")) <= 310000);
+	hl_reply_free(&r);
+	hl_call(&srv, "GET", "/api/spend?scope=user:erin", root, NULL, &r);
+	assert_int_equal(r.status, 200);
+	e = json_array_get(json_object_get(r.json, "entries"), 0);
+	assert_non_null(e);
+	assert_string_equal(hl_str(json_object_get(e, "detail"), "worstCase"), "0.31");
+	assert_true(json_integer_value(json_object_get(e, "amountMicros")) <= 310000);
+	hl_reply_free(&r);
+	b = budget_of("user:erin");
+	assert_non_null(b);
+	assert_true(json_integer_value(json_object_get(b, "spentMicros")) <=
+		    json_integer_value(json_object_get(b, "limitMicros")));
+	json_decref(b);
+	free(erin);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +482,7 @@ int main(void)
 		cmocka_unit_test(hard_budget_holds_under_200_concurrent_requests),
 		cmocka_unit_test(soft_threshold_warns),
 		cmocka_unit_test(kill_9_under_load_keeps_the_ledger_right),
+		cmocka_unit_test(a_run_past_its_cpu_limit_is_billed_at_most_its_reservation),
 	};
 	return cmocka_run_group_tests_name("budget_api", tests, setup, teardown);
 }

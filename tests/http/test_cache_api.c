@@ -203,6 +203,11 @@ static void paraphrase_is_a_semantic_hit(void **state)
 	assert_true(json_integer_value(json_object_get(json_object_get(b.json, "usage"), "wallMs")) >= 0);
 	assert_true(total_micros(&b) > 0);
 	assert_int_equal(json_integer_value(json_object_get(b.json, "tokensUsed")), 0);
+	/* Its one charge is that run, listed. */
+	assert_int_equal(json_array_size(json_object_get(json_object_get(b.json, "cost"),
+							 "components")), 1);
+	assert_string_equal(hl_str(json_array_get(json_object_get(json_object_get(b.json, "cost"),
+								  "components"), 0), "kind"), "run");
 	assert_true(json_equal(json_object_get(json_object_get(a.json, "table"), "rows"),
 			       json_object_get(json_object_get(b.json, "table"), "rows")));
 	hl_reply_free(&a);

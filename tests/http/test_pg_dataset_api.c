@@ -211,6 +211,20 @@ static void slow_query_hits_the_time_limit(void **state)
 	assert_string_equal(hl_str(json_object_get(r.json, "error"), "type"), "timeout");
 	hit = json_object_get(json_object_get(r.json, "usage"), "limitsHit");
 	assert_string_equal(json_string_value(json_array_get(hit, 0)), "wall");
+	/* Stopped a little past its 500 ms: billed 500 ms at most, the
+	 * measure shown beside it. */
+	{
+		json_t *c = json_array_get(json_object_get(json_object_get(r.json, "cost"),
+							   "components"), 0);
+		json_int_t used = json_integer_value(json_object_get(json_object_get(r.json, "usage"),
+								     "wallMs"));
+
+		assert_string_equal(hl_str(c, "kind"), "run");
+		assert_null(json_object_get(c, "sandbox"));
+		assert_true(json_integer_value(json_object_get(c, "wallMs")) <= 500);
+		if (used > 500)
+			assert_int_equal(json_integer_value(json_object_get(c, "reportedWallMs")), used);
+	}
 	hl_reply_free(&r);
 	/* The server's session is gone with it. */
 	assert_int_equal(pgt_count(db_url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
@@ -339,7 +353,51 @@ static void question_is_checked_by_postgresql(void **state)
 	assert_true(prompt_contains(last, "invoices"));
 	assert_false(prompt_contains(last, "Dialect: SQLite"));
 	json_decref(last);
+
 	hl_reply_free(&r);
+}
+
+/* A query's time is billed as CPU (nothing of it runs here), but only the
+ * wall limit stops it: a query that outlasts its CPU limit is billed at
+ * that limit, never above what it reserved, with the measure shown. */
+static void query_time_past_the_cpu_limit_is_capped(void **state)
+{
+	char *root = hl_key_create(&srv, "root", "it", "admin");
+	const char *body = "{\"language\":\"sql\",\"dataset\":\"books\",\"code\":"
+			   "\"SELECT pg_sleep(0.4) IS NULL AS slept\","
+			   "\"limits\":{\"cpuMs\":100,\"timeoutMs\":5000}}";
+	struct reply r, spend;
+	json_t *c, *e;
+	size_t i;
+	bool seen = false;
+
+	(void)state;
+	hl_call_timeout(&srv, "POST", "/api/analyze", alice, body, strlen(body), NULL, 60000, &r);
+	if (r.status != 200)
+		fail_msg("%ld %s", r.status, r.body);
+	assert_string_equal(hl_str(r.json, "status"), "ok");
+	c = json_array_get(json_object_get(json_object_get(r.json, "cost"), "components"), 0);
+	assert_int_equal(json_integer_value(json_object_get(c, "cpuMs")), 100);
+	assert_true(json_is_true(json_object_get(c, "capped")));
+	assert_true(json_integer_value(json_object_get(c, "reportedCpuMs")) >= 400);
+	hl_call(&srv, "GET", "/api/spend?scope=user:alice&from=2000-01-01", root, NULL, &spend);
+	assert_int_equal(spend.status, 200);
+	json_array_foreach(json_object_get(spend.json, "entries"), i, e) {
+		const char *worst = hl_str(json_object_get(e, "detail"), "worstCase");
+		if (strcmp(hl_str(e, "runId"), hl_str(r.json, "id")) != 0)
+			continue;
+		seen = true;
+		assert_int_equal(json_integer_value(json_object_get(e, "amountMicros")),
+				 json_integer_value(json_object_get(json_object_get(r.json, "cost"),
+								    "totalMicros")));
+		/* "0.000109": no more than 6 decimals, as micro-units. */
+		assert_true(json_integer_value(json_object_get(e, "amountMicros")) <=
+			    (json_int_t)(strtod(worst, NULL) * 1e6 + 0.5));
+	}
+	assert_true(seen);
+	hl_reply_free(&spend);
+	hl_reply_free(&r);
+	free(root);
 }
 
 int main(void)
@@ -348,6 +406,7 @@ int main(void)
 		cmocka_unit_test(sql_run_answers_like_sqlite),
 		cmocka_unit_test(writes_are_refused),
 		cmocka_unit_test(slow_query_hits_the_time_limit),
+		cmocka_unit_test(query_time_past_the_cpu_limit_is_capped),
 		cmocka_unit_test(row_cap_cuts_with_a_notice),
 		cmocka_unit_test(unsafe_datasets_are_refused),
 		cmocka_unit_test(listing_shows_tables_and_columns),

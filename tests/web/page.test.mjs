@@ -33,6 +33,13 @@ function assertClean(page, base = server.url) {
   assert.deepEqual(errors, [], "no script error");
 }
 
+// An amount as the page shows it: the API's exact decimal, to the
+// micro-unit, with at least 2 decimals ("0.177000" is 0.177, "100" 100.00).
+function exactMoney(text) {
+  const [whole, frac = ""] = String(text).split(".");
+  return `${whole}.${frac.replace(/0+$/, "").padEnd(2, "0")} USD`;
+}
+
 async function signIn(page, key) {
   await page.goto(server.url + "/");
   await page.getByLabel("API key").fill(key);
@@ -109,7 +116,7 @@ test("signing in shows the user, the team and the budget left", async () => {
   const budgets = (await server.api(server.keys.analyst, "GET", "/api/budgets")).body.budgets;
   const sales = budgets.find((b) => b.scope === "team:sales");
   assert.equal(await page.locator("#who-remaining").textContent(),
-    `Budget left: ${Number(sales.remaining).toFixed(2)} USD`);
+    `Budget left: ${exactMoney(sales.remaining)}`);
   const meter = page.locator('#budget-meters [data-scope="team:sales"] [role="meter"]');
   assert.equal(await meter.count(), 1);
   assert.match(await meter.getAttribute("aria-valuetext"), /100\.00 USD/);
@@ -330,7 +337,7 @@ test("admins see spend by scope and download it as CSV", async () => {
   const sales = totals.find((t) => t.scope === "team:sales");
   assert.ok(sales.amountMicros > 0, "the analyst's runs cost something");
   const cells = await row.locator("td").allTextContents();
-  assert.deepEqual(cells, ["team:sales", String(sales.entries), `${Number(sales.amount).toFixed(sales.amountMicros < 10000 ? 6 : 2)} USD`]);
+  assert.deepEqual(cells, ["team:sales", String(sales.entries), exactMoney(sales.amount)]);
 
   const [download] = await Promise.all([
     page.waitForEvent("download"),
@@ -524,7 +531,10 @@ test("asking in English shows the code as the model writes it, its repair, and t
   ]).start();
   const llmServer = new Server();
   try {
-    await llmServer.start({ LEDGERBOX_LLM_URL: stub.url, LEDGERBOX_LLM_MODEL: "llama3.1" });
+    // A run fee past a cent beside LLM calls of a fraction of one: the
+    // amounts shown must still add up to the total shown.
+    await llmServer.start({ LEDGERBOX_LLM_URL: stub.url, LEDGERBOX_LLM_MODEL: "llama3.1",
+      LEDGERBOX_PRICE_RUN: "0.015" });
     const page = await newPage(browser);
     await page.goto(llmServer.url + "/");
     await page.getByLabel("API key").fill(llmServer.keys.analyst);
@@ -558,6 +568,13 @@ test("asking in English shows the code as the model writes it, its repair, and t
     const micros = await charges.evaluateAll((li) => li.reduce((n, x) => n + Number(x.dataset.micros), 0));
     const total = await page.locator("#result dd[data-cost-total]").getAttribute("data-cost-total");
     assert.equal(micros, Math.round(Number(total) * 1e6));
+    // What the analyst reads adds up too: each amount shown to the
+    // micro-unit, as the API wrote it, never rounded to a cent.
+    const shown = await charges.evaluateAll((li) => li.map((x) => x.textContent.match(/· ([0-9.]+) USD$/)[1]));
+    const shownTotal = (await page.locator("#result dd[data-cost-total]").textContent()).replace(" USD", "");
+    const toMicros = (t) => Number(t.split(".")[0]) * 1e6 + Number((t.split(".")[1] || "").padEnd(6, "0"));
+    assert.equal(shown.reduce((n, t) => n + toMicros(t), 0), toMicros(shownTotal));
+    assert.equal(toMicros(shownTotal), micros);
     await screenshot(page, "15-ask-repaired");
 
     await page.getByRole("button", { name: "Run Analysis" }).click();
