@@ -383,7 +383,7 @@ static size_t question_years(const char *q, int years[YEARS_MAX])
 			p++;
 			continue;
 		}
-		if (year_of(p, len == 8 || len == 6 ? len : 4) && len >= 4)
+		if (len >= 4 && year_of(p, len == 8 || len == 6 ? len : 4))
 			years[n++] = year_of(p, len == 8 || len == 6 ? len : 4);
 		else if (len == 2 && p > q &&
 			 (p[-1] == '\'' || (p - q >= 2 && strncasecmp(p - 2, "fy", 2) == 0) ||
