@@ -9,10 +9,11 @@
  *
  * database_url legitimately carries a PostgreSQL password: the server
  * starts with one (the test cluster trusts local connections, so any
- * password connects), and /readyz, /metrics, error bodies and the log
- * must not hold it. Needs the test cluster (LEDGERBOX_TEST_PG_URL).
+ * password connects), and /readyz, /metrics, error bodies, the traces
+ * sent to a collector and the log must not hold it. Needs the test cluster (LEDGERBOX_TEST_PG_URL).
  */
 #include "httplib.h"
+#include "support/otlp_collector.h"
 
 #define LLM_PASSWORD "llm-url-password-5e1d"
 #define DB_PASSWORD "db-url-password-93ac"
@@ -123,8 +124,10 @@ static long call_checked(struct server *s, const char *method, const char *path,
 
 static void database_url_password_is_never_shown(void **state)
 {
-	static char llm_env[128];
-	char *env[] = { llm_env, "LEDGERBOX_CACHE=off", "LEDGERBOX_LLM_RETRIES=0", NULL };
+	static char llm_env[128], otlp_env[160];
+	char *env[] = { llm_env, otlp_env, "LEDGERBOX_CACHE=off", "LEDGERBOX_LLM_RETRIES=0", NULL };
+	struct collector traces;
+	char *otlp_url, *sent;
 	static const char analyze[] =
 		"{\"query\":\"list the customers\",\"language\":\"sql\",\"dataset\":\"demo\"}";
 	struct server s = { 0 };
@@ -136,6 +139,10 @@ static void database_url_password_is_never_shown(void **state)
 		skip();
 	snprintf(llm_env, sizeof(llm_env), "LEDGERBOX_LLM_URL=http://127.0.0.1:%d",
 		 hl_free_port());
+	collector_start(&traces, 200);
+	otlp_url = collector_url(&traces);
+	snprintf(otlp_env, sizeof(otlp_env), "LEDGERBOX_OTLP_ENDPOINT=%s", otlp_url);
+	free(otlp_url);
 	hl_prepare(&s, "url-credentials-db", env);
 	pgt_db_create("url_credentials", url);
 	/* postgres://postgres@host... -> postgres://postgres:PASSWORD@host... */
@@ -154,6 +161,14 @@ static void database_url_password_is_never_shown(void **state)
 	assert_int_equal(call_checked(&s, "POST", "/api/analyze", key, "{not json"), 400);
 	assert_true(call_checked(&s, "GET", "/api/runs/does-not-exist", key, NULL) >= 400);
 	hl_stop(&s, SIGTERM);
+	/* The server sends its last spans as it stops: they have arrived. */
+	pthread_mutex_lock(&traces.lock);
+	assert_true(json_array_size(traces.spans) > 0);
+	sent = json_dumps(traces.docs, 0);
+	pthread_mutex_unlock(&traces.lock);
+	assert_no_db_secret("the traces", sent);
+	free(sent);
+	collector_stop(&traces);
 	log = file_slurp(s.log);
 	assert_no_db_secret("the server's log", log);
 	free(log);
