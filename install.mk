@@ -16,8 +16,11 @@ PREFIX           ?= /usr/local
 DESTDIR          ?=
 BINDIR           ?= $(PREFIX)/bin
 LEDGERBOX_LIBDIR ?= $(PREFIX)/lib/ledgerbox
-# /usr's configuration lives in /etc; any other prefix keeps its own.
-SYSCONFDIR       ?= $(if $(filter /usr,$(patsubst %/,%,$(PREFIX))),/etc,$(PREFIX)/etc)
+# The configuration lives in /etc/ledgerbox whatever the prefix: never in
+# PREFIX/etc (/usr/local/etc by default), which sits below /usr, the tree
+# programs and their sandboxes look into. The folder is 0700 and its files
+# 0600, as ledgerbox.conf holds database_url and llm_key.
+SYSCONFDIR       := /etc
 SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 
 INSTALL_PROGRAMS  = $(BIN) $(SERVER) $(RUNNER)
@@ -33,7 +36,9 @@ INSTALL_UNIT      = $(DESTDIR)$(SYSTEMD_UNIT_DIR)/ledgerbox.service
 install: all $(INSTALL_UNIT_IN)
 	@set -e; \
 	install -d -m 0755 "$(DESTDIR)$(LEDGERBOX_LIBDIR)" "$(DESTDIR)$(BINDIR)" \
-		"$(INSTALL_CONF_DIR)" "$(DESTDIR)$(SYSTEMD_UNIT_DIR)"; \
+		"$(DESTDIR)$(SYSTEMD_UNIT_DIR)"; \
+	install -d -m 0700 "$(INSTALL_CONF_DIR)"; \
+	chmod 0700 "$(INSTALL_CONF_DIR)"; \
 	for p in $(INSTALL_PROGRAMS); do \
 		dst="$(DESTDIR)$(LEDGERBOX_LIBDIR)/$${p##*/}"; \
 		install -m 0755 "$$p" "$$dst.new"; \
@@ -44,9 +49,8 @@ install: all $(INSTALL_UNIT_IN)
 	ln -sfn "$$link" "$(DESTDIR)$(BINDIR)/ledgerbox.new"; \
 	mv -Tf "$(DESTDIR)$(BINDIR)/ledgerbox.new" "$(DESTDIR)$(BINDIR)/ledgerbox"; \
 	echo "  linked    $(DESTDIR)$(BINDIR)/ledgerbox -> $$link"; \
-	"$(BIN)" config sample > "$(INSTALL_SAMPLE).new" || \
-		{ rm -f "$(INSTALL_SAMPLE).new"; exit 1; }; \
-	chmod 0644 "$(INSTALL_SAMPLE).new"; \
+	rm -f "$(INSTALL_SAMPLE).new"; \
+	"$(BIN)" config sample --output "$(INSTALL_SAMPLE).new"; \
 	mv -f "$(INSTALL_SAMPLE).new" "$(INSTALL_SAMPLE)"; \
 	echo "  wrote     $(INSTALL_SAMPLE)"; \
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
@@ -57,7 +61,12 @@ install: all $(INSTALL_UNIT_IN)
 	fi; \
 	chmod 0644 "$(INSTALL_UNIT).new"; \
 	mv -f "$(INSTALL_UNIT).new" "$(INSTALL_UNIT)"; \
-	echo "  wrote     $(INSTALL_UNIT)"
+	echo "  wrote     $(INSTALL_UNIT)"; \
+	old="$(DESTDIR)$(PREFIX)/etc/ledgerbox"; \
+	if [ "$$old" != "$(INSTALL_CONF_DIR)" ] && [ -e "$$old/ledgerbox.conf" ]; then \
+		echo "install: $$old/ledgerbox.conf is no longer read and sandboxes must not see it:" \
+			"move it to $(SYSCONFDIR)/ledgerbox/ledgerbox.conf (mode 0600)" >&2; \
+	fi
 
 # Removes what install put, then the folders it made if they are empty:
 # a ledgerbox.conf written by hand keeps its folder.

@@ -1,8 +1,9 @@
 /*
  * config_cmd: `ledgerbox config sample` and `ledgerbox config check FILE`.
  *
- * `sample` prints a configuration file holding every setting of
- * config_settings(), commented out, at its default, with its help. It is
+ * `sample` prints (or, with --output, writes owner-only) a configuration
+ * file holding every setting of config_settings(), commented out, at its
+ * default, with its help. It is
  * written from the code's own table (`make install` runs it to make
  * ledgerbox.conf.sample), so it cannot drift from what the server accepts.
  * A setting line is `#name = default`, with no space after the '#', so
@@ -20,11 +21,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -42,12 +45,14 @@ enum config_exit {
 };
 
 static const char config_usage[] =
-	"usage: ledgerbox config sample\n"
+	"usage: ledgerbox config sample [--output FILE]\n"
 	"       ledgerbox config check FILE\n"
 	"\n"
 	"  sample  prints a configuration file for 'ledgerbox serve --config FILE':\n"
 	"          every setting, commented out, at its default, with its help.\n"
-	"          Remove the '#' in front of a setting to change it.\n"
+	"          Remove the '#' in front of a setting to change it. With\n"
+	"          --output FILE (-o), writes a new FILE readable by its owner only\n"
+	"          (0600), as the file will hold secrets; FILE must not exist.\n"
 	"  check   reads FILE as 'ledgerbox serve --config FILE' does and reports the\n"
 	"          first bad line as FILE:LINE: what is wrong. LEDGERBOX_* variables\n"
 	"          in the environment are ignored: only the file is checked.\n"
@@ -123,15 +128,17 @@ out:
 	return r;
 }
 
-static int sample_setting_print(const struct config_setting *s)
+static int sample_setting_print(FILE *out, const struct config_setting *s)
 {
 	char name[CONFIG_NAME_MAX];
 	int r;
 
 	/* The file cannot name another file: it is named from outside. */
 	if (strcmp(s->variable, CONFIG_PREFIX "CONFIG") == 0) {
-		printf("\n# %s: %s\n# It names this file; set it in the environment, or use "
-		       "serve --config.\n", s->variable, s->description);
+		fprintf(out,
+			"\n# %s: %s\n# It names this file; set it in the environment, or use "
+			"serve --config.\n",
+			s->variable, s->description);
 		return 0;
 	}
 	r = setting_file_name(s->variable, name);
@@ -140,37 +147,80 @@ static int sample_setting_print(const struct config_setting *s)
 	r = setting_default_is_value(name, s->default_text);
 	if (r < 0)
 		return r;
-	printf("\n# %s: %s\n", s->variable, s->description);
+	fprintf(out, "\n# %s: %s\n", s->variable, s->description);
 	if (r == 0)
-		printf("# default: %s; add a '%s = ...' line to change it\n", s->default_text, name);
+		fprintf(out, "# default: %s; add a '%s = ...' line to change it\n", s->default_text, name);
 	else if (s->default_text[0] == '\0')
-		printf("#%s =\n", name);
+		fprintf(out, "#%s =\n", name);
 	else
-		printf("#%s = %s\n", name, s->default_text);
+		fprintf(out, "#%s = %s\n", name, s->default_text);
 	return 0;
 }
 
-static int config_sample(void)
+static int sample_write(FILE *out, const char *where)
 {
 	size_t n;
 	const struct config_setting *s;
 
 	settings_env_clear();
 	s = config_settings(&n);
-	fputs(sample_header, stdout);
+	fputs(sample_header, out);
 	for (size_t i = 0; i < n; i++) {
-		int r = sample_setting_print(&s[i]);
+		int r = sample_setting_print(out, &s[i]);
 		if (r < 0) {
 			fprintf(stderr, "ledgerbox config sample: cannot write %s: %s\n", s[i].variable,
 				strerror(-r));
 			return CONFIG_EXIT_BAD;
 		}
 	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "ledgerbox config sample: writing failed: %s\n", strerror(errno));
+	if (fflush(out) != 0 || ferror(out)) {
+		fprintf(stderr, "ledgerbox config sample: writing %s failed: %s\n", where,
+			strerror(errno));
 		return CONFIG_EXIT_BAD;
 	}
 	return CONFIG_EXIT_OK;
+}
+
+/*
+ * --output FILE: the file is made owner-only (0600) whatever the umask,
+ * because the settings filled in later (database_url, llm_key) are
+ * secrets; a redirect made by the shell would follow the umask (0644
+ * under the usual 022). An existing file is never replaced: it may be the
+ * live configuration. A failed write removes what it made.
+ */
+static int config_sample_to_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	FILE *out;
+	int r;
+
+	if (fd < 0) {
+		fprintf(stderr, "ledgerbox config sample: cannot create %s: %s%s\n", path,
+			strerror(errno),
+			errno == EEXIST ? " (it is never overwritten: remove it or pick another name)"
+					: "");
+		return CONFIG_EXIT_BAD;
+	}
+	if (fchmod(fd, 0600) < 0 || !(out = fdopen(fd, "w"))) {
+		fprintf(stderr, "ledgerbox config sample: %s: %s\n", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return CONFIG_EXIT_BAD;
+	}
+	r = sample_write(out, path);
+	if (fsync(fileno(out)) < 0 && r == CONFIG_EXIT_OK) {
+		fprintf(stderr, "ledgerbox config sample: writing %s failed: %s\n", path,
+			strerror(errno));
+		r = CONFIG_EXIT_BAD;
+	}
+	if (fclose(out) != 0 && r == CONFIG_EXIT_OK) {
+		fprintf(stderr, "ledgerbox config sample: writing %s failed: %s\n", path,
+			strerror(errno));
+		r = CONFIG_EXIT_BAD;
+	}
+	if (r != CONFIG_EXIT_OK)
+		unlink(path);
+	return r;
 }
 
 static int config_check_file(const char *path)
@@ -219,9 +269,12 @@ int cmd_config(int argc, char **argv)
 	if (argc < 2)
 		return config_usage_error("say 'sample' or 'check FILE'");
 	if (strcmp(argv[1], "sample") == 0) {
-		if (argc != 2)
-			return config_usage_error("'sample' takes no arguments");
-		return config_sample();
+		if (argc == 2)
+			return sample_write(stdout, "standard output");
+		if (argc == 4 && (strcmp(argv[2], "--output") == 0 || strcmp(argv[2], "-o") == 0) &&
+		    argv[3][0] != '\0')
+			return config_sample_to_file(argv[3]);
+		return config_usage_error("'sample' takes only --output FILE");
 	}
 	if (strcmp(argv[1], "check") == 0) {
 		if (argc != 3 || argv[2][0] == '\0')

@@ -105,7 +105,7 @@ enum kind {
 	X("SOFT_POLICY_PERCENT", KIND_U64, OFF(soft_policy_percent), 1, 100, "100",              \
 	  "past a soft budget threshold, runs get this % of their limits (100: unchanged)")    \
 	X("LLM_URL", KIND_TEXT, OFF(llm_url), 8, 511, "http://127.0.0.1:11434",                 \
-	  "base URL of the LLM server (http:// or https://, no path)")                          \
+	  "base URL of the LLM server (http:// or https://, no path, no user or password)")     \
 	X("LLM_API", KIND_TEXT, OFF(llm_api), 1, 15, "ollama",                                  \
 	  "wire protocol of the LLM server: ollama or openai (any OpenAI-compatible server)")   \
 	X("LLM_MODEL", KIND_TEXT, OFF(llm_model), 1, 127, "llama3.1",                           \
@@ -411,16 +411,58 @@ static const char *text_expected(const struct spec *s, const char *value)
 	return NULL;
 }
 
+/* Whether a web URL carries "user:password@" before its host. */
+static bool url_has_userinfo(const char *value)
+{
+	size_t scheme = web_scheme_len(value);
+	size_t authority = scheme ? strcspn(value + scheme, "/?#") : 0;
+
+	return scheme && memchr(value + scheme, '@', authority) != NULL;
+}
+
+/*
+ * Credentials in the LLM's or the trace collector's URL would be shown
+ * wherever the URL is: /readyz (which needs no key), analysts' error
+ * messages, logs. They are refused here, with the setting meant for them.
+ * database_url is different: a PostgreSQL URL legitimately holds its
+ * password, so it is accepted and never shown anywhere instead.
+ */
+static int url_credentials_refuse(const struct spec *s, const char *value, const char *where,
+				  char *err, size_t err_len)
+{
+	const char *instead;
+
+	if (s->offset == OFF(llm_url))
+		instead = "put the key in llm_key (LEDGERBOX_LLM_KEY)";
+	else if (s->offset == OFF(otlp_endpoint))
+		instead = "put them in otlp_headers (LEDGERBOX_OTLP_HEADERS), e.g. "
+			  "'Authorization: Basic ...'";
+	else
+		return 0;
+	if (!url_has_userinfo(value))
+		return 0;
+	snprintf(err, err_len,
+		 "%s: a user name or password in the URL is refused, as the URL is shown by "
+		 "/readyz, in error messages and in logs: give the URL without "
+		 "'user:password@' and %s",
+		 where, instead);
+	return -EINVAL;
+}
+
 static int text_apply(struct config *c, const struct spec *s, const char *value,
 		      const char *where, char *err, size_t err_len)
 {
 	const char *expected = text_expected(s, value);
 	size_t len = strlen(value);
+	int r;
 
 	for (const char *p = value; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return value_error(err, err_len, where, "text without control characters",
 					   "(hidden)", -EINVAL);
+	r = url_credentials_refuse(s, value, where, err, err_len);
+	if (r < 0)
+		return r;
 	if (len < s->min || len > s->max || expected) {
 		char what[200];
 		snprintf(what, sizeof(what), "%s, %" PRIu64 " to %" PRIu64 " bytes",

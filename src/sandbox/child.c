@@ -293,6 +293,24 @@ static void open_data(const struct sandbox_plan *p, int fds[1 + PLAN_DATA_SIDES]
 	}
 }
 
+/* This process is a copy of the one that started the sandbox, so its
+ * /proc/1/cmdline, environ and comm would show that process's command line
+ * (host paths of the dataset and the program). Blank them in this copy and
+ * give it a neutral name; the starting process keeps its own. */
+static void title_neutral(const struct sandbox_plan *p)
+{
+	static const char title[] = "ledgerbox-init";
+
+	if (p->env_end > p->env_start)
+		memset((void *)p->env_start, 0, p->env_end - p->env_start);
+	if (p->arg_end > p->arg_start) {
+		size_t len = p->arg_end - p->arg_start;
+		memset((void *)p->arg_start, 0, len);
+		memcpy((void *)p->arg_start, title, len > sizeof(title) ? sizeof(title) : len - 1);
+	}
+	prctl(PR_SET_NAME, title, 0, 0, 0);
+}
+
 _Noreturn void sandbox_child_main(const struct sandbox_plan *p)
 {
 	const char *step = "wait for the supervisor";
@@ -302,6 +320,7 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *p)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || fds_close_others(p) < 0 ||
 	    wait_for(p->ctl_fd, CTL_GO) < 0)
 		_exit(125);
+	title_neutral(p);
 	/* Opened while this process still has the caller's host ids: a
 	 * dataset below a folder only its owner may search stays reachable,
 	 * while everything the sandbox reads later is checked against the

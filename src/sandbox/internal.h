@@ -26,7 +26,7 @@
 
 #include "sandbox/sandbox.h"
 
-#define PLAN_MAX_BINDS 32
+#define PLAN_MAX_BINDS 40
 #define PLAN_MAX_FILES 12
 #define PLAN_DATA_SIDES 2
 #define PLAN_MAX_LINKS 8
@@ -81,6 +81,11 @@ struct sandbox_plan {
 	bool use_cgroup_ns;
 	bool warm; /* a warm sandbox: the program comes at hand-off */
 	int cap_last;
+	/* The starting process's argument and environment areas (from
+	 * /proc/self/stat), which the child blanks: as the sandbox's pid 1 it
+	 * would otherwise show the host command line in /proc/1/cmdline.
+	 * Zero when unknown. */
+	unsigned long arg_start, arg_end, env_start, env_end;
 
 	struct plan_bind binds[PLAN_MAX_BINDS];
 	int n_binds;

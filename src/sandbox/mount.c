@@ -262,6 +262,65 @@ static int fill_root(const struct sandbox_plan *p, const char **step)
 	return r < 0 ? r : 0;
 }
 
+/*
+ * /proc entries that describe the host rather than the sandbox's own
+ * processes, masked as container runtimes do: /dev/null bound over files,
+ * an empty read-only tmpfs over folders. A missing entry (a kernel without
+ * it) is skipped. docs/sandbox.md lists what stays and why.
+ */
+static const char *const proc_masked_files[] = {
+	"/proc/cmdline",       "/proc/config.gz",     "/proc/locks",
+	"/proc/kcore",	       "/proc/keys",	      "/proc/key-users",
+	"/proc/timer_list",    "/proc/sched_debug",   "/proc/kallsyms",
+	"/proc/modules",       "/proc/latency_stats", "/proc/sysrq-trigger",
+	"/proc/kmsg",	       "/proc/kpagecount",    "/proc/kpageflags",
+	"/proc/kpagecgroup",   "/proc/vmallocinfo",   "/proc/iomem",
+	"/proc/ioports",       "/proc/partitions",    "/proc/diskstats",
+	"/proc/swaps",	       "/proc/devices",	      "/proc/consoles",
+	"/proc/mtrr",	       "/proc/buddyinfo",     "/proc/pagetypeinfo",
+	"/proc/zoneinfo",      "/proc/slabinfo",      "/proc/softirqs",
+	"/proc/interrupts",    "/proc/misc",	      "/proc/version",
+	"/proc/sys/kernel/random/boot_id",
+};
+static const char *const proc_masked_dirs[] = {
+	"/proc/acpi", "/proc/scsi", "/proc/bus", "/proc/irq",	"/proc/fs",
+	"/proc/driver", "/proc/tty", "/proc/sysvipc", "/proc/dynamic_debug", "/proc/fb",
+};
+
+static int proc_mask(const char **step)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	for (size_t i = 0; i < sizeof(proc_masked_files) / sizeof(proc_masked_files[0]); i++) {
+		if (path3(path, NEW, proc_masked_files[i], NULL) < 0)
+			return -ENAMETOOLONG;
+		if (lstat(path, &st) < 0)
+			continue;
+		*step = "mask a /proc file with /dev/null";
+		if (mount(NEW "/dev/null", path, NULL, MS_BIND, NULL) < 0)
+			return -errno;
+		/* Not nodev: reading the mask gives nothing rather than EACCES,
+		 * as in a container. */
+		if (mount(NULL, path, NULL,
+			  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC |
+				  locked_flags(NEW "/dev/null"),
+			  NULL) < 0)
+			return -errno;
+	}
+	for (size_t i = 0; i < sizeof(proc_masked_dirs) / sizeof(proc_masked_dirs[0]); i++) {
+		if (path3(path, NEW, proc_masked_dirs[i], NULL) < 0)
+			return -ENAMETOOLONG;
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		*step = "mask a /proc folder with an empty tmpfs";
+		if (mount("tmpfs", path, "tmpfs", ro, "size=4k,mode=0555") < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 static int mount_proc_and_dev(const struct sandbox_plan *p, const char **step)
 {
 	const unsigned long scratch = MS_NOSUID | MS_NODEV | MS_NOEXEC;
@@ -273,6 +332,8 @@ static int mount_proc_and_dev(const struct sandbox_plan *p, const char **step)
 		r = -errno;
 	if (r == 0)
 		r = build_dev(step);
+	if (r == 0)
+		r = proc_mask(step);
 	if (r < 0)
 		return r;
 	*step = "mount /dev/shm";
@@ -300,6 +361,40 @@ static void fd_path(char out[PATH_MAX], int fd)
 	out[14 + n] = '\0';
 }
 
+/*
+ * A dataset folder is shown at /data through a read-only overlay rather
+ * than a bind mount. A bind mount's entry in /proc/self/mountinfo names
+ * the folder's path on the host (the root of the mount within its file
+ * system), which says where and whose the data is. The overlay's layers
+ * are staged under neutral names in the staging root, which is detached
+ * at the pivot, so mountinfo shows only "lowerdir=/dataset:/empty".
+ * Overlay needs two layers when it has no upper one; the second is empty.
+ * A kernel that refuses overlay in a user namespace gets the bind mount.
+ */
+static int mount_data_overlay(const struct plan_bind *data, const char **step)
+{
+	char dst[PATH_MAX];
+	int r;
+
+	*step = "stage the dataset for its overlay";
+	if (mkdir("/dataset", 0700) < 0 || mkdir("/empty", 0500) < 0)
+		return -errno;
+	if (path3(dst, OLD, data->src, NULL) < 0)
+		return -ENAMETOOLONG;
+	if (mount(dst, "/dataset", NULL, MS_BIND, NULL) < 0)
+		return -errno;
+	*step = "mount the dataset's overlay at /data";
+	if (path3(dst, NEW, data->dst, NULL) < 0)
+		return -ENAMETOOLONG;
+	r = mkdir_p(dst, 0755);
+	if (r < 0)
+		return r;
+	if (mount("overlay", dst, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "lowerdir=/dataset:/empty") < 0)
+		return -errno;
+	return 0;
+}
+
 static int mount_runtime(const struct sandbox_plan *p, const int data_fds[1 + PLAN_DATA_SIDES],
 			 const char **step)
 {
@@ -324,7 +419,9 @@ static int mount_runtime(const struct sandbox_plan *p, const int data_fds[1 + PL
 	*step = "mount the dataset at /data";
 	data = p->data;
 	fd_path(data.src, data_fds[0]);
-	r = bind_readonly(&data, scratch, step);
+	r = data.is_file ? 1 : mount_data_overlay(&data, step);
+	if (r != 0)
+		r = bind_readonly(&data, scratch, step);
 	for (int i = 0; r >= 0 && i < PLAN_DATA_SIDES; i++) {
 		if (data_fds[1 + i] < 0)
 			continue;

@@ -23,12 +23,49 @@
 extern const char python_driver_text[];
 extern const uint64_t python_driver_size;
 
-/* Host /etc entries Python, pandas and matplotlib read. Debian points some
- * /usr files into /etc (BLAS through /etc/alternatives, matplotlibrc). */
-static const struct {
+/*
+ * The host's file system reaches the sandbox only through this allow-list:
+ * what Python, pandas, numpy and matplotlib (and the shared libraries they
+ * and the SQL runner load), fonts, time zones and the C.UTF-8 locale need.
+ * /usr as a whole is never bound: /usr/local/etc, /usr/local/share, other
+ * programs and anything a package or an administrator puts there stay out.
+ * Python's own files (/usr/bin/python3.X, /usr/lib/python3.X) are added by
+ * add_python_files() after the version /usr/bin/python3 points to.
+ */
+struct host_entry {
 	const char *path;
 	bool is_file;
-} etc_binds[] = {
+};
+
+#if defined(__x86_64__)
+#define MULTIARCH "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define MULTIARCH "aarch64-linux-gnu"
+#elif defined(__i386__)
+#define MULTIARCH "i386-linux-gnu"
+#else
+#error "set MULTIARCH: the Debian multiarch triplet of this architecture"
+#endif
+
+static const struct host_entry usr_binds[] = {
+	/* Shared libraries and the dynamic loader (/lib64 links here). */
+	{ "/usr/lib/" MULTIARCH, false },
+	{ "/usr/lib64", false },
+	/* Python's Debian packages: pandas, numpy, matplotlib and their deps. */
+	{ "/usr/lib/python3", false },
+	/* C.UTF-8 (LANG). */
+	{ "/usr/lib/locale", false },
+	/* matplotlib's data (Debian moves mpl-data here) and its fonts. */
+	{ "/usr/share/matplotlib", false },
+	{ "/usr/share/fonts", false },
+	{ "/usr/share/fontconfig", false },
+	/* zoneinfo for TZ, Python's zoneinfo and pandas' tz handling. */
+	{ "/usr/share/zoneinfo", false },
+};
+
+/* Host /etc entries Python, pandas and matplotlib read. Debian points some
+ * /usr files into /etc (BLAS through /etc/alternatives, matplotlibrc). */
+static const struct host_entry etc_binds[] = {
 	{ "/etc/ld.so.cache", true },	  { "/etc/ld.so.conf", true },
 	{ "/etc/ld.so.conf.d", false },	  { "/etc/localtime", true },
 	{ "/etc/timezone", true },	  { "/etc/alternatives", false },
@@ -38,7 +75,8 @@ static const struct {
 };
 
 /* Top-level entries that are links into /usr on merged-/usr systems and
- * directories on older ones. */
+ * directories on older ones. A directory is bound only for the multiarch
+ * and loader folders (see add_top_dir). */
 static const char *const top_dirs[] = { "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32" };
 
 static const char etc_passwd[] = "analyst:x:0:0:analyst:/tmp:/usr/sbin/nologin\n"
@@ -89,30 +127,72 @@ static int add_env(struct sandbox_plan *p, int *n, const char *name, const char 
 	return 0;
 }
 
+/* /usr/bin/python3 and the python3.X it points to: the interpreter bound
+ * at both names, and its standard library /usr/lib/python3.X. */
+static int add_python_files(struct sandbox_plan *p)
+{
+	char target[64], path[PATH_MAX];
+	ssize_t n = readlink("/usr/bin/python3", target, sizeof(target) - 1);
+	int r;
+
+	if (n <= 0 || memchr(target, '/', (size_t)n)) {
+		/* Not Debian's relative link: bind the file as it is. */
+		return add_bind(p, "/usr/bin/python3", "/usr/bin/python3", true, true);
+	}
+	target[n] = '\0';
+	snprintf(path, sizeof(path), "/usr/bin/%s", target);
+	r = add_bind(p, path, "/usr/bin/python3", true, true);
+	if (r == 0)
+		r = add_bind(p, path, path, true, true);
+	if (r == 0) {
+		snprintf(path, sizeof(path), "/usr/lib/%s", target);
+		r = add_bind(p, path, path, false, true);
+	}
+	return r;
+}
+
+static int add_top_dir(struct sandbox_plan *p, const char *dir)
+{
+	struct plan_link *l;
+	struct stat st;
+	ssize_t n;
+
+	if (lstat(dir, &st) < 0)
+		return 0;
+	if (S_ISDIR(st.st_mode)) {
+		/* An older, unmerged system: /lib's libraries, not the whole
+		 * folder; /lib64 and friends hold only loaders and libraries;
+		 * /bin and /sbin are not needed. */
+		char path[PATH_MAX];
+		if (strcmp(dir, "/bin") == 0 || strcmp(dir, "/sbin") == 0)
+			return 0;
+		if (strcmp(dir, "/lib") != 0)
+			return add_bind(p, dir, dir, false, true);
+		snprintf(path, sizeof(path), "%s/%s", dir, MULTIARCH);
+		return add_bind(p, path, path, false, true);
+	}
+	if (!S_ISLNK(st.st_mode))
+		return 0;
+	if (p->n_links >= PLAN_MAX_LINKS)
+		return -E2BIG;
+	l = &p->links[p->n_links];
+	n = readlink(dir, l->target, sizeof(l->target) - 1);
+	if (n <= 0)
+		return 0;
+	l->target[n] = '\0';
+	snprintf(l->dst, sizeof(l->dst), "%s", dir);
+	p->n_links++;
+	return 0;
+}
+
 static int add_system(struct sandbox_plan *p)
 {
-	int r = add_bind(p, "/usr", "/usr", false, false);
+	int r = add_python_files(p);
 
-	for (size_t i = 0; r == 0 && i < sizeof(top_dirs) / sizeof(top_dirs[0]); i++) {
-		struct stat st;
-		if (lstat(top_dirs[i], &st) < 0)
-			continue;
-		if (S_ISLNK(st.st_mode)) {
-			struct plan_link *l;
-			ssize_t n;
-			if (p->n_links >= PLAN_MAX_LINKS)
-				return -E2BIG;
-			l = &p->links[p->n_links];
-			n = readlink(top_dirs[i], l->target, sizeof(l->target) - 1);
-			if (n <= 0)
-				continue;
-			l->target[n] = '\0';
-			snprintf(l->dst, sizeof(l->dst), "%s", top_dirs[i]);
-			p->n_links++;
-		} else if (S_ISDIR(st.st_mode)) {
-			r = add_bind(p, top_dirs[i], top_dirs[i], false, false);
-		}
-	}
+	for (size_t i = 0; r == 0 && i < sizeof(usr_binds) / sizeof(usr_binds[0]); i++)
+		r = add_bind(p, usr_binds[i].path, usr_binds[i].path, usr_binds[i].is_file, true);
+	for (size_t i = 0; r == 0 && i < sizeof(top_dirs) / sizeof(top_dirs[0]); i++)
+		r = add_top_dir(p, top_dirs[i]);
 	for (size_t i = 0; r == 0 && i < sizeof(etc_binds) / sizeof(etc_binds[0]); i++)
 		r = add_bind(p, etc_binds[i].path, etc_binds[i].path, etc_binds[i].is_file, true);
 	return r;
@@ -298,6 +378,35 @@ static int cap_last_read(void)
 	return last;
 }
 
+/* Fields 48 to 51 of /proc/self/stat: where the kernel reads this
+ * process's /proc/PID/cmdline and environ from. The name (field 2) may hold
+ * spaces and parentheses, so counting starts after its last ')'. */
+static void args_area_read(struct sandbox_plan *p)
+{
+	char buf[2048], *s;
+	FILE *f = fopen("/proc/self/stat", "re");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	unsigned long v[4];
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	s = strrchr(buf, ')');
+	if (!s)
+		return;
+	/* ')' ends field 2; the space before field N is the (N - 2)th after
+	 * it, so stop at the one before field 48. */
+	for (int field = 3; field <= 48 && s; field++)
+		s = strchr(s + 1, ' ');
+	if (s && sscanf(s, " %lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) == 4 && v[1] > v[0] &&
+	    v[3] >= v[2]) {
+		p->arg_start = v[0];
+		p->arg_end = v[1];
+		p->env_start = v[2];
+		p->env_end = v[3];
+	}
+}
+
 int plan_build(struct sandbox_plan *p, const struct sandbox_request *req,
 	       const struct cgroup_run *cg, bool warm, char *err, size_t err_len)
 {
@@ -310,6 +419,7 @@ int plan_build(struct sandbox_plan *p, const struct sandbox_request *req,
 	p->warm = warm;
 	plan_ids(p);
 	p->cap_last = cap_last_read();
+	args_area_read(p);
 	p->memory_by_rlimit = !cg->has_memory;
 	p->pids_by_rlimit = !cg->has_pids;
 	p->use_cgroup_ns = cg->version != 0;

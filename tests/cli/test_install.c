@@ -76,19 +76,27 @@ static void file_write(const char *path, const char *text)
 /* Runs make TARGET with DESTDIR, PREFIX and BUILD; fails with its output.
  * `-o all`: the binaries the other tests ran are installed as they are,
  * never rebuilt here (with other flags, or from a tree edited since). */
-static void make_run(const char *target)
+/* make TARGET DESTDIR=dest, with PREFIX=prefix unless prefix is NULL (the
+ * Makefile's default). */
+static void make_run_in(const char *target, const char *dest, const char *prefix)
 {
-	char destdir[PATH_MAX + 16], build[PATH_MAX + 16];
+	char destdir[PATH_MAX + 16], build[PATH_MAX + 16], prefix_arg[PATH_MAX + 16];
 	char *argv[] = { "/usr/bin/make", "-C", I.src, "--no-print-directory", "-o", "all",
-			 (char *)target, destdir, "PREFIX=/usr", build, NULL };
+			 (char *)target, destdir, build, prefix ? prefix_arg : NULL, NULL };
 	struct tl_output o;
 
-	snprintf(destdir, sizeof(destdir), "DESTDIR=%s", I.dest);
+	snprintf(prefix_arg, sizeof(prefix_arg), "PREFIX=%s", prefix ? prefix : "");
+	snprintf(destdir, sizeof(destdir), "DESTDIR=%s", dest);
 	snprintf(build, sizeof(build), "BUILD=%s", I.build);
 	tl_run(argv, NULL, &o);
 	if (o.exit_code != 0)
 		fail_msg("make %s failed (%d):\n%s\n%s", target, o.exit_code, o.out, o.err);
 	tl_output_free(&o);
+}
+
+static void make_run(const char *target)
+{
+	make_run_in(target, I.dest, "/usr");
 }
 
 /* BUILD as make saw it when it built the binary: relative to the source
@@ -197,7 +205,11 @@ static void files_are_in_place_with_their_modes(void **state)
 	assert_int_equal(stat(I.bin, &via_link), 0);
 	assert_int_equal(stat(path, &real), 0);
 	assert_true(via_link.st_ino == real.st_ino && via_link.st_dev == real.st_dev);
-	assert_mode(I.sample, S_IFREG, 0644);
+	/* The folder and the files of the configuration are owner-only: the
+	 * live ledgerbox.conf beside the sample holds database_url and llm_key. */
+	snprintf(path, sizeof(path), "%s/etc/ledgerbox", I.dest);
+	assert_mode(path, S_IFDIR, 0700);
+	assert_mode(I.sample, S_IFREG, 0600);
 	assert_mode(I.unit, S_IFREG, 0644);
 	/* The live configuration is the administrator's: install never writes it. */
 	snprintf(path, sizeof(path), "%s/etc/ledgerbox/ledgerbox.conf", I.dest);
@@ -682,6 +694,75 @@ static void installed_server_runs_sql_and_python(void **state)
 	assert_int_equal(hl_stop(&I.srv, SIGTERM), 0);
 }
 
+/* The default PREFIX (/usr/local) once put the configuration in
+ * /usr/local/etc, below the /usr that sandboxes looked into: it now goes to
+ * /etc/ledgerbox, owner-only, whatever the prefix, and the unit reads it
+ * there. */
+static void default_prefix_keeps_configuration_in_etc(void **state)
+{
+	char dest[PATH_MAX + 32], path[PATH_MAX + 128], *unit, *exec;
+	size_t len;
+	(void)state;
+
+	snprintf(dest, sizeof(dest), "%s/dest-default-prefix", I.root);
+	make_run_in("install", dest, NULL);
+	snprintf(path, sizeof(path), "%s/etc/ledgerbox", dest);
+	assert_mode(path, S_IFDIR, 0700);
+	snprintf(path, sizeof(path), "%s/etc/ledgerbox/ledgerbox.conf.sample", dest);
+	assert_mode(path, S_IFREG, 0600);
+	snprintf(path, sizeof(path), "%s/usr/local/etc", dest);
+	assert_gone(path);
+	snprintf(path, sizeof(path), "%s/usr/local/lib/systemd/system/ledgerbox.service", dest);
+	unit = file_read(path, &len);
+	exec = unit_value(unit, "ExecStart");
+	assert_non_null(exec);
+	assert_non_null(strstr(exec, "[ -e /etc/ledgerbox/ledgerbox.conf ]"));
+	assert_non_null(strstr(exec, "exec /usr/local/bin/ledgerbox serve --config "
+				     "/etc/ledgerbox/ledgerbox.conf;"));
+	assert_null(strstr(unit, "/usr/local/etc"));
+	free(exec);
+	free(unit);
+	make_run_in("uninstall", dest, NULL);
+}
+
+/* `config sample --output FILE` makes FILE owner-only whatever the umask
+ * (a shell redirect under umask 022 made it world-readable), writes what
+ * the plain command prints, and never replaces a file that exists. */
+static void config_sample_output_is_owner_only(void **state)
+{
+	char path[PATH_MAX + 32], *printed, *written;
+	char *print_argv[] = { (char *)tl_bin(), "config", "sample", NULL };
+	char *write_argv[] = { (char *)tl_bin(), "config", "sample", "--output", path, NULL };
+	struct tl_output p, w;
+	size_t len;
+	mode_t old = umask(022);
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/sample-output.conf", I.root);
+	tl_run(print_argv, NULL, &p);
+	assert_int_equal(p.exit_code, 0);
+	tl_run(write_argv, NULL, &w);
+	assert_int_equal(w.exit_code, 0);
+	tl_output_free(&w);
+	assert_mode(path, S_IFREG, 0600);
+	written = file_read(path, &len);
+	printed = p.out;
+	assert_true(len == p.out_len && memcmp(written, printed, len) == 0);
+	/* A second time: refused, the file left as it was. */
+	tl_run(write_argv, NULL, &w);
+	assert_int_equal(w.exit_code, 1);
+	assert_non_null(strstr(w.err, "never overwritten"));
+	tl_output_free(&w);
+	assert_mode(path, S_IFREG, 0600);
+	free(written);
+	written = file_read(path, &len);
+	assert_int_equal(len, p.out_len);
+	free(written);
+	tl_output_free(&p);
+	unlink(path);
+	umask(old);
+}
+
 static void uninstall_removes_what_install_put(void **state)
 {
 	char conf[PATH_MAX + 64], path[PATH_MAX + 64], *text;
@@ -714,6 +795,8 @@ int main(void)
 		cmocka_unit_test(sample_lists_every_setting),
 		cmocka_unit_test(config_check_names_the_bad_line),
 		cmocka_unit_test(installed_server_runs_sql_and_python),
+		cmocka_unit_test(default_prefix_keeps_configuration_in_etc),
+		cmocka_unit_test(config_sample_output_is_owner_only),
 		cmocka_unit_test(uninstall_removes_what_install_put),
 	};
 

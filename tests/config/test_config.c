@@ -464,6 +464,41 @@ static void database_url_is_checked_and_never_echoed(void **state)
 	load_fails(NULL, "LEDGERBOX_DATABASE_URL", NULL);
 }
 
+/* A user name or password in llm_url or otlp_endpoint is refused, with the
+ * setting meant for it named and the password never echoed; a '@' after the
+ * host (in otlp_endpoint's path) is not a credential. */
+static void credentials_in_service_urls_are_refused(void **state)
+{
+	static const struct {
+		const char *variable, *value, *instead;
+	} cases[] = {
+		{ "LEDGERBOX_LLM_URL", "http://bob:pw-7731@127.0.0.1:11434", "llm_key" },
+		{ "LEDGERBOX_LLM_URL", "https://pw-7731@llm.example", "llm_key" },
+		{ "LEDGERBOX_OTLP_ENDPOINT", "http://bob:pw-7731@127.0.0.1:4318/v1/traces",
+		  "otlp_headers" },
+	};
+	struct config c;
+	char *path;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[512] = "";
+		struct config d;
+
+		setenv(cases[i].variable, cases[i].value, 1);
+		load_fails(NULL, cases[i].variable, cases[i].instead);
+		assert_true(config_load(&d, NULL, err, sizeof(err)) < 0);
+		assert_non_null(strstr(err, "user:password@"));
+		assert_null(strstr(err, "pw-7731"));
+		unsetenv(cases[i].variable);
+	}
+	path = tl_write_tmp("llm-credentials.conf", "llm_url = http://bob:pw-7731@127.0.0.1:1\n");
+	load_fails(path, "llm-credentials.conf:1: llm_url", "llm_key");
+	free(path);
+	setenv("LEDGERBOX_OTLP_ENDPOINT", "http://127.0.0.1:4318/v1/traces@x", 1);
+	load_ok(&c, NULL);
+}
+
 /* LEDGERBOX_TZ is the one zone; LEDGERBOX_BUDGET_TZ, its older name, is
  * still read, and the two may not disagree. An unknown zone is refused
  * (the C library would take it for UTC without a word). */
@@ -518,6 +553,7 @@ int main(void)
 		TEST(run_default_above_its_max_is_refused),
 		TEST(warm_pool_bounds_are_checked),
 		TEST(database_url_is_checked_and_never_echoed),
+		TEST(credentials_in_service_urls_are_refused),
 		TEST(business_zone_is_one_setting),
 	};
 	(void)tl_tmp(); /* fails early, with a clear message, when it is unset */

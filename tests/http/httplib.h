@@ -255,10 +255,11 @@ static inline void hl_prepare(struct server *s, const char *name, char *const en
 	}
 }
 
-static inline void hl_start(struct server *s)
+/* Starts `ledgerbox serve` on a free port without waiting for it (a test
+ * of a server that must refuse to start waits itself). */
+static inline void hl_spawn(struct server *s)
 {
 	char listen[64];
-	struct reply r;
 
 	s->port = hl_free_port();
 	snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
@@ -274,6 +275,13 @@ static inline void hl_start(struct server *s)
 		execv(argv[0], argv);
 		_exit(127);
 	}
+}
+
+static inline void hl_start(struct server *s)
+{
+	struct reply r;
+
+	hl_spawn(s);
 	for (int i = 0; i < 200; i++) {
 		hl_call_timeout(s, "GET", "/healthz", NULL, NULL, 0, NULL, 1000, &r);
 		if (r.status == 200) {
