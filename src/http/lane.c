@@ -33,6 +33,7 @@ struct job {
 	struct job *next;
 	struct request *rq;
 	lane_handler handler;
+	enum MHD_Result *ret_result; /* may be NULL */
 };
 
 struct lane {
@@ -42,6 +43,7 @@ struct lane {
 	bool stopping;
 	const char *name;
 	unsigned idle;        /* threads waiting for a job */
+	unsigned queued;      /* jobs no thread has taken yet */
 	unsigned threads, max_threads;
 	pthread_t thread[];
 };
@@ -69,9 +71,12 @@ static void job_run(struct job *j)
 {
 	struct MHD_Connection *conn = j->rq->conn;
 
-	/* A handler that answers nothing leaves the connection to be closed
-	 * when the server calls its access handler again (see dispatch). */
-	(void)j->handler(j->rq);
+	/* Read by the access handler once the connection is resumed, which
+	 * orders this write before it. */
+	enum MHD_Result r = j->handler(j->rq);
+
+	if (j->ret_result)
+		*j->ret_result = r;
 	free(j);
 	conn_unpark(conn);
 }
@@ -95,6 +100,7 @@ static void *lane_main(void *arg)
 		l->head = j->next;
 		if (!l->head)
 			l->tail = NULL;
+		l->queued--;
 		pthread_mutex_unlock(&l->lock);
 		job_run(j);
 		pthread_mutex_lock(&l->lock);
@@ -103,14 +109,16 @@ static void *lane_main(void *arg)
 	return NULL;
 }
 
-/* Under l->lock: one more thread when every one is busy. A lane that has
- * some keeps going without one more, so a failure is only logged. */
+/* Under l->lock: one more thread when the jobs waiting outnumber the
+ * idle threads (a woken thread stays counted idle until it takes its
+ * job). A lane that has threads keeps going without one more, so a
+ * failure is only logged. */
 static void lane_grow_locked(struct lane *l, const char *request_id)
 {
 	json_t *f;
 	int e;
 
-	if (l->idle > 0 || l->threads >= l->max_threads)
+	if (l->queued <= l->idle || l->threads >= l->max_threads)
 		return;
 	e = pthread_create(&l->thread[l->threads], NULL, lane_main, l);
 	if (e == 0) {
@@ -146,7 +154,8 @@ int lane_start(const char *name, unsigned max_threads, struct lane **ret)
 	return 0;
 }
 
-enum MHD_Result lane_hand_off(struct lane *l, struct request *rq, lane_handler handler)
+enum MHD_Result lane_hand_off(struct lane *l, struct request *rq, lane_handler handler,
+			      enum MHD_Result *ret_result)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	json_t *f;
@@ -155,6 +164,7 @@ enum MHD_Result lane_hand_off(struct lane *l, struct request *rq, lane_handler h
 		return MHD_NO;
 	j->rq = rq;
 	j->handler = handler;
+	j->ret_result = ret_result;
 	pthread_mutex_lock(&l->lock);
 	if (l->stopping) {
 		pthread_mutex_unlock(&l->lock);
@@ -167,12 +177,13 @@ enum MHD_Result lane_hand_off(struct lane *l, struct request *rq, lane_handler h
 	/* Suspended before any lane thread can see the job, since the
 	 * handler may queue its answer only on a suspended connection. */
 	conn_park(rq->conn);
-	lane_grow_locked(l, rq->id);
 	if (l->tail)
 		l->tail->next = j;
 	else
 		l->head = j;
 	l->tail = j;
+	l->queued++;
+	lane_grow_locked(l, rq->id);
 	pthread_cond_signal(&l->work);
 	pthread_mutex_unlock(&l->lock);
 	return MHD_YES;

@@ -19,9 +19,11 @@ typedef enum MHD_Result (*lane_handler)(struct request *rq);
 int lane_start(const char *name, unsigned max_threads, struct lane **ret);
 /* Called from the access handler: suspends rq's connection and has a lane
  * thread run handler(rq), which queues its answer while the connection is
- * suspended; the connection is then resumed. Returns MHD_YES, or MHD_NO
- * (connection closed) when the job cannot be queued. */
-enum MHD_Result lane_hand_off(struct lane *l, struct request *rq, lane_handler handler);
+ * suspended; its result goes to *ret_result (when not NULL) and the
+ * connection is then resumed. Returns MHD_YES, or MHD_NO (connection
+ * closed) when the job cannot be queued. */
+enum MHD_Result lane_hand_off(struct lane *l, struct request *rq, lane_handler handler,
+			      enum MHD_Result *ret_result);
 /* Refuses new jobs, runs the ones still queued and joins the threads;
  * NULL is ignored. */
 void lane_stop(struct lane *l);

@@ -257,6 +257,10 @@ static enum MHD_Result answer_too_large(struct request *rq)
 /* The request with what only the server knows of it. */
 struct served {
 	struct request rq;
+	/* An upload's start ran on a lane: libmicrohttpd repeats the first
+	 * call after the resume, which returns the start's result. */
+	bool begin_handed_off;
+	enum MHD_Result begin_result;
 	/* Its handler ran on a lane: when libmicrohttpd calls the access
 	 * handler again after the resume, no answer was queued. */
 	bool handed_off;
@@ -285,7 +289,18 @@ static enum MHD_Result route_run(struct request *rq, const struct route *route)
 	if (!l)
 		return route->fn(rq);
 	served_of(rq)->handed_off = true;
-	return lane_hand_off(l, rq, route->fn);
+	return lane_hand_off(l, rq, route->fn, NULL);
+}
+
+/* An upload starts with its key checked (held up to seconds when wrong)
+ * and its folder made: not on the event loop. */
+static enum MHD_Result upload_begin_on_lane(struct request *rq)
+{
+	struct served *sv = served_of(rq);
+
+	sv->begin_handed_off = true;
+	sv->begin_result = MHD_NO;
+	return lane_hand_off(quick_lane, rq, upload_begin, &sv->begin_result);
 }
 
 static struct request *request_new(struct http_server *srv, struct MHD_Connection *conn,
@@ -372,8 +387,13 @@ static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const ch
 		if (declared_too_large(rq))
 			return answer_too_large(rq);
 		if (route->fn == route_datasets_upload)
-			return upload_begin(rq);
+			return upload_begin_on_lane(rq);
 		return MHD_YES;
+	}
+	if (served_of(rq)->begin_handed_off) {
+		served_of(rq)->begin_handed_off = false;
+		if (!rq->status)
+			return served_of(rq)->begin_result;
 	}
 	if (served_of(rq)->handed_off)
 		return MHD_NO; /* its handler failed without an answer */
