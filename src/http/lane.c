@@ -1,5 +1,5 @@
 /*
- * lane: a fixed set of handler threads fed from a queue of suspended
+ * lane: a bounded set of handler threads fed from a queue of suspended
  * connections.
  *
  * libmicrohttpd serves every connection from a few event-loop threads, so
@@ -12,8 +12,10 @@
  *
  * Threads start on demand, when a job finds none idle, up to the lane's
  * maximum, and stay; past it jobs wait in the queue. The queue holds at
- * most one job per connection, so the connection limit bounds it. States of a lane: running -> stopping (no new jobs, queued
- * ones still run) -> joined -> freed after the daemon stopped.
+ * most one job per connection, so the connection limit bounds it.
+ *
+ * States of a lane: running -> stopping (no new jobs, queued ones still
+ * run) -> joined -> freed after the daemon stopped.
  */
 #include <errno.h>
 #include <pthread.h>
