@@ -2,9 +2,10 @@
  * analyze_stream: POST /api/analyze as server-sent events.
  *
  * The analysis runs in a thread of its own (analyze_execute with an event
- * sink) while the connection's thread hands the bytes to libmicrohttpd
- * from a content-reader callback, which may block here since every
- * connection has a thread of its own. Events:
+ * sink) while libmicrohttpd's event loop takes the bytes from a
+ * content-reader callback. The reader must not block the loop: with
+ * nothing to send it suspends the connection (conn_park), and the next
+ * event, or the analysis's end, resumes it. Events:
  *   status  {"stage", "attempt"}  budget_reserved, generating, validating,
  *                                 running, repairing
  *   token   {"text"}              pieces of generated code as they arrive
@@ -25,6 +26,7 @@
 #include <string.h>
 
 #include "http/analyze.h"
+#include "http/lane.h"
 #include "util/banned.h"
 
 /* Bytes waiting for a slow client; past this, events are dropped (the
@@ -33,10 +35,10 @@
 
 struct sse_stream {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	char *data;
 	size_t head, len, cap;
 	bool done;
+	bool parked; /* the connection waits for the next event */
 	bool thread_started, joined;
 	int refs;
 	pthread_t thread;
@@ -71,12 +73,23 @@ static int pending_append(struct sse_stream *s, const char *bytes, size_t n, boo
 	return 0;
 }
 
+/* Under s->mu: whether the caller must resume the connection (outside
+ * the lock) now that there is something to send. */
+static bool unpark_due(struct sse_stream *s)
+{
+	bool due = s->parked;
+
+	s->parked = false;
+	return due;
+}
+
 static void emit(void *ctx, const char *event, json_t *data)
 {
 	struct sse_stream *s = ctx;
 	char *text = json_dumps(data, JSON_COMPACT);
 	char head[64];
 	bool final = strcmp(event, "result") == 0 || strcmp(event, "error") == 0;
+	bool unpark;
 
 	json_decref(data);
 	if (!text)
@@ -87,8 +100,10 @@ static void emit(void *ctx, const char *event, json_t *data)
 	if (pending_append(s, head, strlen(head), final) == 0 &&
 	    pending_append(s, text, strlen(text), final) == 0)
 		pending_append(s, "\n\n", 2, true);
-	pthread_cond_broadcast(&s->cv);
+	unpark = unpark_due(s);
 	pthread_mutex_unlock(&s->mu);
+	if (unpark)
+		conn_unpark(s->rq->conn);
 	free(text);
 }
 
@@ -97,6 +112,7 @@ static void *analysis_thread(void *arg)
 	struct sse_stream *s = arg;
 	struct analyze_events ev = { .emit = emit, .ctx = s };
 	struct outcome o = { 0 };
+	bool unpark;
 
 	analyze_execute(s->rq, &s->a, &ev, &o);
 	if (o.status == 200)
@@ -109,8 +125,10 @@ static void *analysis_thread(void *arg)
 	analyze_req_release(&s->a);
 	pthread_mutex_lock(&s->mu);
 	s->done = true;
-	pthread_cond_broadcast(&s->cv);
+	unpark = unpark_due(s);
 	pthread_mutex_unlock(&s->mu);
+	if (unpark)
+		conn_unpark(s->rq->conn);
 	return NULL;
 }
 
@@ -121,8 +139,14 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 
 	(void)pos;
 	pthread_mutex_lock(&s->mu);
-	while (s->head == s->len && !s->done)
-		pthread_cond_wait(&s->cv, &s->mu);
+	if (s->head == s->len && !s->done) {
+		/* Suspended under the lock, so an event cannot slip in
+		 * between and find nothing to resume. */
+		s->parked = true;
+		conn_park(s->rq->conn);
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
 	n = s->len - s->head < max ? s->len - s->head : max;
 	memcpy(buf, s->data + s->head, n);
 	s->head += n;
@@ -140,7 +164,6 @@ static void stream_unref(struct sse_stream *s)
 	if (!last)
 		return;
 	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
 	free(s->data);
 	free(s);
 }
@@ -172,7 +195,6 @@ enum MHD_Result sse_analyze(struct request *rq, struct analyze_req *a)
 		return respond_error(rq, 500, "out_of_memory", "out of memory", NULL);
 	}
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
 	s->rq = rq;
 	s->a = *a;
 	s->refs = 2;

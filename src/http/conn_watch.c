@@ -2,9 +2,9 @@
  * conn_watch: the slow-client watchdog.
  *
  * libmicrohttpd's CONNECTION_TIMEOUT is an idle timeout that every byte
- * received restarts, so a client trickling its headers a byte at
- * a time would keep its connection, and in thread-per-connection mode a
- * thread, forever. Each connection is therefore tracked in a phase (head:
+ * received restarts, so a client trickling its headers a byte at a time
+ * would keep its connection, a descriptor and a place under the
+ * connection cap, forever. Each connection is therefore tracked in a phase (head:
  * waiting for a request's headers; body; handling) and a watchdog thread
  * cuts, with shutdown(2), a connection whose headers are not complete
  * HEADER_DEADLINE_MS after it opened or its previous request ended, and one
@@ -150,7 +150,7 @@ static void watch_sweep(unsigned *ret_head, unsigned *ret_body)
 	for (struct conn *c = watch.head; c; c = c->next) {
 		if (!conn_overdue(c, now_ms))
 			continue;
-		/* The reading thread sees the end of its stream and closes. */
+		/* Its event loop sees the end of the stream and closes it. */
 		shutdown(c->fd, SHUT_RDWR);
 		c->cut = true;
 		if (c->phase == CONN_PHASE_HEAD)
@@ -191,6 +191,16 @@ static void *watch_main(void *arg)
 	}
 	pthread_mutex_unlock(&watch.lock);
 	return NULL;
+}
+
+void conn_watch_cut_all(void)
+{
+	pthread_mutex_lock(&watch.lock);
+	for (struct conn *c = watch.head; c; c = c->next) {
+		shutdown(c->fd, SHUT_RDWR);
+		c->cut = true;
+	}
+	pthread_mutex_unlock(&watch.lock);
 }
 
 int conn_watch_start(void)

@@ -24,6 +24,9 @@ void conn_watch_enter(struct conn *c, enum conn_phase phase);
 /* Counts body bytes; returns the request's total so far (UINT64_MAX when
  * the connection is not watched). */
 uint64_t conn_watch_body(struct conn *c, size_t len);
+/* Cuts every connection, whatever its phase: a server stopping makes the
+ * runs of its handlers see their client gone. */
+void conn_watch_cut_all(void);
 /* The watchdog thread: 0 or -errno. */
 int conn_watch_start(void);
 void conn_watch_stop(void);

@@ -1,9 +1,11 @@
 /*
  * http: the REST API of `ledgerbox serve` on libmicrohttpd.
  *
- * One thread per connection (bounded by the connection limit), so a
- * handler may block while its run is in a sandbox worker and watch its
- * client's socket meanwhile: a client that goes away cancels its run. Every
+ * Connections wait in a few event loops without a thread each; a handler
+ * that may block runs on a bounded lane thread with its connection
+ * suspended (server.c, lane.c), so it may wait for its run in a sandbox
+ * worker and watch its client's socket meanwhile: a client that goes away
+ * cancels its run. Every
  * response is JSON (or a file), carries X-Request-Id, and every error is
  * {"error": {"code", "message", "field"?}}.
  */

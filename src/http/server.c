@@ -12,7 +12,14 @@
  * the client gets its 413 (libmicrohttpd cannot answer while a body is
  * still arriving); a longer one has its connection closed.
  *
- * Slow clients are cut by the connection watchdog (conn_watch.c).
+ * Connections cost no thread while they wait: libmicrohttpd serves them
+ * all from EVENT_THREADS epoll loops, up to a connection cap that the
+ * descriptor limit allows. A handler runs on the loop only when it cannot
+ * block (/healthz, the page and its assets); every other one is handed to
+ * a lane (lane.c): runs to the run lane, sized for the run slots and
+ * queue, the rest to the quick lane, so that neither /healthz nor a
+ * listing waits behind analyses. Slow clients are cut by the connection
+ * watchdog (conn_watch.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,12 +30,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "http/analyze.h"
 #include "http/conn_watch.h"
+#include "http/lane.h"
 #include "http/request.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -39,6 +48,28 @@ typedef enum MHD_Result (*route_fn)(struct request *rq);
 
 /* Body bytes read and dropped past the limit so the client gets its 413. */
 #define DRAIN_MAX_BYTES ((uint64_t)1024 * 1024)
+
+/* libmicrohttpd's event loops: they only move bytes and run the handlers
+ * that cannot block, so a few serve thousands of connections. */
+#define EVENT_THREADS 4u
+/* Connections at once, all clients together, when the descriptor limit
+ * allows; each waiting one costs a descriptor and a little memory. */
+#define CONNECTION_CAP 8192u
+/* Descriptors kept for everything but client connections: the store,
+ * sandbox workers and their pipes, uploads, files being sent. */
+#define FD_RESERVE 512u
+/* Connections from one address: a single client cannot take the cap. */
+#define PER_ADDRESS_CAP 256u
+/* Quick lane threads at most: database reads and writes of the other
+ * routes, and the held answers to wrong keys (auth.c), which sleep. */
+#define QUICK_LANE_THREADS 64u
+/* Run lane threads beyond the run slots and queue: analyses still
+ * generating code with the LLM, which hold no run slot yet. */
+#define RUN_LANE_SPARE 8u
+#define RUN_LANE_MAX 256u
+/* How long stopping waits for suspended connections to be resumed (runs
+ * cancelled by their client's cut notice it at their next check). */
+#define UNPARK_WAIT_MS 30000
 
 /* libmicrohttpd's own messages (an oversized header refused, a client
  * gone mid-request) become log events too, so the log stays one JSON
@@ -223,13 +254,64 @@ static enum MHD_Result answer_too_large(struct request *rq)
 	return respond_error(rq, 413, "body_too_large", msg, NULL);
 }
 
+/* The request with what only the server knows of it. */
+struct served {
+	struct request rq;
+	/* An upload's start ran on a lane: libmicrohttpd repeats the first
+	 * call after the resume, which returns the start's result. */
+	bool begin_handed_off;
+	enum MHD_Result begin_result;
+	/* Its handler ran on a lane: when libmicrohttpd calls the access
+	 * handler again after the resume, no answer was queued. */
+	bool handed_off;
+};
+
+static struct served *served_of(struct request *rq)
+{
+	return (struct served *)(void *)rq;
+}
+
+static struct lane *run_lane, *quick_lane;
+
+/* The lane a route's handler runs on; NULL: on the event loop, for the
+ * handlers that answer from memory. */
+static struct lane *lane_of(const struct route *route)
+{
+	if (route->fn == route_healthz || route->fn == route_page || route->fn == route_asset)
+		return NULL;
+	return route->fn == route_analyze ? run_lane : quick_lane;
+}
+
+static enum MHD_Result route_run(struct request *rq, const struct route *route)
+{
+	struct lane *l = lane_of(route);
+
+	if (!l)
+		return route->fn(rq);
+	served_of(rq)->handed_off = true;
+	return lane_hand_off(l, rq, route->fn, NULL);
+}
+
+/* An upload starts with its key checked (held up to seconds when wrong)
+ * and its folder made: not on the event loop. */
+static enum MHD_Result upload_begin_on_lane(struct request *rq)
+{
+	struct served *sv = served_of(rq);
+
+	sv->begin_handed_off = true;
+	sv->begin_result = MHD_NO;
+	return lane_hand_off(quick_lane, rq, upload_begin, &sv->begin_result);
+}
+
 static struct request *request_new(struct http_server *srv, struct MHD_Connection *conn,
 				   const char *method)
 {
-	struct request *rq = calloc(1, sizeof(*rq));
+	struct served *sv = calloc(1, sizeof(*sv));
+	struct request *rq;
 
-	if (!rq)
+	if (!sv)
 		return NULL;
+	rq = &sv->rq;
 	rq->srv = srv;
 	rq->conn = conn;
 	for (size_t i = 0; i < sizeof(rq->method) - 1 && method[i]; i++)
@@ -305,9 +387,16 @@ static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const ch
 		if (declared_too_large(rq))
 			return answer_too_large(rq);
 		if (route->fn == route_datasets_upload)
-			return upload_begin(rq);
+			return upload_begin_on_lane(rq);
 		return MHD_YES;
 	}
+	if (served_of(rq)->begin_handed_off) {
+		served_of(rq)->begin_handed_off = false;
+		if (!rq->status)
+			return served_of(rq)->begin_result;
+	}
+	if (served_of(rq)->handed_off)
+		return MHD_NO; /* its handler failed without an answer */
 	if (rq->status)
 		return MHD_YES; /* answered early; MHD drops the rest of the body */
 	if (*data_size) {
@@ -321,7 +410,7 @@ static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const ch
 	if (rq->upload_status && !rq->upload)
 		return respond_error(rq, rq->upload_status, "internal", rq->upload_error, NULL);
 	route = route_find(method, url, rq->params, &path_known);
-	return route->fn(rq);
+	return route_run(rq, route);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -347,14 +436,91 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	log_event(LOG_INFO, rq->id, "http.request", f);
 	json_decref(f);
 	buf_release(&rq->body);
-	free(rq);
+	free(served_of(rq));
 	*con_cls = NULL;
 	atomic_fetch_sub(&requests_in_flight, 1);
+}
+
+/* Raises the soft descriptor limit to the hard one (thousands of waiting
+ * connections each hold one) and returns the connection cap it allows. */
+static unsigned connection_cap(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024 - FD_RESERVE / 2;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t soft = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = soft;
+	}
+	if (rl.rlim_cur < 2 * FD_RESERVE)
+		return (unsigned)rl.rlim_cur / 2;
+	return rl.rlim_cur - FD_RESERVE < CONNECTION_CAP ? (unsigned)(rl.rlim_cur - FD_RESERVE)
+							  : CONNECTION_CAP;
+}
+
+static unsigned run_lane_threads(const struct config *cfg)
+{
+	unsigned n = cfg->max_runs + cfg->queue_max + RUN_LANE_SPARE;
+
+	return n < RUN_LANE_MAX ? n : RUN_LANE_MAX;
+}
+
+static void lanes_stop(void)
+{
+	lane_stop(run_lane);
+	lane_stop(quick_lane);
+}
+
+static void lanes_free(void)
+{
+	lane_free(run_lane);
+	lane_free(quick_lane);
+	run_lane = quick_lane = NULL;
+}
+
+static int lanes_start(const struct config *cfg, char *err, size_t err_len)
+{
+	int e = lane_start("run", run_lane_threads(cfg), &run_lane);
+
+	if (e == 0)
+		e = lane_start("quick", QUICK_LANE_THREADS, &quick_lane);
+	if (e < 0) {
+		snprintf(err, err_len, "cannot start the handler threads: %s", strerror(-e));
+		lanes_stop();
+		lanes_free();
+	}
+	return e;
+}
+
+static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct sockaddr_in *addr,
+				       unsigned cap)
+{
+	unsigned per_address = cap / 4 < PER_ADDRESS_CAP ? cap / 4 : PER_ADDRESS_CAP;
+
+	return MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+		srv->cfg->listen_port, NULL, NULL, dispatch, srv,
+		/* First, so that every message goes through it. */
+		MHD_OPTION_EXTERNAL_LOGGER, library_log, NULL, MHD_OPTION_SOCK_ADDR, addr,
+		MHD_OPTION_THREAD_POOL_SIZE, EVENT_THREADS, MHD_OPTION_NOTIFY_COMPLETED, completed,
+		srv, MHD_OPTION_NOTIFY_CONNECTION, conn_watch_notify, NULL,
+		MHD_OPTION_CONNECTION_LIMIT, cap, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
+		/* Idle connections (stalled clients) go after 30 s; a request
+		 * being handled is not idle, however long its run. Clients that
+		 * trickle bytes are the watchdog's. */
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
 }
 
 int http_start(struct http_server *srv, char *err, size_t err_len)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(srv->cfg->listen_port) };
+	unsigned cap;
+	json_t *f;
 	int e;
 
 	if (inet_pton(AF_INET, srv->cfg->listen_host, &addr.sin_addr) != 1) {
@@ -362,23 +528,16 @@ int http_start(struct http_server *srv, char *err, size_t err_len)
 			 srv->cfg->listen_host);
 		return -EINVAL;
 	}
-	srv->daemon = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-			MHD_USE_ERROR_LOG,
-		srv->cfg->listen_port, NULL, NULL, dispatch, srv,
-		/* First, so that every message goes through it. */
-		MHD_OPTION_EXTERNAL_LOGGER, library_log, NULL, MHD_OPTION_SOCK_ADDR, &addr,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-		conn_watch_notify, NULL, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)256,
-		/* Idle connections (stalled clients) go after 30 s; a request
-		 * being handled is not idle, however long its run. Clients that
-		 * trickle bytes are the watchdog's. */
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+	cap = connection_cap();
+	e = lanes_start(srv->cfg, err, err_len);
+	if (e < 0)
+		return e;
+	srv->daemon = daemon_start(srv, &addr, cap);
 	if (!srv->daemon) {
 		snprintf(err, err_len, "cannot listen on %s:%u (LEDGERBOX_LISTEN): %s",
 			 srv->cfg->listen_host, srv->cfg->listen_port, strerror(errno));
+		lanes_stop();
+		lanes_free();
 		return -EADDRINUSE;
 	}
 	e = conn_watch_start();
@@ -386,8 +545,15 @@ int http_start(struct http_server *srv, char *err, size_t err_len)
 		snprintf(err, err_len, "cannot start the slow-client watchdog: %s", strerror(-e));
 		MHD_stop_daemon(srv->daemon);
 		srv->daemon = NULL;
+		lanes_stop();
+		lanes_free();
 		return e;
 	}
+	f = json_pack("{s:i,s:i,s:i,s:i}", "connection_cap", (int)cap, "event_threads",
+		      (int)EVENT_THREADS, "run_lane_threads", (int)run_lane_threads(srv->cfg),
+		      "quick_lane_threads", (int)QUICK_LANE_THREADS);
+	log_event(LOG_INFO, NULL, "http.start", f);
+	json_decref(f);
 	return 0;
 }
 
@@ -403,12 +569,44 @@ void http_quiesce(struct http_server *srv)
 		shutdown(quiesced_fd, SHUT_RDWR);
 }
 
+/* Waits for the suspended connections to be resumed: libmicrohttpd must
+ * not be stopped with one. False when some still are after the wait. */
+static bool unparked_wait(void)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+	for (int waited_ms = 0; conn_parked() > 0; waited_ms += 10) {
+		if (waited_ms >= UNPARK_WAIT_MS)
+			return false;
+		nanosleep(&pause, NULL);
+	}
+	return true;
+}
+
+/* Every connection is cut first, so that the runs of handlers still
+ * working see their client gone and stop; the lanes then finish, the
+ * streams end, and libmicrohttpd closes what is left. */
 void http_stop(struct http_server *srv)
 {
+	bool unparked;
+	json_t *f;
+
+	conn_watch_cut_all();
+	lanes_stop();
+	unparked = unparked_wait();
 	conn_watch_stop();
-	if (srv->daemon)
+	if (srv->daemon && unparked) {
 		MHD_stop_daemon(srv->daemon);
+	} else if (srv->daemon) {
+		/* Stopping it now would abort the process; it is left to the
+		 * exit instead. */
+		f = json_pack("{s:i}", "suspended", conn_parked());
+		log_event(LOG_ERROR, NULL, "http.stop_incomplete", f);
+		json_decref(f);
+	}
 	srv->daemon = NULL;
+	if (unparked)
+		lanes_free();
 	if (quiesced_fd != MHD_INVALID_SOCKET)
 		close(quiesced_fd);
 	quiesced_fd = MHD_INVALID_SOCKET;
