@@ -30,6 +30,7 @@
 #include "http/analyze.h"
 #include "http/conn_watch.h"
 #include "http/request.h"
+#include "http/retention_sweeper.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "util/parse.h"
@@ -336,6 +337,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	/* The connection now waits for its next request's headers. */
 	conn_watch_enter(conn_watch_of(conn), CONN_PHASE_HEAD);
 	sse_stream_end(rq->stream);
+	admission_leave(&rq->admitted);
 	csv_import_abort(rq->upload);
 	metrics_request(rq->route ? rq->route : "other", rq->status ? rq->status : 499);
 	f = json_pack("{s:s,s:s,s:i,s:I,s:b}", "method", rq->method, "route",
@@ -388,6 +390,15 @@ int http_start(struct http_server *srv, char *err, size_t err_len)
 		srv->daemon = NULL;
 		return e;
 	}
+	e = retention_sweeper_start(srv);
+	if (e < 0) {
+		snprintf(err, err_len, "cannot start the artifact retention sweeper: %s",
+			 strerror(-e));
+		conn_watch_stop();
+		MHD_stop_daemon(srv->daemon);
+		srv->daemon = NULL;
+		return e;
+	}
 	return 0;
 }
 
@@ -405,6 +416,7 @@ void http_quiesce(struct http_server *srv)
 
 void http_stop(struct http_server *srv)
 {
+	retention_sweeper_stop();
 	conn_watch_stop();
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);

@@ -41,7 +41,8 @@ static int record_fill(const PGresult *res, struct run_record *run)
 	snprintf(run->id, sizeof(run->id), "%s", PQgetvalue(res, 0, 0));
 	if (r == 0 && (pg_get_i64(res, 0, 1, &run->principal_id) < 0 ||
 		       pg_get_i64(res, 0, 9, &run->created_ms) < 0 ||
-		       pg_get_i64(res, 0, 10, &run->duration_ms) < 0))
+		       pg_get_i64(res, 0, 10, &run->duration_ms) < 0 ||
+		       (!PQgetisnull(res, 0, 11) && pg_get_i64(res, 0, 11, &run->files_expired_ms) < 0)))
 		r = -EIO;
 	result = PQgetisnull(res, 0, 8) ? NULL : PQgetvalue(res, 0, 8);
 	if (r == 0 && result) {
@@ -65,7 +66,7 @@ int store_pg_run_get(struct store *s, const struct principal *viewer, const char
 		return r;
 	r = pg_query(s->pg,
 		     "SELECT r.id, r.principal_id, p.user_name, r.language, r.dataset, r.session,"
-		     " r.status, r.code, r.result, r.created_ms, r.duration_ms"
+		     " r.status, r.code, r.result, r.created_ms, r.duration_ms, r.files_expired_ms"
 		     " FROM runs r JOIN principals p ON p.id = r.principal_id"
 		     " WHERE r.id = $1 AND ($2::boolean OR r.principal_id = $3)",
 		     3, params, &res, NULL, 0);
@@ -213,24 +214,32 @@ static int sealed_fd(const char *data, size_t len, int *ret_fd)
 	return 0;
 }
 
-/* Columns: mime, bytes (as text), data; all in binary format, where text
- * is its own bytes (libpq adds a NUL after every value). */
+/* Columns: expired ("t" or "f"), mime, bytes (as text), data; all in
+ * binary format, where text is its own bytes (libpq adds a NUL after every
+ * value). mime is NULL when the run has no such artifact; data NULL when
+ * the bytes it refers to are missing (a damaged store). */
 static int artifact_take(const PGresult *res, int *ret_fd, char *ret_mime, size_t mime_len,
 			 uint64_t *ret_bytes)
 {
-	const char *mime = PQgetvalue(res, 0, 0);
+	const char *mime = PQgetvalue(res, 0, 1);
 	uint64_t bytes;
 	int r;
 
-	if ((size_t)PQgetlength(res, 0, 0) != strlen(mime) || strlen(mime) >= STORE_MIME_MAX)
+	if (PQgetvalue(res, 0, 0)[0] == 't')
+		return -ESTALE;
+	if (PQgetisnull(res, 0, 1))
+		return -ENOENT;
+	if (PQgetisnull(res, 0, 3))
+		return -EIO;
+	if ((size_t)PQgetlength(res, 0, 1) != strlen(mime) || strlen(mime) >= STORE_MIME_MAX)
 		return -EIO;
 	if (strlen(mime) >= mime_len)
 		return -ERANGE;
 	/* The row says how many bytes were stored: anything else is a
 	 * damaged store, never served. */
-	if (pg_get_u64(res, 0, 1, &bytes) < 0 || bytes != (uint64_t)PQgetlength(res, 0, 2))
+	if (pg_get_u64(res, 0, 2, &bytes) < 0 || bytes != (uint64_t)PQgetlength(res, 0, 3))
 		return -EIO;
-	r = sealed_fd(PQgetvalue(res, 0, 2), (size_t)bytes, ret_fd);
+	r = sealed_fd(PQgetvalue(res, 0, 3), (size_t)bytes, ret_fd);
 	if (r < 0)
 		return r;
 	snprintf(ret_mime, mime_len, "%s", mime);
@@ -250,9 +259,11 @@ int store_pg_artifact_open(struct store *s, const struct principal *viewer, cons
 	if (r < 0)
 		return r;
 	r = store_pg_query_bin(s->pg,
-			       "SELECT a.mime, a.bytes::text, a.data FROM artifacts a"
-			       " JOIN runs r ON r.id = a.run_id"
-			       " WHERE a.run_id = $1 AND a.name = $2 AND ($3::boolean OR r.principal_id = $4)",
+			       "SELECT CASE WHEN r.files_expired_ms IS NULL THEN 'f' ELSE 't' END,"
+			       " a.mime, a.bytes::text, h.data FROM runs r"
+			       " LEFT JOIN artifacts a ON a.run_id = r.id AND a.name = $2"
+			       " LEFT JOIN artifacts h ON h.run_id = a.content_run AND h.name = a.name"
+			       " WHERE r.id = $1 AND ($3::boolean OR r.principal_id = $4)",
 			       4, params, NULL, NULL, true, &res);
 	store_unlock(s);
 	if (r < 0)
