@@ -44,7 +44,7 @@ static const char store_sql_expire_refs[] =
 	"DELETE FROM artifacts WHERE content_run <> run_id"
 	" AND run_id IN (SELECT id FROM runs WHERE files_expired_ms = ?1)";
 static const char store_sql_expire_holders[] =
-	"DELETE FROM artifacts AS h WHERE" SQL_UNREFERENCED_HOLDERS " RETURNING h.run_id, h.name";
+	"DELETE FROM artifacts AS h WHERE" SQL_UNREFERENCED_HOLDERS " RETURNING run_id, name";
 static const char store_sql_team_bytes[] =
 	"SELECT COALESCE(SUM(a.bytes), 0) FROM artifacts a JOIN runs r ON r.id = a.run_id"
 	" JOIN principals p ON p.id = r.principal_id"
