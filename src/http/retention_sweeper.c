@@ -28,7 +28,6 @@ static struct {
 	pthread_cond_t cv;
 	pthread_t thread;
 	bool started, stopping;
-	struct http_server *srv;
 } sweeper = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static void sweep_once(struct http_server *srv)
@@ -82,7 +81,6 @@ int retention_sweeper_start(struct http_server *srv)
 	if (srv->cfg->artifact_retention_s == 0 || sweeper.started)
 		return 0; /* kept for ever: nothing to sweep */
 	sweeper.stopping = false;
-	sweeper.srv = srv;
 	e = pthread_create(&sweeper.thread, NULL, sweeper_main, srv);
 	if (e != 0)
 		return -e;
