@@ -26,17 +26,24 @@ static int expire_tx(struct store *s, const char *const params[3], int *ret_runs
 		return r;
 	*ret_runs = (int)strtol(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
+	/* The steps of store_retention.c, in the same order. */
 	r = pg_query(s->pg,
-		     "DELETE FROM artifacts WHERE content_run <> run_id"
-		     " AND run_id IN (SELECT id FROM runs WHERE files_expired_ms = $1)",
+		     "DELETE FROM artifacts h WHERE h.content_run = h.run_id"
+		     " AND h.run_id IN (SELECT id FROM runs WHERE files_expired_ms = $1"
+		     " UNION SELECT a.content_run FROM artifacts a JOIN runs e ON e.id = a.run_id"
+		     " WHERE e.files_expired_ms = $1)"
+		     " AND EXISTS (SELECT 1 FROM runs x WHERE x.id = h.run_id"
+		     " AND x.files_expired_ms IS NOT NULL)"
+		     " AND NOT EXISTS (SELECT 1 FROM artifacts b JOIN runs k ON k.id = b.run_id"
+		     " WHERE b.content_run = h.run_id AND b.name = h.name AND b.run_id <> h.run_id"
+		     " AND k.files_expired_ms IS NULL)",
 		     1, params, NULL, NULL, 0);
 	if (r < 0)
 		return r;
-	return pg_exec(s->pg,
-		       "DELETE FROM artifacts h WHERE h.content_run = h.run_id"
-		       " AND h.run_id IN (SELECT id FROM runs WHERE files_expired_ms IS NOT NULL)"
-		       " AND NOT EXISTS (SELECT 1 FROM artifacts b WHERE b.content_run = h.run_id"
-		       " AND b.name = h.name AND b.run_id <> h.run_id)");
+	return pg_query(s->pg,
+			"DELETE FROM artifacts WHERE content_run <> run_id"
+			" AND run_id IN (SELECT id FROM runs WHERE files_expired_ms = $1)",
+			1, params, NULL, NULL, 0);
 }
 
 int store_pg_runs_expire(struct store *s, int64_t now_ms, int64_t cutoff_ms, int limit,

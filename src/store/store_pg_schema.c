@@ -117,6 +117,7 @@ static const char *const migrations[STORE_PG_SCHEMA_LATEST] = {
 	"CREATE INDEX artifacts_by_content ON artifacts(content_run, name);"
 	"ALTER TABLE runs ADD COLUMN files_expired_ms bigint;"
 	"CREATE INDEX runs_unexpired_by_time ON runs(created_ms) WHERE files_expired_ms IS NULL;"
+	"CREATE INDEX runs_by_expiry ON runs(files_expired_ms) WHERE files_expired_ms IS NOT NULL;"
 	"END $migration$",
 };
 

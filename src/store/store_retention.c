@@ -30,21 +30,30 @@
 #include "store/store_pg.h"
 #include "util/banned.h"
 
-/* Rows kept only for the bytes they hold, that nothing refers to now. */
-#define SQL_UNREFERENCED_HOLDERS                                                         \
-	" h.content_run = h.run_id"                                                      \
-	" AND h.run_id IN (SELECT id FROM runs WHERE files_expired_ms IS NOT NULL)"      \
-	" AND NOT EXISTS (SELECT 1 FROM artifacts b WHERE b.content_run = h.run_id"      \
-	" AND b.name = h.name AND b.run_id <> h.run_id)"
-
+/* The steps of one batch, marked with its time (?1), in this order:
+ * mark the runs; delete the rows holding bytes that only this batch's
+ * runs refer to, looking only at the runs just marked and at the runs
+ * their rows refer to (every step uses an index, however many runs have
+ * expired before); then delete this batch's references. A reference from
+ * a run expired earlier was deleted by that batch, so only references
+ * from runs still kept can hold bytes. store_pg_retention.c has the
+ * same steps. */
 static const char store_sql_expire_mark[] =
 	"UPDATE runs SET files_expired_ms = ?1 WHERE id IN (SELECT id FROM runs"
 	" WHERE files_expired_ms IS NULL AND created_ms < ?2 ORDER BY created_ms LIMIT ?3)";
+static const char store_sql_expire_holders[] =
+	"DELETE FROM artifacts AS h WHERE h.content_run = h.run_id"
+	" AND h.run_id IN (SELECT id FROM runs WHERE files_expired_ms = ?1"
+	" UNION SELECT a.content_run FROM artifacts a JOIN runs e ON e.id = a.run_id"
+	" WHERE e.files_expired_ms = ?1)"
+	" AND EXISTS (SELECT 1 FROM runs x WHERE x.id = h.run_id AND x.files_expired_ms IS NOT NULL)"
+	" AND NOT EXISTS (SELECT 1 FROM artifacts b JOIN runs k ON k.id = b.run_id"
+	" WHERE b.content_run = h.run_id AND b.name = h.name AND b.run_id <> h.run_id"
+	" AND k.files_expired_ms IS NULL)"
+	" RETURNING run_id, name";
 static const char store_sql_expire_refs[] =
 	"DELETE FROM artifacts WHERE content_run <> run_id"
 	" AND run_id IN (SELECT id FROM runs WHERE files_expired_ms = ?1)";
-static const char store_sql_expire_holders[] =
-	"DELETE FROM artifacts AS h WHERE" SQL_UNREFERENCED_HOLDERS " RETURNING run_id, name";
 static const char store_sql_team_bytes[] =
 	"SELECT COALESCE(SUM(a.bytes), 0) FROM artifacts a JOIN runs r ON r.id = a.run_id"
 	" JOIN principals p ON p.id = r.principal_id"
@@ -111,23 +120,24 @@ static int expire_tx(struct store *s, int64_t now_ms, int64_t cutoff_ms, int lim
 	if (r < 0)
 		return r;
 	*ret_runs = sqlite3_changes(s->db);
-	r = db_prepare(s->db, store_sql_expire_refs, &st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, now_ms);
-	r = db_step(st);
-	sqlite3_finalize(st);
-	if (r < 0)
-		return r;
 	r = db_prepare(s->db, store_sql_expire_holders, &st);
 	if (r < 0)
 		return r;
+	sqlite3_bind_int64(st, 1, now_ms);
 	while ((r = db_step(st)) == 1)
 		if (gone_add(g, (const char *)sqlite3_column_text(st, 0),
 			     (const char *)sqlite3_column_text(st, 1)) < 0) {
 			r = -ENOMEM;
 			break;
 		}
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	r = db_prepare(s->db, store_sql_expire_refs, &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, now_ms);
+	r = db_step(st);
 	sqlite3_finalize(st);
 	return r < 0 ? r : 0;
 }

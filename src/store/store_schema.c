@@ -102,7 +102,8 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
 	 "UPDATE artifacts SET content_run = run_id;"
 	 "CREATE INDEX artifacts_by_content ON artifacts(content_run, name);"
 	 "ALTER TABLE runs ADD COLUMN files_expired_ms INTEGER;"
-	 "CREATE INDEX runs_unexpired_by_time ON runs(created_ms) WHERE files_expired_ms IS NULL;"),
+	 "CREATE INDEX runs_unexpired_by_time ON runs(created_ms) WHERE files_expired_ms IS NULL;"
+	 "CREATE INDEX runs_by_expiry ON runs(files_expired_ms) WHERE files_expired_ms IS NOT NULL;"),
 };
 
 int store_schema_version_read(sqlite3 *db, int *ret)

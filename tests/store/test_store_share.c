@@ -110,6 +110,19 @@ static void shared_then_expired(struct store *s, const char *dir)
 	run_fill(&got, &bob, 7000);
 	assert_int_equal(store_run_insert_shared(s, &got, "0123456789abcdef0123456789abcdef"),
 			 -ENOENT);
+	/* A run and the hit sharing it, expiring in one batch: both go,
+	 * with the bytes. */
+	run_fill(&origin, &alice, 10000);
+	assert_int_equal(store_run_insert(s, &origin, files, 1), 0);
+	run_fill(&hit, &carol, 11000);
+	assert_int_equal(store_run_insert_shared(s, &hit, origin.id), 0);
+	assert_int_equal(store_runs_expire(s, 20000, 10, &runs), 0);
+	assert_int_equal(runs, 2);
+	assert_int_equal(open_artifact(s, &carol, hit.id, &bytes, &fd), -ESTALE);
+	assert_int_equal(store_team_artifact_bytes(s, "finance", &bytes), 0);
+	assert_int_equal(bytes, 0);
+	if (dir)
+		assert_int_equal(artifact_folders(dir), 0);
 	free(big);
 	free(back);
 }
