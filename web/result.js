@@ -33,7 +33,7 @@ function badges(r) {
     el("span", { class: "badge" }, r.mode === "query" ? "asked in English" : r.mode === "template" ? "template" : "code")];
   if (r.cacheHit) {
     const sim = r.similarity ? ` ${(100 * r.similarity).toFixed(0)}% similar` : "";
-    list.push(el("span", { class: "badge badge-cache", title: `answer reused from run ${r.cachedFrom || ""}` },
+    list.push(el("span", { class: "badge badge-cache", title: r.cachedFrom ? `answer reused from run ${r.cachedFrom}` : "answer reused from a teammate's run" },
       r.cacheType === "semantic" ? `Cached code, run again (${sim.trim()})` : "Cached answer, free"));
   }
   list.push(el("span", { class: "badge" }, duration(r.durationMs)));

@@ -86,6 +86,22 @@ enum kind {
 	  "runs at the same time (1 to 1024)")                                                  \
 	X("QUEUE_MAX", KIND_UINT, OFF(queue_max), 0, 100000, "16",                              \
 	  "runs waiting for a free slot before more are refused (0 to 100000)")                 \
+	X("KEY_RATE_PER_MIN", KIND_U64, OFF(key_rate_per_min), 1, 1000000, "600",              \
+	  "analyze requests per minute one API key may make, cache hits included (1 to 1000000)") \
+	X("USER_RATE_PER_MIN", KIND_U64, OFF(user_rate_per_min), 1, 1000000, "600",            \
+	  "analyze requests per minute one user may make, all keys together (1 to 1000000)")    \
+	X("KEY_CONCURRENT", KIND_U64, OFF(key_concurrent), 1, 10000, "8",                       \
+	  "analyze requests one API key may have in progress at once (1 to 10000)")             \
+	X("USER_CONCURRENT", KIND_U64, OFF(user_concurrent), 1, 10000, "16",                    \
+	  "analyze requests one user may have in progress at once (1 to 10000)")                \
+	X("ANALYZE_INFLIGHT_MAX", KIND_U64, OFF(analyze_inflight_max), 1, 1000, "256",          \
+	  "analyze requests in progress at once on this server, all users (1 to 1000)")         \
+	X("TEAM_ARTIFACT_QUOTA", KIND_BYTES, OFF(team_artifact_quota), 1 * KiB, 1024 * GiB, "10G", \
+	  "artifact and table bytes a team's runs may keep stored (1K to 1024G)")              \
+	X("ARTIFACT_RETENTION_S", KIND_U64, OFF(artifact_retention_s), 0, 3153600000ULL, "7776000", \
+	  "seconds a run's artifacts and table are kept (0: for ever); the run's record stays") \
+	X("RETENTION_SWEEP_MS", KIND_U64, OFF(retention_sweep_ms), 100, 86400000, "3600000",    \
+	  "how often the server removes expired artifacts (100 to 86400000)")                   \
 	X("MAX_BODY_BYTES", KIND_BYTES, OFF(max_body_bytes), 1 * KiB, 64 * GiB, "1M",           \
 	  "largest JSON request body (1K to 64G)")                                              \
 	X("UPLOAD_MAX_BYTES", KIND_BYTES, OFF(upload_max_bytes), 1 * KiB, 64 * GiB, "100M",     \
@@ -218,6 +234,14 @@ static void config_defaults(struct config *c)
 	snprintf(c->data_dir, sizeof(c->data_dir), "./data");
 	c->max_runs = cpus < 1 ? 1 : cpus > 1024 ? 1024 : (unsigned)cpus;
 	c->queue_max = 16;
+	c->key_rate_per_min = 600;
+	c->user_rate_per_min = 600;
+	c->key_concurrent = 8;
+	c->user_concurrent = 16;
+	c->analyze_inflight_max = 256;
+	c->team_artifact_quota = 10 * GiB;
+	c->artifact_retention_s = 7776000;
+	c->retention_sweep_ms = 3600000;
 	c->warm_pool_min = 1;
 	c->warm_pool_max = 4;
 	c->max_body_bytes = 1 * MiB;

@@ -31,6 +31,16 @@ struct config {
 	uint64_t warm_pool_max;    /* LEDGERBOX_WARM_POOL_MAX, default 4 (0: no pool) */
 	unsigned max_runs;         /* LEDGERBOX_MAX_RUNS, default: number of cores */
 	unsigned queue_max;        /* LEDGERBOX_QUEUE_MAX, default 16 */
+	/* Admission of analyze requests, cache hits included (docs/hardening.md). */
+	uint64_t key_rate_per_min;     /* LEDGERBOX_KEY_RATE_PER_MIN, default 600 */
+	uint64_t user_rate_per_min;    /* LEDGERBOX_USER_RATE_PER_MIN, default 600 */
+	uint64_t key_concurrent;       /* LEDGERBOX_KEY_CONCURRENT, default 8 */
+	uint64_t user_concurrent;      /* LEDGERBOX_USER_CONCURRENT, default 16 */
+	uint64_t analyze_inflight_max; /* LEDGERBOX_ANALYZE_INFLIGHT_MAX, default 256 */
+	/* Artifact storage. */
+	uint64_t team_artifact_quota;  /* LEDGERBOX_TEAM_ARTIFACT_QUOTA bytes, default 10G */
+	uint64_t artifact_retention_s; /* LEDGERBOX_ARTIFACT_RETENTION_S, default 90 days; 0: for ever */
+	uint64_t retention_sweep_ms;   /* LEDGERBOX_RETENTION_SWEEP_MS, default 3600000 */
 	uint64_t max_body_bytes;   /* LEDGERBOX_MAX_BODY_BYTES, default 1M (JSON requests) */
 	uint64_t upload_max_bytes; /* LEDGERBOX_UPLOAD_MAX_BYTES, default 100M */
 	uint64_t upload_max_rows;  /* LEDGERBOX_UPLOAD_MAX_ROWS, default 1000000 */

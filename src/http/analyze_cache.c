@@ -16,9 +16,6 @@
 #include "util/zone.h"
 #include "util/banned.h"
 
-/* An artifact copied from the cached run is at most this large. */
-#define COPY_MAX_BYTES (256u << 20)
-
 /* The last fingerprint seen per dataset: when one changes, the entries of
  * the old data are dropped at once rather than waiting for eviction. */
 #define SEEN_MAX 64
@@ -195,91 +192,40 @@ void cache_probe_release(struct cache_probe *p)
 
 /* ---- an exact hit: the stored answer as a run of this principal --------- */
 
-struct copied {
-	struct artifact_file files[257];
-	char *data[257];
-	size_t n;
-};
-
-static void copied_release(struct copied *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		free(c->data[i]);
-	c->n = 0;
-}
-
-static int read_fd(int fd, uint64_t bytes, char **ret)
-{
-	char *data = bytes <= COPY_MAX_BYTES ? malloc(bytes ? bytes : 1) : NULL;
-	size_t got = 0;
-
-	if (!data) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < bytes) {
-		ssize_t n = read(fd, data + got, bytes - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(data);
-			close(fd);
-			return -EIO;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	*ret = data;
-	return 0;
-}
-
-/* One artifact of the cached run, read through the store as an admin
- * would (the run may be a teammate's). */
-static int copy_one(struct request *rq, const char *from, const char *name, struct copied *c)
-{
-	struct principal system = rq->who;
-	char mime[128];
-	uint64_t bytes;
-	int fd, r;
-
-	system.role = ROLE_ADMIN;
-	if (c->n >= 256)
-		return -E2BIG;
-	r = store_artifact_open(rq->srv->store, &system, from, name, &fd, mime, sizeof(mime), &bytes);
-	if (r == 0)
-		r = read_fd(fd, bytes, &c->data[c->n]);
-	if (r < 0)
-		return r;
-	c->files[c->n] = (struct artifact_file){ name, NULL, c->data[c->n], (size_t)bytes };
-	c->files[c->n].mime = strcmp(name, TABLE_CSV_NAME) == 0 ? "text/csv" : NULL;
-	c->n++;
-	return 0;
-}
-
-/* Points the answer's links at the new run and copies the files. */
-static int artifacts_copy(struct request *rq, json_t *resp, const char *from, const char *id,
-			  struct copied *c)
+/* Points the answer's links at the new run. The files themselves are the
+ * cached run's, shared by reference (store_run_insert_shared): nothing is
+ * read or copied, whatever their size. */
+static void artifact_links_point(json_t *resp, const char *id)
 {
 	json_t *list = json_object_get(resp, "artifacts"), *art;
 	json_t *table = json_object_get(resp, "table");
 	char url[400];
 	size_t i;
-	int r = 0;
 
 	json_array_foreach(list, i, art) {
 		const char *name = json_string_value(json_object_get(art, "name"));
-		if (!name || (r = copy_one(rq, from, name, c)) < 0)
-			return r < 0 ? r : -EINVAL;
-		c->files[c->n - 1].mime = json_string_value(json_object_get(art, "mime"));
+		if (!name)
+			continue;
 		snprintf(url, sizeof(url), "/api/runs/%s/artifacts/%s", id, name);
 		json_object_set_new(art, "url", json_string(url));
 	}
 	if (json_is_string(json_object_get(table, "csvUrl"))) {
-		r = copy_one(rq, from, TABLE_CSV_NAME, c);
 		snprintf(url, sizeof(url), "/api/runs/%s/table.csv", id);
 		json_object_set_new(table, "csvUrl", json_string(url));
 	}
-	return r;
+}
+
+/* The run an answer came from, as the caller may be told it: a teammate's
+ * run id only to whoever may read that run (its owner, an admin), else
+ * null (the run ids of others are not for analysts to learn). */
+static json_t *cached_from_for(struct request *rq, const char *from)
+{
+	struct run_record run;
+
+	if (!from || store_run_get(rq->srv->store, &rq->who, from, &run) < 0)
+		return json_null();
+	store_run_record_release(&run);
+	return json_string(from);
 }
 
 static void hit_fields(struct request *rq, const struct analyze_req *a, json_t *resp,
@@ -288,7 +234,7 @@ static void hit_fields(struct request *rq, const struct analyze_req *a, json_t *
 	static const struct cost zero;
 	const char *from = json_string_value(json_object_get(resp, "id"));
 
-	json_object_set_new(resp, "cachedFrom", json_string(from ? from : ""));
+	json_object_set_new(resp, "cachedFrom", cached_from_for(rq, from));
 	json_object_set_new(resp, "id", json_string(id));
 	json_object_set_new(resp, "cacheHit", json_true());
 	json_object_set_new(resp, "cacheType", json_string("exact"));
@@ -338,7 +284,6 @@ bool cache_answer_exact(struct request *rq, const struct analyze_req *a, struct 
 			const char *id, int64_t created, uint64_t t0, struct outcome *o)
 {
 	struct cache_entry e;
-	struct copied files = { .n = 0 };
 	struct run_record rec = { .principal_id = rq->who.id, .language = sandbox_lang_name(a->lang),
 				  .dataset = a->dataset, .session = a->session,
 				  .created_ms = created };
@@ -348,17 +293,19 @@ bool cache_answer_exact(struct request *rq, const struct analyze_req *a, struct 
 	if (!p->enabled || exact_get(rq, a, p, &e) < 0)
 		return false;
 	resp = json_loads(e.result, 0, NULL);
-	if (resp && artifacts_copy(rq, resp, e.run_id, id, &files) == 0) {
+	if (resp) {
+		artifact_links_point(resp, id);
 		hit_fields(rq, a, resp, id, (int64_t)(clock_mono_ms() - t0));
 		memcpy(rec.id, id, sizeof(rec.id));
 		rec.code = json_string_value(json_object_get(resp, "code"));
 		rec.status = json_string_value(json_object_get(resp, "status"));
 		rec.result = resp;
 		rec.duration_ms = (int64_t)(clock_mono_ms() - t0);
+		/* A cached run whose files expired is no longer an answer:
+		 * the request runs afresh. */
 		ok = rec.code && rec.status &&
-		     store_run_insert(rq->srv->store, &rec, files.files, files.n) == 0;
+		     store_run_insert_shared(rq->srv->store, &rec, e.run_id) == 0;
 	}
-	copied_release(&files);
 	cache_entry_release(&e);
 	if (!ok) {
 		json_decref(resp);
@@ -414,8 +361,9 @@ char *cache_find_semantic(struct request *rq, const struct analyze_req *a, struc
 	if (semantic_get(rq, a, p, &e, &similarity) < 0)
 		return NULL;
 	code = strdup(e.code);
-	*ret_annotation = json_pack("{s:b,s:s,s:s,s:f}", "cacheHit", 1, "cacheType", "semantic",
-				    "cachedFrom", e.run_id, "similarity", (double)similarity);
+	*ret_annotation = json_pack("{s:b,s:s,s:o,s:f}", "cacheHit", 1, "cacheType", "semantic",
+				    "cachedFrom", cached_from_for(rq, e.run_id), "similarity",
+				    (double)similarity);
 	cache_entry_release(&e);
 	if (!code || !*ret_annotation) {
 		free(code);

@@ -5,7 +5,9 @@
  * Exact: the same request (code, template and params, or the normalised
  * query with the model), language, limits and dataset fingerprint, asked
  * by someone of the same team, gets the stored answer as a new run of its
- * own (artifacts copied), at no cost and with no budget reservation.
+ * own (sharing the stored run's artifacts, never copying them), at no cost
+ * and with no budget reservation; cachedFrom names the stored run only to
+ * whoever may read it.
  * Semantic (query mode): a question close enough to an earlier one (the
  * similarity of their embeddings at or above the threshold) AND with
  * exactly the same numbers, dates, quoted strings, names and
@@ -51,8 +53,8 @@ void cache_probe_prepare(struct request *rq, const struct analyze_req *a, struct
 void cache_probe_release(struct cache_probe *p);
 
 /* An exact hit: records it as run `id` for this principal and sets a 200
- * outcome; true. False on a miss (or when the stored run cannot be
- * copied: then it is a miss). */
+ * outcome; true. False on a miss (or when the stored run's files
+ * expired or cannot be shared: then it is a miss). */
 bool cache_answer_exact(struct request *rq, const struct analyze_req *a, struct cache_probe *p,
 			const char *id, int64_t created, uint64_t t0, struct outcome *o);
 /* A semantic hit in query mode: the entry's code (malloc'd) and, in

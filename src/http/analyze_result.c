@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "http/analyze_internal.h"
+#include "http/artifact_quota.h"
 #include "http/table_csv.h"
 #include "obs/metrics.h"
 #include "templates/templates.h"
@@ -162,6 +163,15 @@ void analyze_response_build(const struct analyze_req *a, const char *code, struc
 								     out->csv_len };
 }
 
+static uint64_t run_output_bytes(const struct run_output *out)
+{
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; i < out->n_files; i++)
+		bytes += out->files[i].bytes;
+	return bytes;
+}
+
 /* Records the run, then settles its cost: a crash between the two leaves a
  * recorded run without its ledger entry, which the next start settles from
  * the recorded cost (budget reconciliation), so the ledger always ends up
@@ -183,6 +193,10 @@ void analyze_record_and_settle(struct request *rq, const struct analyze_req *a, 
 	memcpy(rec.id, id, sizeof(rec.id));
 	rec.status = status ? status : "sandbox_error";
 	metrics_run(rec.status, (uint64_t)duration_ms);
+	if (!artifact_quota_room(rq, run_output_bytes(out), o)) {
+		charge_release(rq, ledger_id, c);
+		return;
+	}
 	e = store_run_insert(rq->srv->store, &rec, out->files, out->n_files);
 	if (e < 0) {
 		charge_release(rq, ledger_id, c);

@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 
 #include "datasets/datasets.h"
+#include "http/admission.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -37,6 +38,7 @@ struct request {
 	struct principal who;
 	int status;                         /* of the response, for logs and metrics */
 	struct sse_stream *stream;          /* a streamed analysis, ended with the request */
+	struct admission_ticket admitted;   /* an analyze request's places, left at its end */
 	uint64_t started_ms;
 };
 

@@ -17,6 +17,7 @@
 
 #include "http/analyze_cache.h"
 #include "http/analyze_internal.h"
+#include "http/artifact_quota.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "obs/trace.h"
@@ -216,6 +217,12 @@ static void analyze_cached_or_fresh(struct request *rq, struct analyze_req *a,
 		cache_probe_release(&probe);
 		return;
 	}
+	/* Past the exact cache, something will run and store files. */
+	if (!artifact_quota_room(rq, 0, o)) {
+		trace_span_end(step);
+		cache_probe_release(&probe);
+		return;
+	}
 	code = cache_find_semantic(rq, a, &probe, &annotation);
 	if (probe.enabled && !code)
 		cache_note_miss(rq->srv->cache);
@@ -259,13 +266,30 @@ void analyze_execute(struct request *rq, struct analyze_req *a, const struct ana
 	trace_span_end(span);
 }
 
+/* Every analyze request, a cache hit as much as a run, takes its places
+ * here first; they are given back when the request ends (server.c), a
+ * streamed one when its thread has finished. */
+static bool analyze_admit(struct request *rq, enum MHD_Result *ret)
+{
+	const char *key = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_AUTHORIZATION);
+	unsigned retry_s = 1;
+	char why[400];
+
+	if (admission_enter(rq->srv->cfg, key ? key : "", rq->who.id, &rq->admitted, &retry_s, why,
+			    sizeof(why)))
+		return true;
+	*ret = respond_retry(rq, 429, "rate_limited", why, retry_s);
+	return false;
+}
+
 enum MHD_Result route_analyze(struct request *rq)
 {
 	struct analyze_req a;
 	struct outcome o = { 0 };
 	enum MHD_Result r;
 
-	if (!auth_require(rq, &r))
+	if (!auth_require(rq, &r) || !analyze_admit(rq, &r))
 		return r;
 	if (!analyze_parse(rq, &a, &r)) {
 		analyze_req_release(&a);

@@ -1,7 +1,9 @@
 /*
  * routes_runs: run history. An analyst sees only their own runs and
  * artifacts (another's id answers 404, as if it did not exist); an admin
- * sees all and may filter by user.
+ * sees all and may filter by user. A run whose files retention removed
+ * keeps its record (filesExpiredAt says when) and its artifact links
+ * answer 410 expired.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -79,6 +81,13 @@ enum MHD_Result route_run_get(struct request *rq)
 	if (!run_id_valid(rq->params[0]) ||
 	    store_run_get(rq->srv->store, &rq->who, rq->params[0], &run) < 0)
 		return not_found(rq, "no such run");
+	/* The record stays when retention removed its files; it says so, and
+	 * its links then answer 410. */
+	if (run.files_expired_ms > 0 && json_is_object(run.result)) {
+		char at[CLOCK_TEXT_MAX];
+		clock_format(run.files_expired_ms, at);
+		json_object_set_new(run.result, "filesExpiredAt", json_string(at));
+	}
 	r = respond_json(rq, 200, run.result);
 	store_run_record_release(&run);
 	return r;
@@ -90,8 +99,17 @@ static enum MHD_Result send_artifact(struct request *rq, const char *name, const
 	uint64_t bytes;
 	int fd;
 
-	if (store_artifact_open(rq->srv->store, &rq->who, rq->params[0], name, &fd, mime,
-				sizeof(mime), &bytes) < 0)
+	int e = store_artifact_open(rq->srv->store, &rq->who, rq->params[0], name, &fd, mime,
+				    sizeof(mime), &bytes);
+
+	if (e == -ESTALE)
+		return respond_error(rq, 410, "expired",
+				     "this run's files (artifacts and table.csv) expired and were "
+				     "removed under the retention setting "
+				     "(LEDGERBOX_ARTIFACT_RETENTION); the run's record remains: "
+				     "run it again for new files",
+				     NULL);
+	if (e < 0)
 		return not_found(rq, "no such artifact");
 	return respond_file(rq, fd, bytes, mime, download);
 }

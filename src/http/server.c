@@ -39,6 +39,7 @@
 #include "http/conn_watch.h"
 #include "http/lane.h"
 #include "http/request.h"
+#include "http/retention_sweeper.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "util/parse.h"
@@ -425,6 +426,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	/* The connection now waits for its next request's headers. */
 	conn_watch_enter(conn_watch_of(conn), CONN_PHASE_HEAD);
 	sse_stream_end(rq->stream);
+	admission_leave(&rq->admitted);
 	csv_import_abort(rq->upload);
 	metrics_request(rq->route ? rq->route : "other", rq->status ? rq->status : 499);
 	f = json_pack("{s:s,s:s,s:i,s:I,s:b}", "method", rq->method, "route",
@@ -549,6 +551,17 @@ int http_start(struct http_server *srv, char *err, size_t err_len)
 		lanes_free();
 		return e;
 	}
+	e = retention_sweeper_start(srv);
+	if (e < 0) {
+		snprintf(err, err_len, "cannot start the artifact retention sweeper: %s",
+			 strerror(-e));
+		conn_watch_stop();
+		MHD_stop_daemon(srv->daemon);
+		srv->daemon = NULL;
+		lanes_stop();
+		lanes_free();
+		return e;
+	}
 	f = json_pack("{s:i,s:i,s:i,s:i}", "connection_cap", (int)cap, "event_threads",
 		      (int)EVENT_THREADS, "run_lane_threads", (int)run_lane_threads(srv->cfg),
 		      "quick_lane_threads", (int)QUICK_LANE_THREADS);
@@ -591,6 +604,7 @@ void http_stop(struct http_server *srv)
 	bool unparked;
 	json_t *f;
 
+	retention_sweeper_stop();
 	conn_watch_cut_all();
 	lanes_stop();
 	unparked = unparked_wait();

@@ -6,7 +6,8 @@
  * One struct store per process, shared by every HTTP thread: each call is
  * safe from any thread (the implementation serialises writes). Everything a
  * run produces is kept: the run row, its artifacts (files under
- * STATE_DIR/artifacts/<run id>/, indexed in the database) and an audit entry,
+ * STATE_DIR/artifacts/<run id>/, indexed in the database; a run answered
+ * from the cache shares the files of the run it came from) and an audit entry,
  * committed in one transaction, so a crash after the commit loses nothing
  * and a crash before it leaves no half-written run.
  *
@@ -113,6 +114,8 @@ struct run_record {
 	json_t *result;        /* borrowed on insert, new reference on read */
 	int64_t created_ms;    /* Unix milliseconds */
 	int64_t duration_ms;
+	int64_t files_expired_ms; /* filled by reads: when retention removed its
+				   * artifacts (Unix ms), 0 while they are kept */
 };
 
 struct artifact_file {
@@ -139,6 +142,23 @@ void store_run_id_new(char ret[STORE_RUN_ID_LEN + 1]);
  * already stored; -ENOENT when principal_id names no principal. */
 int store_run_insert(struct store *s, const struct run_record *run,
 		     const struct artifact_file *artifacts, size_t n_artifacts);
+/* Stores a run answered from the cache: its artifacts are those of the
+ * earlier run `from` (any principal's), shared, not copied: new artifact
+ * rows refer to the bytes `from` stored, and no byte is read or written.
+ * The run row and audit entry as store_run_insert(), all or nothing.
+ * -ENOENT when `from` does not exist, -ESTALE when its files expired;
+ * otherwise as store_run_insert(). */
+int store_run_insert_shared(struct store *s, const struct run_record *run, const char *from);
+/* Retention: marks the runs created before cutoff_ms whose files are still
+ * kept as expired (at most `limit` of them, oldest first) and removes
+ * their artifact rows. Stored bytes go with the last row that refers to
+ * them: bytes another, newer run shares stay until that run expires too.
+ * The run rows and audit entries stay. *ret_runs: runs marked. */
+int store_runs_expire(struct store *s, int64_t cutoff_ms, int limit, int *ret_runs);
+/* The artifact bytes stored for a team's runs: what they wrote, not what
+ * they share (a cache hit adds nothing), including bytes an expired run
+ * still holds for a newer run sharing them. */
+int store_team_artifact_bytes(struct store *s, const char *team, uint64_t *ret);
 /* Reads one run. viewer: an analyst sees only their own runs (another's is
  * -ENOENT, as is a malformed id); an admin sees all. Release with
  * store_run_record_release() (accepts NULL). */
@@ -154,7 +174,8 @@ int store_runs_list(struct store *s, const struct principal *viewer, const char 
 		    int limit, int offset, json_t **ret_array, int64_t *ret_total);
 /* Opens an artifact of a run the viewer may see, read-only (O_NOFOLLOW),
  * with its mime type and size. The caller closes the descriptor. -ENOENT
- * for a run or name the viewer cannot see; -ERANGE when mime_len is too
+ * for a run or name the viewer cannot see; -ESTALE when the run's files were
+ * removed by retention; -ERANGE when mime_len is too
  * small (128 always suffices); -EIO when the file is missing or not the
  * size that was stored (it was changed behind the store's back). */
 int store_artifact_open(struct store *s, const struct principal *viewer, const char *run_id,

@@ -12,6 +12,7 @@
  *   store_runs.c    run ids and storing a run with its artifacts
  *   store_runs_query.c  reading runs back, with visibility rules
  *   store_files.c   artifact files under STATE_DIR/artifacts/
+ *   store_retention.c  shared artifact bytes, retention, a team's bytes
  *   store_audit.c   the hash-chained audit log and its verification (SQLite)
  *   store_audit_chain.c  the audit log's canonical text, hashing and the
  *                   checks of a walk, shared by both back ends
@@ -77,7 +78,7 @@ int store_sql_text_dup(sqlite3_stmt *st, int col, char **ret);
 #define store_err db_err
 
 /* store_schema.c: PRAGMA user_version is the schema version. */
-#define STORE_SCHEMA_LATEST 3
+#define STORE_SCHEMA_LATEST 4
 int store_schema_version_read(sqlite3 *db, int *ret);
 /* Applies migrations (current, target] in order, each in its own
  * transaction. A database newer than this program is refused. */

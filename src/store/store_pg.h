@@ -11,6 +11,7 @@
  *   store_pg_pepper.c   every node's key-pepper must be the same one
  *   store_pg_keys.c     principals and API keys
  *   store_pg_runs.c     storing a run with its artifacts (bytea)
+ *   store_pg_retention.c  expiring runs' artifacts, a team's stored bytes
  *   store_pg_query.c    reading runs and artifacts back, with visibility
  *   store_pg_audit.c    the audit chain: append under a row lock, verify
  *
@@ -25,7 +26,7 @@
 #include "store/store_internal.h"
 #include "util/pg.h"
 
-#define STORE_PG_SCHEMA_LATEST 1
+#define STORE_PG_SCHEMA_LATEST 2
 
 /* store_pg.c: connects s->pg to url, migrates and loads the pepper from
  * s->dir_fd (state_dir is for messages). */
@@ -69,9 +70,15 @@ int store_pg_keys_list(struct store *s, json_t **ret);
 int store_pg_admin_key_count(struct store *s, int64_t *ret);
 
 /* store_pg_runs.c: run and artifacts already checked; result is the
- * run's result as compact JSON text (NULL for none). */
+ * run's result as compact JSON text (NULL for none). With `from`, the
+ * run's artifacts are rows referring to the bytes of run from's (a and n
+ * unused). */
 int store_pg_run_insert(struct store *s, const struct run_record *run, const char *result,
-			const struct artifact_file *a, size_t n);
+			const struct artifact_file *a, size_t n, const char *from);
+/* store_pg_retention.c: store_runs_expire() and store_team_artifact_bytes(). */
+int store_pg_runs_expire(struct store *s, int64_t now_ms, int64_t cutoff_ms, int limit,
+			 int *ret_runs);
+int store_pg_team_artifact_bytes(struct store *s, const char *team, uint64_t *ret);
 
 /* store_pg_query.c: arguments already checked. */
 int store_pg_run_get(struct store *s, const struct principal *viewer, const char *id,

@@ -5,9 +5,10 @@
  * viewer may not see is -ENOENT exactly like a missing one.
  *
  * An artifact comes back as a descriptor, as with SQLite, but its bytes
- * are in the database: they are copied into a sealed memfd (no write,
- * grow or shrink can follow) and, where /proc allows, handed out through
- * a read-only descriptor of it.
+ * are in the database: they are copied, a few MiB at a time, into a file
+ * without a name in STATE_DIR (a sealed memfd where the file system has no
+ * O_TMPFILE) and handed out through a read-only descriptor of it, so the
+ * server never holds a whole artifact in memory to serve it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,8 @@
 
 #include "store/store_pg.h"
 #include "util/banned.h"
+
+#define ARTIFACT_CHUNK ((uint64_t)4 << 20)
 
 #define VIEWER_PARAMS(viewer, id_text) (viewer)->role == ROLE_ADMIN ? "true" : "false", \
 	pg_i64_text((viewer)->id, id_text)
@@ -41,7 +44,8 @@ static int record_fill(const PGresult *res, struct run_record *run)
 	snprintf(run->id, sizeof(run->id), "%s", PQgetvalue(res, 0, 0));
 	if (r == 0 && (pg_get_i64(res, 0, 1, &run->principal_id) < 0 ||
 		       pg_get_i64(res, 0, 9, &run->created_ms) < 0 ||
-		       pg_get_i64(res, 0, 10, &run->duration_ms) < 0))
+		       pg_get_i64(res, 0, 10, &run->duration_ms) < 0 ||
+		       (!PQgetisnull(res, 0, 11) && pg_get_i64(res, 0, 11, &run->files_expired_ms) < 0)))
 		r = -EIO;
 	result = PQgetisnull(res, 0, 8) ? NULL : PQgetvalue(res, 0, 8);
 	if (r == 0 && result) {
@@ -65,7 +69,7 @@ int store_pg_run_get(struct store *s, const struct principal *viewer, const char
 		return r;
 	r = pg_query(s->pg,
 		     "SELECT r.id, r.principal_id, p.user_name, r.language, r.dataset, r.session,"
-		     " r.status, r.code, r.result, r.created_ms, r.duration_ms"
+		     " r.status, r.code, r.result, r.created_ms, r.duration_ms, r.files_expired_ms"
 		     " FROM runs r JOIN principals p ON p.id = r.principal_id"
 		     " WHERE r.id = $1 AND ($2::boolean OR r.principal_id = $3)",
 		     3, params, &res, NULL, 0);
@@ -183,82 +187,159 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-/* A sealed memfd holding data, read from offset 0. */
-static int sealed_fd(const char *data, size_t len, int *ret_fd)
+/* Where an artifact's bytes are put to be served: a file without a name
+ * in STATE_DIR (disk, not the server's memory), or a memfd where the file
+ * system has no O_TMPFILE. */
+static int spill_create(struct store *s, int *ret_fd)
 {
-	char path[48];
-	int fd = memfd_create("ledgerbox-artifact", MFD_CLOEXEC | MFD_ALLOW_SEALING), ro, r;
+	int fd = openat(s->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+		fd = memfd_create("ledgerbox-artifact", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, data, len);
-	if (r == 0 && fcntl(fd, F_ADD_SEALS,
-			    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-		r = -errno;
-	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
-		r = -errno;
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	/* A read-only descriptor of the same sealed file, when /proc is
-	 * there; the sealed one is just as unwritable otherwise. */
+	*ret_fd = fd;
+	return 0;
+}
+
+/* The filled spill, read from offset 0 through a read-only descriptor
+ * (or, without /proc, a sealed memfd: no write, grow or shrink can
+ * follow). Takes fd. */
+static int spill_finish(int fd, int *ret_fd)
+{
+	char path[48];
+	bool sealed = fcntl(fd, F_ADD_SEALS,
+			    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) == 0;
+	int ro;
+
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	ro = open(path, O_RDONLY | O_CLOEXEC);
 	if (ro >= 0) {
 		close(fd);
 		fd = ro;
+	} else if (!sealed) {
+		close(fd);
+		return -EIO; /* never hand out a writable descriptor */
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		return -errno;
 	}
 	*ret_fd = fd;
 	return 0;
 }
 
-/* Columns: mime, bytes (as text), data; all in binary format, where text
- * is its own bytes (libpq adds a NUL after every value). */
-static int artifact_take(const PGresult *res, int *ret_fd, char *ret_mime, size_t mime_len,
-			 uint64_t *ret_bytes)
+/* The row's facts, in text: expired ("t"/"f"), mime, bytes, and the
+ * length of the bytes it refers to. mime is NULL when the run has no such
+ * artifact; the length NULL when the bytes are missing (a damaged store). */
+static int artifact_facts(const PGresult *res, char *ret_mime, size_t mime_len,
+			  uint64_t *ret_bytes)
 {
-	const char *mime = PQgetvalue(res, 0, 0);
-	uint64_t bytes;
-	int r;
+	const char *mime = PQgetvalue(res, 0, 1);
+	uint64_t bytes, held;
 
-	if ((size_t)PQgetlength(res, 0, 0) != strlen(mime) || strlen(mime) >= STORE_MIME_MAX)
+	if (PQgetvalue(res, 0, 0)[0] == 't')
+		return -ESTALE;
+	if (PQgetisnull(res, 0, 1))
+		return -ENOENT;
+	if (strlen(mime) >= STORE_MIME_MAX)
 		return -EIO;
 	if (strlen(mime) >= mime_len)
 		return -ERANGE;
 	/* The row says how many bytes were stored: anything else is a
 	 * damaged store, never served. */
-	if (pg_get_u64(res, 0, 1, &bytes) < 0 || bytes != (uint64_t)PQgetlength(res, 0, 2))
+	if (pg_get_u64(res, 0, 2, &bytes) < 0 || pg_get_u64(res, 0, 3, &held) < 0 ||
+	    bytes != held)
 		return -EIO;
-	r = sealed_fd(PQgetvalue(res, 0, 2), (size_t)bytes, ret_fd);
-	if (r < 0)
-		return r;
 	snprintf(ret_mime, mime_len, "%s", mime);
 	*ret_bytes = bytes;
 	return 0;
+}
+
+/* Copies the bytes, ARTIFACT_CHUNK at a time, into fd: at most one chunk
+ * is in memory, whatever the artifact's size. */
+static int artifact_copy(struct store *s, const char *run_id, const char *name, uint64_t bytes,
+			 int fd)
+{
+	char from[PG_INT_TEXT], count[PG_INT_TEXT];
+	const char *params[4] = { run_id, name, from, count };
+	int r = 0;
+
+	for (uint64_t off = 0; off < bytes && r == 0; off += ARTIFACT_CHUNK) {
+		uint64_t want = bytes - off < ARTIFACT_CHUNK ? bytes - off : ARTIFACT_CHUNK;
+		PGresult *res;
+
+		pg_i64_text((int64_t)off + 1, from); /* substring counts from 1 */
+		pg_i64_text((int64_t)want, count);
+		r = store_pg_query_bin(s->pg,
+				       "SELECT substring(h.data FROM $3::integer FOR $4::integer)"
+				       " FROM artifacts a JOIN artifacts h"
+				       " ON h.run_id = a.content_run AND h.name = a.name"
+				       " WHERE a.run_id = $1 AND a.name = $2",
+				       4, params, NULL, NULL, true, &res);
+		if (r < 0)
+			return r;
+		if (PQntuples(res) != 1 || (uint64_t)PQgetlength(res, 0, 0) != want)
+			r = -EIO;
+		else
+			r = write_all(fd, PQgetvalue(res, 0, 0), (size_t)want);
+		PQclear(res);
+	}
+	return r;
+}
+
+/* In one snapshot, so a retention sweep on another node cannot remove the
+ * bytes half-way through the copy. */
+static int artifact_open_tx(struct store *s, const char *const params[4], int fd,
+			    char *ret_mime, size_t mime_len, uint64_t *ret_bytes)
+{
+	PGresult *res;
+	int r = pg_query(s->pg,
+			 "SELECT CASE WHEN r.files_expired_ms IS NULL THEN 'f' ELSE 't' END,"
+			 " a.mime, a.bytes, octet_length(h.data) FROM runs r"
+			 " LEFT JOIN artifacts a ON a.run_id = r.id AND a.name = $2"
+			 " LEFT JOIN artifacts h ON h.run_id = a.content_run AND h.name = a.name"
+			 " WHERE r.id = $1 AND ($3::boolean OR r.principal_id = $4)",
+			 4, params, &res, NULL, 0);
+
+	if (r < 0)
+		return r;
+	r = PQntuples(res) == 1 ? artifact_facts(res, ret_mime, mime_len, ret_bytes) : -ENOENT;
+	PQclear(res);
+	if (r == 0)
+		r = artifact_copy(s, params[0], params[1], *ret_bytes, fd);
+	return r;
 }
 
 int store_pg_artifact_open(struct store *s, const struct principal *viewer, const char *run_id,
 			   const char *name, int *ret_fd, char *ret_mime, size_t mime_len,
 			   uint64_t *ret_bytes)
 {
-	char viewer_id[PG_INT_TEXT];
+	char viewer_id[PG_INT_TEXT], mime[STORE_MIME_MAX];
 	const char *params[4] = { run_id, name, VIEWER_PARAMS(viewer, viewer_id) };
-	PGresult *res;
-	int r = store_pg_lock(s);
+	uint64_t bytes = 0;
+	int fd = -1, r = spill_create(s, &fd);
 
 	if (r < 0)
 		return r;
-	r = store_pg_query_bin(s->pg,
-			       "SELECT a.mime, a.bytes::text, a.data FROM artifacts a"
-			       " JOIN runs r ON r.id = a.run_id"
-			       " WHERE a.run_id = $1 AND a.name = $2 AND ($3::boolean OR r.principal_id = $4)",
-			       4, params, NULL, NULL, true, &res);
-	store_unlock(s);
+	r = store_pg_lock(s);
+	if (r == 0) {
+		r = pg_exec(s->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+		if (r == 0)
+			r = pg_tx_end(s->pg, artifact_open_tx(s, params, fd, mime,
+							      mime_len < sizeof(mime) ? mime_len
+										 : sizeof(mime),
+							      &bytes));
+		store_unlock(s);
+	}
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	r = spill_finish(fd, ret_fd);
 	if (r < 0)
 		return r;
-	r = PQntuples(res) == 1 ? artifact_take(res, ret_fd, ret_mime, mime_len, ret_bytes)
-				: -ENOENT;
-	PQclear(res);
-	return r;
+	snprintf(ret_mime, mime_len, "%s", mime);
+	*ret_bytes = bytes;
+	return 0;
 }

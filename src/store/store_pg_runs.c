@@ -6,10 +6,13 @@
  * STATE_DIR, because any node may be asked for them; so there are no
  * files to write first or to clean up after a failure, and a rolled-back
  * insert leaves nothing behind. The bytes are sent as binary parameters:
- * text would double them into hex on the way.
+ * text would double them into hex on the way. A run answered from the
+ * cache sends none: its rows refer to the bytes of the run the answer came
+ * from (store_retention.c).
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "store/store_pg.h"
 #include "util/banned.h"
@@ -63,14 +66,44 @@ static int artifact_row_insert(struct store *s, const char *run_id, const struct
 	if (a->bytes > (size_t)INT32_MAX)
 		return -EFBIG;
 	return store_pg_query_bin(s->pg,
-				  "INSERT INTO artifacts (run_id, name, mime, bytes, data)"
-				  " VALUES ($1, $2, $3, $4, $5::bytea)",
+				  "INSERT INTO artifacts (run_id, name, mime, bytes, data, content_run)"
+				  " VALUES ($1, $2, $3, $4, $5::bytea, $1)",
 				  5, params, lengths, formats, false, NULL);
 }
 
+/* Rows for run_id referring to the bytes run `from`'s rows refer to. The
+ * source's run row is locked FOR SHARE: an expiry on another node waits
+ * for this transaction (and then sees the new references), or this one
+ * sees the run already expired. */
+static int shared_rows_insert(struct store *s, const char *run_id, const char *from,
+			      size_t *ret_n)
+{
+	const char *params[2] = { run_id, from };
+	PGresult *res;
+	int r = pg_query(s->pg,
+			 "SELECT files_expired_ms IS NOT NULL FROM runs WHERE id = $1 FOR SHARE", 1,
+			 params + 1, &res, NULL, 0);
+
+	if (r < 0)
+		return r;
+	r = PQntuples(res) != 1 ? -ENOENT : PQgetvalue(res, 0, 0)[0] == 't' ? -ESTALE : 0;
+	PQclear(res);
+	if (r < 0)
+		return r;
+	r = pg_query(s->pg,
+		     "INSERT INTO artifacts (run_id, name, mime, bytes, data, content_run)"
+		     " SELECT $1, name, mime, bytes, NULL, content_run FROM artifacts"
+		     " WHERE run_id = $2",
+		     2, params, &res, NULL, 0);
+	if (r < 0)
+		return r;
+	*ret_n = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
+}
 
 static int run_insert_tx(struct store *s, const struct run_record *run, const char *result,
-			 const struct artifact_file *a, size_t n)
+			 const struct artifact_file *a, size_t n, const char *from)
 {
 	char user[STORE_NAME_MAX];
 	json_t *detail;
@@ -78,7 +111,9 @@ static int run_insert_tx(struct store *s, const struct run_record *run, const ch
 
 	if (r == 0)
 		r = run_row_insert(s, run, result);
-	for (size_t i = 0; i < n && r == 0; i++)
+	if (r == 0 && from)
+		r = shared_rows_insert(s, run->id, from, &n);
+	for (size_t i = 0; i < n && r == 0 && !from; i++)
 		r = artifact_row_insert(s, run->id, &a[i]);
 	if (r < 0)
 		return r;
@@ -91,7 +126,7 @@ static int run_insert_tx(struct store *s, const struct run_record *run, const ch
 }
 
 int store_pg_run_insert(struct store *s, const struct run_record *run, const char *result,
-			const struct artifact_file *a, size_t n)
+			const struct artifact_file *a, size_t n, const char *from)
 {
 	int r = store_pg_lock(s);
 
@@ -99,7 +134,7 @@ int store_pg_run_insert(struct store *s, const struct run_record *run, const cha
 		return r;
 	r = pg_tx_begin(s->pg);
 	if (r == 0)
-		r = pg_tx_end(s->pg, run_insert_tx(s, run, result, a, n));
+		r = pg_tx_end(s->pg, run_insert_tx(s, run, result, a, n, from));
 	store_unlock(s);
 	return r;
 }

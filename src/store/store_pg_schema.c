@@ -103,6 +103,22 @@ static const char *const migrations[STORE_PG_SCHEMA_LATEST] = {
 	"CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head"
 	"  FOR EACH ROW EXECUTE FUNCTION ledgerbox_audit_head_forward();"
 	"END $migration$",
+
+	/* 2: shared artifacts and retention, as SQLite's migration 4. A row
+	 * that refers to another run's bytes (a cache hit) holds no data of
+	 * its own; only rows holding their own bytes have data. */
+	"DO $migration$ BEGIN "
+	"ALTER TABLE artifacts ADD COLUMN content_run text;"
+	"UPDATE artifacts SET content_run = run_id;"
+	"ALTER TABLE artifacts ALTER COLUMN content_run SET NOT NULL;"
+	"ALTER TABLE artifacts ALTER COLUMN data DROP NOT NULL;"
+	"ALTER TABLE artifacts ADD CONSTRAINT artifacts_data_held"
+	"  CHECK ((content_run = run_id) = (data IS NOT NULL));"
+	"CREATE INDEX artifacts_by_content ON artifacts(content_run, name);"
+	"ALTER TABLE runs ADD COLUMN files_expired_ms bigint;"
+	"CREATE INDEX runs_unexpired_by_time ON runs(created_ms) WHERE files_expired_ms IS NULL;"
+	"CREATE INDEX runs_by_expiry ON runs(files_expired_ms) WHERE files_expired_ms IS NOT NULL;"
+	"END $migration$",
 };
 
 const struct pg_schema store_pg_schema = {

@@ -158,8 +158,8 @@ static int artifact_rows_insert(struct store *s, const char *run_id,
 	if (n == 0)
 		return 0;
 	r = db_prepare(s->db,
-			      "INSERT INTO artifacts (run_id, name, mime, bytes, path)"
-			      " VALUES (?1, ?2, ?3, ?4, ?5)",
+			      "INSERT INTO artifacts (run_id, name, mime, bytes, path, content_run)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?1)",
 			      &st);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		/* Kept for people reading the database; the code rebuilds the
@@ -193,8 +193,52 @@ json_t *store_key_audit_detail(const char *user, const char *team, enum store_ro
 			 store_role_name(role), "principal_created", principal_created);
 }
 
+/* Whether run `from` exists with its files kept: -ENOENT, -ESTALE, 0. */
+static int share_source_check(struct store *s, const char *from)
+{
+	sqlite3_stmt *st;
+	int r = db_prepare(s->db, "SELECT files_expired_ms IS NOT NULL FROM runs WHERE id = ?1",
+			   &st);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+	r = db_step(st);
+	if (r == 1)
+		r = sqlite3_column_int(st, 0) ? -ESTALE : 0;
+	else if (r == 0)
+		r = -ENOENT;
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* New rows for run_id referring to the bytes run `from`'s rows refer to. */
+static int shared_rows_insert(struct store *s, const char *run_id, const char *from, size_t *ret_n)
+{
+	sqlite3_stmt *st;
+	int r = share_source_check(s, from);
+
+	if (r == 0)
+		r = db_prepare(s->db,
+			       "INSERT INTO artifacts (run_id, name, mime, bytes, path, content_run)"
+			       " SELECT ?1, name, mime, bytes, path, content_run FROM artifacts"
+			       " WHERE run_id = ?2",
+			       &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
+	r = db_step(st);
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	*ret_n = (size_t)sqlite3_changes(s->db);
+	return 0;
+}
+
+/* The run with either its own artifacts (a, n) or those of `from`. */
 static int run_insert_tx(struct store *s, const struct run_record *run, const char *result,
-			 const struct artifact_file *a, size_t n)
+			 const struct artifact_file *a, size_t n, const char *from)
 {
 	char user[STORE_NAME_MAX];
 	json_t *detail;
@@ -203,7 +247,8 @@ static int run_insert_tx(struct store *s, const struct run_record *run, const ch
 	if (r == 0)
 		r = run_row_insert(s, run, result);
 	if (r == 0)
-		r = artifact_rows_insert(s, run->id, a, n);
+		r = from ? shared_rows_insert(s, run->id, from, &n)
+			 : artifact_rows_insert(s, run->id, a, n);
 	if (r < 0)
 		return r;
 	detail = store_run_audit_detail(run, n);
@@ -214,42 +259,76 @@ static int run_insert_tx(struct store *s, const struct run_record *run, const ch
 	return r;
 }
 
+/* The transaction of an insert, on SQLite: files (if any) are written
+ * before it. */
+static int run_insert_commit(struct store *s, const struct run_record *run, const char *result,
+			     const struct artifact_file *a, size_t n, const char *from)
+{
+	int r;
+
+	store_lock(s);
+	/* This one commit skips its own fsync (see store.h): it survives
+	 * the process dying at once, and the settle of the run's cost,
+	 * a synchronous=FULL commit to the same WAL file right after,
+	 * puts it on disk before the answer goes out. */
+	r = db_exec(s->db, "PRAGMA synchronous = NORMAL");
+	if (r == 0)
+		r = store_tx_begin(s);
+	if (r == 0)
+		r = db_tx_end(s->db, run_insert_tx(s, run, result, a, n, from));
+	if (db_exec(s->db, "PRAGMA synchronous = FULL") < 0 && r == 0)
+		r = -EIO;
+	store_unlock(s);
+	return r;
+}
+
+static int result_text(const struct run_record *run, char **ret)
+{
+	*ret = NULL;
+	if (!run->result)
+		return 0;
+	*ret = json_dumps(run->result, JSON_COMPACT | JSON_ENCODE_ANY);
+	return *ret ? 0 : -ENOMEM;
+}
+
 int store_run_insert(struct store *s, const struct run_record *run,
 		     const struct artifact_file *artifacts, size_t n_artifacts)
 {
-	char *result = NULL;
+	char *result;
 	int r;
 
 	if (!s || !run || !run_ok(run) || !artifacts_ok(artifacts, n_artifacts))
 		return -EINVAL;
-	if (run->result) {
-		result = json_dumps(run->result, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!result)
-			return -ENOMEM;
-	}
+	if (result_text(run, &result) < 0)
+		return -ENOMEM;
 	if (s->pg) {
-		r = store_pg_run_insert(s, run, result, artifacts, n_artifacts);
+		r = store_pg_run_insert(s, run, result, artifacts, n_artifacts, NULL);
 		free(result);
 		return r;
 	}
 	r = store_files_write(s, run->id, artifacts, n_artifacts);
 	if (r == 0) {
-		store_lock(s);
-		/* This one commit skips its own fsync (see store.h): it survives
-		 * the process dying at once, and the settle of the run's cost,
-		 * a synchronous=FULL commit to the same WAL file right after,
-		 * puts it on disk before the answer goes out. */
-		r = db_exec(s->db, "PRAGMA synchronous = NORMAL");
-		if (r == 0)
-			r = store_tx_begin(s);
-		if (r == 0)
-			r = db_tx_end(s->db, run_insert_tx(s, run, result, artifacts, n_artifacts));
-		if (db_exec(s->db, "PRAGMA synchronous = FULL") < 0 && r == 0)
-			r = -EIO;
-		store_unlock(s);
+		r = run_insert_commit(s, run, result, artifacts, n_artifacts, NULL);
 		if (r < 0)
 			store_files_remove(s, run->id, artifacts, n_artifacts);
 	}
+	free(result);
+	return r;
+}
+
+int store_run_insert_shared(struct store *s, const struct run_record *run, const char *from)
+{
+	char *result;
+	int r;
+
+	if (!s || !run || !run_ok(run) || !store_run_id_valid(from) || strcmp(from, run->id) == 0)
+		return -EINVAL;
+	if (result_text(run, &result) < 0)
+		return -ENOMEM;
+	if (s->pg)
+		r = store_pg_run_insert(s, run, result, NULL, 0, from);
+	else
+		r = run_insert_commit(s, run, result, NULL, 0, from);
 	free(result);
 	return r;
 }

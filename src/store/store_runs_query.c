@@ -59,6 +59,7 @@ static int record_fill(sqlite3_stmt *st, struct run_record *run)
 	}
 	run->created_ms = sqlite3_column_int64(st, 9);
 	run->duration_ms = sqlite3_column_int64(st, 10);
+	run->files_expired_ms = sqlite3_column_int64(st, 11);
 	return r;
 }
 
@@ -78,7 +79,8 @@ int store_run_get(struct store *s, const struct principal *viewer, const char *i
 	store_lock(s);
 	r = db_prepare(s->db,
 			      "SELECT r.id, r.principal_id, p.user, r.language, r.dataset, r.session,"
-			      " r.status, r.code, r.result, r.created_ms, r.duration_ms"
+			      " r.status, r.code, r.result, r.created_ms, r.duration_ms,"
+			      " r.files_expired_ms"
 			      " FROM runs r JOIN principals p ON p.id = r.principal_id"
 			      " WHERE r.id = ?1 AND (?2 OR r.principal_id = ?3)",
 			      &st);
@@ -252,14 +254,18 @@ int store_runs_list(struct store *s, const struct principal *viewer, const char 
 	return 0;
 }
 
+/* The artifact's row and the run that holds its bytes (content_run): the
+ * run itself, or for a cache hit the run the answer came from. A visible
+ * run whose files expired is -ESTALE whatever the name. */
 static int artifact_row(struct store *s, const struct principal *viewer, const char *run_id,
-			const char *name, char *mime, size_t mime_len, uint64_t *bytes)
+			const char *name, char *mime, size_t mime_len, uint64_t *bytes,
+			char content_run[STORE_RUN_ID_LEN + 1])
 {
 	sqlite3_stmt *st;
 	int r = db_prepare(s->db,
-				  "SELECT a.mime, a.bytes FROM artifacts a"
-				  " JOIN runs r ON r.id = a.run_id"
-				  " WHERE a.run_id = ?1 AND a.name = ?2 AND (?3 OR r.principal_id = ?4)",
+				  "SELECT r.files_expired_ms IS NOT NULL, a.mime, a.bytes, a.content_run"
+				  " FROM runs r LEFT JOIN artifacts a ON a.run_id = r.id AND a.name = ?2"
+				  " WHERE r.id = ?1 AND (?3 OR r.principal_id = ?4)",
 				  &st);
 
 	if (r < 0)
@@ -268,10 +274,19 @@ static int artifact_row(struct store *s, const struct principal *viewer, const c
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	bind_viewer(st, 3, viewer);
 	r = db_step(st);
-	if (r == 1) {
-		const char *m = (const char *)sqlite3_column_text(st, 0);
+	if (r == 1 && sqlite3_column_int(st, 0)) {
+		r = -ESTALE;
+	} else if (r == 1 && sqlite3_column_type(st, 1) == SQLITE_NULL) {
+		r = -ENOENT;
+	} else if (r == 1) {
+		const char *m = (const char *)sqlite3_column_text(st, 1);
+		const char *c = (const char *)sqlite3_column_text(st, 3);
 		r = m && (size_t)snprintf(mime, mime_len, "%s", m) < mime_len ? 0 : -ERANGE;
-		*bytes = (uint64_t)sqlite3_column_int64(st, 1);
+		*bytes = (uint64_t)sqlite3_column_int64(st, 2);
+		if (r == 0 && !store_run_id_valid(c))
+			r = -EIO;
+		if (r == 0)
+			snprintf(content_run, STORE_RUN_ID_LEN + 1, "%s", c);
 	} else if (r == 0) {
 		r = -ENOENT;
 	}
@@ -283,7 +298,7 @@ int store_artifact_open(struct store *s, const struct principal *viewer, const c
 			const char *name, int *ret_fd, char *ret_mime, size_t mime_len,
 			uint64_t *ret_bytes)
 {
-	char mime[STORE_MIME_MAX];
+	char mime[STORE_MIME_MAX], content_run[STORE_RUN_ID_LEN + 1];
 	uint64_t row_bytes = 0, file_bytes = 0;
 	int fd = -1, r;
 
@@ -296,12 +311,12 @@ int store_artifact_open(struct store *s, const struct principal *viewer, const c
 		return store_pg_artifact_open(s, viewer, run_id, name, ret_fd, ret_mime, mime_len,
 					      ret_bytes);
 	store_lock(s);
-	r = artifact_row(s, viewer, run_id, name, mime, sizeof(mime), &row_bytes);
+	r = artifact_row(s, viewer, run_id, name, mime, sizeof(mime), &row_bytes, content_run);
 	store_unlock(s);
 	if (r == 0 && strlen(mime) >= mime_len)
 		r = -ERANGE;
 	if (r == 0) {
-		r = store_files_open(s, run_id, name, &fd, &file_bytes);
+		r = store_files_open(s, content_run, name, &fd, &file_bytes);
 		/* The row exists, so a missing file, or one that is not what
 		 * was stored (truncated, replaced), is a damaged store and
 		 * must not look like a missing artifact or be served. */

@@ -93,6 +93,17 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
 	/* 3: listing runs newest first, per user or all, without a sort. */
 	("CREATE INDEX runs_by_principal_time ON runs(principal_id, created_ms);"
 	 "CREATE INDEX runs_by_time ON runs(created_ms);"),
+
+	/* 4: shared artifacts and retention. An artifact row refers to the
+	 * bytes it serves by (content_run, name): its own run for a run that
+	 * wrote them, the run it came from for a cache hit. A run whose files
+	 * retention removed keeps its row, marked by files_expired_ms. */
+	("ALTER TABLE artifacts ADD COLUMN content_run TEXT;"
+	 "UPDATE artifacts SET content_run = run_id;"
+	 "CREATE INDEX artifacts_by_content ON artifacts(content_run, name);"
+	 "ALTER TABLE runs ADD COLUMN files_expired_ms INTEGER;"
+	 "CREATE INDEX runs_unexpired_by_time ON runs(created_ms) WHERE files_expired_ms IS NULL;"
+	 "CREATE INDEX runs_by_expiry ON runs(files_expired_ms) WHERE files_expired_ms IS NOT NULL;"),
 };
 
 int store_schema_version_read(sqlite3 *db, int *ret)

@@ -28,7 +28,10 @@ static char *carol, *root;
 /* No warm pool: the test counts the server's sandbox workers. */
 static char *env_vars[] = { "LEDGERBOX_WARM_POOL_MAX=0", "LEDGERBOX_MAX_RUNS=4", "LEDGERBOX_QUEUE_MAX=64", "LEDGERBOX_CACHE=off",
 			    "LEDGERBOX_PRICE_CPU_PER_S=1", "LEDGERBOX_PRICE_RUN=0.01",
-			    "LEDGERBOX_BUDGET_TZ=UTC", NULL };
+			    "LEDGERBOX_BUDGET_TZ=UTC",
+			    /* The load is one key's: it must meet the queue, not the
+			     * key's admission limits. */
+			    "LEDGERBOX_KEY_CONCURRENT=100", "LEDGERBOX_USER_CONCURRENT=100", NULL };
 
 static int setup(void **state)
 {

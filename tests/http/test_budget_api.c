@@ -16,7 +16,12 @@ static char *alice, *root, *dora;
 static char *env_vars[] = { "LEDGERBOX_MAX_RUNS=2", "LEDGERBOX_QUEUE_MAX=400",
 			    "LEDGERBOX_PRICE_CPU_PER_S=1", "LEDGERBOX_PRICE_MEM_PER_GB_S=0",
 			    "LEDGERBOX_PRICE_RUN=0.01", "LEDGERBOX_BUDGET_TZ=UTC",
-			    "LEDGERBOX_SOFT_POLICY_PERCENT=50", "LEDGERBOX_CACHE=off", NULL };
+			    "LEDGERBOX_SOFT_POLICY_PERCENT=50", "LEDGERBOX_CACHE=off",
+			    /* 200 requests of one key at once must meet the budget,
+			     * not the key's admission limits. */
+			    "LEDGERBOX_KEY_CONCURRENT=1000", "LEDGERBOX_USER_CONCURRENT=1000",
+			    "LEDGERBOX_KEY_RATE_PER_MIN=1000000", "LEDGERBOX_USER_RATE_PER_MIN=1000000",
+			    NULL };
 static const char *cheap_run = "{\"language\":\"sql\",\"dataset\":\"demo\",\"code\":\"SELECT 1\","
 			       "\"limits\":{\"cpuMs\":1000,\"timeoutMs\":2000}}";
 #define WORST_MICROS 1010000

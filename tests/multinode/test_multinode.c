@@ -44,8 +44,14 @@ static char *node_env[] = { db_env,
 			    "LEDGERBOX_PRICE_CPU_PER_S=0",
 			    "LEDGERBOX_PRICE_MEM_PER_GB_S=0",
 			    "LEDGERBOX_PRICE_RUN=" RUN_FEE_TEXT,
-			    /* The burst must meet the budget, never a full queue. */
+			    /* The burst must meet the budget, never a full queue
+			     * or one key's admission limits. */
 			    "LEDGERBOX_QUEUE_MAX=256",
+			    "LEDGERBOX_KEY_CONCURRENT=1000",
+			    "LEDGERBOX_USER_CONCURRENT=1000",
+			    "LEDGERBOX_ANALYZE_INFLIGHT_MAX=1000",
+			    "LEDGERBOX_KEY_RATE_PER_MIN=1000000",
+			    "LEDGERBOX_USER_RATE_PER_MIN=1000000",
 			    NULL };
 static struct server node[NODES];
 static struct server lb; /* nginx, called through the same helpers */
