@@ -204,7 +204,7 @@ static int ioctl_rules_add(scmp_filter_ctx ctx)
 				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				     SCMP_A1(SCMP_CMP_GE, 0));
+				     SCMP_A1(SCMP_CMP_GE, 0, 0));
 	return r;
 }
 
@@ -240,7 +240,7 @@ static int personality_rules_add(scmp_filter_ctx ctx)
 				     SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
-				     SCMP_A0(SCMP_CMP_GE, 0));
+				     SCMP_A0(SCMP_CMP_GE, 0, 0));
 	return r;
 }
 
