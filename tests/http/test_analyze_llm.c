@@ -808,8 +808,9 @@ static size_t live_collect(char *data, size_t size, size_t n, void *ctx)
 	tl_append(&l->body, &l->len, data, size * n);
 	/* The first line reached us while the run goes on: let it finish. */
 	if (!l->released && strstr(l->body, "event: stdout\ndata: {\"text\":\"first\"}")) {
-		int fd = open(l->go_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		int fd = open(l->go_path, O_WRONLY | O_CLOEXEC);
 		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "1", 1), 1);
 		close(fd);
 		l->released = true;
 	}
@@ -817,14 +818,15 @@ static size_t live_collect(char *data, size_t size, size_t n, void *ctx)
 }
 
 /* stdout arrives as the run prints it: the program waits, after its first
- * line, for a file the test creates only once that line has arrived. */
+ * line, for a file the test writes only once that line has arrived. */
 static void stream_sends_stdout_as_printed(void **state)
 {
 	const char *body =
 		"{\"language\":\"python\",\"dataset\":\"live\",\"code\":"
-		"\"import os, time\\nprint('first', flush=True)\\nt = time.time()\\n"
-		"while not os.path.exists('/data/go') and time.time() - t < 20:\\n"
-		"    time.sleep(0.02)\\nprint('second' if os.path.exists('/data/go') else 'late')\"}";
+		"\"import time\\nprint('first', flush=True)\\nt = time.time()\\n"
+		"go = lambda: open('/data/go').read() == '1'\\n"
+		"while not go() and time.time() - t < 20:\\n"
+		"    time.sleep(0.02)\\nprint('second' if go() else 'late')\"}";
 	struct live_read l = { 0 };
 	char dir[600], url[128], auth[256];
 	struct curl_slist *h = NULL;
@@ -843,7 +845,17 @@ static void stream_sends_stdout_as_printed(void **state)
 		fputs("a\n1\n", f);
 		fclose(f);
 	}
+	/* Written in place once 'first' arrives: the run reads the file's
+	 * bytes, which a read-only overlay of the folder shows as they are;
+	 * a name added to the folder meanwhile it may not show. */
 	snprintf(l.go_path, sizeof(l.go_path), "%s/go", dir);
+	{
+		FILE *f = fopen(l.go_path, "w");
+
+		assert_non_null(f);
+		fputs("0", f);
+		fclose(f);
+	}
 	snprintf(url, sizeof(url), "%s/api/analyze", srv.base);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", alice);
 	h = curl_slist_append(h, auth);
