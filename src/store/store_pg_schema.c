@@ -103,6 +103,19 @@ static const char *const migrations[STORE_PG_SCHEMA_LATEST] = {
 	"CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head"
 	"  FOR EACH ROW EXECUTE FUNCTION ledgerbox_audit_head_forward();"
 	"END $migration$",
+
+	/* 2: who owns each dataset, as SQLite's migration 4. */
+	"DO $migration$ BEGIN "
+	"CREATE TABLE datasets ("
+	"  name_key text PRIMARY KEY,"
+	"  name text NOT NULL,"
+	"  team text,"
+	"  version bigint NOT NULL CHECK (version >= 1),"
+	"  bytes bigint NOT NULL CHECK (bytes >= 0),"
+	"  created_ms bigint NOT NULL,"
+	"  updated_ms bigint NOT NULL);"
+	"CREATE INDEX datasets_by_team ON datasets(team);"
+	"END $migration$",
 };
 
 const struct pg_schema store_pg_schema = {

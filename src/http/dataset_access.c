@@ -1,0 +1,66 @@
+/*
+ * dataset_access: the read and change rules of dataset_access.h, over the
+ * owner records in the store.
+ *
+ * The records are read at each request, not cached: several nodes may
+ * share one PostgreSQL store, and a dataset deleted or published on one
+ * must be seen so on the others at once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http/dataset_access.h"
+#include "util/banned.h"
+
+int dataset_access_read(struct store *s, const struct principal *who, const char *name,
+			struct store_dataset *ret)
+{
+	struct store_dataset d;
+	int r = store_dataset_get(s, name, &d);
+
+	if (r == -ENOENT) {
+		/* No record: the demo or an operator's folder, the organisation's. */
+		d = (struct store_dataset){ .version = 1 };
+		snprintf(d.name, sizeof(d.name), "%s", name);
+		r = 0;
+	}
+	if (r < 0)
+		return r;
+	if (d.team[0] && who->role != ROLE_ADMIN && strcmp(d.team, who->team) != 0)
+		return -ENOENT;
+	if (ret)
+		*ret = d;
+	return 0;
+}
+
+bool dataset_access_change(const struct principal *who, const struct store_dataset *d)
+{
+	if (who->role == ROLE_ADMIN)
+		return true;
+	return d->team[0] && strcmp(d->team, who->team) == 0;
+}
+
+int dataset_access_filter(struct store *s, const struct principal *who, json_t *list)
+{
+	size_t i = 0;
+
+	while (i < json_array_size(list)) {
+		json_t *item = json_array_get(list, i);
+		const char *name = json_string_value(json_object_get(item, "name"));
+		struct store_dataset d;
+		int r = name ? dataset_access_read(s, who, name, &d) : -ENOENT;
+
+		if (r == -ENOENT) {
+			json_array_remove(list, i);
+			continue;
+		}
+		if (r < 0)
+			return r;
+		json_object_set_new(item, "owner",
+				    json_pack("{s:s?}", "team", d.team[0] ? d.team : NULL));
+		json_object_set_new(item, "version", json_integer(d.version));
+		i++;
+	}
+	return 0;
+}
