@@ -47,6 +47,7 @@ struct csv_import {
 	char table[DS_NAME_MAX + 1];
 	char tmp_dir[PATH_MAX];
 	bool replace; /* a new version of an existing dataset */
+	bool append;  /* ... made of its rows and the uploaded ones */
 	struct csv_import_limits limits;
 	struct csv_options options;
 	FILE *csv;
@@ -147,8 +148,8 @@ static int import_create(struct csv_import *imp, char *err, size_t err_len)
 }
 
 static int import_begin(const char *data_dir, const char *name, const char *table, bool replace,
-			const struct csv_import_limits *limits, struct csv_import **ret, char *err,
-			size_t err_len)
+			bool append, const struct csv_import_limits *limits, struct csv_import **ret,
+			char *err, size_t err_len)
 {
 	struct csv_import *imp;
 	int rc;
@@ -164,6 +165,7 @@ static int import_begin(const char *data_dir, const char *name, const char *tabl
 	if (!imp)
 		return -ENOMEM;
 	imp->replace = replace;
+	imp->append = append;
 	imp->limits = *limits;
 	imp->options.dayfirst = -1;
 	snprintf(imp->name, sizeof(imp->name), "%s", name);
@@ -188,14 +190,21 @@ int csv_import_begin(const char *data_dir, const char *name, const char *table,
 		     const struct csv_import_limits *limits, struct csv_import **ret, char *err,
 		     size_t err_len)
 {
-	return import_begin(data_dir, name, table, false, limits, ret, err, err_len);
+	return import_begin(data_dir, name, table, false, false, limits, ret, err, err_len);
 }
 
 int csv_import_begin_version(const char *data_dir, const char *name, const char *table,
 			     const struct csv_import_limits *limits, struct csv_import **ret,
 			     char *err, size_t err_len)
 {
-	return import_begin(data_dir, name, table, true, limits, ret, err, err_len);
+	return import_begin(data_dir, name, table, true, false, limits, ret, err, err_len);
+}
+
+int csv_import_begin_append(const char *data_dir, const char *name, const char *table,
+			    const struct csv_import_limits *limits, struct csv_import **ret,
+			    char *err, size_t err_len)
+{
+	return import_begin(data_dir, name, table, true, true, limits, ret, err, err_len);
 }
 
 int csv_import_set_format(struct csv_import *imp, const struct csv_import_format *fmt)
@@ -372,6 +381,23 @@ static int plain_end(FILE *out, int rc, char *err, size_t err_len)
 	return rc;
 }
 
+/* An append: the folder becomes the dataset's rows and the uploaded ones;
+ * the summary's rows count them all, appended_rows the new ones. */
+static int import_append(struct csv_import *imp, const struct csv_shape *shape, json_t *summary,
+			 char *err, size_t err_len)
+{
+	int64_t rows = 0;
+	int rc = ds_append_merge(imp->data_dir, imp->name, imp->table, imp->tmp_dir,
+				 shape->delimiter, &rows, err, err_len);
+
+	if (rc < 0)
+		return rc;
+	json_object_set_new(summary, "appended_rows", json_integer((json_int_t)shape->rows));
+	json_object_set_new(summary, "rows", json_integer(rows));
+	json_object_del(summary, "original_csv");
+	return 0;
+}
+
 /* Check and load into the private folder; nothing is published. */
 static int import_build(struct csv_import *imp, json_t **ret_summary, char *err, size_t err_len)
 {
@@ -401,6 +427,8 @@ static int import_build(struct csv_import *imp, json_t **ret_summary, char *err,
 		ds_err(err, err_len, "out of memory");
 		rc = -ENOMEM;
 	}
+	if (rc == 0 && imp->append)
+		rc = import_append(imp, &shape, summary, err, err_len);
 	csv_shape_release(&shape);
 	if (rc < 0) {
 		json_decref(summary);

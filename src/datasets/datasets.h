@@ -144,6 +144,16 @@ int csv_import_begin_version(const char *data_dir, const char *name, const char 
 			     const struct csv_import_limits *limits, struct csv_import **ret,
 			     char *err, size_t err_len);
 
+/* As csv_import_begin_version(), for rows appended to TABLE of dataset
+ * NAME: the upload is a CSV with the table's columns (by name, in order)
+ * whose values fit their types; its version holds the dataset's rows and
+ * then the new ones, in the SQLite file and in TABLE.csv (see
+ * csv_append.c). A mismatch is -EINVAL from csv_import_build() with the
+ * line. */
+int csv_import_begin_append(const char *data_dir, const char *name, const char *table,
+			    const struct csv_import_limits *limits, struct csv_import **ret,
+			    char *err, size_t err_len);
+
 /* -EEXIST, with a message naming the dataset that holds it, when NAME is
  * taken ignoring ASCII case by an entry of DATA_DIR ("DEMO" beside
  * "demo"); 0 when it is free. */

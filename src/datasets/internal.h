@@ -84,6 +84,17 @@ int ds_dir_bytes(int dir_fd, uint64_t *ret);
 /* Removes a folder and everything below it, never following a link. */
 void ds_tree_remove(const char *path);
 
+/* ---- csv_append.c ----------------------------------------------------- */
+
+/* Makes tmp_dir, where the appended CSV was imported alone (NAME.sqlite
+ * with TABLE, TABLE.csv; delimiter: the one it was read with), the next
+ * version of dataset NAME: its rows and then the new ones. -EINVAL with a
+ * message (naming the line) when the rows do not fit the table;
+ * *ret_rows: the table's rows after the append. */
+int ds_append_merge(const char *data_dir, const char *name, const char *table,
+		    const char *tmp_dir, char delimiter, int64_t *ret_rows, char *err,
+		    size_t err_len);
+
 /* ---- csv_types.c ------------------------------------------------------ */
 
 enum csv_type {

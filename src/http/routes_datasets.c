@@ -3,7 +3,8 @@
  * CSV as a new one, and replacing one with a new version.
  *
  * An upload is streamed: POST /api/datasets?name=N&table=T with the CSV as
- * the body (PUT /api/datasets/N?table=T for a new version). The import
+ * the body (PUT /api/datasets/N?table=T for a new version, POST
+ * /api/datasets/N/rows?table=T for one with rows appended). The import
  * begins on the first call (auth, names and who may checked before any
  * byte is stored), takes each chunk as it comes, and publishes the
  * dataset only when the whole body parsed. delimiter=, decimal= and
@@ -165,9 +166,28 @@ static bool create_allowed(struct request *rq, const char *name, enum MHD_Result
 	return true;
 }
 
+/* A new version of an existing dataset: replaced or appended to. */
 static bool upload_is_replace(const struct request *rq)
 {
-	return strcmp(rq->method, "PUT") == 0;
+	return strcmp(rq->route, "/api/datasets") != 0;
+}
+
+static bool upload_is_append(const struct request *rq)
+{
+	return strcmp(rq->route, "/api/datasets/{name}/rows") == 0;
+}
+
+static int import_start(struct request *rq, const char *name, const char *table,
+			const struct csv_import_limits *limits, char *err, size_t err_len)
+{
+	const char *dir = rq->srv->cfg->data_dir;
+
+	if (upload_is_append(rq))
+		return csv_import_begin_append(dir, name, table, limits, &rq->upload, err, err_len);
+	if (upload_is_replace(rq))
+		return csv_import_begin_version(dir, name, table, limits, &rq->upload, err,
+						err_len);
+	return csv_import_begin(dir, name, table, limits, &rq->upload, err, err_len);
 }
 
 enum MHD_Result upload_begin(struct request *rq)
@@ -198,10 +218,7 @@ enum MHD_Result upload_begin(struct request *rq)
 				     "table must be 1 to 64 letters, digits, '-' or '_'", "table");
 	if (replace ? !replace_allowed(rq, name, &r) : !create_allowed(rq, name, &r))
 		return r;
-	e = replace ? csv_import_begin_version(rq->srv->cfg->data_dir, name, table, &limits,
-					       &rq->upload, err, sizeof(err))
-		    : csv_import_begin(rq->srv->cfg->data_dir, name, table, &limits, &rq->upload,
-				       err, sizeof(err));
+	e = import_start(rq, name, table, &limits, err, sizeof(err));
 	if (e < 0)
 		return respond_error(rq, begin_status(e), begin_code(e), err,
 				     e == -EEXIST ? "name" : NULL);
@@ -320,7 +337,8 @@ static enum MHD_Result replace_finish(struct request *rq, struct csv_import *imp
 		return respond_error(rq, e == -ENOENT ? 404 : 500,
 				     e == -ENOENT ? "unknown_dataset" : "upload_failed", err, NULL);
 	}
-	return upload_done(rq, "dataset.replace", summary, &after, bytes);
+	return upload_done(rq, upload_is_append(rq) ? "dataset.append" : "dataset.replace",
+			   summary, &after, bytes);
 }
 
 enum MHD_Result route_datasets_upload(struct request *rq)
@@ -348,6 +366,11 @@ enum MHD_Result route_datasets_upload(struct request *rq)
 }
 
 enum MHD_Result route_dataset_replace(struct request *rq)
+{
+	return route_datasets_upload(rq);
+}
+
+enum MHD_Result route_dataset_append(struct request *rq)
 {
 	return route_datasets_upload(rq);
 }

@@ -97,6 +97,7 @@ static const struct route routes[] = {
 	{ "POST", "/api/datasets", "/api/datasets", route_datasets_upload },
 	{ "PUT", "/api/datasets/*", "/api/datasets/{name}", route_dataset_replace },
 	{ "DELETE", "/api/datasets/*", "/api/datasets/{name}", route_dataset_delete },
+	{ "POST", "/api/datasets/*/rows", "/api/datasets/{name}/rows", route_dataset_append },
 	{ "POST", "/api/datasets/*/publish", "/api/datasets/{name}/publish", route_dataset_publish },
 	{ "GET", "/api/keys", "/api/keys", route_keys_list },
 	{ "GET", "/api/pricing", "/api/pricing", route_pricing },
@@ -201,13 +202,15 @@ static enum MHD_Result answer_unrouted(struct request *rq, const char *url, bool
 	return r;
 }
 
-/* A CSV upload: a new dataset, or a new version of one. */
+/* A CSV upload: a new dataset, or a new version of one (replaced, or
+ * with rows appended). */
 static bool route_is_upload(const struct request *rq)
 {
 	if (!rq->route)
 		return false;
 	return (strcmp(rq->route, "/api/datasets") == 0 && strcmp(rq->method, "POST") == 0) ||
-	       (strcmp(rq->route, "/api/datasets/{name}") == 0 && strcmp(rq->method, "PUT") == 0);
+	       (strcmp(rq->route, "/api/datasets/{name}") == 0 && strcmp(rq->method, "PUT") == 0) ||
+	       strcmp(rq->route, "/api/datasets/{name}/rows") == 0;
 }
 
 static uint64_t body_limit(const struct request *rq)

@@ -234,6 +234,72 @@ static void replace_makes_a_new_version(void **state)
 	hl_reply_free(&r);
 }
 
+/* Append: rows with the table's columns make the next version, in SQL and
+ * in the CSV Python reads; a mismatch is refused with its line, and
+ * nothing changes. */
+static void append_adds_rows_or_says_which_line_does_not_fit(void **state)
+{
+	const char *v1 = "item,qty,price\nbolt,3,0.5\nnut,4,0.25\n";
+	const char *more = "item,qty,price\nrod,5,2\nwasher,6,0.1\n";
+	const char *text_in_int = "item,qty,price\npin,7,1\n\nclip,many,2\n";
+	const char *fraction = "item,qty,price\npin,7.5,1\n";
+	const char *other_cols = "item,count,price\npin,7,1\n";
+	const char *sql = "{\"language\":\"sql\",\"dataset\":\"parts_fin\",\"code\":"
+			  "\"SELECT count(*), sum(qty) FROM parts_fin\"}";
+	const char *py = "{\"language\":\"python\",\"dataset\":\"parts_fin\",\"code\":"
+			 "\"print(len(open('/data/parts_fin.csv').read().splitlines()))\"}";
+	struct reply r;
+	json_t *row;
+	(void)state;
+
+	upload("parts_fin", fin, v1, 201);
+	send_csv("POST", "/api/datasets/parts_fin/rows", sales, more, &r);
+	assert_int_equal(r.status, 404);
+	hl_reply_free(&r);
+	send_csv("POST", "/api/datasets/parts_fin/rows", fin2, more, &r);
+	if (r.status != 200)
+		fail_msg("append: %ld %s", r.status, r.body);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "rows")), 4);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "appended_rows")), 2);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 2);
+	hl_reply_free(&r);
+	assert_true(audit_count("dataset.append", "parts_fin") == 1);
+
+	assert_int_equal(analyze_status(fin, sql, &r), 200);
+	row = json_array_get(json_object_get(json_object_get(r.json, "table"), "rows"), 0);
+	assert_int_equal(json_integer_value(json_array_get(row, 0)), 4);
+	assert_int_equal(json_integer_value(json_array_get(row, 1)), 18);
+	hl_reply_free(&r);
+	assert_int_equal(analyze_status(fin, py, &r), 200);
+	assert_non_null(strstr(hl_str(r.json, "output"), "5"));
+	hl_reply_free(&r);
+
+	/* Text in an integer column: refused at its physical line (4: the
+	 * blank line counts). */
+	send_csv("POST", "/api/datasets/parts_fin/rows", fin, text_in_int, &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.body, "line 4: many"));
+	assert_non_null(strstr(r.body, "qty"));
+	hl_reply_free(&r);
+	send_csv("POST", "/api/datasets/parts_fin/rows", fin, fraction, &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.body, "line 2"));
+	assert_non_null(strstr(r.body, "integer"));
+	hl_reply_free(&r);
+	send_csv("POST", "/api/datasets/parts_fin/rows", fin, other_cols, &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.body, "line 1"));
+	assert_non_null(strstr(r.body, "count"));
+	hl_reply_free(&r);
+	/* Nothing changed. */
+	assert_int_equal(analyze_status(fin, sql, &r), 200);
+	row = json_array_get(json_object_get(json_object_get(r.json, "table"), "rows"), 0);
+	assert_int_equal(json_integer_value(json_array_get(row, 0)), 4);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r.json, "datasetVersion"),
+							   "version")), 2);
+	hl_reply_free(&r);
+}
+
 /* Delete: the owner team or an admin, audited; the organisation's only
  * by an admin. */
 static void delete_is_for_the_owner_team_or_an_admin(void **state)
@@ -329,6 +395,7 @@ int main(void)
 		cmocka_unit_test(team_datasets_stay_with_their_team),
 		cmocka_unit_test(names_are_unique_ignoring_case),
 		cmocka_unit_test(replace_makes_a_new_version),
+		cmocka_unit_test(append_adds_rows_or_says_which_line_does_not_fit),
 		cmocka_unit_test(delete_is_for_the_owner_team_or_an_admin),
 		cmocka_unit_test(an_admin_publishes_to_the_organisation),
 		cmocka_unit_test(uploads_stop_at_the_team_quota),
