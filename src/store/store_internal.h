@@ -177,7 +177,7 @@ int store_audit_walk_end(struct store_audit_walk *w, int64_t head_entries, const
 enum store_list_shape { STORE_LIST_OWN, STORE_LIST_USER, STORE_LIST_ALL };
 
 /* store_datasets.c: the key a dataset's record is found by, its name in
- * ASCII lower case; -EINVAL for a name that is not a dataset name. */
+ * ASCII lower case; -EINVAL for an empty name or one over 64 bytes. */
 int store_dataset_key(const char *name, char ret[STORE_DATASET_NAME_MAX]);
 /* The quota's verdict, the same for both back ends: 0 when a team that
  * uses used_bytes may take bytes more, else -EDQUOT with *ret_quota (may
