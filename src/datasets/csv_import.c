@@ -440,6 +440,7 @@ static int import_build(struct csv_import *imp, json_t **ret_summary, char *err,
 
 int csv_import_finish(struct csv_import *imp, json_t **ret_summary, char *err, size_t err_len)
 {
+	json_t *summary = NULL;
 	int rc;
 
 	if (!imp)
@@ -448,13 +449,15 @@ int csv_import_finish(struct csv_import *imp, json_t **ret_summary, char *err, s
 		import_free(imp, false);
 		return -EINVAL;
 	}
-	rc = import_build(imp, ret_summary, err, err_len);
+	rc = import_build(imp, &summary, err, err_len);
 	if (rc == 0) {
 		rc = import_publish(imp, err, err_len);
 		if (rc < 0)
-			json_decref(*ret_summary);
+			json_decref(summary);
 	}
 	import_free(imp, rc == 0);
+	if (rc == 0)
+		*ret_summary = summary;
 	return rc;
 }
 
