@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "http/dataset_access.h"
 #include "util/banned.h"
 
@@ -63,4 +64,14 @@ int dataset_access_filter(struct store *s, const struct principal *who, json_t *
 		i++;
 	}
 	return 0;
+}
+
+void dataset_retired_sweep(struct request *rq)
+{
+	uint64_t keep_s = rq->srv->cfg->max_limits.wall_ms / 1000 + 60;
+
+	if (keep_s < DATASET_RETIRED_KEEP_S)
+		keep_s = DATASET_RETIRED_KEEP_S;
+	/* Best effort: what stays is removed by a later sweep. */
+	(void)csv_import_sweep(rq->srv->cfg->data_dir, keep_s, NULL);
 }

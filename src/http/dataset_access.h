@@ -26,5 +26,11 @@ bool dataset_access_change(const struct principal *who, const struct store_datas
 /* Drops from a dataset_list() array the datasets who may not read, and
  * gives each one left "owner" ({"team": name or null}) and "version". */
 int dataset_access_filter(struct store *s, const struct principal *who, json_t *list);
+/* After a change that retired a folder: removes retired folders (and
+ * uploads a crash left) older than DATASET_RETIRED_KEEP_S, or than the
+ * longest run allowed (LEDGERBOX_MAX_RUN_TIMEOUT_MS) when that is longer:
+ * by then no run can still be reading them. */
+#define DATASET_RETIRED_KEEP_S 3600
+void dataset_retired_sweep(struct request *rq);
 
 #endif

@@ -89,6 +89,7 @@ enum MHD_Result route_dataset_delete(struct request *rq)
 				     "removed: the state store did not answer; delete it again",
 				     NULL);
 	audit(rq, "dataset.delete", &d);
+	dataset_retired_sweep(rq);
 	body = json_pack("{s:s,s:b}", "name", rq->params[0], "deleted", 1);
 	r = respond_json(rq, 200, body);
 	json_decref(body);

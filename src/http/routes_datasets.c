@@ -271,6 +271,8 @@ static enum MHD_Result upload_done(struct request *rq, const char *action, json_
 	detail = json_pack("{s:O}", "summary", summary);
 	store_audit_append(rq->srv->store, rq->who.user, action, d->name, detail);
 	json_decref(detail);
+	if (strcmp(action, "dataset.create") != 0)
+		dataset_retired_sweep(rq);
 	r = respond_json(rq, strcmp(action, "dataset.create") == 0 ? 201 : 200, summary);
 	json_decref(summary);
 	return r;
