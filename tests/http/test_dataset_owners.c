@@ -182,9 +182,10 @@ static void replace_makes_a_new_version(void **state)
 	upload("stock_fin", fin, v1, 201);
 	/* Twice, until the answer is cached (a fingerprint settles within a
 	 * clock tick of the upload). */
-	for (int i = 0; i < 20; i++) {
+	bool cached = false;
+	for (int i = 0; i < 50 && !cached; i++) {
 		assert_int_equal(analyze_status(fin, sql, &r), 200);
-		bool cached = json_is_true(json_object_get(r.json, "cacheHit"));
+		cached = json_is_true(json_object_get(r.json, "cacheHit"));
 		assert_int_equal(json_integer_value(json_array_get(json_array_get(
 					 json_object_get(json_object_get(r.json, "table"), "rows"), 0), 0)),
 				 7);
@@ -195,10 +196,15 @@ static void replace_makes_a_new_version(void **state)
 			snprintf(fp1, sizeof(fp1), "%s", hl_str(ver, "fingerprint"));
 		}
 		hl_reply_free(&r);
-		if (cached)
-			break;
-		usleep(20000);
+		if (!cached)
+			usleep(50000);
 	}
+	assert_true(cached);
+	/* The cached answer is the team's: another team is told there is no
+	 * such dataset, not served the entry. */
+	assert_int_equal(analyze_status(sales, sql, &r), 404);
+	assert_false(json_is_true(json_object_get(r.json, "cacheHit")));
+	hl_reply_free(&r);
 
 	/* Another team may not replace it; the owner team may. */
 	send_csv("PUT", "/api/datasets/stock_fin", sales, v2, &r);
