@@ -7,6 +7,7 @@
  * must be seen so on the others at once.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,35 @@ int dataset_access_read(struct store *s, const struct principal *who, const char
 	if (ret)
 		*ret = d;
 	return 0;
+}
+
+bool dataset_access_answer(struct request *rq, const char *name, struct store_dataset *ret,
+			   enum MHD_Result *r)
+{
+	char msg[PATH_MAX];
+	int e;
+
+	if (!dataset_name_valid(name)) {
+		*r = respond_error(rq, 400, "invalid_parameter",
+				   "name must be 1 to 64 letters, digits, '-' or '_'", "name");
+		return false;
+	}
+	e = dataset_access_read(rq->srv->store, &rq->who, name, ret);
+	if (e == 0 && dataset_path_for_python(rq->srv->cfg->data_dir, name, msg, sizeof(msg), NULL,
+					      0) < 0)
+		e = -ENOENT;
+	if (e == -ENOENT) {
+		snprintf(msg, sizeof(msg), "no dataset %s: pick one from the list", name);
+		*r = respond_error(rq, 404, "unknown_dataset", msg, "name");
+		return false;
+	}
+	if (e < 0) {
+		*r = respond_error(rq, 500, "store_unavailable",
+				   "cannot read who owns the dataset: the state store did not answer; "
+				   "try again", NULL);
+		return false;
+	}
+	return true;
 }
 
 bool dataset_access_change(const struct principal *who, const struct store_dataset *d)

@@ -21,6 +21,12 @@
  * another negative errno when the store cannot tell. */
 int dataset_access_read(struct store *s, const struct principal *who, const char *name,
 			struct store_dataset *ret);
+/* For a route naming a dataset: true with *ret when the caller may read
+ * it and it exists in DATA_DIR; else answers (400 bad name, 404
+ * unknown_dataset alike for missing and hidden, 500 store unavailable)
+ * and returns false with *r set. */
+bool dataset_access_answer(struct request *rq, const char *name, struct store_dataset *ret,
+			   enum MHD_Result *r);
 /* Whether who may change a dataset with this record. */
 bool dataset_access_change(const struct principal *who, const struct store_dataset *d);
 /* Drops from a dataset_list() array the datasets who may not read, and

@@ -15,43 +15,12 @@
  * dataset belonged to and its version.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "http/dataset_access.h"
 #include "http/request.h"
 #include "util/banned.h"
-
-/* The dataset named in the path, if the caller may read it; else answers. */
-static bool dataset_of_path(struct request *rq, struct store_dataset *ret, enum MHD_Result *r)
-{
-	const char *name = rq->params[0];
-	char msg[PATH_MAX];
-	int e;
-
-	if (!dataset_name_valid(name)) {
-		*r = respond_error(rq, 400, "invalid_parameter",
-				   "name must be 1 to 64 letters, digits, '-' or '_'", "name");
-		return false;
-	}
-	e = dataset_access_read(rq->srv->store, &rq->who, name, ret);
-	if (e == 0 && dataset_path_for_python(rq->srv->cfg->data_dir, name, msg, sizeof(msg), NULL,
-					      0) < 0)
-		e = -ENOENT;
-	if (e == -ENOENT) {
-		snprintf(msg, sizeof(msg), "no dataset %s: pick one from the list", name);
-		*r = respond_error(rq, 404, "unknown_dataset", msg, "name");
-		return false;
-	}
-	if (e < 0) {
-		*r = respond_error(rq, 500, "store_unavailable",
-				   "cannot read who owns the dataset: the state store did not answer; "
-				   "try again", NULL);
-		return false;
-	}
-	return true;
-}
 
 static void audit(struct request *rq, const char *action, const struct store_dataset *d)
 {
@@ -69,7 +38,7 @@ enum MHD_Result route_dataset_delete(struct request *rq)
 	enum MHD_Result r;
 	json_t *body;
 
-	if (!auth_require(rq, &r) || !dataset_of_path(rq, &d, &r))
+	if (!auth_require(rq, &r) || !dataset_access_answer(rq, rq->params[0], &d, &r))
 		return r;
 	if (!dataset_access_change(&rq->who, &d)) {
 		if (d.team[0])
@@ -102,7 +71,7 @@ enum MHD_Result route_dataset_publish(struct request *rq)
 	enum MHD_Result r;
 	json_t *body;
 
-	if (!auth_require_admin(rq, &r) || !dataset_of_path(rq, &d, &r))
+	if (!auth_require_admin(rq, &r) || !dataset_access_answer(rq, rq->params[0], &d, &r))
 		return r;
 	if (store_dataset_publish(rq->srv->store, rq->params[0]) < 0)
 		return respond_error(rq, 500, "store_unavailable",

@@ -112,20 +112,9 @@ static bool replace_allowed(struct request *rq, const char *name, enum MHD_Resul
 {
 	struct store_dataset d;
 	char msg[512];
-	int e = dataset_access_read(rq->srv->store, &rq->who, name, &d);
 
-	if (e == -ENOENT) {
-		snprintf(msg, sizeof(msg), "no dataset %s: upload one or pick one from the list",
-			 name);
-		*ret = respond_error(rq, 404, "unknown_dataset", msg, "name");
+	if (!dataset_access_answer(rq, name, &d, ret))
 		return false;
-	}
-	if (e < 0) {
-		*ret = respond_error(rq, 500, "store_unavailable",
-				     "cannot read who owns the dataset: the state store did not "
-				     "answer; try again", NULL);
-		return false;
-	}
 	if (dataset_access_change(&rq->who, &d))
 		return true;
 	if (d.team[0])

@@ -315,6 +315,14 @@ static void delete_is_for_the_owner_team_or_an_admin(void **state)
 	(void)state;
 
 	upload("temp_fin", fin, csv, 201);
+	/* A dataset that does not exist is 404 to an analyst, not "the
+	 * organisation's". */
+	hl_call(&srv, "DELETE", "/api/datasets/no_such", fin, NULL, &r);
+	assert_int_equal(r.status, 404);
+	hl_reply_free(&r);
+	send_csv("PUT", "/api/datasets/no_such", fin, csv, &r);
+	assert_int_equal(r.status, 404);
+	hl_reply_free(&r);
 	hl_call(&srv, "DELETE", "/api/datasets/temp_fin", sales, NULL, &r);
 	assert_int_equal(r.status, 404);
 	hl_reply_free(&r);
