@@ -4,7 +4,7 @@
 // shown before the data is used, and for the datasets the analyst may
 // change (their team's; an admin's: all) replace, append and delete.
 
-import { getJson, uploadCsv, changeDataset, remove } from "./api.js";
+import { getJson, sendJson, uploadCsv, changeDataset, remove } from "./api.js";
 import { el, clear, bytes, errorText } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
@@ -59,7 +59,19 @@ async function deleteDataset(d, status) {
   }
 }
 
-function changeBar(d) {
+// Admins: a team's dataset becomes the organisation's, readable by all.
+async function publishDataset(d, status) {
+  try {
+    await sendJson("POST", `/api/datasets/${encodeURIComponent(d.name)}/publish`, {});
+    await showDatasets();
+    afterUpload();
+  } catch (err) {
+    status.classList.replace("hint", "error");
+    status.textContent = errorText(err);
+  }
+}
+
+function changeBar(d, me) {
   const status = el("p", { class: "hint dataset-status", role: "status" });
   const picker = (how, text) => {
     const input = el("input", { type: "file", accept: ".csv,text/csv", class: "visually-hidden",
@@ -71,8 +83,13 @@ function changeBar(d) {
   };
   const del = el("button", { type: "button", "data-action": "delete" }, "Delete");
   del.addEventListener("click", () => deleteDataset(d, status));
+  let publish = null;
+  if (me.role === "admin" && d.owner && d.owner.team) {
+    publish = el("button", { type: "button", "data-action": "publish" }, "Publish to the organisation");
+    publish.addEventListener("click", () => publishDataset(d, status));
+  }
   return [el("div", { class: "row-actions", role: "group", "aria-label": `Change ${d.name}` },
-    ...picker("replace", "Replace"), ...picker("append", "Append rows"), del), status];
+    ...picker("replace", "Replace"), ...picker("append", "Append rows"), del, publish), status];
 }
 
 function datasetBlock(d, me) {
@@ -83,7 +100,7 @@ function datasetBlock(d, me) {
     el("p", { class: "hint dataset-owner" }, `Version ${d.version || 1}, ${owner}`),
     el("p", { class: "hint" }, d.sqlite ? `SQL and Python · files: ${files}` : `Python only · files: ${files}`),
     d.error ? el("p", { class: "error" }, d.error) : null,
-    mayChange(d, me) ? changeBar(d) : null,
+    mayChange(d, me) ? changeBar(d, me) : null,
     (d.tables || []).map(tableBlock));
 }
 

@@ -465,11 +465,34 @@ test("a team's dataset is replaced, appended to and deleted from the page; the o
   assert.equal(await total(), 75, "a refused append changes nothing");
   await screenshot(page, "12c-dataset-versions");
 
+  assert.equal(await block.locator('button[data-action="publish"]').count(), 0, "publishing is for admins");
   page.once("dialog", (d) => d.accept());
   await block.getByRole("button", { name: "Delete" }).click();
   await block.waitFor({ state: "detached" });
   const list = (await server.api(server.keys.analyst, "GET", "/api/datasets")).body.datasets;
   assert.equal(list.some((d) => d.name === "stock"), false);
+
+  // An admin publishes a team's dataset; then every team reads it and its
+  // former team no longer changes it.
+  await page.getByLabel("CSV file").setInputFiles({ name: "rates.csv", mimeType: "text/csv",
+    buffer: Buffer.from("currency,rate\nEUR,1.1\n") });
+  await page.getByRole("button", { name: "Upload" }).click();
+  const rates = page.locator('[data-dataset="rates"]');
+  await rates.waitFor();
+  const admin = await newPage(browser);
+  await signIn(admin, server.keys.admin);
+  await admin.getByRole("button", { name: "Datasets" }).click();
+  await admin.locator('[data-dataset="rates"]').getByRole("button", { name: "Publish to the organisation" }).click();
+  await admin.waitForFunction(() => /the organisation's/.test(
+    document.querySelector('[data-dataset="rates"] .dataset-owner')?.textContent || ""));
+  await admin.context().close();
+  const listed = (await server.api(server.keys.frugal, "GET", "/api/datasets")).body.datasets;
+  assert.equal(listed.find((d) => d.name === "rates").owner.team, null, "another team now reads it");
+  await page.getByRole("button", { name: "Analyze" }).click();
+  await page.getByRole("button", { name: "Datasets" }).click();
+  await page.waitForFunction(() => /the organisation's/.test(
+    document.querySelector('[data-dataset="rates"] .dataset-owner')?.textContent || ""));
+  assert.equal(await rates.locator("button[data-action]").count(), 0);
   assertClean(page);
   await page.context().close();
 });
