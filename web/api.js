@@ -106,6 +106,18 @@ export async function uploadCsv(name, table, file, format = {}) {
   return resp.json();
 }
 
+// A new version of dataset `name` from a CSV file: "replace" (PUT) or
+// "append" (POST .../rows).
+export async function changeDataset(name, how, file) {
+  const path = `/api/datasets/${encodeURIComponent(name)}` + (how === "append" ? "/rows" : "");
+  const resp = await send(path, {
+    method: how === "append" ? "POST" : "PUT",
+    headers: { "Content-Type": "text/csv" },
+    body: file,
+  });
+  return resp.json();
+}
+
 // Splits a server-sent event stream into {event, data} pairs.
 function* sseEvents(buffer) {
   for (;;) {

@@ -108,6 +108,8 @@ enum kind {
 	  "largest dataset upload (1K to 64G)")                                                 \
 	X("UPLOAD_MAX_ROWS", KIND_U64, OFF(upload_max_rows), 1, 100000000, "1000000",           \
 	  "most rows in an uploaded dataset (1 to 100000000)")                                  \
+	X("DATASET_QUOTA_BYTES", KIND_BYTES, OFF(dataset_quota_bytes), 1 * KiB, 1024 * GiB, "1G", \
+	  "bytes of datasets one team may own (1K to 1024G)")                                   \
 	X("TABLE_ROWS", KIND_U64, OFF(table_rows), 1, 1000000, "1000",                          \
 	  "rows of a result table shown in a response (1 to 1000000)")                          \
 	X("EXPORT_ROWS", KIND_U64, OFF(export_rows), 1, 10000000, "100000",                     \
@@ -247,6 +249,7 @@ static void config_defaults(struct config *c)
 	c->max_body_bytes = 1 * MiB;
 	c->upload_max_bytes = 100 * MiB;
 	c->upload_max_rows = 1000000;
+	c->dataset_quota_bytes = 1 * GiB;
 	c->table_rows = 1000;
 	c->export_rows = 100000;
 	c->shutdown_grace_ms = 30000;

@@ -44,6 +44,7 @@ struct config {
 	uint64_t max_body_bytes;   /* LEDGERBOX_MAX_BODY_BYTES, default 1M (JSON requests) */
 	uint64_t upload_max_bytes; /* LEDGERBOX_UPLOAD_MAX_BYTES, default 100M */
 	uint64_t upload_max_rows;  /* LEDGERBOX_UPLOAD_MAX_ROWS, default 1000000 */
+	uint64_t dataset_quota_bytes; /* LEDGERBOX_DATASET_QUOTA_BYTES per team, default 1G */
 	uint64_t table_rows;       /* LEDGERBOX_TABLE_ROWS shown in a response, default 1000 */
 	uint64_t export_rows;      /* LEDGERBOX_EXPORT_ROWS kept for CSV, default 100000 */
 	uint64_t shutdown_grace_ms; /* LEDGERBOX_SHUTDOWN_GRACE_MS, default 30000 */

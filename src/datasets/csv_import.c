@@ -46,6 +46,8 @@ struct csv_import {
 	char name[DS_NAME_MAX + 1];
 	char table[DS_NAME_MAX + 1];
 	char tmp_dir[PATH_MAX];
+	bool replace; /* a new version of an existing dataset */
+	bool append;  /* ... made of its rows and the uploaded ones */
 	struct csv_import_limits limits;
 	struct csv_options options;
 	FILE *csv;
@@ -90,25 +92,19 @@ static int check_names(const char *name, const char *table, char *err, size_t er
 	return 0;
 }
 
-static int check_free(const char *data_dir, const char *name, char *err, size_t err_len)
+/* A new dataset's name must be free ignoring case; a new version's
+ * dataset must exist as a real folder. */
+static int check_target(const char *data_dir, const char *name, bool replace, char *err,
+			size_t err_len)
 {
-	char path[PATH_MAX];
-	struct stat st;
+	int fd, rc;
 
-	if (ds_join(path, sizeof(path), data_dir, name) < 0) {
-		ds_err(err, err_len, "the dataset's path is too long");
-		return -ENAMETOOLONG;
-	}
-	if (lstat(path, &st) == 0) {
-		ds_err(err, err_len, "dataset %s already exists: pick another name", name);
-		return -EEXIST;
-	}
-	if (errno != ENOENT) {
-		int rc = -errno;
-		ds_err(err, err_len, "cannot look for dataset %s: %s", name, strerror(-rc));
-		return rc;
-	}
-	return 0;
+	if (!replace)
+		return dataset_name_free(data_dir, name, err, err_len);
+	rc = ds_dir_open_dataset(data_dir, name, &fd, err, err_len);
+	if (rc == 0)
+		close(fd);
+	return rc;
 }
 
 /* A new file in the private folder, opened for writing and reading. */
@@ -151,9 +147,9 @@ static int import_create(struct csv_import *imp, char *err, size_t err_len)
 	return create_file(path, &imp->csv, err, err_len);
 }
 
-int csv_import_begin(const char *data_dir, const char *name, const char *table,
-		     const struct csv_import_limits *limits, struct csv_import **ret, char *err,
-		     size_t err_len)
+static int import_begin(const char *data_dir, const char *name, const char *table, bool replace,
+			bool append, const struct csv_import_limits *limits, struct csv_import **ret,
+			char *err, size_t err_len)
 {
 	struct csv_import *imp;
 	int rc;
@@ -162,12 +158,14 @@ int csv_import_begin(const char *data_dir, const char *name, const char *table,
 		return -EINVAL;
 	rc = check_names(name, table, err, err_len);
 	if (rc == 0)
-		rc = check_free(data_dir, name, err, err_len);
+		rc = check_target(data_dir, name, replace, err, err_len);
 	if (rc < 0)
 		return rc;
 	imp = calloc(1, sizeof(*imp));
 	if (!imp)
 		return -ENOMEM;
+	imp->replace = replace;
+	imp->append = append;
 	imp->limits = *limits;
 	imp->options.dayfirst = -1;
 	snprintf(imp->name, sizeof(imp->name), "%s", name);
@@ -186,6 +184,27 @@ int csv_import_begin(const char *data_dir, const char *name, const char *table,
 	}
 	*ret = imp;
 	return 0;
+}
+
+int csv_import_begin(const char *data_dir, const char *name, const char *table,
+		     const struct csv_import_limits *limits, struct csv_import **ret, char *err,
+		     size_t err_len)
+{
+	return import_begin(data_dir, name, table, false, false, limits, ret, err, err_len);
+}
+
+int csv_import_begin_version(const char *data_dir, const char *name, const char *table,
+			     const struct csv_import_limits *limits, struct csv_import **ret,
+			     char *err, size_t err_len)
+{
+	return import_begin(data_dir, name, table, true, false, limits, ret, err, err_len);
+}
+
+int csv_import_begin_append(const char *data_dir, const char *name, const char *table,
+			    const struct csv_import_limits *limits, struct csv_import **ret,
+			    char *err, size_t err_len)
+{
+	return import_begin(data_dir, name, table, true, true, limits, ret, err, err_len);
 }
 
 int csv_import_set_format(struct csv_import *imp, const struct csv_import_format *fmt)
@@ -284,7 +303,8 @@ static int import_publish(struct csv_import *imp, char *err, size_t err_len)
 	if (rc == 0)
 		rc = sync_dir(imp->tmp_dir);
 	if (rc == 0)
-		rc = rename_new(imp->tmp_dir, path);
+		rc = imp->replace ? ds_exchange_retire(imp->data_dir, imp->tmp_dir, path)
+				  : rename_new(imp->tmp_dir, path);
 	if (rc == -EEXIST) {
 		ds_err(err, err_len, "dataset %s already exists: pick another name", imp->name);
 		return rc;
@@ -361,9 +381,25 @@ static int plain_end(FILE *out, int rc, char *err, size_t err_len)
 	return rc;
 }
 
-/* Check, load and publish; the summary is built before the publish, so
- * that nothing can fail after the dataset became visible. */
-static int import_run(struct csv_import *imp, json_t **ret_summary, char *err, size_t err_len)
+/* An append: the folder becomes the dataset's rows and the uploaded ones;
+ * the summary's rows count them all, appended_rows the new ones. */
+static int import_append(struct csv_import *imp, const struct csv_shape *shape, json_t *summary,
+			 char *err, size_t err_len)
+{
+	int64_t rows = 0;
+	int rc = ds_append_merge(imp->data_dir, imp->name, imp->table, imp->tmp_dir,
+				 shape->delimiter, &rows, err, err_len);
+
+	if (rc < 0)
+		return rc;
+	json_object_set_new(summary, "appended_rows", json_integer((json_int_t)shape->rows));
+	json_object_set_new(summary, "rows", json_integer(rows));
+	json_object_del(summary, "original_csv");
+	return 0;
+}
+
+/* Check and load into the private folder; nothing is published. */
+static int import_build(struct csv_import *imp, json_t **ret_summary, char *err, size_t err_len)
 {
 	struct csv_shape shape = { 0 };
 	char file[DS_NAME_MAX + 8], db_path[PATH_MAX];
@@ -391,8 +427,8 @@ static int import_run(struct csv_import *imp, json_t **ret_summary, char *err, s
 		ds_err(err, err_len, "out of memory");
 		rc = -ENOMEM;
 	}
-	if (rc == 0)
-		rc = import_publish(imp, err, err_len);
+	if (rc == 0 && imp->append)
+		rc = import_append(imp, &shape, summary, err, err_len);
 	csv_shape_release(&shape);
 	if (rc < 0) {
 		json_decref(summary);
@@ -404,6 +440,7 @@ static int import_run(struct csv_import *imp, json_t **ret_summary, char *err, s
 
 int csv_import_finish(struct csv_import *imp, json_t **ret_summary, char *err, size_t err_len)
 {
+	json_t *summary = NULL;
 	int rc;
 
 	if (!imp)
@@ -412,7 +449,49 @@ int csv_import_finish(struct csv_import *imp, json_t **ret_summary, char *err, s
 		import_free(imp, false);
 		return -EINVAL;
 	}
-	rc = import_run(imp, ret_summary, err, err_len);
+	rc = import_build(imp, &summary, err, err_len);
+	if (rc == 0) {
+		rc = import_publish(imp, err, err_len);
+		if (rc < 0)
+			json_decref(summary);
+	}
+	import_free(imp, rc == 0);
+	if (rc == 0)
+		*ret_summary = summary;
+	return rc;
+}
+
+int csv_import_build(struct csv_import *imp, json_t **ret_summary, uint64_t *ret_bytes,
+		     char *err, size_t err_len)
+{
+	json_t *summary;
+	int fd, rc;
+
+	if (!imp || !ret_summary || !ret_bytes)
+		return -EINVAL;
+	rc = import_build(imp, &summary, err, err_len);
+	if (rc < 0)
+		return rc;
+	fd = open(imp->tmp_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	rc = fd < 0 ? -errno : ds_dir_bytes(fd, ret_bytes);
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0) {
+		ds_err(err, err_len, "cannot measure the upload: %s", strerror(-rc));
+		json_decref(summary);
+		return rc;
+	}
+	*ret_summary = summary;
+	return 0;
+}
+
+int csv_import_publish(struct csv_import *imp, char *err, size_t err_len)
+{
+	int rc;
+
+	if (!imp)
+		return -EINVAL;
+	rc = import_publish(imp, err, err_len);
 	import_free(imp, rc == 0);
 	return rc;
 }

@@ -10,6 +10,11 @@
  * - A folder is stale when neither it nor anything in it changed for
  *   older_than_s seconds: an upload that is still being fed keeps
  *   touching its CSV file, so it is left alone.
+ * - A retired folder (.retired-*: an old version or a deleted dataset,
+ *   dataset_change.c) is stale once its retirement, the rename that set
+ *   its status-change time, lies older_than_s seconds back: runs that
+ *   mounted it have ended by then. It may have subfolders (an operator's
+ *   dataset), so it is removed as a tree.
  */
 #include "datasets/datasets.h"
 
@@ -62,9 +67,19 @@ static bool upload_stale(int data_fd, const char *name, uint64_t older_than_s)
 	return newest <= now && (uint64_t)(now - newest) >= older_than_s;
 }
 
+static bool retired_stale(int data_fd, const char *name, uint64_t older_than_s)
+{
+	struct stat st;
+	time_t now = time(NULL);
+
+	if (fstatat(data_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	return st.st_ctime <= now && (uint64_t)(now - st.st_ctime) >= older_than_s;
+}
+
 int csv_import_sweep(const char *data_dir, uint64_t older_than_s, unsigned *ret_removed)
 {
-	size_t prefix_len = strlen(DS_UPLOAD_PREFIX);
+	size_t prefix_len = strlen(DS_UPLOAD_PREFIX), retired_len = strlen(DS_RETIRED_PREFIX);
 	unsigned removed = 0;
 	struct dirent *de;
 	DIR *dir = opendir(data_dir);
@@ -73,11 +88,17 @@ int csv_import_sweep(const char *data_dir, uint64_t older_than_s, unsigned *ret_
 		return -errno;
 	while ((de = readdir(dir)) != NULL) {
 		char path[PATH_MAX];
-		if (strncmp(de->d_name, DS_UPLOAD_PREFIX, prefix_len) != 0 ||
-		    !upload_stale(dirfd(dir), de->d_name, older_than_s) ||
-		    ds_join(path, sizeof(path), data_dir, de->d_name) < 0)
+		bool upload = strncmp(de->d_name, DS_UPLOAD_PREFIX, prefix_len) == 0;
+		bool retired = strncmp(de->d_name, DS_RETIRED_PREFIX, retired_len) == 0;
+		if (!(upload && upload_stale(dirfd(dir), de->d_name, older_than_s)) &&
+		    !(retired && retired_stale(dirfd(dir), de->d_name, older_than_s)))
 			continue;
-		ds_dir_remove(path);
+		if (ds_join(path, sizeof(path), data_dir, de->d_name) < 0)
+			continue;
+		if (upload)
+			ds_dir_remove(path);
+		else
+			ds_tree_remove(path);
 		removed++;
 	}
 	closedir(dir);

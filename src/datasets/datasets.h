@@ -126,10 +126,51 @@ int csv_import_finish(struct csv_import *imp, json_t **ret_summary, char *err, s
 /* Drops everything; accepts NULL. */
 void csv_import_abort(struct csv_import *imp);
 
+/* csv_import_finish() in two steps, so that the caller can record the
+ * dataset (and check a quota) before it appears: csv_import_build() checks
+ * and loads, giving the summary and *ret_bytes, what the dataset's files
+ * take, and publishes nothing (on failure the caller aborts imp);
+ * csv_import_publish() puts the folder in place and frees imp in every
+ * case. */
+int csv_import_build(struct csv_import *imp, json_t **ret_summary, uint64_t *ret_bytes,
+		     char *err, size_t err_len);
+int csv_import_publish(struct csv_import *imp, char *err, size_t err_len);
+
+/* As csv_import_begin(), for a new version of the existing dataset NAME
+ * (-ENOENT with a message when there is none): its publish replaces the
+ * dataset's folder at once (an atomic exchange), and the old folder is
+ * retired (see dataset_delete()). */
+int csv_import_begin_version(const char *data_dir, const char *name, const char *table,
+			     const struct csv_import_limits *limits, struct csv_import **ret,
+			     char *err, size_t err_len);
+
+/* As csv_import_begin_version(), for rows appended to TABLE of dataset
+ * NAME: the upload is a CSV with the table's columns (by name, in order)
+ * whose values fit their types; its version holds the dataset's rows and
+ * then the new ones, in the SQLite file and in TABLE.csv (see
+ * csv_append.c). A mismatch is -EINVAL from csv_import_build() with the
+ * line. */
+int csv_import_begin_append(const char *data_dir, const char *name, const char *table,
+			    const struct csv_import_limits *limits, struct csv_import **ret,
+			    char *err, size_t err_len);
+
+/* -EEXIST, with a message naming the dataset that holds it, when NAME is
+ * taken ignoring ASCII case by an entry of DATA_DIR ("DEMO" beside
+ * "demo"); 0 when it is free. */
+int dataset_name_free(const char *data_dir, const char *name, char *err, size_t err_len);
+
+/* Takes dataset NAME out of DATA_DIR in one rename: its folder becomes a
+ * hidden DATA_DIR/.retired-XXXXXX, so runs that mounted it (a mount keeps
+ * the folder, not its name) finish on the files they started with, and
+ * the name is free at once. csv_import_sweep() removes retired folders
+ * later. -ENOENT with a message when there is no such dataset. */
+int dataset_delete(const char *data_dir, const char *name, char *err, size_t err_len);
+
 /* Removes upload folders (DATA_DIR/.upload-*) that a crash or a kill left
  * behind: those where nothing changed for older_than_s seconds. Meant for
  * server start-up and an occasional sweep; *ret_removed (may be NULL) says
- * how many went. */
+ * how many went. Retired folders (DATA_DIR/.retired-*, see
+ * dataset_delete()) go too once retired older_than_s seconds ago. */
 int csv_import_sweep(const char *data_dir, uint64_t older_than_s, unsigned *ret_removed);
 
 #endif

@@ -25,6 +25,7 @@
 #define CSV_MAX_NAME_BYTES 128  /* a column name, after trimming */
 #define CSV_MAX_RECORD_BYTES (16u << 20)
 #define DS_UPLOAD_PREFIX ".upload-" /* an upload in progress, in DATA_DIR */
+#define DS_RETIRED_PREFIX ".retired-" /* an old version or a deleted dataset */
 #define CSV_ORIGINAL_SUFFIX ".original.csv" /* an upload as sent, when rewritten */
 
 #include <jansson.h>
@@ -71,6 +72,28 @@ int ds_dir_open_dataset(const char *data_dir, const char *name, int *ret_fd, cha
 /* Removes a folder ledgerbox made and everything in it (one level deep:
  * uploads never make subfolders). Best effort; for cleanup paths. */
 void ds_dir_remove(const char *path);
+
+/* ---- dataset_change.c ------------------------------------------------- */
+
+/* Exchanges the complete folder new_path with the dataset folder at
+ * path in one step (RENAME_EXCHANGE) and retires the old one. */
+int ds_exchange_retire(const char *data_dir, const char *new_path, const char *path);
+/* The bytes of the regular files in the folder open at dir_fd, all
+ * levels down. */
+int ds_dir_bytes(int dir_fd, uint64_t *ret);
+/* Removes a folder and everything below it, never following a link. */
+void ds_tree_remove(const char *path);
+
+/* ---- csv_append.c ----------------------------------------------------- */
+
+/* Makes tmp_dir, where the appended CSV was imported alone (NAME.sqlite
+ * with TABLE, TABLE.csv; delimiter: the one it was read with), the next
+ * version of dataset NAME: its rows and then the new ones. -EINVAL with a
+ * message (naming the line) when the rows do not fit the table;
+ * *ret_rows: the table's rows after the append. */
+int ds_append_merge(const char *data_dir, const char *name, const char *table,
+		    const char *tmp_dir, char delimiter, int64_t *ret_rows, char *err,
+		    size_t err_len);
 
 /* ---- csv_types.c ------------------------------------------------------ */
 

@@ -29,6 +29,11 @@ struct analyze_req {
 	char data_path[PATH_MAX];   /* what the run mounts */
 	char sqlite_path[PATH_MAX]; /* the dataset's SQLite file, "" when none */
 	bool postgres;          /* the dataset lives in PostgreSQL (SQL only) */
+	/* Its owner and version (dataset_access.h), when a store was asked. */
+	struct store_dataset dataset_record;
+	char dataset_fingerprint[65]; /* of its files when resolved, "" if unknown */
+	struct store *access_store;            /* NULL: no ownership check */
+	const struct principal *access_who;
 	struct sandbox_limits limits;
 	bool stream;            /* Accept: text/event-stream */
 };

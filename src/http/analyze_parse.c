@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "datasets/pg_dataset.h"
+#include "http/dataset_access.h"
 #include "http/analyze_parse.h"
 #include "templates/templates.h"
 #include "util/utf8.h"
@@ -209,6 +210,28 @@ static bool postgres_resolve(const struct config *cfg, struct analyze_req *a,
 	return true;
 }
 
+/* Before any file of the dataset is looked at: one the caller may not read
+ * is answered as one that does not exist. */
+static bool dataset_readable(struct analyze_req *a, struct analyze_problem *p)
+{
+	char msg[160];
+	int r;
+
+	if (!a->access_store)
+		return true;
+	r = dataset_access_read(a->access_store, a->access_who, a->dataset, &a->dataset_record);
+	if (r == -ENOENT) {
+		snprintf(msg, sizeof(msg), "no dataset %s: upload one or pick one from the list",
+			 a->dataset);
+		return bad(p, 404, "unknown_dataset", msg, "dataset");
+	}
+	if (r < 0)
+		return bad(p, 500, "store_unavailable",
+			   "cannot read who owns the dataset: the state store did not answer; "
+			   "try again", "dataset");
+	return true;
+}
+
 static bool dataset_resolve(const struct config *cfg, struct analyze_req *a,
 			    struct analyze_problem *p)
 {
@@ -227,6 +250,8 @@ static bool dataset_resolve(const struct config *cfg, struct analyze_req *a,
 	if (!dataset_name_valid(a->dataset))
 		return bad(p, 400, "invalid_dataset",
 			   "dataset names are 1 to 64 letters, digits, '-' or '_'", "dataset");
+	if (!dataset_readable(a, p))
+		return false;
 	if (pg_dataset_is(cfg->data_dir, a->dataset))
 		return postgres_resolve(cfg, a, p);
 	r = a->lang == SANDBOX_LANG_SQL
@@ -237,6 +262,10 @@ static bool dataset_resolve(const struct config *cfg, struct analyze_req *a,
 	if (r < 0)
 		return bad(p, r == -ENOENT ? 404 : 400, "unknown_dataset", err, "dataset");
 	sqlite_resolve(cfg, a);
+	/* The run record names the version it ran on (docs/datasets.md). */
+	if (a->access_store && dataset_fingerprint(cfg->data_dir, a->dataset,
+						   a->dataset_fingerprint, err, sizeof(err)) < 0)
+		a->dataset_fingerprint[0] = '\0';
 	return true;
 }
 
@@ -357,7 +386,16 @@ static bool wants_stream(struct request *rq)
 int analyze_check(const struct config *cfg, const char *body, size_t len,
 		  struct analyze_req *a, struct analyze_problem *p)
 {
+	return analyze_check_for(cfg, NULL, NULL, body, len, a, p);
+}
+
+int analyze_check_for(const struct config *cfg, struct store *store, const struct principal *who,
+		      const char *body, size_t len, struct analyze_req *a,
+		      struct analyze_problem *p)
+{
 	memset(a, 0, sizeof(*a));
+	a->access_store = who ? store : NULL;
+	a->access_who = who;
 	if (!body_parse(body, len, a, p) || !mode_parse(a, p) || !language_parse(a, p))
 		return -EINVAL;
 	if (!(cache_valid(a->body, p) &&
@@ -375,7 +413,8 @@ bool analyze_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *r
 {
 	struct analyze_problem p;
 
-	if (analyze_check(rq->srv->cfg, rq->body.data, rq->body.len, a, &p) < 0) {
+	if (analyze_check_for(rq->srv->cfg, rq->srv->store, &rq->who, rq->body.data, rq->body.len, a,
+			      &p) < 0) {
 		*ret = respond_error(rq, p.status, p.code, p.message, p.field);
 		return false;
 	}

@@ -29,5 +29,12 @@ struct analyze_problem {
  * this returns; a->stream is left false. 0, or -EINVAL with *p filled. */
 int analyze_check(const struct config *cfg, const char *body, size_t len,
 		  struct analyze_req *a, struct analyze_problem *p);
+/* analyze_check() for a caller: a dataset who may not read
+ * (dataset_access.h) is answered 404 as one that does not exist, before
+ * anything about it (its files, schema or templates) is looked at; the
+ * dataset's record goes to a->dataset_record. */
+int analyze_check_for(const struct config *cfg, struct store *store, const struct principal *who,
+		      const char *body, size_t len, struct analyze_req *a,
+		      struct analyze_problem *p);
 
 #endif

@@ -158,6 +158,12 @@ void analyze_response_build(const struct analyze_req *a, const char *code, struc
 					      json_object_get(a->body, "params")));
 	if (out->response && a->query)
 		json_object_set_new(out->response, "query", json_string(a->query));
+	if (out->response && a->dataset && a->access_store)
+		json_object_set_new(out->response, "datasetVersion",
+				    json_pack("{s:I,s:s?}", "version",
+					      (json_int_t)a->dataset_record.version, "fingerprint",
+					      a->dataset_fingerprint[0] ? a->dataset_fingerprint
+									: NULL));
 	if (out->response && out->csv)
 		out->files[out->n_files++] = (struct artifact_file){ TABLE_CSV_NAME, "text/csv", out->csv,
 								     out->csv_len };

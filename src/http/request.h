@@ -31,7 +31,8 @@ struct request {
 	char params[ROUTE_PARAMS][256];     /* the {…} parts, URL-decoded by MHD */
 	struct buf body;
 	bool body_too_large;
-	struct csv_import *upload;          /* POST /api/datasets */
+	struct csv_import *upload;          /* POST /api/datasets, PUT /api/datasets/{name}, rows */
+	bool upload_publish;                /* POST ?publish=true: the organisation's */
 	char upload_error[512];
 	int upload_status;
 	bool authenticated;
@@ -94,7 +95,12 @@ enum MHD_Result route_run_artifact(struct request *rq);
 enum MHD_Result route_run_table_csv(struct request *rq);
 enum MHD_Result route_datasets_list(struct request *rq);
 enum MHD_Result route_datasets_upload(struct request *rq);
-/* First call of an upload: authenticates and starts the import, or answers. */
+enum MHD_Result route_dataset_replace(struct request *rq);
+enum MHD_Result route_dataset_append(struct request *rq);
+enum MHD_Result route_dataset_delete(struct request *rq);
+enum MHD_Result route_dataset_publish(struct request *rq);
+/* First call of an upload or a replace: authenticates, checks who may,
+ * and starts the import, or answers. */
 enum MHD_Result upload_begin(struct request *rq);
 enum MHD_Result route_healthz(struct request *rq);
 enum MHD_Result route_readyz(struct request *rq);

@@ -1,17 +1,29 @@
 /*
- * routes_datasets: listing datasets and uploading a CSV as a new one.
+ * routes_datasets: listing the datasets the caller may read, uploading a
+ * CSV as a new one, and replacing one with a new version.
  *
  * An upload is streamed: POST /api/datasets?name=N&table=T with the CSV as
- * the body. The import begins on the first call (auth and names checked
- * before any byte is stored), takes each chunk as it comes, and publishes
- * the dataset only when the whole body parsed. delimiter=, decimal= and
+ * the body (PUT /api/datasets/N?table=T for a new version, POST
+ * /api/datasets/N/rows?table=T for one with rows appended). The import
+ * begins on the first call (auth, names and who may checked before any
+ * byte is stored), takes each chunk as it comes, and publishes the
+ * dataset only when the whole body parsed. delimiter=, decimal= and
  * dayfirst= say how the file is written when detection is not wanted or
  * cannot tell; a bad value is a 400 naming the parameter.
+ *
+ * Ownership (dataset_access.h): a new dataset is recorded for the
+ * uploader's team (or the organisation: publish=true, admins only) before
+ * its folder appears, in the same step that checks the team's quota, so a
+ * dataset is never visible without its owner; when the folder cannot be
+ * put in place the record goes again. A new version is counted (version
+ * + 1, its bytes against the quota) before it is swapped in. Each change
+ * is audited once the files are in place.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "http/dataset_access.h"
 #include "http/request.h"
 #include "util/banned.h"
 
@@ -25,6 +37,12 @@ enum MHD_Result route_datasets_list(struct request *rq)
 		return r;
 	if (dataset_list(rq->srv->cfg->data_dir, &list, err, sizeof(err)) < 0)
 		return respond_error(rq, 500, "datasets_unreadable", err, NULL);
+	if (dataset_access_filter(rq->srv->store, &rq->who, list) < 0) {
+		json_decref(list);
+		return respond_error(rq, 500, "store_unavailable",
+				     "cannot read who owns the datasets: the state store did not "
+				     "answer; try again", NULL);
+	}
 	body = json_pack("{s:o}", "datasets", list);
 	r = respond_json(rq, 200, body);
 	json_decref(body);
@@ -80,12 +98,92 @@ static const char *upload_format(struct request *rq, struct csv_import_format *f
 
 static unsigned begin_status(int err)
 {
-	return err == -EEXIST ? 409 : err == -EINVAL ? 400 : 500;
+	return err == -EEXIST ? 409 : err == -EINVAL ? 400 : err == -ENOENT ? 404 : 500;
+}
+
+static const char *begin_code(int err)
+{
+	return err == -EEXIST ? "dataset_exists" : err == -ENOENT ? "unknown_dataset"
+								  : "upload_failed";
+}
+
+/* A new version: the caller may read the dataset and change it. */
+static bool replace_allowed(struct request *rq, const char *name, enum MHD_Result *ret)
+{
+	struct store_dataset d;
+	char msg[512];
+
+	if (!dataset_access_answer(rq, name, &d, ret))
+		return false;
+	if (dataset_access_change(&rq->who, &d))
+		return true;
+	if (d.team[0])
+		snprintf(msg, sizeof(msg), "dataset %s belongs to team %s: only its analysts or "
+					   "an admin may change it", name, d.team);
+	else
+		snprintf(msg, sizeof(msg), "dataset %s belongs to the organisation: only an "
+					   "admin may change it", name);
+	*ret = respond_error(rq, 403, "forbidden", msg, NULL);
+	return false;
+}
+
+/* A new dataset: publish=true is for admins; the name is free ignoring
+ * case among the records too (the files are checked by the import). */
+static bool create_allowed(struct request *rq, const char *name, enum MHD_Result *ret)
+{
+	const char *publish = query_text(rq, "publish");
+	struct store_dataset d;
+	char msg[512];
+
+	if (publish && strcmp(publish, "true") != 0 && strcmp(publish, "false") != 0) {
+		*ret = respond_error(rq, 400, "invalid_parameter", "publish must be true or false",
+				     "publish");
+		return false;
+	}
+	rq->upload_publish = publish && strcmp(publish, "true") == 0;
+	if (rq->upload_publish && rq->who.role != ROLE_ADMIN) {
+		*ret = respond_error(rq, 403, "forbidden",
+				     "only an admin may publish a dataset to the organisation", "publish");
+		return false;
+	}
+	if (store_dataset_get(rq->srv->store, name, &d) == 0) {
+		snprintf(msg, sizeof(msg), "dataset %s already exists as %s (names are the same "
+					   "ignoring case): pick another name", name, d.name);
+		*ret = respond_error(rq, 409, "dataset_exists", msg, "name");
+		return false;
+	}
+	return true;
+}
+
+/* A new version of an existing dataset: replaced or appended to. */
+static bool upload_is_replace(const struct request *rq)
+{
+	return strcmp(rq->route, "/api/datasets") != 0;
+}
+
+static bool upload_is_append(const struct request *rq)
+{
+	return strcmp(rq->route, "/api/datasets/{name}/rows") == 0;
+}
+
+static int import_start(struct request *rq, const char *name, const char *table,
+			const struct csv_import_limits *limits, char *err, size_t err_len)
+{
+	const char *dir = rq->srv->cfg->data_dir;
+
+	if (upload_is_append(rq))
+		return csv_import_begin_append(dir, name, table, limits, &rq->upload, err, err_len);
+	if (upload_is_replace(rq))
+		return csv_import_begin_version(dir, name, table, limits, &rq->upload, err,
+						err_len);
+	return csv_import_begin(dir, name, table, limits, &rq->upload, err, err_len);
 }
 
 enum MHD_Result upload_begin(struct request *rq)
 {
-	const char *name = query_text(rq, "name"), *table = query_text(rq, "table");
+	bool replace = upload_is_replace(rq);
+	const char *name = replace ? rq->params[0] : query_text(rq, "name");
+	const char *table = query_text(rq, "table");
 	struct csv_import_limits limits = { rq->srv->cfg->upload_max_bytes,
 					    rq->srv->cfg->upload_max_rows };
 	struct csv_import_format fmt;
@@ -107,42 +205,163 @@ enum MHD_Result upload_begin(struct request *rq)
 	if (!dataset_name_valid(table))
 		return respond_error(rq, 400, "invalid_parameter",
 				     "table must be 1 to 64 letters, digits, '-' or '_'", "table");
-	e = csv_import_begin(rq->srv->cfg->data_dir, name, table, &limits, &rq->upload, err,
-			     sizeof(err));
+	if (replace ? !replace_allowed(rq, name, &r) : !create_allowed(rq, name, &r))
+		return r;
+	e = import_start(rq, name, table, &limits, err, sizeof(err));
 	if (e < 0)
-		return respond_error(rq, begin_status(e), e == -EEXIST ? "dataset_exists" : "upload_failed",
-				     err, e == -EEXIST ? "name" : NULL);
+		return respond_error(rq, begin_status(e), begin_code(e), err,
+				     e == -EEXIST ? "name" : NULL);
 	/* upload_format() allowed only what the import accepts. */
 	(void)csv_import_set_format(rq->upload, &fmt);
 	return MHD_YES;
+}
+
+/* 413 quota_exceeded: which quota, what the team uses, its limit. */
+static enum MHD_Result quota_refused(struct request *rq, const char *team,
+				     const struct store_quota *q, uint64_t bytes)
+{
+	struct outcome o = { 0 };
+	char msg[400];
+
+	snprintf(msg, sizeof(msg),
+		 "team %s's datasets would take %lld bytes, over its quota of %lld bytes "
+		 "(LEDGERBOX_DATASET_QUOTA_BYTES): it uses %lld bytes and this upload needs %llu; "
+		 "delete or replace a dataset of the team, or ask an admin",
+		 team, (long long)(q->used_bytes + (int64_t)bytes), (long long)q->limit_bytes,
+		 (long long)q->used_bytes, (unsigned long long)bytes);
+	outcome_error(&o, 413, "quota_exceeded", msg, NULL, 0,
+		      json_pack("{s:s,s:s,s:I,s:I,s:I}", "quota", "team_dataset_bytes", "team", team,
+				"used_bytes", (json_int_t)q->used_bytes, "limit_bytes",
+				(json_int_t)q->limit_bytes, "upload_bytes", (json_int_t)bytes));
+	return respond_outcome(rq, &o);
+}
+
+static enum MHD_Result store_refused(struct request *rq, int e)
+{
+	return respond_error(rq, e == -EEXIST ? 409 : 500,
+			     e == -EEXIST ? "dataset_exists" : "store_unavailable",
+			     e == -EEXIST ? "a dataset of that name (ignoring case) was uploaded "
+					    "meanwhile: pick another name"
+					  : "cannot record the dataset's owner: the state store did "
+					    "not answer; try again",
+			     e == -EEXIST ? "name" : NULL);
+}
+
+/* Audits the change and answers with the summary, its owner and version. */
+static enum MHD_Result upload_done(struct request *rq, const char *action, json_t *summary,
+				   const struct store_dataset *d, uint64_t bytes)
+{
+	json_t *detail;
+	enum MHD_Result r;
+
+	json_object_set_new(summary, "owner", json_pack("{s:s?}", "team", d->team[0] ? d->team : NULL));
+	json_object_set_new(summary, "version", json_integer(d->version));
+	json_object_set_new(summary, "bytes", json_integer((json_int_t)bytes));
+	detail = json_pack("{s:O}", "summary", summary);
+	store_audit_append(rq->srv->store, rq->who.user, action, d->name, detail);
+	json_decref(detail);
+	if (strcmp(action, "dataset.create") != 0)
+		dataset_retired_sweep(rq);
+	r = respond_json(rq, strcmp(action, "dataset.create") == 0 ? 201 : 200, summary);
+	json_decref(summary);
+	return r;
+}
+
+static enum MHD_Result create_finish(struct request *rq, struct csv_import *imp, json_t *summary,
+				     uint64_t bytes)
+{
+	const char *name = json_string_value(json_object_get(summary, "name"));
+	struct store_dataset d = { .version = 1, .bytes = (int64_t)bytes };
+	struct store_quota q = { 0 };
+	char err[512];
+	int e;
+
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	snprintf(d.team, sizeof(d.team), "%s", rq->upload_publish ? "" : rq->who.team);
+	e = store_dataset_claim(rq->srv->store, &d, (int64_t)rq->srv->cfg->dataset_quota_bytes,
+				&q);
+	if (e < 0) {
+		csv_import_abort(imp);
+		json_decref(summary);
+		return e == -EDQUOT ? quota_refused(rq, d.team, &q, bytes) : store_refused(rq, e);
+	}
+	e = csv_import_publish(imp, err, sizeof(err));
+	if (e < 0) {
+		(void)store_dataset_forget(rq->srv->store, d.name);
+		json_decref(summary);
+		return respond_error(rq, e == -EEXIST ? 409 : 500,
+				     e == -EEXIST ? "dataset_exists" : "upload_failed", err,
+				     e == -EEXIST ? "name" : NULL);
+	}
+	return upload_done(rq, "dataset.create", summary, &d, bytes);
+}
+
+static enum MHD_Result replace_finish(struct request *rq, struct csv_import *imp,
+				      json_t *summary, uint64_t bytes)
+{
+	const char *name = rq->params[0];
+	struct store_dataset before, after;
+	struct store_quota q = { 0 };
+	char err[512];
+	enum MHD_Result r;
+	int e;
+
+	/* Asked again: the dataset may have changed hands while the body came. */
+	if (!replace_allowed(rq, name, &r) ||
+	    dataset_access_read(rq->srv->store, &rq->who, name, &before) < 0) {
+		csv_import_abort(imp);
+		json_decref(summary);
+		return rq->status ? r : store_refused(rq, -EIO);
+	}
+	e = store_dataset_revise(rq->srv->store, name, (int64_t)bytes,
+				 (int64_t)rq->srv->cfg->dataset_quota_bytes, &q, &after);
+	if (e < 0) {
+		csv_import_abort(imp);
+		json_decref(summary);
+		return e == -EDQUOT ? quota_refused(rq, before.team, &q, bytes) : store_refused(rq, e);
+	}
+	e = csv_import_publish(imp, err, sizeof(err));
+	if (e < 0) {
+		/* The old files stay; so does the count of their bytes. */
+		(void)store_dataset_revise(rq->srv->store, name, before.bytes, INT64_MAX, NULL, NULL);
+		json_decref(summary);
+		return respond_error(rq, e == -ENOENT ? 404 : 500,
+				     e == -ENOENT ? "unknown_dataset" : "upload_failed", err, NULL);
+	}
+	return upload_done(rq, upload_is_append(rq) ? "dataset.append" : "dataset.replace",
+			   summary, &after, bytes);
 }
 
 enum MHD_Result route_datasets_upload(struct request *rq)
 {
 	struct csv_import *imp = rq->upload;
 	char err[512];
-	json_t *summary, *detail;
-	enum MHD_Result r;
+	json_t *summary;
+	uint64_t bytes = 0;
+	int e;
 
 	if (rq->upload_status)
 		return respond_error(rq, rq->upload_status,
 				     rq->upload_status == 413 ? "upload_too_large" : "upload_failed",
 				     rq->upload_error, NULL);
-	int e;
-
-	rq->upload = NULL; /* finish frees it, success or not */
-	e = csv_import_finish(imp, &summary, err, sizeof(err));
-	if (e == -EFBIG)
-		return respond_error(rq, 413, "upload_too_large", err, NULL);
-	if (e == -EEXIST)
-		return respond_error(rq, 409, "dataset_exists", err, "name");
-	if (e < 0)
+	rq->upload = NULL; /* from here on, this function ends the import */
+	e = csv_import_build(imp, &summary, &bytes, err, sizeof(err));
+	if (e < 0) {
+		csv_import_abort(imp);
+		if (e == -EFBIG)
+			return respond_error(rq, 413, "upload_too_large", err, NULL);
 		return respond_error(rq, 400, "invalid_csv", err, NULL);
-	detail = json_pack("{s:O}", "summary", summary);
-	store_audit_append(rq->srv->store, rq->who.user, "dataset.create",
-			   json_string_value(json_object_get(summary, "name")), detail);
-	json_decref(detail);
-	r = respond_json(rq, 201, summary);
-	json_decref(summary);
-	return r;
+	}
+	return upload_is_replace(rq) ? replace_finish(rq, imp, summary, bytes)
+				     : create_finish(rq, imp, summary, bytes);
+}
+
+enum MHD_Result route_dataset_replace(struct request *rq)
+{
+	return route_datasets_upload(rq);
+}
+
+enum MHD_Result route_dataset_append(struct request *rq)
+{
+	return route_datasets_upload(rq);
 }

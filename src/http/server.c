@@ -127,6 +127,10 @@ static const struct route routes[] = {
 	{ "GET", "/api/runs/*/artifacts/*", "/api/runs/{id}/artifacts/{name}", route_run_artifact },
 	{ "GET", "/api/datasets", "/api/datasets", route_datasets_list },
 	{ "POST", "/api/datasets", "/api/datasets", route_datasets_upload },
+	{ "PUT", "/api/datasets/*", "/api/datasets/{name}", route_dataset_replace },
+	{ "DELETE", "/api/datasets/*", "/api/datasets/{name}", route_dataset_delete },
+	{ "POST", "/api/datasets/*/rows", "/api/datasets/{name}/rows", route_dataset_append },
+	{ "POST", "/api/datasets/*/publish", "/api/datasets/{name}/publish", route_dataset_publish },
 	{ "GET", "/api/keys", "/api/keys", route_keys_list },
 	{ "GET", "/api/pricing", "/api/pricing", route_pricing },
 	{ "GET", "/api/budgets", "/api/budgets", route_budgets_list },
@@ -230,12 +234,21 @@ static enum MHD_Result answer_unrouted(struct request *rq, const char *url, bool
 	return r;
 }
 
+/* A CSV upload: a new dataset, or a new version of one (replaced, or
+ * with rows appended). */
+static bool route_is_upload(const struct request *rq)
+{
+	if (!rq->route)
+		return false;
+	return (strcmp(rq->route, "/api/datasets") == 0 && strcmp(rq->method, "POST") == 0) ||
+	       (strcmp(rq->route, "/api/datasets/{name}") == 0 && strcmp(rq->method, "PUT") == 0) ||
+	       strcmp(rq->route, "/api/datasets/{name}/rows") == 0;
+}
+
 static uint64_t body_limit(const struct request *rq)
 {
-	return rq->route && strcmp(rq->route, "/api/datasets") == 0 &&
-			       strcmp(rq->method, "POST") == 0
-		       ? rq->srv->cfg->upload_max_bytes
-		       : rq->srv->cfg->max_body_bytes;
+	return route_is_upload(rq) ? rq->srv->cfg->upload_max_bytes
+				   : rq->srv->cfg->max_body_bytes;
 }
 
 static bool declared_too_large(struct request *rq)
@@ -387,7 +400,7 @@ static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const ch
 		rq->route = route->name;
 		if (declared_too_large(rq))
 			return answer_too_large(rq);
-		if (route->fn == route_datasets_upload)
+		if (route_is_upload(rq))
 			return upload_begin_on_lane(rq);
 		return MHD_YES;
 	}

@@ -197,4 +197,47 @@ int store_audit_append(struct store *s, const char *actor, const char *action,
 int store_audit_verify(struct store *s, int64_t *ret_entries, int64_t *ret_bad_id, char *err,
 		       size_t err_len);
 
+/* Who owns a dataset (docs/datasets.md). A dataset uploaded through the
+ * API belongs to its uploader's team, or to the organisation when an admin
+ * publishes it; one in DATA_DIR without a record belongs to the
+ * organisation. Names are unique ignoring ASCII case: a record is found by
+ * any spelling of its name. version counts the dataset's contents (1 at
+ * upload, +1 per replace or append); bytes is what its files take, which
+ * counts against its team's quota. */
+#define STORE_DATASET_NAME_MAX 65 /* 64 bytes and the NUL */
+struct store_dataset {
+	char name[STORE_DATASET_NAME_MAX];
+	char team[STORE_NAME_MAX]; /* "" when it belongs to the organisation */
+	int64_t version;
+	int64_t bytes;
+};
+/* What a quota refusal reports: the team's bytes now and its limit. */
+struct store_quota {
+	int64_t used_bytes;
+	int64_t limit_bytes;
+};
+/* The record of a dataset, found ignoring case; -ENOENT when none. */
+int store_dataset_get(struct store *s, const char *name, struct store_dataset *ret);
+/* Records a new dataset (version 1) for d->team ("" for the organisation).
+ * -EEXIST when a record of that name, ignoring case, exists. For a team:
+ * -EDQUOT when the team's datasets and d->bytes together would pass
+ * quota_bytes, with *ret_quota filled (used without the new one). Not
+ * audited: the caller audits once the files are in place. */
+int store_dataset_claim(struct store *s, const struct store_dataset *d, int64_t quota_bytes,
+			struct store_quota *ret_quota);
+/* A new version of a dataset that now takes bytes: version + 1, or 2 for
+ * a dataset that had no record (it stays the organisation's). For a team's
+ * dataset, -EDQUOT as for a claim, its old bytes not counted. *ret (may be
+ * NULL) is the record after the change. Not audited. */
+int store_dataset_revise(struct store *s, const char *name, int64_t bytes, int64_t quota_bytes,
+			 struct store_quota *ret_quota, struct store_dataset *ret);
+/* Drops a dataset's record (deleted, or a claim whose files could not be
+ * put in place). Missing is not an error. Not audited. */
+int store_dataset_forget(struct store *s, const char *name);
+/* Gives a dataset to the organisation (team ""), creating its record when
+ * it had none. Not audited. */
+int store_dataset_publish(struct store *s, const char *name);
+/* Bytes of the datasets a team owns. */
+int store_team_dataset_bytes(struct store *s, const char *team, int64_t *ret);
+
 #endif

@@ -13,6 +13,7 @@
  *   store_runs_query.c  reading runs back, with visibility rules
  *   store_files.c   artifact files under STATE_DIR/artifacts/
  *   store_retention.c  shared artifact bytes, retention, a team's bytes
+ *   store_datasets.c  who owns each dataset, versions and team quotas
  *   store_audit.c   the hash-chained audit log and its verification (SQLite)
  *   store_audit_chain.c  the audit log's canonical text, hashing and the
  *                   checks of a walk, shared by both back ends
@@ -78,7 +79,7 @@ int store_sql_text_dup(sqlite3_stmt *st, int col, char **ret);
 #define store_err db_err
 
 /* store_schema.c: PRAGMA user_version is the schema version. */
-#define STORE_SCHEMA_LATEST 4
+#define STORE_SCHEMA_LATEST 5
 int store_schema_version_read(sqlite3 *db, int *ret);
 /* Applies migrations (current, target] in order, each in its own
  * transaction. A database newer than this program is refused. */
@@ -175,5 +176,14 @@ int store_audit_walk_end(struct store_audit_walk *w, int64_t head_entries, const
 /* store_runs_query.c: the three shapes of a list, each able to use an
  * index: an analyst's own runs, one user's runs (admin) and all (admin). */
 enum store_list_shape { STORE_LIST_OWN, STORE_LIST_USER, STORE_LIST_ALL };
+
+/* store_datasets.c: the key a dataset's record is found by, its name in
+ * ASCII lower case; -EINVAL for an empty name or one over 64 bytes. */
+int store_dataset_key(const char *name, char ret[STORE_DATASET_NAME_MAX]);
+/* The quota's verdict, the same for both back ends: 0 when a team that
+ * uses used_bytes may take bytes more, else -EDQUOT with *ret_quota (may
+ * be NULL) filled. */
+int store_quota_verdict(int64_t used_bytes, int64_t bytes, int64_t quota_bytes,
+			struct store_quota *ret_quota);
 
 #endif

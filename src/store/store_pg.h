@@ -14,6 +14,7 @@
  *   store_pg_retention.c  expiring runs' artifacts, a team's stored bytes
  *   store_pg_query.c    reading runs and artifacts back, with visibility
  *   store_pg_audit.c    the audit chain: append under a row lock, verify
+ *   store_pg_datasets.c who owns each dataset, versions and team quotas
  *
  * Many nodes share one database: everything that must be linear (the
  * audit chain, and through it every write transaction that appends to it)
@@ -26,7 +27,7 @@
 #include "store/store_internal.h"
 #include "util/pg.h"
 
-#define STORE_PG_SCHEMA_LATEST 2
+#define STORE_PG_SCHEMA_LATEST 3
 
 /* store_pg.c: connects s->pg to url, migrates and loads the pepper from
  * s->dir_fd (state_dir is for messages). */
@@ -98,5 +99,16 @@ int store_pg_audit_append(struct store *s, const char *actor, const char *action
 			  const char *subject, json_t *detail);
 int store_pg_audit_verify(struct store *s, int64_t *ret_entries, int64_t *ret_bad_id, char *err,
 			  size_t err_len);
+
+/* store_pg_datasets.c: names already checked; key is store_dataset_key(). */
+int store_pg_dataset_get(struct store *s, const char *key, struct store_dataset *ret);
+int store_pg_dataset_claim(struct store *s, const char *key, const struct store_dataset *d,
+			   int64_t quota_bytes, struct store_quota *ret_quota);
+int store_pg_dataset_revise(struct store *s, const char *key, const char *name, int64_t bytes,
+			    int64_t quota_bytes, struct store_quota *ret_quota,
+			    struct store_dataset *ret);
+int store_pg_dataset_forget(struct store *s, const char *key);
+int store_pg_dataset_publish(struct store *s, const char *key, const char *name);
+int store_pg_team_dataset_bytes(struct store *s, const char *team, int64_t *ret);
 
 #endif

@@ -119,6 +119,19 @@ static const char *const migrations[STORE_PG_SCHEMA_LATEST] = {
 	"CREATE INDEX runs_unexpired_by_time ON runs(created_ms) WHERE files_expired_ms IS NULL;"
 	"CREATE INDEX runs_by_expiry ON runs(files_expired_ms) WHERE files_expired_ms IS NOT NULL;"
 	"END $migration$",
+
+	/* 3: who owns each dataset, as SQLite's migration 5. */
+	"DO $migration$ BEGIN "
+	"CREATE TABLE datasets ("
+	"  name_key text PRIMARY KEY,"
+	"  name text NOT NULL,"
+	"  team text,"
+	"  version bigint NOT NULL CHECK (version >= 1),"
+	"  bytes bigint NOT NULL CHECK (bytes >= 0),"
+	"  created_ms bigint NOT NULL,"
+	"  updated_ms bigint NOT NULL);"
+	"CREATE INDEX datasets_by_team ON datasets(team);"
+	"END $migration$",
 };
 
 const struct pg_schema store_pg_schema = {

@@ -104,6 +104,19 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
 	 "ALTER TABLE runs ADD COLUMN files_expired_ms INTEGER;"
 	 "CREATE INDEX runs_unexpired_by_time ON runs(created_ms) WHERE files_expired_ms IS NULL;"
 	 "CREATE INDEX runs_by_expiry ON runs(files_expired_ms) WHERE files_expired_ms IS NOT NULL;"),
+
+	/* 5: who owns each dataset. name_key is the name in lower case, so a
+	 * name is unique ignoring case; team NULL is the organisation. */
+	("CREATE TABLE datasets ("
+	 "  name_key TEXT PRIMARY KEY,"
+	 "  name TEXT NOT NULL,"
+	 "  team TEXT,"
+	 "  version INTEGER NOT NULL CHECK (version >= 1),"
+	 "  bytes INTEGER NOT NULL CHECK (bytes >= 0),"
+	 "  created_ms INTEGER NOT NULL,"
+	 "  updated_ms INTEGER NOT NULL"
+	 ") STRICT;"
+	 "CREATE INDEX datasets_by_team ON datasets(team);"),
 };
 
 int store_schema_version_read(sqlite3 *db, int *ret)

@@ -432,6 +432,71 @@ test("datasets show their schema, and an uploaded CSV can be queried at once", a
   await page.context().close();
 });
 
+test("a team's dataset is replaced, appended to and deleted from the page; the organisation's is not offered", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.keys.analyst);
+  await page.getByRole("button", { name: "Datasets" }).click();
+  await page.getByLabel("CSV file").setInputFiles({ name: "stock.csv", mimeType: "text/csv",
+    buffer: Buffer.from("item,qty\nbolt,3\nnut,4\n") });
+  await page.getByRole("button", { name: "Upload" }).click();
+  const block = page.locator('[data-dataset="stock"]');
+  await block.waitFor();
+  assert.match(await block.locator(".dataset-owner").textContent(), /Version 1, team sales's/);
+  assert.equal(await page.locator('[data-dataset="demo"] button[data-action]').count(), 0,
+    "an analyst may not change the organisation's demo");
+  const total = async () => (await server.api(server.keys.analyst, "POST", "/api/analyze", {
+    language: "sql", dataset: "stock", code: "SELECT SUM(qty) AS n FROM stock" })).body.table.rows[0][0];
+
+  await block.locator('input[data-action="replace"]').setInputFiles({ name: "v2.csv", mimeType: "text/csv",
+    buffer: Buffer.from("item,qty\nbolt,30\nnut,40\n") });
+  await page.waitForFunction(() => /Replaced: version 2/.test(
+    document.querySelector('[data-dataset="stock"] .dataset-status')?.textContent || ""));
+  assert.equal(await total(), 70);
+
+  await block.locator('input[data-action="append"]').setInputFiles({ name: "more.csv", mimeType: "text/csv",
+    buffer: Buffer.from("item,qty\nrod,5\n") });
+  await page.waitForFunction(() => /Appended 1 rows: version 3, 3 rows/.test(
+    document.querySelector('[data-dataset="stock"] .dataset-status')?.textContent || ""));
+  assert.equal(await total(), 75);
+  await block.locator('input[data-action="append"]').setInputFiles({ name: "bad.csv", mimeType: "text/csv",
+    buffer: Buffer.from("item,qty\npin,many\n") });
+  await page.waitForFunction(() => /line 2: many/i.test(
+    document.querySelector('[data-dataset="stock"] .dataset-status')?.textContent || ""));
+  assert.equal(await total(), 75, "a refused append changes nothing");
+  await screenshot(page, "12c-dataset-versions");
+
+  assert.equal(await block.locator('button[data-action="publish"]').count(), 0, "publishing is for admins");
+  page.once("dialog", (d) => d.accept());
+  await block.getByRole("button", { name: "Delete" }).click();
+  await block.waitFor({ state: "detached" });
+  const list = (await server.api(server.keys.analyst, "GET", "/api/datasets")).body.datasets;
+  assert.equal(list.some((d) => d.name === "stock"), false);
+
+  // An admin publishes a team's dataset; then every team reads it and its
+  // former team no longer changes it.
+  await page.getByLabel("CSV file").setInputFiles({ name: "rates.csv", mimeType: "text/csv",
+    buffer: Buffer.from("currency,rate\nEUR,1.1\n") });
+  await page.getByRole("button", { name: "Upload" }).click();
+  const rates = page.locator('[data-dataset="rates"]');
+  await rates.waitFor();
+  const admin = await newPage(browser);
+  await signIn(admin, server.keys.admin);
+  await admin.getByRole("button", { name: "Datasets" }).click();
+  await admin.locator('[data-dataset="rates"]').getByRole("button", { name: "Publish to the organisation" }).click();
+  await admin.waitForFunction(() => /the organisation's/.test(
+    document.querySelector('[data-dataset="rates"] .dataset-owner')?.textContent || ""));
+  await admin.context().close();
+  const listed = (await server.api(server.keys.frugal, "GET", "/api/datasets")).body.datasets;
+  assert.equal(listed.find((d) => d.name === "rates").owner.team, null, "another team now reads it");
+  await page.getByRole("button", { name: "Analyze" }).click();
+  await page.getByRole("button", { name: "Datasets" }).click();
+  await page.waitForFunction(() => /the organisation's/.test(
+    document.querySelector('[data-dataset="rates"] .dataset-owner')?.textContent || ""));
+  assert.equal(await rates.locator("button[data-action]").count(), 0);
+  assertClean(page);
+  await page.context().close();
+});
+
 test("an upload shows what each column became, and the choices settle what the file cannot", async () => {
   const page = await newPage(browser);
   await signIn(page, server.keys.analyst);

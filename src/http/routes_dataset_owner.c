@@ -1,0 +1,86 @@
+/*
+ * routes_dataset_owner: deleting a dataset and publishing one to the
+ * organisation (replacing is an upload: routes_datasets.c).
+ *
+ * DELETE /api/datasets/{name}: the dataset's team's analysts or an admin.
+ * The folder leaves its name first (dataset_delete(): runs that mounted it
+ * finish on it), then the record goes: the other order would leave, for a
+ * moment, a folder without an owner, which everyone may read.
+ *
+ * POST /api/datasets/{name}/publish: admins only; the dataset becomes the
+ * organisation's, readable by every team and no longer counted against
+ * its team's quota.
+ *
+ * Both are audited ("dataset.delete", "dataset.publish") with the team the
+ * dataset belonged to and its version.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http/dataset_access.h"
+#include "http/request.h"
+#include "util/banned.h"
+
+static void audit(struct request *rq, const char *action, const struct store_dataset *d)
+{
+	json_t *detail = json_pack("{s:s?,s:I}", "team", d->team[0] ? d->team : NULL, "version",
+				   (json_int_t)d->version);
+
+	store_audit_append(rq->srv->store, rq->who.user, action, rq->params[0], detail);
+	json_decref(detail);
+}
+
+enum MHD_Result route_dataset_delete(struct request *rq)
+{
+	struct store_dataset d;
+	char err[512];
+	enum MHD_Result r;
+	json_t *body;
+
+	if (!auth_require(rq, &r) || !dataset_access_answer(rq, rq->params[0], &d, &r))
+		return r;
+	if (!dataset_access_change(&rq->who, &d)) {
+		if (d.team[0])
+			snprintf(err, sizeof(err), "dataset %s belongs to team %s: only its "
+						   "analysts or an admin may delete it",
+				 rq->params[0], d.team);
+		else
+			snprintf(err, sizeof(err), "dataset %s belongs to the organisation: only "
+						   "an admin may delete it", rq->params[0]);
+		return respond_error(rq, 403, "forbidden", err, NULL);
+	}
+	if (dataset_delete(rq->srv->cfg->data_dir, rq->params[0], err, sizeof(err)) < 0)
+		return respond_error(rq, 500, "delete_failed", err, NULL);
+	if (store_dataset_forget(rq->srv->store, rq->params[0]) < 0)
+		return respond_error(rq, 500, "store_unavailable",
+				     "the dataset's files are gone but its record could not be "
+				     "removed: the state store did not answer; delete it again",
+				     NULL);
+	audit(rq, "dataset.delete", &d);
+	dataset_retired_sweep(rq);
+	body = json_pack("{s:s,s:b}", "name", rq->params[0], "deleted", 1);
+	r = respond_json(rq, 200, body);
+	json_decref(body);
+	return r;
+}
+
+enum MHD_Result route_dataset_publish(struct request *rq)
+{
+	struct store_dataset d;
+	enum MHD_Result r;
+	json_t *body;
+
+	if (!auth_require_admin(rq, &r) || !dataset_access_answer(rq, rq->params[0], &d, &r))
+		return r;
+	if (store_dataset_publish(rq->srv->store, rq->params[0]) < 0)
+		return respond_error(rq, 500, "store_unavailable",
+				     "cannot record the new owner: the state store did not answer; "
+				     "try again", NULL);
+	audit(rq, "dataset.publish", &d);
+	body = json_pack("{s:s,s:{s:n},s:I}", "name", rq->params[0], "owner", "team", "version",
+			 (json_int_t)d.version);
+	r = respond_json(rq, 200, body);
+	json_decref(body);
+	return r;
+}
