@@ -107,6 +107,40 @@ static int tree_alive(const pid_t pids[TREE_MAX], const unsigned long long start
  * started again after each Python run, so counting every sandbox process
  * would catch one being set up; a cold run's interpreter is what a
  * cancelled run must not leave behind. */
+/* The parent of process `pid`, from /proc/PID/stat (0 when it is gone). */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], text[1024], *close_paren;
+	int ppid = 0;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	/* The name in parentheses may hold spaces and ')': skip to the last. */
+	close_paren = strrchr(text, ')');
+	if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return (pid_t)ppid;
+}
+
+/* Whether process `pid` descends from this test's server, so that runs of
+ * other programs on the machine are not counted. */
+static bool started_by_our_server(pid_t pid)
+{
+	for (int depth = 0; pid > 1 && depth < 64; depth++) {
+		pid = parent_of(pid);
+		if (pid == srv.pid)
+			return true;
+	}
+	return false;
+}
+
+/* Cold Python interpreters of runs this test's server started. */
 static int cold_interpreters(void)
 {
 	DIR *d = opendir("/proc");
@@ -127,7 +161,8 @@ static int cold_interpreters(void)
 			if (text[i] == '\0')
 				text[i] = ' ';
 		n += strstr(text, "/run/ledgerbox/driver.py") != NULL &&
-		     strstr(text, "/run/ledgerbox/driver.py --warm") == NULL;
+		     strstr(text, "/run/ledgerbox/driver.py --warm") == NULL &&
+		     started_by_our_server((pid_t)atoi(de->d_name));
 	}
 	if (d)
 		closedir(d);
