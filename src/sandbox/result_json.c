@@ -2,6 +2,7 @@
 #include "sandbox/result_json.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,24 @@ static json_t *artifacts_json(const struct sandbox_result *r)
 	return a;
 }
 
+/* Why files in /out were left out, where a reason is worth a word. */
+static json_t *artifacts_notes_json(const struct sandbox_result *r)
+{
+	json_t *notes = json_array();
+	char text[300];
+
+	if (notes && r->n_artifacts_bidi_names) {
+		snprintf(text, sizeof(text),
+			 "%zu file%s in /out %s not kept: a file name may not hold bidirectional "
+			 "control characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, "
+			 "U+061C), which make it display as another name",
+			 r->n_artifacts_bidi_names, r->n_artifacts_bidi_names == 1 ? "" : "s",
+			 r->n_artifacts_bidi_names == 1 ? "was" : "were");
+		json_array_append_new(notes, json_string(text));
+	}
+	return notes;
+}
+
 /* Splits the runner's one JSON object into table and error. The table's
  * encoding is held to table_bytes too: floats the runner wrote short may
  * come back longer. Returns true when rows were cut for that. */
@@ -155,6 +174,7 @@ json_t *result_to_json(const struct sandbox_request *req, const struct sandbox_r
 		return NULL;
 	}
 	json_object_set_new(o, "artifacts_skipped", json_integer((json_int_t)r->n_artifacts_skipped));
+	json_object_set_new(o, "artifacts_notes", artifacts_notes_json(r));
 	json_object_set_new(o, "limits", limits_json(&req->limits));
 	json_object_set_new(o, "limits_hit", limits_hit_json(hit));
 	json_object_set_new(o, "enforcement", enforcement_json(r));
