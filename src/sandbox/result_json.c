@@ -116,9 +116,8 @@ static json_t *artifacts_notes_json(const struct sandbox_result *r)
 static bool runner_fields(const struct sandbox_request *req, const struct sandbox_result *r,
 			  json_t *out)
 {
-	bool cut = false;
-
 	json_t *doc, *table, *err;
+	bool cut = false;
 
 	if (r->result_truncated) {
 		json_object_set_new(out, "table", json_null());

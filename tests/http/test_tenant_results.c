@@ -133,6 +133,7 @@ static void hostile_run_answers_with_flags(void **state)
 
 	python_run(hostile_code, &r);
 	expect_ok(&r, "the hostile run");
+	printf("# the 272 MiB run: answered 200 with %zu bytes\n", r.len);
 	assert_true(json_is_true(json_object_get(r.json, "outputTruncated")));
 	assert_true(json_is_true(json_object_get(r.json, "stderrTruncated")));
 	assert_true(limit_hit(r.json, "output"));
