@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -49,10 +50,19 @@ static inline const char *tl_bin(void) { return tl_env("LEDGERBOX_BIN"); }
 static inline const char *tl_demo(void) { return tl_env("LEDGERBOX_DEMO"); }
 static inline const char *tl_tmp(void) { return tl_env("LEDGERBOX_TEST_TMP"); }
 
+/* Grows the buffer by half again when full, so a body of tens of MiB
+ * arriving in small pieces is not copied once per piece (ASan's realloc
+ * always moves, which made that quadratic and stalled the client long
+ * enough for the server to cut it). */
 static inline void tl_append(char **buf, size_t *len, const char *data, size_t n)
 {
-	char *grown = realloc(*buf, *len + n + 1);
-	assert_non_null(grown);
+	size_t need = *len + n + 1;
+	char *grown = *buf;
+
+	if (!grown || malloc_usable_size(grown) < need) {
+		grown = realloc(*buf, need + need / 2);
+		assert_non_null(grown);
+	}
 	memcpy(grown + *len, data, n);
 	*len += n;
 	grown[*len] = '\0';

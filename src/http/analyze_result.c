@@ -95,6 +95,27 @@ static json_t *artifacts_present(struct pool_result *pr, const char *run_id, str
 	return list;
 }
 
+/* Files the run wrote but may not keep: how many, and why where the
+ * sandbox said (in "notices", beside any other). */
+static void artifacts_notes_present(json_t *r, json_t *response)
+{
+	json_t *notes = json_object_get(r, "artifacts_notes"), *notices, *n;
+	size_t i;
+
+	json_object_set_new(response, "artifactsSkipped",
+			    json_integer(json_integer_value(json_object_get(r, "artifacts_skipped"))));
+	if (!json_array_size(notes))
+		return;
+	notices = json_object_get(response, "notices");
+	if (!json_is_array(notices)) {
+		notices = json_array();
+		json_object_set_new(response, "notices", notices);
+	}
+	json_array_foreach(notes, i, n) {
+		json_array_append(notices, n);
+	}
+}
+
 static json_t *usage_of(json_t *r)
 {
 	/* sandbox: "warm" (from the pool) or "cold"; absent for a query run
@@ -152,6 +173,8 @@ void analyze_response_build(const struct analyze_req *a, const char *code, struc
 		"cost", 0, "tokensUsed", 0, "durationMs", (json_int_t)duration_ms, "attempts");
 	if (out->response)
 		template_empty_explain(a, table, out->response);
+	if (out->response)
+		artifacts_notes_present(r, out->response);
 	if (out->response && a->template_id)
 		json_object_set_new(out->response, "template",
 				    json_pack("{s:s,s:O?}", "id", a->template_id, "params",

@@ -73,7 +73,11 @@ static json_t *worker_request(const struct analyze_req *a, const char *code, boo
 }
 
 /* The sandbox itself failing (not the analyst's code) counts against its
- * breaker: a worker that dies, or a sandbox that could not be built. */
+ * breaker: a worker that dies or whose stream goes out of step (-EIO), the
+ * server out of memory, or a sandbox that could not be built
+ * ("sandbox_error"). What a program can cause ends otherwise: a result
+ * too large is cut by the worker, a limit hit or a crash has its own
+ * status, so no tenant can pause runs for everyone. */
 static bool sandbox_broke(int e, const struct pool_result *pr)
 {
 	const char *status;

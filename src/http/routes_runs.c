@@ -11,6 +11,7 @@
 
 #include "http/request.h"
 #include "http/table_csv.h"
+#include "util/bidi.h"
 #include "util/parse.h"
 #include "util/banned.h"
 
@@ -117,9 +118,19 @@ static enum MHD_Result send_artifact(struct request *rq, const char *name, const
 enum MHD_Result route_run_artifact(struct request *rq)
 {
 	enum MHD_Result r;
+	unsigned control;
 
 	if (!auth_require(rq, &r))
 		return r;
+	control = bidi_control_find(rq->params[1], strlen(rq->params[1]));
+	if (control) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+			 "the artifact name holds the bidirectional control U+%04X, which no "
+			 "artifact name may contain (it makes a name display as another)",
+			 control);
+		return respond_error(rq, 400, "invalid_name", msg, "name");
+	}
 	if (!run_id_valid(rq->params[0]) || strncmp(rq->params[1], TABLE_CSV_PREFIX,
 						    strlen(TABLE_CSV_PREFIX)) == 0)
 		return not_found(rq, "no such artifact");

@@ -40,6 +40,7 @@
 #include "http/lane.h"
 #include "http/request.h"
 #include "http/retention_sweeper.h"
+#include "http/url_nul.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "util/parse.h"
@@ -394,6 +395,11 @@ static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const ch
 		*con_cls = rq;
 		atomic_fetch_add(&requests_in_flight, 1);
 		conn_watch_enter(conn_watch_of(conn), CONN_PHASE_BODY);
+		if (url_had_nul(conn))
+			return respond_error(rq, 400, "invalid_url",
+					     "the URL holds an encoded NUL byte (%00), which no run "
+					     "id, artifact name or parameter may contain; remove it",
+					     NULL);
 		route = route_find(method, url, rq->params, &path_known);
 		if (!route)
 			return answer_unrouted(rq, url, path_known);
@@ -528,7 +534,8 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct soc
 		 * being handled is not idle, however long its run. Clients that
 		 * trickle bytes are the watchdog's. */
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+		MHD_OPTION_UNESCAPE_CALLBACK, url_unescape, NULL, MHD_OPTION_END);
 }
 
 int http_start(struct http_server *srv, char *err, size_t err_len)

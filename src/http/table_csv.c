@@ -24,7 +24,11 @@ static bool looks_numeric(const char *s)
 static int put_text(struct buf *b, const char *s, size_t len)
 {
 	bool quote = strpbrk(s, ",\"\r\n") != NULL || (len && (s[0] == ' ' || s[len - 1] == ' '));
-	bool formula = len && strchr("=+-@", s[0]) && !looks_numeric(s);
+	/* Spreadsheets read a cell starting with = + - @ as a formula, and
+	 * skip a leading TAB or CR before reading it: such a cell gets a
+	 * quote mark first, unless it is a plain number. */
+	bool formula = len && (s[0] == '\t' || s[0] == '\r' ||
+			       (strchr("=+-@", s[0]) && !looks_numeric(s)));
 	int r = 0;
 
 	if (quote && (r = buf_append(b, "\"", 1)) < 0)

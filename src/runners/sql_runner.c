@@ -6,8 +6,10 @@
  * Invariants:
  * - stdout stays empty unless the result fd is not open (running by hand).
  * - Exactly one JSON line is written per run that got as far as running a
- *   query (exit 0, 1 or 3); usage and internal errors (exit 2) only print to
- *   stderr.
+ *   query (exit 0, 1 or 3), unless that line itself could not be written
+ *   for the query's sake (out of the run's memory, or the supervisor
+ *   stopped reading it): exit 1 with the message on stderr. Usage and
+ *   internal errors (exit 2) only print to stderr.
  * - The result fd is checked before anything is opened, so a closed fd 3
  *   cannot be mistaken for a file we opened ourselves.
  */
@@ -233,6 +235,14 @@ static int run(const struct runner_config *config, int out_fd)
 	sql_query_run(config->db_path, sql, sql_len, &config->limits, &table, &error);
 	free(sql);
 	r = write_result(out_fd, table, &error);
+	/* A result too large for the run's memory, or one the supervisor
+	 * stopped reading (past its limits), is the query's outcome; only a
+	 * channel that is not there is the sandbox's failure. */
+	if (r == -ENOMEM || r == -EPIPE) {
+		fprintf(stderr, "error: the result table could not be written: %s; select fewer "
+				"rows or columns\n", strerror(-r));
+		return SQL_EXIT_QUERY_ERROR;
+	}
 	if (r < 0) {
 		fprintf(stderr, "error: cannot write the result: %s\n", strerror(-r));
 		return SQL_EXIT_USAGE;

@@ -12,6 +12,7 @@
 
 #include "runs/frame.h"
 #include "runs/worker_internal.h"
+#include "sandbox/result_fit.h"
 #include "sandbox/result_json.h"
 #include "util/utf8.h"
 #include "util/banned.h"
@@ -135,6 +136,28 @@ static void live_stdout(void *ctx, const char *data, size_t len)
 	}
 }
 
+/* A file larger than one frame cannot be sent: it is left out and counted
+ * as skipped, like any other file the run may not keep. */
+static void artifacts_drop_unsendable(struct sandbox_result *res)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < res->n_artifacts; i++) {
+		struct sandbox_artifact *a = &res->artifacts[i];
+		if (a->bytes <= FRAME_MAX_BYTES) {
+			res->artifacts[kept++] = *a;
+			continue;
+		}
+		free(a->name);
+		free(a->mime);
+		free(a->data);
+		res->n_artifacts_skipped++;
+	}
+	for (size_t i = kept; i < res->n_artifacts; i++)
+		memset(&res->artifacts[i], 0, sizeof(res->artifacts[i]));
+	res->n_artifacts = kept;
+}
+
 /* Runs one request and answers it: the result JSON (echoing the request's
  * "seq", so the server can tell answers apart) and then exactly one frame
  * per entry of its "artifacts" list. Returns <0 only when the socket
@@ -163,10 +186,18 @@ int worker_serve_one(json_t *msg, struct sandbox_warm **warm)
 	if (r == -EAGAIN)
 		sandbox_run(&req, &res);
 	live_flush(&live);
+	artifacts_drop_unsendable(&res);
 	out = result_to_json(&req, &res);
 	if (!out) {
 		sandbox_result_release(&res);
 		return answer_error(seq, "the worker ran out of memory describing the run");
+	}
+	/* The answer must fit one frame whatever the run wrote: a large result
+	 * is cut and flagged, never a broken worker. */
+	if (result_fit(out, FRAME_MAX_BYTES) < 0) {
+		json_decref(out);
+		sandbox_result_release(&res);
+		return answer_error(seq, "the run's description does not fit one frame");
 	}
 	json_object_set(out, "seq", seq ? seq : json_null());
 	r = frame_write_json(WORKER_FD, out);

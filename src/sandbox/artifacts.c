@@ -9,7 +9,8 @@
  * never followed); names must be plain printable UTF-8 file names; hard
  * links and sparse files are refused; all artifacts together hold at most
  * the size of /out, and their number is bounded. Anything else is counted
- * as skipped.
+ * as skipped. A name holding a bidirectional control (which makes it show
+ * as another name) is skipped and counted apart, so the answer can say so.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "sandbox/internal.h"
+#include "util/bidi.h"
 #include "util/utf8.h"
 #include "util/banned.h"
 
@@ -164,6 +166,11 @@ int artifacts_collect(int out_dirfd, uint64_t max_bytes, struct sandbox_result *
 	while (r >= 0 && (de = readdir(dir))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
+		if (bidi_control_find(de->d_name, strlen(de->d_name))) {
+			res->n_artifacts_bidi_names++;
+			res->n_artifacts_skipped++;
+			continue;
+		}
 		if (res->n_artifacts >= MAX_ARTIFACTS || !name_ok(de->d_name) ||
 		    (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)) {
 			res->n_artifacts_skipped++;

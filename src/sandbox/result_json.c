@@ -1,23 +1,34 @@
 /* result_json: see result_json.h. */
 #include "sandbox/result_json.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sandbox/result_fit.h"
 #include "util/utf8.h"
 #include "util/banned.h"
 
-static json_t *text_json(const char *data, size_t len)
+/* The stream as JSON text, its encoding at most max_encoded bytes (the
+ * output limit counts what is sent: a control byte written as \u0001 counts
+ * six). Sets *cut when text was left out. */
+static json_t *text_json(const char *data, size_t len, uint64_t max_encoded, bool *cut)
 {
-	size_t clean_len;
+	size_t clean_len, fit;
 	char *clean;
+	const char *text;
 	json_t *j;
 
 	if (!data)
 		return json_string("");
 	if (utf8_sanitize(data, len, &clean, &clean_len) < 0)
 		return NULL;
-	j = json_stringn(clean ? clean : data, clean_len);
+	text = clean ? clean : data;
+	fit = result_text_fit(text, clean_len, max_encoded > SIZE_MAX ? SIZE_MAX : (size_t)max_encoded);
+	if (fit < clean_len)
+		*cut = true;
+	j = json_stringn(text, fit);
 	free(clean);
 	return j;
 }
@@ -81,10 +92,32 @@ static json_t *artifacts_json(const struct sandbox_result *r)
 	return a;
 }
 
-/* Splits the runner's one JSON object into table and error. */
-static void runner_fields(const struct sandbox_result *r, json_t *out)
+/* Why files in /out were left out, where a reason is worth a word. */
+static json_t *artifacts_notes_json(const struct sandbox_result *r)
+{
+	json_t *notes = json_array();
+	char text[300];
+
+	if (notes && r->n_artifacts_bidi_names) {
+		snprintf(text, sizeof(text),
+			 "%zu file%s in /out %s not kept: a file name may not hold bidirectional "
+			 "control characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, "
+			 "U+061C), which make it display as another name",
+			 r->n_artifacts_bidi_names, r->n_artifacts_bidi_names == 1 ? "" : "s",
+			 r->n_artifacts_bidi_names == 1 ? "was" : "were");
+		json_array_append_new(notes, json_string(text));
+	}
+	return notes;
+}
+
+/* Splits the runner's one JSON object into table and error. The table's
+ * encoding is held to table_bytes too: floats the runner wrote short may
+ * come back longer. Returns true when rows were cut for that. */
+static bool runner_fields(const struct sandbox_request *req, const struct sandbox_result *r,
+			  json_t *out)
 {
 	json_t *doc, *table, *err;
+	bool cut = false;
 
 	if (r->result_truncated) {
 		json_object_set_new(out, "table", json_null());
@@ -92,19 +125,26 @@ static void runner_fields(const struct sandbox_result *r, json_t *out)
 				    json_pack("{s:s,s:s}", "type", "result_too_large", "message",
 					      "the result table is larger than table_bytes: "
 					      "select fewer rows or columns"));
-		return;
+		return false;
 	}
 	doc = r->result_json_len ? json_loadb(r->result_json, r->result_json_len, 0, NULL) : NULL;
 	table = json_object_get(doc, "table");
 	err = json_object_get(doc, "error");
+	if (json_is_object(table))
+		cut = result_table_fit(table, req->limits.table_bytes > SIZE_MAX
+						      ? SIZE_MAX
+						      : (size_t)req->limits.table_bytes);
 	json_object_set(out, "table", json_is_object(table) ? table : json_null());
 	json_object_set(out, "runner_error", json_is_object(err) ? err : json_null());
 	json_decref(doc);
+	return cut;
 }
 
 json_t *result_to_json(const struct sandbox_request *req, const struct sandbox_result *r)
 {
 	json_t *o = json_object();
+	bool stdout_cut = r->stdout_truncated, stderr_cut = r->stderr_truncated;
+	unsigned hit = r->limits_hit;
 
 	if (!o)
 		return NULL;
@@ -118,18 +158,24 @@ json_t *result_to_json(const struct sandbox_request *req, const struct sandbox_r
 	json_object_set_new(o, "sandbox", json_string(r->warm ? "warm" : "cold"));
 	json_object_set_new(o, "peak_memory_bytes", json_integer((json_int_t)r->peak_memory_bytes));
 	json_object_set_new(o, "memory_base_bytes", json_integer((json_int_t)r->memory_base_bytes));
-	json_object_set_new(o, "stdout", text_json(r->stdout_data, r->stdout_len));
-	json_object_set_new(o, "stdout_truncated", json_boolean(r->stdout_truncated));
-	json_object_set_new(o, "stderr", text_json(r->stderr_data, r->stderr_len));
-	json_object_set_new(o, "stderr_truncated", json_boolean(r->stderr_truncated));
-	runner_fields(r, o);
+	json_object_set_new(o, "stdout", text_json(r->stdout_data, r->stdout_len,
+						    req->limits.output_bytes, &stdout_cut));
+	json_object_set_new(o, "stdout_truncated", json_boolean(stdout_cut));
+	json_object_set_new(o, "stderr", text_json(r->stderr_data, r->stderr_len,
+						    req->limits.output_bytes, &stderr_cut));
+	json_object_set_new(o, "stderr_truncated", json_boolean(stderr_cut));
+	if (stdout_cut || stderr_cut)
+		hit |= LIMIT_HIT_OUTPUT;
+	if (runner_fields(req, r, o))
+		hit |= LIMIT_HIT_ROWS;
 	if (json_object_set_new(o, "artifacts", artifacts_json(r)) < 0) {
 		json_decref(o);
 		return NULL;
 	}
 	json_object_set_new(o, "artifacts_skipped", json_integer((json_int_t)r->n_artifacts_skipped));
+	json_object_set_new(o, "artifacts_notes", artifacts_notes_json(r));
 	json_object_set_new(o, "limits", limits_json(&req->limits));
-	json_object_set_new(o, "limits_hit", limits_hit_json(r->limits_hit));
+	json_object_set_new(o, "limits_hit", limits_hit_json(hit));
 	json_object_set_new(o, "enforcement", enforcement_json(r));
 	return o;
 }

@@ -138,6 +138,9 @@ struct sandbox_result {
 	struct sandbox_artifact *artifacts;
 	size_t n_artifacts;
 	size_t n_artifacts_skipped; /* links, folders, oversized or unreadable */
+	/* Of those, files whose names hold bidirectional controls (util/bidi.h):
+	 * the answer says why they are missing. */
+	size_t n_artifacts_bidi_names;
 	unsigned limits_hit;
 	enum sandbox_enforcer enforced_wall, enforced_cpu, enforced_memory,
 		enforced_pids, enforced_output, enforced_file, enforced_tmp;

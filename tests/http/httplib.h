@@ -319,4 +319,11 @@ static inline int hl_stop_clean(struct server *s)
 	return status == 0 ? 0 : -1;
 }
 
+/* hl_stop_clean() for a group that also set up libcurl. */
+static inline int hl_finish(struct server *s)
+{
+	curl_global_cleanup();
+	return hl_stop_clean(s);
+}
+
 #endif
