@@ -2,7 +2,8 @@
  * routes_dataset_owner: deleting a dataset and publishing one to the
  * organisation (replacing is an upload: routes_datasets.c).
  *
- * DELETE /api/datasets/{name}: the dataset's team's analysts or an admin.
+ * DELETE /api/datasets/{name}: the dataset's team's analysts or an admin,
+ * under the dataset's change lock (dataset_lock.c), as replace and append.
  * The folder leaves its name first (dataset_delete(): runs that mounted it
  * finish on it), then the record goes: the other order would leave, for a
  * moment, a folder without an owner, which everyone may read.
@@ -31,14 +32,17 @@ static void audit(struct request *rq, const char *action, const struct store_dat
 	json_decref(detail);
 }
 
-enum MHD_Result route_dataset_delete(struct request *rq)
+/* The delete itself, under the dataset's change lock: who may is asked
+ * again, since a change that held the lock may have deleted the dataset
+ * or put another in its place. */
+static enum MHD_Result delete_locked(struct request *rq)
 {
 	struct store_dataset d;
 	char err[512];
 	enum MHD_Result r;
 	json_t *body;
 
-	if (!auth_require(rq, &r) || !dataset_access_answer(rq, rq->params[0], &d, &r))
+	if (!dataset_access_answer(rq, rq->params[0], &d, &r))
 		return r;
 	if (!dataset_access_change(&rq->who, &d)) {
 		if (d.team[0])
@@ -58,10 +62,31 @@ enum MHD_Result route_dataset_delete(struct request *rq)
 				     "removed: the state store did not answer; delete it again",
 				     NULL);
 	audit(rq, "dataset.delete", &d);
-	dataset_retired_sweep(rq);
 	body = json_pack("{s:s,s:b}", "name", rq->params[0], "deleted", 1);
 	r = respond_json(rq, 200, body);
 	json_decref(body);
+	return r;
+}
+
+enum MHD_Result route_dataset_delete(struct request *rq)
+{
+	char err[512];
+	enum MHD_Result r;
+	int lock;
+
+	/* Asked first without the lock, so that a name the caller may not
+	 * read never gets a lock file. */
+	if (!auth_require(rq, &r) || !dataset_access_answer(rq, rq->params[0], NULL, &r))
+		return r;
+	/* Not while a replace or an append of the dataset is under way: it
+	 * would then record a new version of a dataset that is gone. */
+	if (dataset_change_lock(rq->srv->cfg->data_dir, rq->params[0], &lock, err,
+				sizeof(err)) < 0)
+		return respond_error(rq, 500, "delete_failed", err, NULL);
+	r = delete_locked(rq);
+	dataset_change_unlock(lock);
+	if (rq->status == 200)
+		dataset_retired_sweep(rq);
 	return r;
 }
 
