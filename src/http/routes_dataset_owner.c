@@ -38,6 +38,7 @@ static void audit(struct request *rq, const char *action, const struct store_dat
 static enum MHD_Result delete_locked(struct request *rq)
 {
 	struct store_dataset d;
+	bool keep_record = false;
 	char err[512];
 	enum MHD_Result r;
 	json_t *body;
@@ -56,7 +57,12 @@ static enum MHD_Result delete_locked(struct request *rq)
 	}
 	if (dataset_delete(rq->srv->cfg->data_dir, rq->params[0], err, sizeof(err)) < 0)
 		return respond_error(rq, 500, "delete_failed", err, NULL);
-	if (store_dataset_forget(rq->srv->store, rq->params[0]) < 0)
+	/* A folder an operator put there under another spelling of the name
+	 * is still owned by this record (one record per name ignoring case):
+	 * dropping it would give that folder to the organisation. */
+	if (dataset_name_free(rq->srv->cfg->data_dir, rq->params[0], err, sizeof(err)) == -EEXIST)
+		keep_record = true;
+	if (!keep_record && store_dataset_forget(rq->srv->store, rq->params[0]) < 0)
 		return respond_error(rq, 500, "store_unavailable",
 				     "the dataset's files are gone but its record could not be "
 				     "removed: the state store did not answer; delete it again",
