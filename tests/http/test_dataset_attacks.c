@@ -409,6 +409,33 @@ static void deleting_a_case_twin_keeps_the_team_dataset_hidden(void **state)
 	hl_reply_free(&r);
 }
 
+/* A record whose folder is gone (a crash between recording an upload and
+ * putting its folder in place, or an operator's rm): the owner team can
+ * delete it, which frees the name; another team still gets the 404 of a
+ * missing dataset. */
+static void a_record_without_its_folder_can_be_deleted(void **state)
+{
+	char path[700], cmd[800];
+	struct reply r;
+	(void)state;
+
+	upload("lost_fin", fin, "k,v\na,1\n", 201);
+	snprintf(path, sizeof(path), "%s/lost_fin", srv.data);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	upload("lost_fin", fin, "k,v\nb,2\n", 409);
+	hl_call(&srv, "DELETE", "/api/datasets/lost_fin", sales, NULL, &r);
+	assert_int_equal(r.status, 404);
+	hl_reply_free(&r);
+	hl_call(&srv, "DELETE", "/api/datasets/LOST_FIN", fin2, NULL, &r);
+	if (r.status != 200)
+		fail_msg("delete of a record without its folder: %ld %s", r.status, r.body);
+	hl_reply_free(&r);
+	assert_int_equal(recorded("count(*)", "lost_fin"), 0);
+	upload("lost_fin", sales, "k,v\nc,3\n", 201);
+	assert_int_equal(sql_value(sales, "lost_fin", "sum(v)"), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +444,7 @@ int main(void)
 		cmocka_unit_test(appends_in_other_spellings_keep_the_csv_whole),
 		cmocka_unit_test(quota_bytes_follow_the_files),
 		cmocka_unit_test(deleting_a_case_twin_keeps_the_team_dataset_hidden),
+		cmocka_unit_test(a_record_without_its_folder_can_be_deleted),
 		cmocka_unit_test(a_kill_during_an_append_leaves_record_and_files_agreeing),
 	};
 
