@@ -166,6 +166,17 @@ int dataset_name_free(const char *data_dir, const char *name, char *err, size_t 
  * later. -ENOENT with a message when there is no such dataset. */
 int dataset_delete(const char *data_dir, const char *name, char *err, size_t err_len);
 
+/* Waits for and takes the exclusive change lock of dataset NAME (any
+ * spelling: names are unique ignoring case), held by a replace, an append
+ * or a delete from before it reads the dataset until its record and folder
+ * agree again (see dataset_lock.c). *ret_fd is the caller's to pass to
+ * dataset_change_unlock(). Errors: -EINVAL bad name, or the errno of
+ * opening or locking DATA_DIR/.lock-name, with a message. */
+int dataset_change_lock(const char *data_dir, const char *name, int *ret_fd, char *err,
+			size_t err_len) __attribute__((warn_unused_result));
+/* Releases a lock taken by dataset_change_lock(); accepts -1. */
+void dataset_change_unlock(int fd);
+
 /* Removes upload folders (DATA_DIR/.upload-*) that a crash or a kill left
  * behind: those where nothing changed for older_than_s seconds. Meant for
  * server start-up and an occasional sweep; *ret_removed (may be NULL) says

@@ -26,6 +26,7 @@
 #define CSV_MAX_RECORD_BYTES (16u << 20)
 #define DS_UPLOAD_PREFIX ".upload-" /* an upload in progress, in DATA_DIR */
 #define DS_RETIRED_PREFIX ".retired-" /* an old version or a deleted dataset */
+#define DS_LOCK_PREFIX ".lock-"       /* a dataset's change lock (dataset_lock.c) */
 #define CSV_ORIGINAL_SUFFIX ".original.csv" /* an upload as sent, when rewritten */
 
 #include <jansson.h>

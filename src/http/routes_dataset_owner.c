@@ -2,7 +2,10 @@
  * routes_dataset_owner: deleting a dataset and publishing one to the
  * organisation (replacing is an upload: routes_datasets.c).
  *
- * DELETE /api/datasets/{name}: the dataset's team's analysts or an admin.
+ * DELETE /api/datasets/{name}: the dataset's team's analysts or an admin,
+ * under the dataset's change lock (dataset_lock.c), as replace and append.
+ * A record whose folder is gone (a crash after recording an upload, an
+ * operator's rm) is deleted too, which frees its name.
  * The folder leaves its name first (dataset_delete(): runs that mounted it
  * finish on it), then the record goes: the other order would leave, for a
  * moment, a folder without an owner, which everyone may read.
@@ -31,14 +34,33 @@ static void audit(struct request *rq, const char *action, const struct store_dat
 	json_decref(detail);
 }
 
-enum MHD_Result route_dataset_delete(struct request *rq)
+/* A record the caller may read whose name has no folder in DATA_DIR in
+ * any spelling: left by a crash between recording an upload and putting
+ * its folder in place, or by an operator's rm. Deleting it is the way to
+ * free the name. */
+static bool orphan_record(struct request *rq, struct store_dataset *ret)
+{
+	const char *name = rq->params[0];
+	struct store_dataset rec;
+	char err[512];
+
+	return dataset_name_valid(name) && store_dataset_get(rq->srv->store, name, &rec) == 0 &&
+	       dataset_access_read(rq->srv->store, &rq->who, name, ret) == 0 &&
+	       dataset_name_free(rq->srv->cfg->data_dir, name, err, sizeof(err)) == 0;
+}
+
+/* The delete itself, under the dataset's change lock: who may is asked
+ * again, since a change that held the lock may have deleted the dataset
+ * or put another in its place. */
+static enum MHD_Result delete_locked(struct request *rq)
 {
 	struct store_dataset d;
+	bool orphan = orphan_record(rq, &d), keep_record = false;
 	char err[512];
 	enum MHD_Result r;
 	json_t *body;
 
-	if (!auth_require(rq, &r) || !dataset_access_answer(rq, rq->params[0], &d, &r))
+	if (!orphan && !dataset_access_answer(rq, rq->params[0], &d, &r))
 		return r;
 	if (!dataset_access_change(&rq->who, &d)) {
 		if (d.team[0])
@@ -50,18 +72,48 @@ enum MHD_Result route_dataset_delete(struct request *rq)
 						   "an admin may delete it", rq->params[0]);
 		return respond_error(rq, 403, "forbidden", err, NULL);
 	}
-	if (dataset_delete(rq->srv->cfg->data_dir, rq->params[0], err, sizeof(err)) < 0)
+	if (!orphan && dataset_delete(rq->srv->cfg->data_dir, rq->params[0], err, sizeof(err)) < 0)
 		return respond_error(rq, 500, "delete_failed", err, NULL);
-	if (store_dataset_forget(rq->srv->store, rq->params[0]) < 0)
+	/* A folder an operator put there under another spelling of the name
+	 * is still owned by this record (one record per name ignoring case):
+	 * dropping it would give that folder to the organisation. */
+	if (!orphan &&
+	    dataset_name_free(rq->srv->cfg->data_dir, rq->params[0], err, sizeof(err)) == -EEXIST)
+		keep_record = true;
+	if (!keep_record && store_dataset_forget(rq->srv->store, rq->params[0]) < 0)
 		return respond_error(rq, 500, "store_unavailable",
 				     "the dataset's files are gone but its record could not be "
 				     "removed: the state store did not answer; delete it again",
 				     NULL);
 	audit(rq, "dataset.delete", &d);
-	dataset_retired_sweep(rq);
 	body = json_pack("{s:s,s:b}", "name", rq->params[0], "deleted", 1);
 	r = respond_json(rq, 200, body);
 	json_decref(body);
+	return r;
+}
+
+enum MHD_Result route_dataset_delete(struct request *rq)
+{
+	struct store_dataset d;
+	char err[512];
+	enum MHD_Result r;
+	int lock;
+
+	/* Asked first without the lock, so that a name the caller may not
+	 * read never gets a lock file. */
+	if (!auth_require(rq, &r))
+		return r;
+	if (!orphan_record(rq, &d) && !dataset_access_answer(rq, rq->params[0], NULL, &r))
+		return r;
+	/* Not while a replace or an append of the dataset is under way: it
+	 * would then record a new version of a dataset that is gone. */
+	if (dataset_change_lock(rq->srv->cfg->data_dir, rq->params[0], &lock, err,
+				sizeof(err)) < 0)
+		return respond_error(rq, 500, "delete_failed", err, NULL);
+	r = delete_locked(rq);
+	dataset_change_unlock(lock);
+	if (rq->status == 200)
+		dataset_retired_sweep(rq);
 	return r;
 }
 

@@ -332,28 +332,46 @@ static enum MHD_Result replace_finish(struct request *rq, struct csv_import *imp
 			   summary, &after, bytes);
 }
 
+/* The CSV could not be built into a dataset: 413 past a limit, else 400. */
+static enum MHD_Result build_refused(struct request *rq, struct csv_import *imp, int e,
+				     const char *err)
+{
+	csv_import_abort(imp);
+	if (e == -EFBIG)
+		return respond_error(rq, 413, "upload_too_large", err, NULL);
+	return respond_error(rq, 400, "invalid_csv", err, NULL);
+}
+
 enum MHD_Result route_datasets_upload(struct request *rq)
 {
 	struct csv_import *imp = rq->upload;
 	char err[512];
 	json_t *summary;
 	uint64_t bytes = 0;
-	int e;
+	enum MHD_Result r;
+	int e, lock;
 
 	if (rq->upload_status)
 		return respond_error(rq, rq->upload_status,
 				     rq->upload_status == 413 ? "upload_too_large" : "upload_failed",
 				     rq->upload_error, NULL);
 	rq->upload = NULL; /* from here on, this function ends the import */
-	e = csv_import_build(imp, &summary, &bytes, err, sizeof(err));
+	if (!upload_is_replace(rq)) {
+		e = csv_import_build(imp, &summary, &bytes, err, sizeof(err));
+		return e < 0 ? build_refused(rq, imp, e, err) : create_finish(rq, imp, summary, bytes);
+	}
+	/* A new version: no other change of the dataset from before an append
+	 * reads the current version until the new one is in place and counted
+	 * (dataset_lock.c), so none is lost. */
+	e = dataset_change_lock(rq->srv->cfg->data_dir, rq->params[0], &lock, err, sizeof(err));
 	if (e < 0) {
 		csv_import_abort(imp);
-		if (e == -EFBIG)
-			return respond_error(rq, 413, "upload_too_large", err, NULL);
-		return respond_error(rq, 400, "invalid_csv", err, NULL);
+		return respond_error(rq, 500, "upload_failed", err, NULL);
 	}
-	return upload_is_replace(rq) ? replace_finish(rq, imp, summary, bytes)
-				     : create_finish(rq, imp, summary, bytes);
+	e = csv_import_build(imp, &summary, &bytes, err, sizeof(err));
+	r = e < 0 ? build_refused(rq, imp, e, err) : replace_finish(rq, imp, summary, bytes);
+	dataset_change_unlock(lock);
+	return r;
 }
 
 enum MHD_Result route_dataset_replace(struct request *rq)

@@ -8,9 +8,7 @@
  * an admin only, each change audited; a team's uploads stop at its quota.
  * Runs with LEDGERBOX_TEST_BACKEND=postgres too.
  */
-#include <sqlite3.h>
-
-#include "httplib.h"
+#include "datasetlib.h"
 
 static struct server srv;
 static char *fin, *fin2, *sales, *root;
@@ -44,19 +42,12 @@ static int teardown(void **state)
 static void send_csv(const char *method, const char *path, const char *key, const char *csv,
 		     struct reply *r)
 {
-	hl_call_timeout(&srv, method, path, key, csv, strlen(csv), "text/csv", 30000, r);
+	dl_send_csv(&srv, method, path, key, csv, r);
 }
 
 static void upload(const char *name, const char *key, const char *csv, long status)
 {
-	char path[200];
-	struct reply r;
-
-	snprintf(path, sizeof(path), "/api/datasets?name=%s", name);
-	send_csv("POST", path, key, csv, &r);
-	if (r.status != status)
-		fail_msg("upload %s: %ld %s", name, r.status, r.body);
-	hl_reply_free(&r);
+	dl_upload(&srv, name, key, csv, status);
 }
 
 static bool listed(const char *key, const char *name)
@@ -85,22 +76,11 @@ static long analyze_status(const char *key, const char *body, struct reply *r)
  * server's database (SQLite file or PostgreSQL). */
 static long audit_count(const char *action, const char *subject)
 {
-	char sql[300], path[600];
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long n = -1;
+	char sql[300];
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE action = '%s' AND subject = '%s'",
 		 action, subject);
-	if (srv.db_env[0])
-		return pgt_count(strchr(srv.db_env, '=') + 1, sql);
-	snprintf(path, sizeof(path), "%s/ledgerbox.db", srv.state);
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
+	return (long)dl_db_value(&srv, sql);
 }
 
 /* A team's dataset is the team's: another team neither lists, nor
