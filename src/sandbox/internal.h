@@ -29,7 +29,7 @@
 #define PLAN_MAX_BINDS 40
 #define PLAN_MAX_FILES 12
 #define PLAN_DATA_SIDES 2
-#define PLAN_MAX_LINKS 8
+#define PLAN_MAX_LINKS 32
 #define PLAN_MAX_ARGS 8
 #define PLAN_MAX_ENV 16
 #define SANDBOX_CODE_MAX_BYTES (4u << 20)

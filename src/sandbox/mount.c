@@ -249,10 +249,16 @@ static int fill_root(const struct sandbox_plan *p, const char **step)
 	for (int i = 0; r >= 0 && i < p->n_binds; i++)
 		r = bind_readonly(&p->binds[i], MS_NOSUID | MS_NODEV, step);
 	for (int i = 0; r >= 0 && i < p->n_links; i++) {
+		char *slash;
 		*step = "create a link in the new root";
 		if (path3(path, NEW, p->links[i].dst, NULL) < 0)
 			return -ENAMETOOLONG;
-		if (symlink(p->links[i].target, path) < 0)
+		/* Its folder (/etc for /etc/localtime) may hold no bind. */
+		slash = strrchr(path, '/');
+		*slash = '\0';
+		r = mkdir_p(path, 0755);
+		*slash = '/';
+		if (r == 0 && symlink(p->links[i].target, path) < 0)
 			r = -errno;
 	}
 	for (int i = 0; r >= 0 && i < p->n_files; i++) {
