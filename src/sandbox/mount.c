@@ -302,6 +302,14 @@ static int proc_mask(const char **step)
 	struct stat st;
 	const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
+	/* /proc/sys read-only, before its masks go on top: the limits of the
+	 * run's own IPC and pid namespaces (kernel/shmmax, msgmni,
+	 * shm_rmid_forced, fs/mqueue) belong to the run's root, which could
+	 * otherwise change them; nothing a run does needs to. */
+	*step = "make /proc/sys read-only";
+	if (mount(NEW "/proc/sys", NEW "/proc/sys", NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, NEW "/proc/sys", NULL, MS_REMOUNT | MS_BIND | ro, NULL) < 0)
+		return -errno;
 	for (size_t i = 0; i < sizeof(proc_masked_files) / sizeof(proc_masked_files[0]); i++) {
 		if (path3(path, NEW, proc_masked_files[i], NULL) < 0)
 			return -ENAMETOOLONG;
