@@ -146,6 +146,12 @@ static int limits_apply(const struct sandbox_plan *p)
 		r = limit_set(RLIMIT_MEMLOCK, 0, 0);
 	if (r == 0)
 		r = limit_set(RLIMIT_MSGQUEUE, 0, 0);
+	/* Queued signals are counted at each level of user namespaces, and
+	 * above the run's own the count is its host uid's, which every run
+	 * shares: without a run-sized limit one run could queue them all and
+	 * leave other runs' sigqueue() and timer_create() failing. */
+	if (r == 0)
+		r = limit_set(RLIMIT_SIGPENDING, SANDBOX_SIGPENDING_MAX, SANDBOX_SIGPENDING_MAX);
 	if (r == 0 && !p->warm)
 		r = limits_apply_run(p);
 	return r;

@@ -29,10 +29,13 @@
 #define PLAN_MAX_BINDS 40
 #define PLAN_MAX_FILES 12
 #define PLAN_DATA_SIDES 2
-#define PLAN_MAX_LINKS 8
+#define PLAN_MAX_LINKS 32
 #define PLAN_MAX_ARGS 8
 #define PLAN_MAX_ENV 16
 #define SANDBOX_CODE_MAX_BYTES (4u << 20)
+/* Signals a run may have queued at once (RLIMIT_SIGPENDING): the host
+ * uid's pool is shared by all runs. */
+#define SANDBOX_SIGPENDING_MAX 1024
 
 /* Fixed descriptor numbers inside the analyst's process. */
 #define SANDBOX_FD_RESULT 3

@@ -249,10 +249,16 @@ static int fill_root(const struct sandbox_plan *p, const char **step)
 	for (int i = 0; r >= 0 && i < p->n_binds; i++)
 		r = bind_readonly(&p->binds[i], MS_NOSUID | MS_NODEV, step);
 	for (int i = 0; r >= 0 && i < p->n_links; i++) {
+		char *slash;
 		*step = "create a link in the new root";
 		if (path3(path, NEW, p->links[i].dst, NULL) < 0)
 			return -ENAMETOOLONG;
-		if (symlink(p->links[i].target, path) < 0)
+		/* Its folder (/etc for /etc/localtime) may hold no bind. */
+		slash = strrchr(path, '/');
+		*slash = '\0';
+		r = mkdir_p(path, 0755);
+		*slash = '/';
+		if (r == 0 && symlink(p->links[i].target, path) < 0)
 			r = -errno;
 	}
 	for (int i = 0; r >= 0 && i < p->n_files; i++) {
@@ -281,6 +287,9 @@ static const char *const proc_masked_files[] = {
 	"/proc/zoneinfo",      "/proc/slabinfo",      "/proc/softirqs",
 	"/proc/interrupts",    "/proc/misc",	      "/proc/version",
 	"/proc/sys/kernel/random/boot_id",
+	/* Counts every cgroup on the host: each run has its own, so the
+	 * count follows other runs starting and ending. */
+	"/proc/cgroups",
 };
 static const char *const proc_masked_dirs[] = {
 	"/proc/acpi", "/proc/scsi", "/proc/bus", "/proc/irq",	"/proc/fs",
@@ -293,6 +302,14 @@ static int proc_mask(const char **step)
 	struct stat st;
 	const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
+	/* /proc/sys read-only, before its masks go on top: the limits of the
+	 * run's own IPC and pid namespaces (kernel/shmmax, msgmni,
+	 * shm_rmid_forced, fs/mqueue) belong to the run's root, which could
+	 * otherwise change them; nothing a run does needs to. */
+	*step = "make /proc/sys read-only";
+	if (mount(NEW "/proc/sys", NEW "/proc/sys", NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, NEW "/proc/sys", NULL, MS_REMOUNT | MS_BIND | ro, NULL) < 0)
+		return -errno;
 	for (size_t i = 0; i < sizeof(proc_masked_files) / sizeof(proc_masked_files[0]); i++) {
 		if (path3(path, NEW, proc_masked_files[i], NULL) < 0)
 			return -ENAMETOOLONG;

@@ -151,11 +151,28 @@ static int add_python_files(struct sandbox_plan *p)
 	return r;
 }
 
-static int add_top_dir(struct sandbox_plan *p, const char *dir)
+/* The host's symbolic link `path`, recreated in the new root with the
+ * same target; a link that cannot be read is left out. */
+static int add_link_copy(struct sandbox_plan *p, const char *path)
 {
 	struct plan_link *l;
-	struct stat st;
 	ssize_t n;
+
+	if (p->n_links >= PLAN_MAX_LINKS)
+		return -E2BIG;
+	l = &p->links[p->n_links];
+	n = readlink(path, l->target, sizeof(l->target) - 1);
+	if (n <= 0)
+		return 0;
+	l->target[n] = '\0';
+	snprintf(l->dst, sizeof(l->dst), "%s", path);
+	p->n_links++;
+	return 0;
+}
+
+static int add_top_dir(struct sandbox_plan *p, const char *dir)
+{
+	struct stat st;
 
 	if (lstat(dir, &st) < 0)
 		return 0;
@@ -171,18 +188,25 @@ static int add_top_dir(struct sandbox_plan *p, const char *dir)
 		snprintf(path, sizeof(path), "%s/%s", dir, MULTIARCH);
 		return add_bind(p, path, path, false, true);
 	}
-	if (!S_ISLNK(st.st_mode))
-		return 0;
-	if (p->n_links >= PLAN_MAX_LINKS)
-		return -E2BIG;
-	l = &p->links[p->n_links];
-	n = readlink(dir, l->target, sizeof(l->target) - 1);
-	if (n <= 0)
-		return 0;
-	l->target[n] = '\0';
-	snprintf(l->dst, sizeof(l->dst), "%s", dir);
-	p->n_links++;
-	return 0;
+	return S_ISLNK(st.st_mode) ? add_link_copy(p, dir) : 0;
+}
+
+/*
+ * One allow-listed host path. A path that is a symbolic link on the host
+ * (Debian's /etc/localtime points into /usr/share/zoneinfo) is recreated
+ * as the same link in the new root, never bound: the child resolves a
+ * bind's source in its staging root, where an absolute target is missing
+ * (the entry was silently left out) and a relative one reaches any host
+ * path (one outside the allow-list would have been bound). Inside the
+ * sandbox the link resolves among the allow-listed paths, or dangles.
+ */
+static int add_host_entry(struct sandbox_plan *p, const struct host_entry *e)
+{
+	struct stat st;
+
+	if (lstat(e->path, &st) == 0 && S_ISLNK(st.st_mode))
+		return add_link_copy(p, e->path);
+	return add_bind(p, e->path, e->path, e->is_file, true);
 }
 
 static int add_system(struct sandbox_plan *p)
@@ -190,11 +214,11 @@ static int add_system(struct sandbox_plan *p)
 	int r = add_python_files(p);
 
 	for (size_t i = 0; r == 0 && i < sizeof(usr_binds) / sizeof(usr_binds[0]); i++)
-		r = add_bind(p, usr_binds[i].path, usr_binds[i].path, usr_binds[i].is_file, true);
+		r = add_host_entry(p, &usr_binds[i]);
 	for (size_t i = 0; r == 0 && i < sizeof(top_dirs) / sizeof(top_dirs[0]); i++)
 		r = add_top_dir(p, top_dirs[i]);
 	for (size_t i = 0; r == 0 && i < sizeof(etc_binds) / sizeof(etc_binds[0]); i++)
-		r = add_bind(p, etc_binds[i].path, etc_binds[i].path, etc_binds[i].is_file, true);
+		r = add_host_entry(p, &etc_binds[i]);
 	return r;
 }
 
