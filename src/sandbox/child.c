@@ -146,6 +146,12 @@ static int limits_apply(const struct sandbox_plan *p)
 		r = limit_set(RLIMIT_MEMLOCK, 0, 0);
 	if (r == 0)
 		r = limit_set(RLIMIT_MSGQUEUE, 0, 0);
+	/* Real-time scheduling and a raised priority are never a run's, even
+	 * when the service that started the supervisor was given them. */
+	if (r == 0)
+		r = limit_set(RLIMIT_RTPRIO, 0, 0);
+	if (r == 0)
+		r = limit_set(RLIMIT_NICE, 0, 0);
 	/* Queued signals are counted at each level of user namespaces, and
 	 * above the run's own the count is its host uid's, which every run
 	 * shares: without a run-sized limit one run could queue them all and
