@@ -1,5 +1,6 @@
 /*
- * csv_sweep: removes the upload folders a crash left in DATA_DIR.
+ * csv_sweep: removes the upload folders a crash left in DATA_DIR, and the
+ * retired versions of datasets no run holds any more.
  *
  * A normal import removes its own folder on every failure; only a process
  * that died mid-upload leaves a DATA_DIR/.upload-XXXXXX behind. Such a
@@ -11,10 +12,12 @@
  *   older_than_s seconds: an upload that is still being fed keeps
  *   touching its CSV file, so it is left alone.
  * - A retired folder (.retired-*: an old version or a deleted dataset,
- *   dataset_change.c) is stale once its retirement, the rename that set
- *   its status-change time, lies older_than_s seconds back: runs that
- *   mounted it have ended by then. It may have subfolders (an operator's
- *   dataset), so it is removed as a tree.
+ *   dataset_change.c) goes as soon as no run holds it: a run holds its
+ *   folder with flock(LOCK_SH) (dataset_hold.c), so the sweep removes it
+ *   only while it holds flock(LOCK_EX|LOCK_NB) on it itself. Retired names
+ *   are made only by a rename that never replaces (so a locked folder is
+ *   the one at that name until the sweep removes it). It may have
+ *   subfolders (an operator's dataset), so it is removed as a tree.
  */
 #include "datasets/datasets.h"
 
@@ -23,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,14 +71,23 @@ static bool upload_stale(int data_fd, const char *name, uint64_t older_than_s)
 	return newest <= now && (uint64_t)(now - newest) >= older_than_s;
 }
 
-static bool retired_stale(int data_fd, const char *name, uint64_t older_than_s)
+/* Removes retired folder `name` when no run holds it: true when it went. */
+static bool retired_sweep(int data_fd, const char *data_dir, const char *name)
 {
-	struct stat st;
-	time_t now = time(NULL);
+	char path[PATH_MAX];
+	int fd = openat(data_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (fstatat(data_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+	if (fd < 0)
 		return false;
-	return st.st_ctime <= now && (uint64_t)(now - st.st_ctime) >= older_than_s;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || ds_join(path, sizeof(path), data_dir, name) < 0) {
+		close(fd);
+		return false;
+	}
+	/* Held until the tree is gone: a run cannot take it meanwhile (nor
+	 * would it: runs open datasets by their names, never a retired one). */
+	ds_tree_remove(path);
+	close(fd);
+	return true;
 }
 
 int csv_import_sweep(const char *data_dir, uint64_t older_than_s, unsigned *ret_removed)
@@ -88,17 +101,15 @@ int csv_import_sweep(const char *data_dir, uint64_t older_than_s, unsigned *ret_
 		return -errno;
 	while ((de = readdir(dir)) != NULL) {
 		char path[PATH_MAX];
-		bool upload = strncmp(de->d_name, DS_UPLOAD_PREFIX, prefix_len) == 0;
-		bool retired = strncmp(de->d_name, DS_RETIRED_PREFIX, retired_len) == 0;
-		if (!(upload && upload_stale(dirfd(dir), de->d_name, older_than_s)) &&
-		    !(retired && retired_stale(dirfd(dir), de->d_name, older_than_s)))
+		if (strncmp(de->d_name, DS_RETIRED_PREFIX, retired_len) == 0) {
+			removed += retired_sweep(dirfd(dir), data_dir, de->d_name);
 			continue;
-		if (ds_join(path, sizeof(path), data_dir, de->d_name) < 0)
+		}
+		if (strncmp(de->d_name, DS_UPLOAD_PREFIX, prefix_len) != 0 ||
+		    !upload_stale(dirfd(dir), de->d_name, older_than_s) ||
+		    ds_join(path, sizeof(path), data_dir, de->d_name) < 0)
 			continue;
-		if (upload)
-			ds_dir_remove(path);
-		else
-			ds_tree_remove(path);
+		ds_dir_remove(path);
 		removed++;
 	}
 	closedir(dir);

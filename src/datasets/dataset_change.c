@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ctype.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
@@ -58,22 +59,39 @@ int dataset_name_free(const char *data_dir, const char *name, char *err, size_t 
 	return rc;
 }
 
-/* Moves the folder at path to a new DATA_DIR/.retired-XXXXXX: a rename
- * over the empty folder mkdtemp made, which is atomic. */
-static int retire(const char *data_dir, const char *path)
+/* Moves the folder at path, dataset `name`'s, to a new hidden
+ * DATA_DIR/.retired-name-XXXXXX (name in lower case, so that its bytes
+ * count against its team's quota until it is swept: see
+ * dataset_retired_each()), with one rename that never replaces: mkdtemp
+ * picks a free name, which is let go again, so no empty placeholder ever
+ * sits under a retired name for the sweep to lock in the folder's stead
+ * (csv_sweep.c). */
+static int retire(const char *data_dir, const char *path, const char *name)
 {
-	char retired[PATH_MAX];
-	int rc = ds_join(retired, sizeof(retired), data_dir, DS_RETIRED_PREFIX "XXXXXX");
+	char file[DS_NAME_MAX + 32];
+	size_t len = strlen(name), prefix = strlen(DS_RETIRED_PREFIX);
 
-	if (rc < 0)
-		return rc;
-	if (!mkdtemp(retired))
-		return -errno;
-	if (rename(path, retired) == 0)
-		return 0;
-	rc = -errno;
-	(void)rmdir(retired);
-	return rc;
+	if (len >= DS_NAME_MAX)
+		return -ENAMETOOLONG;
+	memcpy(file, DS_RETIRED_PREFIX, prefix);
+	for (size_t i = 0; i < len; i++)
+		file[prefix + i] = (char)tolower((unsigned char)name[i]);
+	memcpy(file + prefix + len, "-XXXXXX", sizeof("-XXXXXX"));
+	for (int i = 0; i < 8; i++) {
+		char retired[PATH_MAX];
+		int rc = ds_join(retired, sizeof(retired), data_dir, file);
+
+		if (rc < 0)
+			return rc;
+		if (!mkdtemp(retired))
+			return -errno;
+		(void)rmdir(retired);
+		if (renameat2(AT_FDCWD, path, AT_FDCWD, retired, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
 }
 
 int ds_exchange_retire(const char *data_dir, const char *new_path, const char *path)
@@ -83,7 +101,7 @@ int ds_exchange_retire(const char *data_dir, const char *new_path, const char *p
 	/* The new version is in place; the old folder now sits at new_path.
 	 * Should retiring it fail, it stays hidden there as an upload folder,
 	 * which the sweep removes in time. */
-	(void)retire(data_dir, new_path);
+	(void)retire(data_dir, new_path, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
 	return 0;
 }
 
@@ -103,7 +121,7 @@ int dataset_delete(const char *data_dir, const char *name, char *err, size_t err
 	close(fd);
 	rc = ds_join(path, sizeof(path), data_dir, name);
 	if (rc == 0)
-		rc = retire(data_dir, path);
+		rc = retire(data_dir, path, name);
 	if (rc < 0)
 		ds_err(err, err_len, "cannot remove dataset %s: %s", name, strerror(-rc));
 	return rc;
@@ -142,4 +160,38 @@ void ds_tree_remove(const char *path)
 	/* FTW_PHYS: a link is removed, never followed; FTW_MOUNT: nothing
 	 * mounted below is entered. */
 	(void)nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+int dataset_retired_each(const char *data_dir,
+			 void (*fn)(void *ctx, const char *name, uint64_t bytes), void *ctx)
+{
+	size_t prefix = strlen(DS_RETIRED_PREFIX);
+	struct dirent *de;
+	DIR *dir = opendir(data_dir);
+
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir)) != NULL) {
+		char name[DS_NAME_MAX];
+		const char *dash = strrchr(de->d_name, '-');
+		size_t len = dash ? (size_t)(dash - de->d_name) : 0;
+		uint64_t bytes;
+		int fd;
+
+		/* Folders retired before names were kept in them (no dash after
+		 * the prefix) are no dataset's. */
+		if (strncmp(de->d_name, DS_RETIRED_PREFIX, prefix) != 0 || len <= prefix ||
+		    len - prefix >= sizeof(name))
+			continue;
+		memcpy(name, de->d_name + prefix, len - prefix);
+		name[len - prefix] = '\0';
+		fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (dataset_name_valid(name) && ds_dir_bytes(fd, &bytes) == 0)
+			fn(ctx, name, bytes);
+		close(fd);
+	}
+	closedir(dir);
+	return 0;
 }

@@ -16,7 +16,9 @@
  * are unique ignoring case), hidden like every non-dataset entry there. It
  * is an flock(2) lock: every request opens the file itself, so requests
  * in one process exclude each other as those of two processes sharing
- * DATA_DIR do, and a process that dies releases it. The files stay: one
+ * DATA_DIR do, and a process that dies releases it. A run takes the lock
+ * shared for the moment it reads the record and opens the folder, so the
+ * version it reports and the folder it holds are one version's. The files stay: one
  * small empty file per name ever changed, never removed, because removing
  * a lock file someone may be waiting on would let two holders in.
  */
@@ -34,8 +36,9 @@
 
 #include "util/banned.h"
 
-int dataset_change_lock(const char *data_dir, const char *name, int *ret_fd, char *err,
-			size_t err_len)
+/* Opens DATA_DIR/.lock-name and waits for an flock of kind `op`. */
+static int lock_take(const char *data_dir, const char *name, int op, int *ret_fd, char *err,
+		     size_t err_len)
 {
 	char file[DS_NAME_MAX + 8], path[PATH_MAX];
 	size_t len = name ? strlen(name) : 0;
@@ -62,7 +65,7 @@ int dataset_change_lock(const char *data_dir, const char *name, int *ret_fd, cha
 		       name, strerror(-rc));
 		return rc;
 	}
-	while (flock(fd, LOCK_EX) < 0) {
+	while (flock(fd, op) < 0) {
 		if (errno == EINTR)
 			continue;
 		rc = -errno;
@@ -72,6 +75,18 @@ int dataset_change_lock(const char *data_dir, const char *name, int *ret_fd, cha
 	}
 	*ret_fd = fd;
 	return 0;
+}
+
+int dataset_change_lock(const char *data_dir, const char *name, int *ret_fd, char *err,
+			size_t err_len)
+{
+	return lock_take(data_dir, name, LOCK_EX, ret_fd, err, err_len);
+}
+
+int dataset_read_lock(const char *data_dir, const char *name, int *ret_fd, char *err,
+		      size_t err_len)
+{
+	return lock_take(data_dir, name, LOCK_SH, ret_fd, err, err_len);
 }
 
 void dataset_change_unlock(int fd)

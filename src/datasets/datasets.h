@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -163,7 +164,7 @@ int dataset_name_free(const char *data_dir, const char *name, char *err, size_t 
  * hidden DATA_DIR/.retired-XXXXXX, so runs that mounted it (a mount keeps
  * the folder, not its name) finish on the files they started with, and
  * the name is free at once. csv_import_sweep() removes retired folders
- * later. -ENOENT with a message when there is no such dataset. */
+ * once no run holds them. -ENOENT with a message when there is no such dataset. */
 int dataset_delete(const char *data_dir, const char *name, char *err, size_t err_len);
 
 /* Waits for and takes the exclusive change lock of dataset NAME (any
@@ -174,14 +175,46 @@ int dataset_delete(const char *data_dir, const char *name, char *err, size_t err
  * opening or locking DATA_DIR/.lock-name, with a message. */
 int dataset_change_lock(const char *data_dir, const char *name, int *ret_fd, char *err,
 			size_t err_len) __attribute__((warn_unused_result));
-/* Releases a lock taken by dataset_change_lock(); accepts -1. */
+/* The same lock shared: held by a run while it reads the record and
+ * takes hold of the folder (dataset_hold()), so no change lands between
+ * the two. Released with dataset_change_unlock(). */
+int dataset_read_lock(const char *data_dir, const char *name, int *ret_fd, char *err,
+		      size_t err_len) __attribute__((warn_unused_result));
+/* Releases a lock taken by dataset_change_lock() or dataset_read_lock();
+ * accepts -1. */
 void dataset_change_unlock(int fd);
+
+/* A run's hold on one version of a dataset (see dataset_hold.c): the
+ * folder opened, flock(LOCK_SH) on it, and what it is. */
+struct dataset_hold {
+	int fd; /* -1: none */
+	dev_t dev;
+	ino_t ino;
+};
+#define DATASET_HOLD_NONE ((struct dataset_hold){ .fd = -1 })
+/* Opens DATA_DIR/NAME (a real folder, never a link), takes flock(LOCK_SH)
+ * on it and checks that the name still is that folder (a replace may have
+ * moved it away in between: then tries again, a few times). On success
+ * *ret holds it until dataset_release(). -ENOENT (no such dataset) or
+ * -EAGAIN (it kept changing) with a message. */
+int dataset_hold(const char *data_dir, const char *name, struct dataset_hold *ret, char *err,
+		 size_t err_len) __attribute__((warn_unused_result));
+/* Whether DATA_DIR/NAME still is the held folder. */
+bool dataset_hold_current(const char *data_dir, const char *name, const struct dataset_hold *h);
+/* Lets the folder go (a retired one can then be swept); accepts none. */
+void dataset_release(struct dataset_hold *h);
+
+/* Calls fn with each retired folder's dataset name (in lower case) and
+ * the bytes of its files: versions not swept yet because runs hold them.
+ * -errno when DATA_DIR cannot be read. */
+int dataset_retired_each(const char *data_dir,
+			 void (*fn)(void *ctx, const char *name, uint64_t bytes), void *ctx);
 
 /* Removes upload folders (DATA_DIR/.upload-*) that a crash or a kill left
  * behind: those where nothing changed for older_than_s seconds. Meant for
  * server start-up and an occasional sweep; *ret_removed (may be NULL) says
  * how many went. Retired folders (DATA_DIR/.retired-*, see
- * dataset_delete()) go too once retired older_than_s seconds ago. */
+ * dataset_delete()) go as soon as no run holds them (dataset_hold()). */
 int csv_import_sweep(const char *data_dir, uint64_t older_than_s, unsigned *ret_removed);
 
 #endif

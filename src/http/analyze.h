@@ -32,6 +32,11 @@ struct analyze_req {
 	/* Its owner and version (dataset_access.h), when a store was asked. */
 	struct store_dataset dataset_record;
 	char dataset_fingerprint[65]; /* of its files when resolved, "" if unknown */
+	/* The folder of the version the run reads, held from the check until
+	 * analyze_req_release(), so it is neither swept nor swapped under the
+	 * run (docs/datasets.md, "Versions"); fd -1 when none. */
+	struct dataset_hold hold;
+	const char *data_dir;   /* cfg's, for the sweep when the hold ends */
 	struct store *access_store;            /* NULL: no ownership check */
 	const struct principal *access_who;
 	struct sandbox_limits limits;

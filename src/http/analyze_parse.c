@@ -232,6 +232,39 @@ static bool dataset_readable(struct analyze_req *a, struct analyze_problem *p)
 	return true;
 }
 
+/* Takes hold of the version the run will read (dataset_hold()), under the
+ * dataset's change lock taken shared, so that no replace or append lands
+ * between reading its record (the version the answer names) and holding
+ * its folder, nor before the fingerprint of that folder is taken. The lock
+ * is taken once the dataset is known to exist, so a request cannot create
+ * lock files for names that were never datasets; a data folder where the
+ * lock cannot be made (read-only) takes no changes either, so the run goes
+ * on without it. */
+static bool dataset_pin(const struct config *cfg, struct analyze_req *a,
+			struct analyze_problem *p)
+{
+	char err[512];
+	int lock_fd = -1, r;
+	bool ok;
+
+	if (dataset_read_lock(cfg->data_dir, a->dataset, &lock_fd, err, sizeof(err)) < 0)
+		lock_fd = -1;
+	ok = dataset_readable(a, p);
+	if (ok) {
+		r = dataset_hold(cfg->data_dir, a->dataset, &a->hold, err, sizeof(err));
+		if (r == -ENOENT)
+			ok = bad(p, 404, "unknown_dataset", err, "dataset");
+		else if (r < 0)
+			ok = bad(p, 503, "dataset_changed", err, "dataset");
+	}
+	/* The run record names the version it ran on (docs/datasets.md). */
+	if (ok && a->access_store && dataset_fingerprint(cfg->data_dir, a->dataset,
+							 a->dataset_fingerprint, err, sizeof(err)) < 0)
+		a->dataset_fingerprint[0] = '\0';
+	dataset_change_unlock(lock_fd);
+	return ok;
+}
+
 static bool dataset_resolve(const struct config *cfg, struct analyze_req *a,
 			    struct analyze_problem *p)
 {
@@ -262,11 +295,7 @@ static bool dataset_resolve(const struct config *cfg, struct analyze_req *a,
 	if (r < 0)
 		return bad(p, r == -ENOENT ? 404 : 400, "unknown_dataset", err, "dataset");
 	sqlite_resolve(cfg, a);
-	/* The run record names the version it ran on (docs/datasets.md). */
-	if (a->access_store && dataset_fingerprint(cfg->data_dir, a->dataset,
-						   a->dataset_fingerprint, err, sizeof(err)) < 0)
-		a->dataset_fingerprint[0] = '\0';
-	return true;
+	return dataset_pin(cfg, a, p);
 }
 
 static bool body_parse(const char *body, size_t len, struct analyze_req *a,
@@ -394,6 +423,8 @@ int analyze_check_for(const struct config *cfg, struct store *store, const struc
 		      struct analyze_problem *p)
 {
 	memset(a, 0, sizeof(*a));
+	a->hold = DATASET_HOLD_NONE;
+	a->data_dir = cfg->data_dir;
 	a->access_store = who ? store : NULL;
 	a->access_who = who;
 	if (!body_parse(body, len, a, p) || !mode_parse(a, p) || !language_parse(a, p))
@@ -424,6 +455,14 @@ bool analyze_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *r
 
 void analyze_req_release(struct analyze_req *a)
 {
+	if (a->hold.fd >= 0) {
+		/* A version retired while this run held it goes now, unless
+		 * another run still holds it. */
+		bool retired = !dataset_hold_current(a->data_dir, a->dataset, &a->hold);
+		dataset_release(&a->hold);
+		if (retired)
+			dataset_retired_sweep(a->data_dir);
+	}
 	json_decref(a->body);
 	a->body = NULL;
 	free(a->owned_code);

@@ -96,12 +96,34 @@ int dataset_access_filter(struct store *s, const struct principal *who, json_t *
 	return 0;
 }
 
-void dataset_retired_sweep(struct request *rq)
+void dataset_retired_sweep(const char *data_dir)
 {
-	uint64_t keep_s = rq->srv->cfg->max_limits.wall_ms / 1000 + 60;
-
-	if (keep_s < DATASET_RETIRED_KEEP_S)
-		keep_s = DATASET_RETIRED_KEEP_S;
 	/* Best effort: what stays is removed by a later sweep. */
-	(void)csv_import_sweep(rq->srv->cfg->data_dir, keep_s, NULL);
+	(void)csv_import_sweep(data_dir, DATASET_UPLOAD_STALE_S, NULL);
+}
+
+struct retired_sum {
+	struct store *store;
+	const char *team;
+	int64_t bytes;
+};
+
+static void retired_add(void *ctx, const char *name, uint64_t bytes)
+{
+	struct retired_sum *sum = ctx;
+	struct store_dataset d;
+
+	/* A deleted dataset's record is gone: its old folder is no team's. */
+	if (store_dataset_get(sum->store, name, &d) == 0 && d.team[0] &&
+	    strcmp(d.team, sum->team) == 0)
+		sum->bytes += (int64_t)bytes;
+}
+
+int64_t dataset_retired_team_bytes(struct store *s, const char *data_dir, const char *team)
+{
+	struct retired_sum sum = { s, team, 0 };
+
+	if (team[0])
+		(void)dataset_retired_each(data_dir, retired_add, &sum);
+	return sum.bytes;
 }

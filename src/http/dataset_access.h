@@ -32,11 +32,15 @@ bool dataset_access_change(const struct principal *who, const struct store_datas
 /* Drops from a dataset_list() array the datasets who may not read, and
  * gives each one left "owner" ({"team": name or null}) and "version". */
 int dataset_access_filter(struct store *s, const struct principal *who, json_t *list);
-/* After a change that retired a folder: removes retired folders (and
- * uploads a crash left) older than DATASET_RETIRED_KEEP_S, or than the
- * longest run allowed (LEDGERBOX_MAX_RUN_TIMEOUT_MS) when that is longer:
- * by then no run can still be reading them. */
-#define DATASET_RETIRED_KEEP_S 3600
-void dataset_retired_sweep(struct request *rq);
+/* After a change that retired a folder, and when a run lets go of a
+ * version that was retired meanwhile: removes the retired folders no run
+ * holds any more (see dataset_hold()), and upload folders a crash left
+ * that did not change for DATASET_UPLOAD_STALE_S. */
+/* The bytes of team's retired versions that runs still hold (not swept
+ * yet): they count against its quota until they go. 0 for the
+ * organisation ("" team). */
+int64_t dataset_retired_team_bytes(struct store *s, const char *data_dir, const char *team);
+#define DATASET_UPLOAD_STALE_S 3600
+void dataset_retired_sweep(const char *data_dir);
 
 #endif

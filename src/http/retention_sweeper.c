@@ -9,12 +9,16 @@
  * answered at once rather than after a whole interval. Each sweep works
  * in batches, so one sweep over many old runs never holds the store for
  * long; a failed sweep is logged and tried again at the next interval.
+ * Each wake-up also removes retired dataset versions no run holds any more
+ * (dataset_retired_sweep()): those a run on another node sharing DATA_DIR
+ * let go, whose own sweep at the run's end this node does not see.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <time.h>
 
+#include "http/dataset_access.h"
 #include "http/retention_sweeper.h"
 #include "obs/log.h"
 #include "util/clock.h"
@@ -35,6 +39,7 @@ static void sweep_once(struct http_server *srv)
 	int64_t cutoff = clock_unix_ms() - (int64_t)srv->cfg->artifact_retention_s * 1000;
 	int total = 0, runs = 0, r = 0;
 
+	dataset_retired_sweep(srv->cfg->data_dir);
 	for (int i = 0; i < SWEEP_BATCHES_MAX; i++) {
 		r = store_runs_expire(srv->store, cutoff, SWEEP_BATCH, &runs);
 		if (r < 0 || runs == 0)

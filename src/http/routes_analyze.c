@@ -66,10 +66,32 @@ static json_t *worker_request(const struct analyze_req *a, const char *code, boo
 	l.table_bytes = cfg->export_rows * 1024 < (200u << 20) ? cfg->export_rows * 1024 : (200u << 20);
 	if (l.table_bytes < (1u << 20))
 		l.table_bytes = 1u << 20;
-	return json_pack("{s:{s:s,s:s,s:s?,s:o,s:b}}", "run", "language",
-			 sandbox_lang_name(a->lang), "code", code, "data_path",
-			 a->data_path[0] ? a->data_path : NULL, "limits", worker_limits_to_json(&l),
-			 "stream_output", live);
+	json_t *req = json_pack("{s:{s:s,s:s,s:s?,s:o,s:b}}", "run", "language",
+				sandbox_lang_name(a->lang), "code", code, "data_path",
+				a->data_path[0] ? a->data_path : NULL, "limits",
+				worker_limits_to_json(&l), "stream_output", live);
+
+	/* The sandbox mounts only the folder this request holds. */
+	if (req && a->hold.fd >= 0 && a->data_path[0]) {
+		json_t *run = json_object_get(req, "run");
+		json_object_set_new(run, "data_dev", json_integer((json_int_t)a->hold.dev));
+		json_object_set_new(run, "data_ino", json_integer((json_int_t)a->hold.ino));
+	}
+	return req;
+}
+
+/* A run the sandbox refused because a replace swapped the dataset's name
+ * between this request's hold and the mount: no fault of the sandbox. */
+static bool dataset_moved(const struct analyze_req *a, int e, const struct pool_result *pr)
+{
+	const char *status, *error;
+
+	if (e < 0 || a->hold.fd < 0 || dataset_hold_current(a->data_dir, a->dataset, &a->hold))
+		return false;
+	status = json_string_value(json_object_get(pr->result, "status"));
+	error = json_string_value(json_object_get(pr->result, "error"));
+	return status && strcmp(status, "sandbox_error") == 0 && error &&
+	       strstr(error, SANDBOX_DATA_CHANGED);
 }
 
 /* The sandbox itself failing (not the analyst's code) counts against its
@@ -137,6 +159,12 @@ int analyze_sandbox(struct request *rq, const struct analyze_req *a, const char 
 	e = req ? pool_run_live(rq->srv->pool, req, client_fd(rq), streaming ? &live : NULL, ret)
 		: -ENOMEM;
 	json_decref(req);
+	if (dataset_moved(a, e, ret)) {
+		breaker_report(rq->srv->sandbox_breaker, ticket, true, clock_mono_ms());
+		pool_result_release(ret);
+		outcome_error(o, 409, "dataset_changed", SANDBOX_DATA_CHANGED, "dataset", 0, NULL);
+		return -1;
+	}
 	breaker_report(rq->srv->sandbox_breaker, ticket, !sandbox_broke(e, ret), clock_mono_ms());
 	if (e < 0) {
 		sandbox_refused(e, o);

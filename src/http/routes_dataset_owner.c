@@ -113,7 +113,7 @@ enum MHD_Result route_dataset_delete(struct request *rq)
 	r = delete_locked(rq);
 	dataset_change_unlock(lock);
 	if (rq->status == 200)
-		dataset_retired_sweep(rq);
+		dataset_retired_sweep(rq->srv->cfg->data_dir);
 	return r;
 }
 

@@ -216,23 +216,38 @@ enum MHD_Result upload_begin(struct request *rq)
 	return MHD_YES;
 }
 
-/* 413 quota_exceeded: which quota, what the team uses, its limit. */
+/* The quota a change of team's datasets is checked against: the team's
+ * quota less the bytes of its old versions that runs still hold, which
+ * count until swept (docs/datasets.md, "Quotas"). *ret_retired: those. */
+static int64_t quota_left_for(struct request *rq, const char *team, int64_t *ret_retired)
+{
+	int64_t quota = (int64_t)rq->srv->cfg->dataset_quota_bytes;
+
+	*ret_retired = dataset_retired_team_bytes(rq->srv->store, rq->srv->cfg->data_dir, team);
+	return *ret_retired < quota ? quota - *ret_retired : 0;
+}
+
+/* 413 quota_exceeded: which quota, what the team uses (old versions that
+ * runs still read included), its limit. */
 static enum MHD_Result quota_refused(struct request *rq, const char *team,
-				     const struct store_quota *q, uint64_t bytes)
+				     const struct store_quota *q, int64_t retired, uint64_t bytes)
 {
 	struct outcome o = { 0 };
-	char msg[400];
+	int64_t used = q->used_bytes + retired, limit = q->limit_bytes + retired;
+	char msg[512];
 
 	snprintf(msg, sizeof(msg),
 		 "team %s's datasets would take %lld bytes, over its quota of %lld bytes "
-		 "(LEDGERBOX_DATASET_QUOTA_BYTES): it uses %lld bytes and this upload needs %llu; "
-		 "delete or replace a dataset of the team, or ask an admin",
-		 team, (long long)(q->used_bytes + (int64_t)bytes), (long long)q->limit_bytes,
-		 (long long)q->used_bytes, (unsigned long long)bytes);
+		 "(LEDGERBOX_DATASET_QUOTA_BYTES): it uses %lld bytes (%lld of them old versions "
+		 "that runs in progress still read, freed when they end) and this upload needs "
+		 "%llu; delete or replace a dataset of the team, wait for its runs, or ask an admin",
+		 team, (long long)(used + (int64_t)bytes), (long long)limit, (long long)used,
+		 (long long)retired, (unsigned long long)bytes);
 	outcome_error(&o, 413, "quota_exceeded", msg, NULL, 0,
-		      json_pack("{s:s,s:s,s:I,s:I,s:I}", "quota", "team_dataset_bytes", "team", team,
-				"used_bytes", (json_int_t)q->used_bytes, "limit_bytes",
-				(json_int_t)q->limit_bytes, "upload_bytes", (json_int_t)bytes));
+		      json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "quota", "team_dataset_bytes", "team",
+				team, "used_bytes", (json_int_t)used, "limit_bytes", (json_int_t)limit,
+				"upload_bytes", (json_int_t)bytes, "retired_bytes",
+				(json_int_t)retired));
 	return respond_outcome(rq, &o);
 }
 
@@ -261,7 +276,7 @@ static enum MHD_Result upload_done(struct request *rq, const char *action, json_
 	store_audit_append(rq->srv->store, rq->who.user, action, d->name, detail);
 	json_decref(detail);
 	if (strcmp(action, "dataset.create") != 0)
-		dataset_retired_sweep(rq);
+		dataset_retired_sweep(rq->srv->cfg->data_dir);
 	r = respond_json(rq, strcmp(action, "dataset.create") == 0 ? 201 : 200, summary);
 	json_decref(summary);
 	return r;
@@ -273,17 +288,18 @@ static enum MHD_Result create_finish(struct request *rq, struct csv_import *imp,
 	const char *name = json_string_value(json_object_get(summary, "name"));
 	struct store_dataset d = { .version = 1, .bytes = (int64_t)bytes };
 	struct store_quota q = { 0 };
+	int64_t retired;
 	char err[512];
 	int e;
 
 	snprintf(d.name, sizeof(d.name), "%s", name);
 	snprintf(d.team, sizeof(d.team), "%s", rq->upload_publish ? "" : rq->who.team);
-	e = store_dataset_claim(rq->srv->store, &d, (int64_t)rq->srv->cfg->dataset_quota_bytes,
-				&q);
+	e = store_dataset_claim(rq->srv->store, &d, quota_left_for(rq, d.team, &retired), &q);
 	if (e < 0) {
 		csv_import_abort(imp);
 		json_decref(summary);
-		return e == -EDQUOT ? quota_refused(rq, d.team, &q, bytes) : store_refused(rq, e);
+		return e == -EDQUOT ? quota_refused(rq, d.team, &q, retired, bytes)
+				    : store_refused(rq, e);
 	}
 	e = csv_import_publish(imp, err, sizeof(err));
 	if (e < 0) {
@@ -302,6 +318,7 @@ static enum MHD_Result replace_finish(struct request *rq, struct csv_import *imp
 	const char *name = rq->params[0];
 	struct store_dataset before, after;
 	struct store_quota q = { 0 };
+	int64_t retired;
 	char err[512];
 	enum MHD_Result r;
 	int e;
@@ -314,11 +331,12 @@ static enum MHD_Result replace_finish(struct request *rq, struct csv_import *imp
 		return rq->status ? r : store_refused(rq, -EIO);
 	}
 	e = store_dataset_revise(rq->srv->store, name, (int64_t)bytes,
-				 (int64_t)rq->srv->cfg->dataset_quota_bytes, &q, &after);
+				 quota_left_for(rq, before.team, &retired), &q, &after);
 	if (e < 0) {
 		csv_import_abort(imp);
 		json_decref(summary);
-		return e == -EDQUOT ? quota_refused(rq, before.team, &q, bytes) : store_refused(rq, e);
+		return e == -EDQUOT ? quota_refused(rq, before.team, &q, retired, bytes)
+				    : store_refused(rq, e);
 	}
 	e = csv_import_publish(imp, err, sizeof(err));
 	if (e < 0) {

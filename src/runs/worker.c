@@ -76,6 +76,11 @@ static int request_parse(json_t *msg, struct sandbox_request *req)
 	req->code = json_string_value(code);
 	req->code_len = json_string_length(code);
 	req->data_path = json_string_value(json_object_get(run, "data_path"));
+	if (json_is_integer(json_object_get(run, "data_ino"))) {
+		req->data_pinned = true;
+		req->data_dev = (dev_t)json_integer_value(json_object_get(run, "data_dev"));
+		req->data_ino = (ino_t)json_integer_value(json_object_get(run, "data_ino"));
+	}
 	req->cancel_fd = WORKER_FD;
 	req->compile_only = json_is_true(json_object_get(run, "compile_only"));
 	return worker_limits_from_json(json_object_get(run, "limits"), &req->limits);

@@ -285,12 +285,18 @@ static _Noreturn void init_loop(const struct sandbox_plan *p, pid_t payload)
  * cannot be opened. */
 static void open_data(const struct sandbox_plan *p, int fds[1 + PLAN_DATA_SIDES])
 {
+	struct stat data_st;
+
 	for (int i = 0; i <= PLAN_DATA_SIDES; i++)
 		fds[i] = -1;
 	if (!p->data.dst[0])
 		return;
 	if ((fds[0] = open(p->data.src, O_PATH | O_CLOEXEC)) < 0)
 		child_fail(p, "open the dataset", errno);
+	/* What was planned, not a version swapped in under its name since. */
+	if (fstat(fds[0], &data_st) < 0 || data_st.st_dev != p->data_dev ||
+	    data_st.st_ino != p->data_ino)
+		child_fail(p, SANDBOX_DATA_CHANGED, ESTALE);
 	for (int i = 0; i < PLAN_DATA_SIDES; i++) {
 		struct stat st;
 		int fd;

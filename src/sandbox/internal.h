@@ -101,6 +101,10 @@ struct sandbox_plan {
 	 * they exist, so that the runner reads WAL commits and sees a hot
 	 * journal (util/sqlite_uri.h). src empty when unused. */
 	struct plan_bind data_side[PLAN_DATA_SIDES];
+	/* What data.src was when planned: the child mounts it only if what it
+	 * opens is still that (a replace may swap the name in between). */
+	dev_t data_dev;
+	ino_t data_ino;
 
 	char rootfs_opts[64];
 	char tmp_opts[64];

@@ -257,6 +257,29 @@ static int add_data_sides(struct sandbox_plan *p, const char *real, const char *
 	return 0;
 }
 
+/* Whether real (data_path resolved, st its stat) is in the folder the
+ * caller holds: the folder itself for Python, the SQLite file's folder
+ * for SQL. */
+static bool data_is_pinned(const struct sandbox_request *req, const char *real,
+			   const struct stat *st)
+{
+	char folder[PATH_MAX];
+	struct stat fst;
+	char *slash;
+
+	if (!req->data_pinned)
+		return true;
+	if (req->lang == SANDBOX_LANG_PYTHON)
+		return st->st_dev == req->data_dev && st->st_ino == req->data_ino;
+	snprintf(folder, sizeof(folder), "%s", real);
+	slash = strrchr(folder, '/');
+	if (!slash || slash == folder)
+		return false;
+	*slash = '\0';
+	return stat(folder, &fst) == 0 && fst.st_dev == req->data_dev &&
+	       fst.st_ino == req->data_ino;
+}
+
 static int add_data(struct sandbox_plan *p, const struct sandbox_request *req, char *err,
 		    size_t err_len)
 {
@@ -272,6 +295,12 @@ static int add_data(struct sandbox_plan *p, const struct sandbox_request *req, c
 		return r;
 	}
 	snprintf(p->data.src, sizeof(p->data.src), "%s", real);
+	if (!data_is_pinned(req, real, &st)) {
+		snprintf(err, err_len, "%s", SANDBOX_DATA_CHANGED);
+		return -ESTALE;
+	}
+	p->data_dev = st.st_dev;
+	p->data_ino = st.st_ino;
 	if (req->lang == SANDBOX_LANG_PYTHON) {
 		if (!S_ISDIR(st.st_mode)) {
 			snprintf(err, err_len, "dataset %s: Python runs need a folder (mounted at /data)",

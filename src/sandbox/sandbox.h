@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum sandbox_lang {
 	SANDBOX_LANG_PYTHON,
@@ -86,6 +87,10 @@ void sandbox_limits_default(struct sandbox_limits *ret);
 /* Checks ranges; on error writes a message naming the limit into err. */
 int sandbox_limits_check(const struct sandbox_limits *l, char *err, size_t err_len);
 
+/* The error of a run refused because its dataset was replaced between the
+ * caller's hold on it and the sandbox's mount. */
+#define SANDBOX_DATA_CHANGED "the dataset changed while the run started; try again"
+
 struct sandbox_request {
 	enum sandbox_lang lang;
 	const char *code; /* Python source or one SQL query; need not be NUL-terminated */
@@ -94,6 +99,13 @@ struct sandbox_request {
 	 * SQL: the SQLite file, mounted read-only at /data/<its name>, with
 	 * its -wal and -journal beside it when they exist. */
 	const char *data_path;
+	/* When data_pinned: the folder the caller holds (Python: data_path
+	 * itself; SQL: the SQLite file's folder). A run whose data_path leads
+	 * elsewhere (a new version swapped in meanwhile) is refused with
+	 * SANDBOX_DATA_CHANGED in its error, never run on other files. */
+	bool data_pinned;
+	dev_t data_dev;
+	ino_t data_ino;
 	struct sandbox_limits limits;
 	/* When > 0: the run is stopped (status killed, error "cancelled") as
 	 * soon as this descriptor becomes readable or hangs up. 0 (what a

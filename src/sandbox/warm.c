@@ -157,6 +157,9 @@ bool sandbox_warm_fits(const struct sandbox_warm *w, const struct sandbox_reques
 		return false;
 	if (!req->data_path || !w->data_path)
 		return !req->data_path && !w->data_path;
+	/* The folder the caller holds is the one the warm-up mounted. */
+	if (req->data_pinned && (req->data_dev != w->data_dev || req->data_ino != w->data_ino))
+		return false;
 	/* The same folder, not one put in its place since the warm-up. */
 	return strcmp(req->data_path, w->data_path) == 0 &&
 	       data_identity(req->data_path, &dev, &ino) == 0 && dev == w->data_dev &&

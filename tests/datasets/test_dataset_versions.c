@@ -161,20 +161,30 @@ static void delete_frees_the_name_and_retires_the_folder(void **state)
 {
 	char data[DS_PATH], err[512];
 	unsigned removed = 0;
+	struct dataset_hold run;
 	(void)state;
 
 	ds_scratch(data);
 	assert_int_equal(ds_import(data, "gone", "gone", "a\n1\n", 4, 0, 1 << 20, 100, NULL, err,
 				   sizeof(err)), 0);
+	/* A run holds the folder, as one started before the delete does. */
+	assert_int_equal(dataset_hold(data, "gone", &run, err, sizeof(err)), 0);
+	assert_true(dataset_hold_current(data, "gone", &run));
 	assert_int_equal(dataset_delete(data, "gone", err, sizeof(err)), 0);
 	assert_int_equal(dataset_name_free(data, "gone", err, sizeof(err)), 0);
 	assert_int_equal(hidden_count(data, ".retired-"), 1);
 	assert_int_equal(dataset_delete(data, "gone", err, sizeof(err)), -ENOENT);
 	assert_int_equal(dataset_delete(data, "../x", err, sizeof(err)), -EINVAL);
-	/* A retired folder is kept while it may still be in use. */
+	assert_false(dataset_hold_current(data, "gone", &run));
+	/* A retired folder is kept while a run holds it, and goes once none
+	 * does. */
 	assert_int_equal(csv_import_sweep(data, 3600, &removed), 0);
 	assert_int_equal(removed, 0);
 	assert_int_equal(hidden_count(data, ".retired-"), 1);
+	dataset_release(&run);
+	assert_int_equal(csv_import_sweep(data, 3600, &removed), 0);
+	assert_int_equal(removed, 1);
+	assert_int_equal(hidden_count(data, ".retired-"), 0);
 	ds_rmtree(data);
 }
 
