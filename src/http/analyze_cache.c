@@ -402,8 +402,10 @@ void cache_store(struct request *rq, const struct analyze_req *a, const struct c
 	    !code || !id || !data_unchanged(rq, a, p))
 		return;
 	e.result = json_dumps(response, JSON_COMPACT);
-	if (!e.result)
+	if (!e.result || strlen(e.result) > CACHE_RESULT_MAX_BYTES) {
+		free(e.result);
 		return;
+	}
 	/* Filed under today when the question or the code that ran (written by
 	 * the model, perhaps, for a question that did not look dated) depends
 	 * on the date. */

@@ -31,6 +31,14 @@
 /* The threshold for embeddings from a model, when the setting says auto:
  * model embeddings put paraphrases closer together than the built-in one. */
 #define CACHE_MODEL_MIN_SIMILARITY 0.90f
+/* The largest answer (its JSON) filed in the cache. A hit holds several
+ * copies of its answer while it is served (the entry read, the parsed
+ * answer, the run row written, the response), and hits are bounded only by
+ * admission, not by the run slots: a 16 MiB answer served to the
+ * requests in progress at once took the server's memory into gigabytes.
+ * A default run's answer (1 MiB of output, a shown table) fits; a larger
+ * one runs afresh each time, within the run slots. */
+#define CACHE_RESULT_MAX_BYTES (2u << 20)
 
 struct cache_probe {
 	bool enabled;              /* this request may use the cache */

@@ -101,6 +101,13 @@ static void slow_down(struct request *rq)
 	}
 }
 
+const char *auth_bearer_key(struct request *rq)
+{
+	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
+
+	return h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : "";
+}
+
 bool auth_require(struct request *rq, enum MHD_Result *ret)
 {
 	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");

@@ -79,6 +79,9 @@ const char *storage_why(int err);
 /* Adds the headers every response carries. */
 void respond_common_headers(struct request *rq, struct MHD_Response *resp);
 
+/* The key of `Authorization: Bearer KEY` (the scheme in any case), ""
+ * without one; points into the request's headers. */
+const char *auth_bearer_key(struct request *rq);
 /* Authenticates the bearer key; on failure answers 401 itself and returns
  * false (the caller returns MHD_YES then). */
 bool auth_require(struct request *rq, enum MHD_Result *ret);

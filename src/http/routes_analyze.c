@@ -300,15 +300,17 @@ void analyze_execute(struct request *rq, struct analyze_req *a, const struct ana
 
 /* Every analyze request, a cache hit as much as a run, takes its places
  * here first; they are given back when the request ends (server.c), a
- * streamed one when its thread has finished. */
+ * streamed one when its thread has finished. The places are counted by
+ * the key itself, not the header: the scheme's spelling is free ("Bearer",
+ * "bearer", ...), and each spelling would otherwise count as a key of its
+ * own. */
 static bool analyze_admit(struct request *rq, enum MHD_Result *ret)
 {
-	const char *key = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-						      MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *key = auth_bearer_key(rq);
 	unsigned retry_s = 1;
 	char why[400];
 
-	if (admission_enter(rq->srv->cfg, key ? key : "", rq->who.id, &rq->admitted, &retry_s, why,
+	if (admission_enter(rq->srv->cfg, key, rq->who.id, &rq->admitted, &retry_s, why,
 			    sizeof(why)))
 		return true;
 	*ret = respond_retry(rq, 429, "rate_limited", why, retry_s);

@@ -48,23 +48,6 @@ static void analyze(const char *key, const char *body, struct reply *r)
 	hl_call_timeout(&srv, "POST", "/api/analyze", key, body, strlen(body), NULL, 120000, r);
 }
 
-static long peak_rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmHWM:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	assert_true(kb > 0);
-	return kb;
-}
-
 static uint64_t tree_bytes;
 
 static int tree_add(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -127,14 +110,14 @@ static void concurrent_hits_share_bytes_and_memory_stays_bounded(void **state)
 		fail_msg("the first run: %ld %s", first.status, first.body);
 	if (!hl_on_postgres())
 		disk_before = artifact_disk_bytes();
-	peak_before = peak_rss_kb(srv.pid);
+	peak_before = rl_peak_rss_kb(srv.pid);
 	for (int i = 0; i < HITS; i++) {
 		calls[i].key = alice;
 		assert_int_equal(pthread_create(&calls[i].thread, NULL, hit_thread, &calls[i]), 0);
 	}
 	for (int i = 0; i < HITS; i++)
 		assert_int_equal(pthread_join(calls[i].thread, NULL), 0);
-	peak_after = peak_rss_kb(srv.pid);
+	peak_after = rl_peak_rss_kb(srv.pid);
 	for (int i = 0; i < HITS; i++) {
 		if (calls[i].r.status != 200)
 			fail_msg("hit %d: %ld %s", i, calls[i].r.status, calls[i].r.body);

@@ -98,9 +98,11 @@ static inline long rl_request(int port, const char *req, size_t len, int timeout
 	return status;
 }
 
-static inline long rl_rss_kb(pid_t pid)
+/* A figure in kB of the process's /proc status ("VmRSS:", "VmHWM:"). */
+static inline long rl_status_kb(pid_t pid, const char *field)
 {
 	char path[64], line[256];
+	size_t len = strlen(field);
 	long kb = -1;
 	FILE *f;
 
@@ -108,11 +110,22 @@ static inline long rl_rss_kb(pid_t pid)
 	f = fopen(path, "re");
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
+		if (strncmp(line, field, len) == 0)
+			kb = strtol(line + len, NULL, 10);
 	fclose(f);
 	assert_true(kb > 0);
 	return kb;
+}
+
+static inline long rl_rss_kb(pid_t pid)
+{
+	return rl_status_kb(pid, "VmRSS:");
+}
+
+/* The peak resident memory since the process started. */
+static inline long rl_peak_rss_kb(pid_t pid)
+{
+	return rl_status_kb(pid, "VmHWM:");
 }
 
 static inline long rl_fds(pid_t pid)
