@@ -317,6 +317,15 @@ int store_artifact_open(struct store *s, const struct principal *viewer, const c
 		r = -ERANGE;
 	if (r == 0) {
 		r = store_files_open(s, content_run, name, &fd, &file_bytes);
+		/* Retention may have removed the file since the row was read:
+		 * then the run now says so, and the answer is that it expired. */
+		if (r == -ENOENT) {
+			store_lock(s);
+			r = artifact_row(s, viewer, run_id, name, mime, sizeof(mime), &row_bytes,
+					 content_run);
+			store_unlock(s);
+			r = r == -ESTALE ? -ESTALE : -ENOENT;
+		}
 		/* The row exists, so a missing file, or one that is not what
 		 * was stored (truncated, replaced), is a damaged store and
 		 * must not look like a missing artifact or be served. */
