@@ -400,6 +400,11 @@ static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const ch
 					     "the URL holds an encoded NUL byte (%00), which no run "
 					     "id, artifact name or parameter may contain; remove it",
 					     NULL);
+		if (url_had_encoded_slash(conn))
+			return respond_error(rq, 400, "invalid_url",
+					     "the URL's path holds an encoded slash (%2F), which no "
+					     "run id, artifact or dataset name may contain; remove it",
+					     NULL);
 		route = route_find(method, url, rq->params, &path_known);
 		if (!route)
 			return answer_unrouted(rq, url, path_known);
