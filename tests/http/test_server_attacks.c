@@ -313,6 +313,59 @@ static void sigterm_with_suspended_connections(void **state)
 	free(log);
 }
 
+/* Reads what the server sends on fd until it closes (or 10 s pass). */
+static char *read_all(int fd)
+{
+	char chunk[4096], *text = NULL;
+	size_t len = 0;
+	struct pollfd p = { fd, POLLIN, 0 };
+	ssize_t n;
+
+	tl_append(&text, &len, "", 0);
+	while (poll(&p, 1, 10000) > 0 && (n = recv(fd, chunk, sizeof(chunk), 0)) > 0)
+		tl_append(&text, &len, chunk, (size_t)n);
+	return text;
+}
+
+/* Pipelined requests, HTTP/1.0 and thousands of headers get answers of
+ * their own, and the server keeps answering. */
+static void odd_framing_is_answered(void **state)
+{
+	char *req, *text, *p;
+	size_t len = 0;
+	int fd, answers = 0;
+	struct reply r;
+	(void)state;
+
+	fd = raw_send(srv.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+				"GET /api/me HTTP/1.1\r\nHost: x\r\n\r\n"
+				"GET /healthz HTTP/1.0\r\n\r\n");
+	text = read_all(fd);
+	close(fd);
+	for (p = text; (p = strstr(p, "HTTP/1.")); p++)
+		answers++;
+	if (answers != 3 || !strstr(text, " 401 "))
+		fail_msg("three pipelined requests: %.600s", text);
+	free(text);
+	/* 4000 headers: past the connection's memory, refused whole. */
+	req = NULL;
+	tl_append(&req, &len, "GET /healthz HTTP/1.1\r\nHost: x\r\n", 32);
+	for (int i = 0; i < 4000; i++)
+		tl_append(&req, &len, "X-Padding: yes\r\n", 16);
+	tl_append(&req, &len, "\r\n", 2);
+	fd = raw_send(srv.port, req);
+	text = read_all(fd);
+	close(fd);
+	if (strncmp(text, "HTTP/1.1 431", 12) != 0 && strncmp(text, "HTTP/1.1 413", 12) != 0 &&
+	    strncmp(text, "HTTP/1.1 400", 12) != 0)
+		fail_msg("4000 headers: %.300s", text);
+	free(text);
+	free(req);
+	hl_call(&srv, "GET", "/healthz", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	hl_reply_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +373,7 @@ int main(void)
 		cmocka_unit_test(csv_quotes_formulas_behind_lf_and_fullwidth_signs),
 		cmocka_unit_test(hostile_results_answer_200),
 		cmocka_unit_test(held_wrong_keys_do_not_take_the_handlers),
+		cmocka_unit_test(odd_framing_is_answered),
 		cmocka_unit_test(sigterm_with_suspended_connections),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
