@@ -8,7 +8,8 @@
  * the connection (it leaves the event loop and costs no thread while it
  * waits), a lane thread runs the handler, which queues its answer (the
  * library allows that from any thread while the connection is suspended),
- * and resumes the connection, whose loop then sends the answer.
+ * and resumes the connection, whose loop then sends the answer; an answer
+ * to be held back (a wrong key's) is resumed later by held.c instead.
  *
  * Threads start on demand, when a job finds none idle, up to the lane's
  * maximum, and stay; past it jobs wait in the queue. The queue holds at
@@ -26,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "http/held.h"
 #include "http/lane.h"
 #include "http/request.h"
 #include "obs/log.h"
@@ -76,11 +78,17 @@ static void job_run(struct job *j)
 	/* Read by the access handler once the connection is resumed, which
 	 * orders this write before it. */
 	enum MHD_Result r = j->handler(j->rq);
+	/* Read now: once resumed, the request may end and be freed. */
+	uint64_t held_until_ms = j->rq->answer_held_until_ms;
 
+	j->rq->answer_held_until_ms = 0;
 	if (j->ret_result)
 		*j->ret_result = r;
 	free(j);
-	conn_unpark(conn);
+	if (held_until_ms)
+		held_resume_at(conn, held_until_ms);
+	else
+		conn_unpark(conn);
 }
 
 static void *lane_main(void *arg)

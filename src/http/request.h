@@ -41,6 +41,9 @@ struct request {
 	struct sse_stream *stream;          /* a streamed analysis, ended with the request */
 	struct admission_ticket admitted;   /* an analyze request's places, left at its end */
 	uint64_t started_ms;
+	/* Set by a handler on a lane: its answer is sent no sooner than
+	 * this (clock_mono_ms), without a thread held meanwhile (held.c). */
+	uint64_t answer_held_until_ms;
 };
 
 /* An answer decided away from the connection's thread (a streamed

@@ -37,6 +37,7 @@
 
 #include "http/analyze.h"
 #include "http/conn_watch.h"
+#include "http/held.h"
 #include "http/lane.h"
 #include "http/request.h"
 #include "http/retention_sweeper.h"
@@ -400,6 +401,11 @@ static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const ch
 					     "the URL holds an encoded NUL byte (%00), which no run "
 					     "id, artifact name or parameter may contain; remove it",
 					     NULL);
+		if (url_had_encoded_slash(conn))
+			return respond_error(rq, 400, "invalid_url",
+					     "the URL's path holds an encoded slash (%2F), which no "
+					     "run id, artifact or dataset name may contain; remove it",
+					     NULL);
 		route = route_find(method, url, rq->params, &path_known);
 		if (!route)
 			return answer_unrouted(rq, url, path_known);
@@ -563,8 +569,11 @@ int http_start(struct http_server *srv, char *err, size_t err_len)
 		return -EADDRINUSE;
 	}
 	e = conn_watch_start();
+	if (e == 0 && (e = held_start()) < 0)
+		conn_watch_stop();
 	if (e < 0) {
-		snprintf(err, err_len, "cannot start the slow-client watchdog: %s", strerror(-e));
+		snprintf(err, err_len, "cannot start the slow-client watchdog or the held-answer timer: %s",
+			 strerror(-e));
 		MHD_stop_daemon(srv->daemon);
 		srv->daemon = NULL;
 		lanes_stop();
@@ -575,6 +584,7 @@ int http_start(struct http_server *srv, char *err, size_t err_len)
 	if (e < 0) {
 		snprintf(err, err_len, "cannot start the artifact retention sweeper: %s",
 			 strerror(-e));
+		held_stop();
 		conn_watch_stop();
 		MHD_stop_daemon(srv->daemon);
 		srv->daemon = NULL;
@@ -627,6 +637,8 @@ void http_stop(struct http_server *srv)
 	retention_sweeper_stop();
 	conn_watch_cut_all();
 	lanes_stop();
+	/* No lane adds a held answer now: the held ones are sent at once. */
+	held_stop();
 	unparked = unparked_wait();
 	conn_watch_stop();
 	if (srv->daemon && unparked) {

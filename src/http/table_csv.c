@@ -21,14 +21,24 @@ static bool looks_numeric(const char *s)
 	return *end == '\0';
 }
 
+/* The fullwidth = + - @ (U+FF1D, U+FF0B, U+FF0D, U+FF20), which an East
+ * Asian input method turns into their ASCII signs as a cell is edited. */
+static bool starts_with_fullwidth_sign(const char *s, size_t len)
+{
+	return len >= 3 && (unsigned char)s[0] == 0xef && (unsigned char)s[1] == 0xbc &&
+	       memchr("\x9d\x8b\x8d\xa0", s[2], 4) != NULL;
+}
+
 static int put_text(struct buf *b, const char *s, size_t len)
 {
 	bool quote = strpbrk(s, ",\"\r\n") != NULL || (len && (s[0] == ' ' || s[len - 1] == ' '));
 	/* Spreadsheets read a cell starting with = + - @ as a formula, and
-	 * skip a leading TAB or CR before reading it: such a cell gets a
-	 * quote mark first, unless it is a plain number. */
-	bool formula = len && (s[0] == '\t' || s[0] == '\r' ||
-			       (strchr("=+-@", s[0]) && !looks_numeric(s)));
+	 * skip a leading TAB, CR or LF before reading it: such a cell gets a
+	 * quote mark first, unless it is a plain number; so does one starting
+	 * with a fullwidth sign. */
+	bool formula = len && (s[0] == '\t' || s[0] == '\r' || s[0] == '\n' ||
+			       (strchr("=+-@", s[0]) && !looks_numeric(s)) ||
+			       starts_with_fullwidth_sign(s, len));
 	int r = 0;
 
 	if (quote && (r = buf_append(b, "\"", 1)) < 0)
