@@ -32,7 +32,10 @@ static char *dave, *root;
 /* No warm pool: the test counts the server's sandbox workers. */
 static char *env_vars[] = { "LEDGERBOX_WARM_POOL_MAX=0", "LEDGERBOX_MAX_RUNS=4", "LEDGERBOX_QUEUE_MAX=64", "LEDGERBOX_CACHE=off",
 			    "LEDGERBOX_SHUTDOWN_GRACE_MS=3000", "LEDGERBOX_PRICE_RUN=0.01",
-			    "LEDGERBOX_BUDGET_TZ=UTC", NULL };
+			    "LEDGERBOX_BUDGET_TZ=UTC",
+			    /* One key sends the whole burst: admission must let it
+			     * reach the run queue, which is what is under test. */
+			    "LEDGERBOX_KEY_CONCURRENT=100", "LEDGERBOX_USER_CONCURRENT=100", NULL };
 
 static int setup(void **state)
 {
