@@ -79,7 +79,7 @@ int store_sql_text_dup(sqlite3_stmt *st, int col, char **ret);
 #define store_err db_err
 
 /* store_schema.c: PRAGMA user_version is the schema version. */
-#define STORE_SCHEMA_LATEST 5
+#define STORE_SCHEMA_LATEST 6
 int store_schema_version_read(sqlite3 *db, int *ret);
 /* Applies migrations (current, target] in order, each in its own
  * transaction. A database newer than this program is refused. */
@@ -95,6 +95,22 @@ int store_pepper_read(int dir_fd, unsigned char ret[STORE_PEPPER_BYTES], char *e
 		      size_t err_len);
 /* Creates a fresh one; -EEXIST when another process got there first. */
 int store_pepper_create(int dir_fd);
+
+/* store_result_share.c: a hit's answer as a patch over its source's
+ * answer (NULL when no patch rebuilds it exactly: store it whole), and the
+ * answer rebuilt from both. Both return a new reference. */
+json_t *store_result_patch(const json_t *base, const json_t *answer);
+json_t *store_result_rebuild(const json_t *base, const json_t *patch);
+/* Replaces run->result, a patch, with the answer rebuilt over base_text,
+ * the answer of the run it patches (-EIO when that is not there). */
+int store_run_result_whole(struct run_record *run, const char *base_text);
+
+/* A run's answer as its row stores it: the text, and the run whose answer
+ * the text patches ("" when the text is the whole answer). */
+struct run_result_text {
+	char *text;
+	char from[STORE_RUN_ID_LEN + 1];
+};
 
 /* store_runs.c: 32 lowercase hex characters. */
 bool store_run_id_valid(const char *id);

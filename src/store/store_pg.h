@@ -27,7 +27,7 @@
 #include "store/store_internal.h"
 #include "util/pg.h"
 
-#define STORE_PG_SCHEMA_LATEST 3
+#define STORE_PG_SCHEMA_LATEST 4
 
 /* store_pg.c: connects s->pg to url, migrates and loads the pepper from
  * s->dir_fd (state_dir is for messages). */
@@ -71,11 +71,16 @@ int store_pg_keys_list(struct store *s, json_t **ret);
 int store_pg_admin_key_count(struct store *s, int64_t *ret);
 
 /* store_pg_runs.c: run and artifacts already checked; result is the
- * run's result as compact JSON text (NULL for none). With `from`, the
- * run's artifacts are rows referring to the bytes of run from's (a and n
- * unused). */
-int store_pg_run_insert(struct store *s, const struct run_record *run, const char *result,
-			const struct artifact_file *a, size_t n, const char *from);
+ * run's result as compact JSON text (text NULL for none), whole or a patch
+ * (store_result_share.c). With `from`, the run's artifacts are rows
+ * referring to the bytes of run from's (a and n unused). */
+int store_pg_run_insert(struct store *s, const struct run_record *run,
+			const struct run_result_text *result, const struct artifact_file *a,
+			size_t n, const char *from);
+/* The answer run `from` stores whole and that run's id (from's own, or
+ * the run from's answer patches); *ret NULL when it has none. */
+int store_pg_share_base_get(struct store *s, const char *from,
+			    char base_id[STORE_RUN_ID_LEN + 1], json_t **ret);
 /* store_pg_retention.c: store_runs_expire() and store_team_artifact_bytes(). */
 int store_pg_runs_expire(struct store *s, int64_t now_ms, int64_t cutoff_ms, int limit,
 			 int *ret_runs);

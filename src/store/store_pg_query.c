@@ -53,6 +53,8 @@ static int record_fill(const PGresult *res, struct run_record *run)
 		if (!run->result)
 			r = -EIO;
 	}
+	if (r == 0 && run->result && !PQgetisnull(res, 0, 12))
+		r = store_run_result_whole(run, PQgetvalue(res, 0, 12));
 	return r;
 }
 
@@ -69,8 +71,10 @@ int store_pg_run_get(struct store *s, const struct principal *viewer, const char
 		return r;
 	r = pg_query(s->pg,
 		     "SELECT r.id, r.principal_id, p.user_name, r.language, r.dataset, r.session,"
-		     " r.status, r.code, r.result, r.created_ms, r.duration_ms, r.files_expired_ms"
+		     " r.status, r.code, r.result, r.created_ms, r.duration_ms, r.files_expired_ms,"
+		     " b.result"
 		     " FROM runs r JOIN principals p ON p.id = r.principal_id"
+		     " LEFT JOIN runs b ON b.id = r.result_from"
 		     " WHERE r.id = $1 AND ($2::boolean OR r.principal_id = $3)",
 		     3, params, &res, NULL, 0);
 	store_unlock(s);

@@ -35,22 +35,51 @@ static int principal_user(struct store *s, int64_t principal_id, char ret[STORE_
 	return r;
 }
 
-static int run_row_insert(struct store *s, const struct run_record *run, const char *result)
+static int run_row_insert(struct store *s, const struct run_record *run,
+			  const struct run_result_text *result)
 {
 	char principal[PG_INT_TEXT], created[PG_INT_TEXT], duration[PG_INT_TEXT];
-	const char *params[10] = {
+	const char *params[11] = {
 		run->id,	  pg_i64_text(run->principal_id, principal),
 		run->language, run->dataset,
 		run->session, run->status,
-		run->code,	  result,
+		run->code,	  result->text,
 		pg_i64_text(run->created_ms, created), pg_i64_text(run->duration_ms, duration),
+		result->from[0] ? result->from : NULL,
 	};
 
 	return pg_query(s->pg,
 			"INSERT INTO runs (id, principal_id, language, dataset, session, status,"
-			" code, result, created_ms, duration_ms)"
-			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-			10, params, NULL, NULL, 0);
+			" code, result, created_ms, duration_ms, result_from)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			11, params, NULL, NULL, 0);
+}
+
+int store_pg_share_base_get(struct store *s, const char *from,
+			    char base_id[STORE_RUN_ID_LEN + 1], json_t **ret)
+{
+	const char *params[1] = { from };
+	PGresult *res;
+	int r = store_pg_lock(s);
+
+	if (r < 0)
+		return r;
+	r = pg_query(s->pg,
+		     "SELECT coalesce(r.result_from, r.id), coalesce(b.result, r.result)"
+		     " FROM runs r LEFT JOIN runs b ON b.id = r.result_from WHERE r.id = $1",
+		     1, params, &res, NULL, 0);
+	store_unlock(s);
+	if (r < 0)
+		return r;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	snprintf(base_id, STORE_RUN_ID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
+	*ret = PQgetisnull(res, 0, 1) ? NULL
+				      : json_loads(PQgetvalue(res, 0, 1), JSON_DECODE_ANY, NULL);
+	PQclear(res);
+	return 0;
 }
 
 static int artifact_row_insert(struct store *s, const char *run_id, const struct artifact_file *a)
@@ -102,7 +131,8 @@ static int shared_rows_insert(struct store *s, const char *run_id, const char *f
 	return 0;
 }
 
-static int run_insert_tx(struct store *s, const struct run_record *run, const char *result,
+static int run_insert_tx(struct store *s, const struct run_record *run,
+			 const struct run_result_text *result,
 			 const struct artifact_file *a, size_t n, const char *from)
 {
 	char user[STORE_NAME_MAX];
@@ -125,7 +155,8 @@ static int run_insert_tx(struct store *s, const struct run_record *run, const ch
 	return r;
 }
 
-int store_pg_run_insert(struct store *s, const struct run_record *run, const char *result,
+int store_pg_run_insert(struct store *s, const struct run_record *run,
+			const struct run_result_text *result,
 			const struct artifact_file *a, size_t n, const char *from)
 {
 	int r = store_pg_lock(s);

@@ -132,6 +132,10 @@ static const char *const migrations[STORE_PG_SCHEMA_LATEST] = {
 	"  updated_ms bigint NOT NULL);"
 	"CREATE INDEX datasets_by_team ON datasets(team);"
 	"END $migration$",
+
+	/* 4: a hit's answer as a patch over its source's, as SQLite's
+	 * migration 6. */
+	"ALTER TABLE runs ADD COLUMN result_from text",
 };
 
 const struct pg_schema store_pg_schema = {

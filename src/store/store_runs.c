@@ -122,13 +122,14 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
 		sqlite3_bind_null(st, i);
 }
 
-static int run_row_insert(struct store *s, const struct run_record *run, const char *result)
+static int run_row_insert(struct store *s, const struct run_record *run,
+			  const struct run_result_text *result)
 {
 	sqlite3_stmt *st;
 	int r = db_prepare(s->db,
 				  "INSERT INTO runs (id, principal_id, language, dataset, session,"
-				  " status, code, result, created_ms, duration_ms)"
-				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+				  " status, code, result, created_ms, duration_ms, result_from)"
+				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 				  &st);
 
 	if (r < 0)
@@ -140,9 +141,10 @@ static int run_row_insert(struct store *s, const struct run_record *run, const c
 	bind_text_or_null(st, 5, run->session);
 	sqlite3_bind_text(st, 6, run->status, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, run->code, -1, SQLITE_STATIC);
-	bind_text_or_null(st, 8, result);
+	bind_text_or_null(st, 8, result->text);
 	sqlite3_bind_int64(st, 9, run->created_ms);
 	sqlite3_bind_int64(st, 10, run->duration_ms);
+	bind_text_or_null(st, 11, result->from[0] ? result->from : NULL);
 	r = db_step(st);
 	sqlite3_finalize(st);
 	return r < 0 ? r : 0;
@@ -237,7 +239,8 @@ static int shared_rows_insert(struct store *s, const char *run_id, const char *f
 }
 
 /* The run with either its own artifacts (a, n) or those of `from`. */
-static int run_insert_tx(struct store *s, const struct run_record *run, const char *result,
+static int run_insert_tx(struct store *s, const struct run_record *run,
+			 const struct run_result_text *result,
 			 const struct artifact_file *a, size_t n, const char *from)
 {
 	char user[STORE_NAME_MAX];
@@ -261,7 +264,8 @@ static int run_insert_tx(struct store *s, const struct run_record *run, const ch
 
 /* The transaction of an insert, on SQLite: files (if any) are written
  * before it. */
-static int run_insert_commit(struct store *s, const struct run_record *run, const char *result,
+static int run_insert_commit(struct store *s, const struct run_record *run,
+			     const struct run_result_text *result,
 			     const struct artifact_file *a, size_t n, const char *from)
 {
 	int r;
@@ -282,19 +286,77 @@ static int run_insert_commit(struct store *s, const struct run_record *run, cons
 	return r;
 }
 
-static int result_text(const struct run_record *run, char **ret)
+static int result_text(const struct run_record *run, struct run_result_text *ret)
 {
-	*ret = NULL;
+	memset(ret, 0, sizeof(*ret));
 	if (!run->result)
 		return 0;
-	*ret = json_dumps(run->result, JSON_COMPACT | JSON_ENCODE_ANY);
-	return *ret ? 0 : -ENOMEM;
+	ret->text = json_dumps(run->result, JSON_COMPACT | JSON_ENCODE_ANY);
+	return ret->text ? 0 : -ENOMEM;
+}
+
+/* The answer run `from` stores whole, on SQLite: from's own, or (from is
+ * itself answered from another run) that of the run from's patches. */
+static int share_base_get(struct store *s, const char *from, char base_id[STORE_RUN_ID_LEN + 1],
+			  json_t **ret)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	store_lock(s);
+	r = db_prepare(s->db,
+		       "SELECT coalesce(r.result_from, r.id), coalesce(b.result, r.result)"
+		       " FROM runs r LEFT JOIN runs b ON b.id = r.result_from WHERE r.id = ?1",
+		       &st);
+	if (r == 0) {
+		sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+		r = db_step(st);
+		if (r == 1) {
+			const char *id = (const char *)sqlite3_column_text(st, 0);
+			const char *text = (const char *)sqlite3_column_text(st, 1);
+
+			snprintf(base_id, STORE_RUN_ID_LEN + 1, "%s", id ? id : "");
+			*ret = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+			r = 0;
+		} else if (r == 0) {
+			r = -ENOENT;
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(s);
+	return r;
+}
+
+/* A shared run's answer as a patch over the answer it shares, when that
+ * answer is there and a patch rebuilds this one exactly; else whole. */
+static int shared_result_text(struct store *s, const struct run_record *run, const char *from,
+			      struct run_result_text *ret)
+{
+	char base_id[STORE_RUN_ID_LEN + 1] = "";
+	json_t *base = NULL, *patch;
+	int r = s->pg ? store_pg_share_base_get(s, from, base_id, &base)
+		      : share_base_get(s, from, base_id, &base);
+
+	if (r < 0)
+		return r;
+	patch = base && run->result && store_run_id_valid(base_id)
+			? store_result_patch(base, run->result) : NULL;
+	json_decref(base);
+	if (!patch)
+		return result_text(run, ret);
+	memset(ret, 0, sizeof(*ret));
+	ret->text = json_dumps(patch, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(patch);
+	if (!ret->text)
+		return -ENOMEM;
+	memcpy(ret->from, base_id, sizeof(ret->from));
+	return 0;
 }
 
 int store_run_insert(struct store *s, const struct run_record *run,
 		     const struct artifact_file *artifacts, size_t n_artifacts)
 {
-	char *result;
+	struct run_result_text result;
 	int r;
 
 	if (!s || !run || !run_ok(run) || !artifacts_ok(artifacts, n_artifacts))
@@ -302,33 +364,34 @@ int store_run_insert(struct store *s, const struct run_record *run,
 	if (result_text(run, &result) < 0)
 		return -ENOMEM;
 	if (s->pg) {
-		r = store_pg_run_insert(s, run, result, artifacts, n_artifacts, NULL);
-		free(result);
+		r = store_pg_run_insert(s, run, &result, artifacts, n_artifacts, NULL);
+		free(result.text);
 		return r;
 	}
 	r = store_files_write(s, run->id, artifacts, n_artifacts);
 	if (r == 0) {
-		r = run_insert_commit(s, run, result, artifacts, n_artifacts, NULL);
+		r = run_insert_commit(s, run, &result, artifacts, n_artifacts, NULL);
 		if (r < 0)
 			store_files_remove(s, run->id, artifacts, n_artifacts);
 	}
-	free(result);
+	free(result.text);
 	return r;
 }
 
 int store_run_insert_shared(struct store *s, const struct run_record *run, const char *from)
 {
-	char *result;
+	struct run_result_text result;
 	int r;
 
 	if (!s || !run || !run_ok(run) || !store_run_id_valid(from) || strcmp(from, run->id) == 0)
 		return -EINVAL;
-	if (result_text(run, &result) < 0)
-		return -ENOMEM;
+	r = shared_result_text(s, run, from, &result);
+	if (r < 0)
+		return r;
 	if (s->pg)
-		r = store_pg_run_insert(s, run, result, NULL, 0, from);
+		r = store_pg_run_insert(s, run, &result, NULL, 0, from);
 	else
-		r = run_insert_commit(s, run, result, NULL, 0, from);
-	free(result);
+		r = run_insert_commit(s, run, &result, NULL, 0, from);
+	free(result.text);
 	return r;
 }

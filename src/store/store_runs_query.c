@@ -60,6 +60,8 @@ static int record_fill(sqlite3_stmt *st, struct run_record *run)
 	run->created_ms = sqlite3_column_int64(st, 9);
 	run->duration_ms = sqlite3_column_int64(st, 10);
 	run->files_expired_ms = sqlite3_column_int64(st, 11);
+	if (r == 0 && run->result && sqlite3_column_type(st, 12) != SQLITE_NULL)
+		r = store_run_result_whole(run, (const char *)sqlite3_column_text(st, 12));
 	return r;
 }
 
@@ -80,8 +82,9 @@ int store_run_get(struct store *s, const struct principal *viewer, const char *i
 	r = db_prepare(s->db,
 			      "SELECT r.id, r.principal_id, p.user, r.language, r.dataset, r.session,"
 			      " r.status, r.code, r.result, r.created_ms, r.duration_ms,"
-			      " r.files_expired_ms"
+			      " r.files_expired_ms, b.result"
 			      " FROM runs r JOIN principals p ON p.id = r.principal_id"
+			      " LEFT JOIN runs b ON b.id = r.result_from"
 			      " WHERE r.id = ?1 AND (?2 OR r.principal_id = ?3)",
 			      &st);
 	if (r == 0) {

@@ -117,6 +117,11 @@ static const char *const migrations[STORE_SCHEMA_LATEST] = {
 	 "  updated_ms INTEGER NOT NULL"
 	 ") STRICT;"
 	 "CREATE INDEX datasets_by_team ON datasets(team);"),
+
+	/* 6: a run answered from another run's answer (an exact cache hit)
+	 * stores in result only what is its own, a patch over the answer of
+	 * run result_from (store_result_share.c); NULL: result is whole. */
+	("ALTER TABLE runs ADD COLUMN result_from TEXT;"),
 };
 
 int store_schema_version_read(sqlite3 *db, int *ret)

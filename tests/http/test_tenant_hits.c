@@ -6,12 +6,15 @@
  * Retry-After past the rate or the number in progress), a hit names the
  * run it came from only to whoever may read it, a team past its artifact
  * quota is refused with 507 quota_exceeded, and retention removes old
- * runs' files while their records stay (410 expired).
+ * runs' files while their records stay (410 expired); a hit's run row
+ * holds only its own fields, and reading the run answers exactly what the
+ * hit's request did.
  *
  * Each test starts its own server: their settings differ.
  */
 #include <ftw.h>
 #include <pthread.h>
+#include <sqlite3.h>
 
 #include "httplib.h"
 #include "load/rawlib.h"
@@ -384,12 +387,81 @@ static void retention_removes_old_files_and_keeps_the_record(void **state)
 	server_stop();
 }
 
+/* The length of the run's stored result column, read from the server's
+ * database itself. */
+static long stored_result_length(const char *id)
+{
+	char sql[200], path[700];
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	long n;
+
+	snprintf(sql, sizeof(sql), "SELECT length(result) FROM runs WHERE id = '%s'", id);
+	if (hl_on_postgres())
+		return pgt_count(strchr(srv.db_env, '=') + 1, sql);
+	snprintf(path, sizeof(path), "%s/ledgerbox.db", srv.state);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	n = (long)sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+static void hit_row_holds_its_own_fields_and_reads_back_whole(void **state)
+{
+	char *env[] = { NULL };
+	/* An answer of about 900 KB: its output. */
+	const char *body = "{\"language\":\"python\",\"code\":\"print('x' * 900000)\"}";
+	struct reply a, hit, again, got;
+	char path[200];
+	char *alice, *carol;
+	(void)state;
+
+	server_start("hits-rows", env);
+	alice = hl_key_create(&srv, "alice", "finance", "analyst");
+	carol = hl_key_create(&srv, "carol", "finance", "analyst");
+	hl_start(&srv);
+	analyze(alice, body, &a);
+	analyze(carol, body, &hit);
+	analyze(alice, body, &again);
+	if (a.status != 200 || hit.status != 200 || again.status != 200)
+		fail_msg("analyze: %ld %ld %ld", a.status, hit.status, again.status);
+	assert_true(json_is_true(json_object_get(hit.json, "cacheHit")));
+	assert_true(json_is_true(json_object_get(again.json, "cacheHit")));
+	print_message("# hit-rows: the source's result %ld bytes, a hit's %ld\n",
+		      stored_result_length(hl_str(a.json, "id")),
+		      stored_result_length(hl_str(hit.json, "id")));
+	assert_true(stored_result_length(hl_str(a.json, "id")) > 900000);
+	assert_true(stored_result_length(hl_str(hit.json, "id")) < 4096);
+	assert_true(stored_result_length(hl_str(again.json, "id")) < 4096);
+	/* Reading the hit's run answers what its request did, byte for byte. */
+	snprintf(path, sizeof(path), "/api/runs/%s", hl_str(hit.json, "id"));
+	hl_call(&srv, "GET", path, carol, NULL, &got);
+	assert_int_equal(got.status, 200);
+	assert_string_equal(got.body, hit.body);
+	hl_reply_free(&got);
+	snprintf(path, sizeof(path), "/api/runs/%s", hl_str(again.json, "id"));
+	hl_call(&srv, "GET", path, alice, NULL, &got);
+	assert_int_equal(got.status, 200);
+	assert_string_equal(got.body, again.body);
+	hl_reply_free(&got);
+	hl_reply_free(&a);
+	hl_reply_free(&hit);
+	hl_reply_free(&again);
+	free(alice);
+	free(carol);
+	server_stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(concurrent_hits_share_bytes_and_memory_stays_bounded),
 		cmocka_unit_test(admission_limits_hits_and_runs_per_key_and_user),
 		cmocka_unit_test(cached_from_is_shown_only_to_who_may_read_it),
+		cmocka_unit_test(hit_row_holds_its_own_fields_and_reads_back_whole),
 		cmocka_unit_test(team_past_its_artifact_quota_is_refused_with_507),
 		cmocka_unit_test(retention_removes_old_files_and_keeps_the_record),
 	};
