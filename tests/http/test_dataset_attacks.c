@@ -164,8 +164,8 @@ static void hidden_dataset_answers_as_missing(void **state)
 {
 	static const char *const modes[] = {
 		"{\"language\":\"sql\",\"dataset\":\"%s\",\"code\":\"SELECT * FROM %s\"}",
-		"{\"language\":\"python\",\"dataset\":\"%s\",\"code\":"
-		"\"print(open('/data/%s.csv').read())\"}",
+		("{\"language\":\"python\",\"dataset\":\"%s\",\"code\":"
+		 "\"print(open('/data/%s.csv').read())\"}"),
 		"{\"template\":\"top_customers\",\"dataset\":\"%s\"}",
 		"{\"query\":\"total amount in %s\",\"language\":\"sql\",\"dataset\":\"%s\"}",
 	};
