@@ -73,6 +73,19 @@ static void key_limits_hold_whatever_the_scheme_spelling(void **state)
 
 /* ---- hundreds of hits at once ------------------------------------------ */
 
+/* Under AddressSanitizer freed memory sits in a quarantine (256 MiB by
+ * default) that would look like growth of the server's peak memory; the
+ * servers below get a small one (other builds ignore the variable). */
+static char asan_env[512];
+
+static void asan_env_set(void)
+{
+	const char *asan = getenv("ASAN_OPTIONS");
+
+	snprintf(asan_env, sizeof(asan_env), "ASAN_OPTIONS=%s%squarantine_size_mb=16",
+		 asan ? asan : "", asan && *asan ? ":" : "");
+}
+
 /* 1,000 gave the figures of docs/hardening.md; 500 keeps the test well
  * within its time on a loaded machine. */
 #define CONNS 500
@@ -124,10 +137,14 @@ struct conn {
 	size_t head_len;
 };
 
+#define ANSWER_WAIT_MS 240000
+
 /* Sends the request on `n` connections at once, then reads every answer
  * to its end (the server closes each: Connection: close), keeping only
  * the status line: counts the 200s, the 429s, and the rest (another
- * status, no answer, or none within 50 s). */
+ * status, no answer, or none within ANSWER_WAIT_MS: what is under test is
+ * that every answer comes and the memory they take, not how soon; a
+ * sanitizer build serves them several times slower). */
 static void many_at_once(const char *key, const char *body, int n, int *ok, int *refused,
 			 int *other)
 {
@@ -157,7 +174,7 @@ static void many_at_once(const char *key, const char *body, int n, int *ok, int 
 		for (int i = 0; i < n; i++)
 			if (c[i].fd >= 0)
 				p[k++] = (struct pollfd){ c[i].fd, POLLIN, 0 };
-		if (rl_elapsed_ms(&t0) > 50000)
+		if (rl_elapsed_ms(&t0) > ANSWER_WAIT_MS)
 			break; /* counted as other: the caller stops its server first */
 		if (poll(p, (nfds_t)k, 1000) <= 0)
 			continue;
@@ -191,7 +208,7 @@ static void many_at_once(const char *key, const char *body, int n, int *ok, int 
 		}
 	}
 	if (open_n > 0)
-		print_message("# %d answers unread after 50 s\n", open_n);
+		print_message("# %d answers unread after %d s\n", open_n, ANSWER_WAIT_MS / 1000);
 	for (int i = 0; i < n; i++)
 		if (c[i].fd >= 0) {
 			(*other)++;
@@ -249,7 +266,7 @@ static void admitted_hits_keep_memory_bounded(void **state)
 	char *env[] = { "LEDGERBOX_KEY_CONCURRENT=1000", "LEDGERBOX_USER_CONCURRENT=1000",
 			"LEDGERBOX_KEY_RATE_PER_MIN=100000", "LEDGERBOX_USER_RATE_PER_MIN=100000",
 			"LEDGERBOX_ANALYZE_INFLIGHT_MAX=1000", "LEDGERBOX_MAX_RUNS=2",
-			"LEDGERBOX_QUEUE_MAX=16", NULL };
+			"LEDGERBOX_QUEUE_MAX=16", asan_env, NULL };
 	int ok, refused;
 	bool hit;
 	long growth = many_hits_peak_growth_kb("attack-hits-admitted", env, default_answer_body,
@@ -267,7 +284,7 @@ static void admitted_hits_keep_memory_bounded(void **state)
  * slots. */
 static void huge_answer_is_not_served_as_hits(void **state)
 {
-	char *env[] = { "LEDGERBOX_MAX_RUNS=2", "LEDGERBOX_QUEUE_MAX=16", NULL };
+	char *env[] = { "LEDGERBOX_MAX_RUNS=2", "LEDGERBOX_QUEUE_MAX=16", asan_env, NULL };
 	int ok, refused;
 	bool hit;
 	long growth = many_hits_peak_growth_kb("attack-hits-huge", env, huge_answer_body, &hit,
@@ -287,5 +304,6 @@ int main(void)
 		cmocka_unit_test(huge_answer_is_not_served_as_hits),
 	};
 
+	asan_env_set();
 	return cmocka_run_group_tests_name("tenant_attacks", tests, NULL, NULL);
 }
