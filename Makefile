@@ -111,6 +111,7 @@ bench: all demo $(BUILD)/bench/budget_ops $(BUILD)/bench/cache_lookup
 	@bench/api_throughput
 	@BUILD=$(BUILD) bench/analyze_latency
 	@BUILD=$(BUILD) bench/multinode_throughput
+	@BUILD=$(BUILD) bench/overload_latency
 	@$(BUILD)/bench/budget_ops
 	@$(BUILD)/bench/cache_lookup
 

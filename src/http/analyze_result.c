@@ -119,14 +119,17 @@ static void artifacts_notes_present(json_t *r, json_t *response)
 static json_t *usage_of(json_t *r)
 {
 	/* sandbox: "warm" (from the pool) or "cold"; absent for a query run
-	 * on a PostgreSQL dataset, which uses no sandbox. */
-	return json_pack("{s:O?,s:O?,s:O?,s:O*,s:O?,s:O?,s:O?,s:O*}", "wallMs",
+	 * on a PostgreSQL dataset, which uses no sandbox. queueMs: the time
+	 * spent waiting for a run slot, apart from (and never billed in)
+	 * wallMs; absent there too. */
+	return json_pack("{s:O?,s:O?,s:O?,s:O*,s:O?,s:O?,s:O?,s:O*,s:O*}", "wallMs",
 			 json_object_get(r, "wall_ms"), "cpuMs", json_object_get(r, "cpu_ms"),
 			 "peakMemoryBytes", json_object_get(r, "peak_memory_bytes"),
 			 "memoryBaseBytes", json_object_get(r, "memory_base_bytes"), "limitsHit",
 			 json_object_get(r, "limits_hit"), "enforcement",
 			 json_object_get(r, "enforcement"), "limits", json_object_get(r, "limits"),
-			 "sandbox", json_object_get(r, "sandbox"));
+			 "sandbox", json_object_get(r, "sandbox"), "queueMs",
+			 json_object_get(r, "queue_ms"));
 }
 
 static json_t *error_of(json_t *r)

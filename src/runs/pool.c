@@ -6,6 +6,13 @@
  * `admitted` counts requests running or waiting, so draining knows when the
  * last one is done. Workers are started with fork and an immediate exec, so
  * nothing of this threaded process runs in the child.
+ *
+ * The queue is first come, first served: waiters stand in a FIFO, and a
+ * released slot is handed straight to the oldest one (it stays busy, so no
+ * request arriving meanwhile can take it). A request finds a slot at once
+ * only when nobody waits. Were the slot freed for all to grab, a request
+ * that came later, or a newcomer retrying after a 429, could win it again
+ * and again, and a queued run could wait far past its place in the queue.
  */
 #include "runs/pool.h"
 
@@ -33,9 +40,17 @@ struct slot {
 	uint64_t seq; /* of the last request sent */
 };
 
+/* A request waiting in the queue; lives on its thread's stack. */
+struct waiter {
+	struct waiter *next;
+	pthread_cond_t handed; /* signalled once `slot` is set */
+	struct slot *slot;     /* the slot handed over; NULL while waiting */
+};
+
 struct pool {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
+	struct waiter *first, *last; /* the queue, oldest first */
 	char *exe;
 	struct slot *slots;
 	unsigned n_slots;
@@ -141,9 +156,37 @@ static struct slot *slot_idle(struct pool *p)
 	return NULL;
 }
 
-/* Takes an idle slot, waiting in the queue if there is room. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Under p->lock: stands w at the end of the queue until slot_release
+ * hands it a slot, which it returns. slot_release unlinks w before it sets
+ * w->slot, so w (on the caller's stack) is out of the queue on return. */
+static struct slot *queue_wait_locked(struct pool *p, struct waiter *w)
+{
+	pthread_cond_init(&w->handed, NULL);
+	if (p->last)
+		p->last->next = w;
+	else
+		p->first = w;
+	p->last = w;
+	p->waiting++;
+	while (!w->slot)
+		pthread_cond_wait(&w->handed, &p->lock);
+	pthread_cond_destroy(&w->handed);
+	return w->slot;
+}
+
+/* Takes a slot: an idle one when nobody waits, else the place at the end of
+ * the queue if there is room, until a release hands this request its slot. */
 static int slot_acquire(struct pool *p, struct slot **ret)
 {
+	struct waiter me = { 0 };
 	struct slot *s;
 
 	pthread_mutex_lock(&p->lock);
@@ -151,16 +194,14 @@ static int slot_acquire(struct pool *p, struct slot **ret)
 		pthread_mutex_unlock(&p->lock);
 		return -ESHUTDOWN;
 	}
-	s = slot_idle(p);
+	s = p->first ? NULL : slot_idle(p);
 	if (!s && p->waiting >= p->queue_max) {
 		pthread_mutex_unlock(&p->lock);
 		return -EAGAIN;
 	}
 	p->admitted++;
-	p->waiting++;
-	while (!(s = slot_idle(p)))
-		pthread_cond_wait(&p->changed, &p->lock);
-	p->waiting--;
+	if (!s)
+		s = queue_wait_locked(p, &me);
 	s->busy = true;
 	pthread_mutex_unlock(&p->lock);
 	*ret = s;
@@ -169,6 +210,8 @@ static int slot_acquire(struct pool *p, struct slot **ret)
 
 static void slot_release(struct pool *p, struct slot *s, bool broken)
 {
+	struct waiter *next;
+
 	if (broken) {
 		/* Replace the worker; a failure leaves the slot dead (fd -1),
 		 * and the next request on it fails with -EIO and retries. */
@@ -177,7 +220,18 @@ static void slot_release(struct pool *p, struct slot *s, bool broken)
 			s->fd = -1;
 	}
 	pthread_mutex_lock(&p->lock);
-	s->busy = false;
+	next = p->first;
+	if (next) {
+		/* Straight to the oldest waiter: the slot never looks idle. */
+		p->first = next->next;
+		if (!p->first)
+			p->last = NULL;
+		p->waiting--;
+		next->slot = s;
+		pthread_cond_signal(&next->handed);
+	} else {
+		s->busy = false;
+	}
 	p->admitted--;
 	pthread_cond_broadcast(&p->changed);
 	pthread_mutex_unlock(&p->lock);
@@ -325,7 +379,9 @@ int pool_run_live(struct pool *p, json_t *request, int client_fd, const struct p
 {
 	struct pool_result out = { 0 };
 	struct slot *s;
+	uint64_t queued_at = mono_ms();
 	int r = slot_acquire(p, &s);
+	uint64_t queue_ms = mono_ms() - queued_at;
 
 	if (r < 0)
 		return r;
@@ -340,6 +396,9 @@ int pool_run_live(struct pool *p, json_t *request, int client_fd, const struct p
 		pool_result_release(&out);
 		return -EIO;
 	}
+	/* Time waiting for a slot: apart from the sandbox's wall_ms, which
+	 * counts (and bills) only the run itself. */
+	json_object_set_new(out.result, "queue_ms", json_integer((json_int_t)queue_ms));
 	*ret = out;
 	return 0;
 }

@@ -2,8 +2,9 @@
  * pool: the server's bounded set of sandbox workers and its wait queue.
  *
  * max_runs workers (each a `ledgerbox sandbox-worker` process) run one
- * sandbox each; up to queue_max more requests wait for one; beyond that a
- * request is refused at once (-EAGAIN: the caller answers 429). A worker
+ * sandbox each; up to queue_max more requests wait for one, served first
+ * come, first served; beyond that a request is refused at once (-EAGAIN:
+ * the caller answers 429). A worker
  * that dies is replaced, and its request fails with -EIO. Thread-safe.
  * A Python run may go to a warm worker instead of its slot's worker
  * (docs/warm-pool.md); the result's "sandbox" says "warm" or "cold".
@@ -37,8 +38,9 @@ struct pool_result {
 int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, unsigned warm_min,
 	       unsigned warm_max, struct pool **ret);
 /* Runs one request ({"run": {...}}, see worker.h). While it runs, a hang-up
- * on client_fd (when >= 0) cancels it. -EAGAIN: queue full; -ESHUTDOWN: the
- * pool is draining; -EIO: the worker failed. */
+ * on client_fd (when >= 0) cancels it. The result's "queue_ms" is how long
+ * the request waited for a slot. -EAGAIN: queue full; -ESHUTDOWN: the pool
+ * is draining; -EIO: the worker failed. */
 int pool_run(struct pool *p, json_t *request, int client_fd, struct pool_result *ret);
 /* The same, with the run's stdout handed to on_output line by line while
  * it runs (the request asks the worker with "stream_output": true). The
