@@ -9,9 +9,15 @@
  * test, so nl_stop() can wait for it; its master waits for its workers
  * before it exits, so after nl_stop() no nginx process of the test is left.
  *
+ * The configuration around the nodes is the shipped one
+ * (packaging/nginx/ledgerbox.conf's upstream block and
+ * packaging/nginx/ledgerbox-proxy.conf), so the tests check what an
+ * operator installs.
+ *
  * The access log records, per request, the request line, the status and
- * $upstream_addr, the node that answered: tests count by it how the load
- * was spread.
+ * $upstream_addr, the node that answered (several, comma-separated, when
+ * nginx passed the request on): tests count by it how the load was
+ * spread.
  */
 #ifndef LEDGERBOX_TEST_NGINXLIB_H
 #define LEDGERBOX_TEST_NGINXLIB_H
@@ -63,17 +69,71 @@ static inline bool nl_port_open(int port)
 	return open_now;
 }
 
-/* The configuration: one server block proxying everything to the nodes,
- * round robin. POSTs are never retried on another node (a run may have
- * started), and upstream connections are kept alive for less time than a
- * node keeps an idle connection (10 s), so nginx never reuses one the node
- * is closing. */
+/* The folder of the nginx configuration under test: the shipped one,
+ * packaging/nginx of the source tree, unless LEDGERBOX_TEST_NGINX_DIR
+ * names another folder holding a ledgerbox.conf and a
+ * ledgerbox-proxy.conf (to measure an older configuration against it). */
+static inline void nl_conf_dir(char *ret, size_t len)
+{
+	const char *other = getenv("LEDGERBOX_TEST_NGINX_DIR");
+
+	if (other && *other)
+		snprintf(ret, len, "%s", other);
+	else
+		snprintf(ret, len, "%s/packaging/nginx", tl_env("LEDGERBOX_SRC"));
+}
+
+/* Copies the body of the site file's `upstream ledgerbox` block to f, with
+ * its first `server ADDRESS PARAMS;` line written once per test node (the
+ * node's loopback address, the same PARAMS) and its other server lines
+ * dropped: the test balances exactly its own nodes, with the shipped
+ * health settings. */
+static inline void nl_upstream_copy(FILE *f, const char *site_conf, const int *ports,
+				    size_t n_ports)
+{
+	FILE *in = fopen(site_conf, "r");
+	char line[1024];
+	bool inside = false, closed = false, server_seen = false;
+
+	if (!in) {
+		fail_msg("cannot read %s: %s", site_conf, strerror(errno));
+		return;
+	}
+	while (!closed && fgets(line, sizeof(line), in)) {
+		const char *t = line + strspn(line, " \t");
+
+		if (!inside) {
+			inside = strncmp(t, "upstream ledgerbox {", 20) == 0;
+		} else if (*t == '}') {
+			closed = true;
+		} else if (strncmp(t, "server ", 7) == 0) {
+			const char *params = t + 7 + strspn(t + 7, " ");
+
+			params += strcspn(params, " ;");
+			for (size_t i = 0; i < n_ports && !server_seen; i++)
+				fprintf(f, "    server 127.0.0.1:%d%s", ports[i], params);
+			server_seen = true;
+		} else if (*t != '#' && *t != '\n') {
+			fprintf(f, "    %s", t);
+		}
+	}
+	fclose(in);
+	if (!closed || !server_seen)
+		fail_msg("%s has no `upstream ledgerbox { server ...; }` block", site_conf);
+}
+
+/* The configuration: the test's own paths and logs around the shipped
+ * upstream block (nl_upstream_copy) and the shipped location directives,
+ * included as they are, so the test checks what is shipped. */
 static inline void nl_write_conf(const struct nginx *ng, const int *ports, size_t n_ports,
 				 int workers)
 {
+	char dir[512], site_conf[600];
 	FILE *f = fopen(ng->conf, "w");
 
 	assert_non_null(f);
+	nl_conf_dir(dir, sizeof(dir));
+	snprintf(site_conf, sizeof(site_conf), "%s/ledgerbox.conf", dir);
 	fprintf(f,
 		"%s"
 		"daemon off;\n"
@@ -93,28 +153,17 @@ static inline void nl_write_conf(const struct nginx *ng, const int *ports, size_
 		"  upstream ledgerbox {\n",
 		geteuid() == 0 ? "user root;\n" : "", workers, ng->dir, ng->error_log, ng->access_log,
 		ng->dir, ng->dir, ng->dir, ng->dir, ng->dir);
-	for (size_t i = 0; i < n_ports; i++)
-		fprintf(f, "    server 127.0.0.1:%d;\n", ports[i]);
+	nl_upstream_copy(f, site_conf, ports, n_ports);
 	fprintf(f,
-		"    keepalive 64;\n"
-		"    keepalive_timeout 4s;\n"
 		"  }\n"
 		"  server {\n"
 		"    listen 127.0.0.1:%d;\n"
-		"    client_max_body_size 110m;\n"
 		"    location / {\n"
-		"      proxy_pass http://ledgerbox;\n"
-		"      proxy_http_version 1.1;\n"
-		"      proxy_set_header Connection \"\";\n"
-		"      proxy_set_header Host $host;\n"
-		"      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-		"      proxy_next_upstream off;\n"
-		"      proxy_read_timeout 300s;\n"
-		"      proxy_buffering off;\n"
+		"      include %s/ledgerbox-proxy.conf;\n"
 		"    }\n"
 		"  }\n"
 		"}\n",
-		ng->port);
+		ng->port, dir);
 	assert_int_equal(fclose(f), 0);
 }
 

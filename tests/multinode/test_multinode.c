@@ -27,6 +27,7 @@
 
 #include "http/httplib.h"
 #include "multinode/nginxlib.h"
+#include "multinode/nodeslib.h"
 #include "support/pgtest.h"
 #include "util/banned.h"
 
@@ -36,7 +37,6 @@
 #define RUN_FEE_MICROS 1000
 #define RUN_FEE_TEXT "0.001"
 #define BURST_LIMIT_TEXT "0.01" /* RUNS_FIT x the fee */
-#define PEPPER_BYTES 32
 
 static char db_url[PGT_URL_MAX];
 static char db_env[PGT_URL_MAX + 32];
@@ -46,12 +46,7 @@ static char *node_env[] = { db_env,
 			    "LEDGERBOX_PRICE_RUN=" RUN_FEE_TEXT,
 			    /* The burst must meet the budget, never a full queue
 			     * or one key's admission limits. */
-			    "LEDGERBOX_QUEUE_MAX=256",
-			    "LEDGERBOX_KEY_CONCURRENT=1000",
-			    "LEDGERBOX_USER_CONCURRENT=1000",
-			    "LEDGERBOX_ANALYZE_INFLIGHT_MAX=1000",
-			    "LEDGERBOX_KEY_RATE_PER_MIN=1000000",
-			    "LEDGERBOX_USER_RATE_PER_MIN=1000000",
+			    MN_ADMISSION_UNLIMITED,
 			    NULL };
 static struct server node[NODES];
 static struct server lb; /* nginx, called through the same helpers */
@@ -95,59 +90,18 @@ static char *key_create(const char *user, const char *team, const char *role)
 	return key;
 }
 
-static void file_write(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-}
-
-static void pepper_copy(const char *from_state, const char *to_state)
-{
-	char path[700], buf[PEPPER_BYTES + 1];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/key-pepper", from_state);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail_msg("no key-pepper in %s after creating keys", from_state);
-	assert_int_equal(read(fd, buf, sizeof(buf)), PEPPER_BYTES);
-	close(fd);
-	snprintf(path, sizeof(path), "%s/key-pepper", to_state);
-	file_write(path, buf, PEPPER_BYTES);
-}
-
-/* Node `i` after node 0: its own state folder and log, node 0's data. */
-static void node_prepare_like_first(struct server *s, const char *name)
-{
-	*s = node[0];
-	s->pid = 0;
-	snprintf(s->state, sizeof(s->state), "%s/%s-state", tl_tmp(), name);
-	snprintf(s->log, sizeof(s->log), "%s/%s-server.log", tl_tmp(), name);
-	assert_int_equal(mkdir(s->state, 0700), 0);
-}
-
 static int setup(void **state)
 {
 	(void)state;
 	pgt_db_create("multinode", db_url);
 	snprintf(db_env, sizeof(db_env), "LEDGERBOX_DATABASE_URL=%s", db_url);
 	hl_prepare(&node[0], "node1", node_env);
-	node_prepare_like_first(&node[1], "node2");
+	mn_node_prepare_like_first(&node[0], &node[1], "node2");
 	root = key_create("root", "ops", "admin");
 	burster = key_create("burst", "load", "analyst");
 	carol = key_create("carol", "finance", "analyst");
 	dave = key_create("dave", "finance", "analyst");
-	pepper_copy(node[0].state, node[1].state);
-	for (int i = 0; i < NODES; i++) {
-		hl_start(&node[i]);
-		node_port[i] = node[i].port;
-	}
-	nl_start(&ng, "lb", node_port, NODES, 1);
-	memset(&lb, 0, sizeof(lb));
-	snprintf(lb.base, sizeof(lb.base), "%s", ng.base);
+	mn_start(node, node_port, NODES, &ng, &lb, "lb");
 	return 0;
 }
 
@@ -155,15 +109,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	if (ng.pid > 0) {
-		kill(ng.pid, SIGTERM);
-		waitpid(ng.pid, NULL, 0);
-	}
-	for (int i = 0; i < NODES; i++)
-		if (node[i].pid > 0) {
-			kill(node[i].pid, SIGKILL);
-			waitpid(node[i].pid, NULL, 0);
-		}
+	mn_kill_all(&ng, node, NODES);
 	free(root);
 	free(burster);
 	free(carol);
@@ -208,17 +154,17 @@ static bool is_burst_id(const char *id)
 static void node_with_another_pepper_refuses_to_start(void **state)
 {
 	struct server odd;
-	unsigned char pepper[PEPPER_BYTES];
+	unsigned char pepper[MN_PEPPER_BYTES];
 	char path[700];
 	int status = 0;
 	bool exited = false;
 	(void)state;
 
-	node_prepare_like_first(&odd, "odd");
+	mn_node_prepare_like_first(&node[0], &odd, "odd");
 	for (size_t i = 0; i < sizeof(pepper); i++)
 		pepper[i] = (unsigned char)(0xa5 ^ (i * 37));
 	snprintf(path, sizeof(path), "%s/key-pepper", odd.state);
-	file_write(path, pepper, sizeof(pepper));
+	mn_file_write(path, pepper, sizeof(pepper));
 	odd.port = nl_free_port();
 	odd.pid = fork();
 	assert_true(odd.pid >= 0);
