@@ -158,9 +158,18 @@ static int slot_acquire(struct pool *p, struct slot **ret)
 	}
 	p->admitted++;
 	p->waiting++;
-	while (!(s = slot_idle(p)))
+	/* A request still queued when the drain begins never starts: its
+	 * client is answered at once (and retries elsewhere) instead of
+	 * waiting out the grace period for a run that would be cancelled. */
+	while (!p->draining && !(s = slot_idle(p)))
 		pthread_cond_wait(&p->changed, &p->lock);
 	p->waiting--;
+	if (p->draining) {
+		p->admitted--;
+		pthread_cond_broadcast(&p->changed);
+		pthread_mutex_unlock(&p->lock);
+		return -ESHUTDOWN;
+	}
 	s->busy = true;
 	pthread_mutex_unlock(&p->lock);
 	*ret = s;
@@ -366,6 +375,19 @@ void pool_load(struct pool *p, int *ret_active, int *ret_waiting)
 	pthread_mutex_unlock(&p->lock);
 }
 
+unsigned pool_dead_slots(struct pool *p, unsigned *ret_slots)
+{
+	unsigned dead = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < p->n_slots; i++)
+		if (!p->slots[i].busy && p->slots[i].fd < 0)
+			dead++;
+	*ret_slots = p->n_slots;
+	pthread_mutex_unlock(&p->lock);
+	return dead;
+}
+
 static void deadline_after(struct timespec *ts, uint64_t ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts); /* the clock of p->changed */
@@ -384,6 +406,8 @@ void pool_drain(struct pool *p, uint64_t grace_ms)
 	deadline_after(&deadline, grace_ms);
 	pthread_mutex_lock(&p->lock);
 	p->draining = true;
+	/* Wakes the queued requests, which leave refused. */
+	pthread_cond_broadcast(&p->changed);
 	while (p->admitted > 0)
 		if (pthread_cond_timedwait(&p->changed, &p->lock, &deadline) == ETIMEDOUT)
 			break;
