@@ -27,6 +27,25 @@
 
 #define POLL_MS 20000
 
+/* The server of the test under way and the tmpfs it may have mounted:
+ * stopped and unmounted by the teardown, however the test ended. */
+static struct server srv;
+static bool mounted;
+
+static int test_teardown(void **state)
+{
+	(void)state;
+	if (srv.pid > 0) {
+		kill(srv.pid, SIGKILL);
+		waitpid(srv.pid, NULL, 0);
+		srv.pid = 0;
+	}
+	if (mounted && umount2(srv.state, 0) < 0)
+		umount2(srv.state, MNT_DETACH);
+	mounted = false;
+	return 0;
+}
+
 static const char *sleep_code(unsigned seconds, int tag, char *out, size_t len)
 {
 	snprintf(out, len,
@@ -94,9 +113,7 @@ static void fill_disk(const char *path, const char *dir)
 static void state_full_is_not_ready(void **state)
 {
 	static char *env[] = { "LEDGERBOX_CACHE=off", "LEDGERBOX_WARM_POOL_MAX=0", NULL };
-	struct server srv = { 0 };
 	char filler[600];
-	bool mounted = false;
 	(void)state;
 
 	hl_prepare(&srv, "ready-disk", env);
@@ -114,8 +131,6 @@ static void state_full_is_not_ready(void **state)
 	assert_int_equal(unlink(filler), 0);
 	readyz_until(&srv, 200, NULL);
 	assert_int_equal(hl_stop(&srv, SIGTERM), 0);
-	if (mounted && umount2(srv.state, 0) < 0)
-		umount2(srv.state, MNT_DETACH);
 }
 
 /* ---- PostgreSQL: unreachable, and a pepper that does not match ---- */
@@ -141,29 +156,29 @@ static void db_url(const char *name, char *out, size_t len)
 
 /* A node whose state is in a database of its own in the test's cluster;
  * returns an analyst key. */
-static char *pg_node_start(struct server *srv, const char *name)
+static char *pg_node_start(const char *name)
 {
 	static char *env[] = { "LEDGERBOX_CACHE=off", "LEDGERBOX_WARM_POOL_MAX=0", NULL };
 	char sql[128], url[PGC_URL_MAX];
 	char *key;
 
-	hl_prepare(srv, name, env);
+	hl_prepare(&srv, name, env);
 	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
 	pgt_exec(cluster.url, sql);
 	db_url(name, url, sizeof(url));
-	snprintf(srv->db_env, sizeof(srv->db_env), "LEDGERBOX_DATABASE_URL=%s", url);
-	key = hl_key_create(srv, "erin", "ops", "analyst");
-	hl_start(srv);
-	readyz_until(srv, 200, NULL);
+	snprintf(srv.db_env, sizeof(srv.db_env), "LEDGERBOX_DATABASE_URL=%s", url);
+	key = hl_key_create(&srv, "erin", "ops", "analyst");
+	hl_start(&srv);
+	readyz_until(&srv, 200, NULL);
 	return key;
 }
 
-static long me_status(struct server *srv, const char *key)
+static long me_status(const char *key)
 {
 	struct reply r;
 	long status;
 
-	hl_call_timeout(srv, "GET", "/api/me", key, NULL, 0, NULL, 10000, &r);
+	hl_call_timeout(&srv, "GET", "/api/me", key, NULL, 0, NULL, 10000, &r);
 	status = r.status;
 	hl_reply_free(&r);
 	return status;
@@ -171,18 +186,17 @@ static long me_status(struct server *srv, const char *key)
 
 static void pg_halted_is_not_ready(void **state)
 {
-	struct server srv = { 0 };
 	char *key;
 	(void)state;
 
 	chmod(tl_tmp(), 0711); /* the cluster's own user walks into it */
 	pgc_start(&cluster, "ready");
-	key = pg_node_start(&srv, "ready_pg");
+	key = pg_node_start("ready_pg");
 	pgc_do(&cluster, "halt");
 	readyz_until(&srv, 503, "database unreachable");
 	pgc_do(&cluster, "resume");
 	readyz_until(&srv, 200, NULL);
-	assert_int_equal(me_status(&srv, key), 200);
+	assert_int_equal(me_status(key), 200);
 	assert_int_equal(hl_stop(&srv, SIGTERM), 0);
 	free(key);
 }
@@ -195,20 +209,19 @@ static void pg_halted_is_not_ready(void **state)
 
 static void pepper_mismatch_is_not_ready(void **state)
 {
-	struct server srv = { 0 };
 	char url[PGC_URL_MAX];
 	char *key;
 	(void)state;
 
-	key = pg_node_start(&srv, "ready_pepper");
+	key = pg_node_start("ready_pepper");
 	db_url("ready_pepper", url, sizeof(url));
 	pgt_exec(url, PEPPER_ROW_SAVE);
 	pgt_exec(url, PEPPER_ROW_BREAK);
 	readyz_until(&srv, 503, "key pepper does not match the database");
-	assert_int_not_equal(me_status(&srv, key), 200);
+	assert_int_not_equal(me_status(key), 200);
 	pgt_exec(url, PEPPER_ROW_RESTORE);
 	readyz_until(&srv, 200, NULL);
-	assert_int_equal(me_status(&srv, key), 200);
+	assert_int_equal(me_status(key), 200);
 	assert_int_equal(hl_stop(&srv, SIGTERM), 0);
 	free(key);
 }
@@ -218,26 +231,25 @@ static void pepper_mismatch_is_not_ready(void **state)
  * served, with no /readyz asked in between. */
 static void pepper_checked_on_reconnect(void **state)
 {
-	struct server srv = { 0 };
 	char url[PGC_URL_MAX];
 	char *key;
 	(void)state;
 
-	key = pg_node_start(&srv, "ready_reconnect");
-	assert_int_equal(me_status(&srv, key), 200);
+	key = pg_node_start("ready_reconnect");
+	assert_int_equal(me_status(key), 200);
 	db_url("ready_reconnect", url, sizeof(url));
 	pgt_exec(url, PEPPER_ROW_SAVE);
 	pgt_exec(url, PEPPER_ROW_BREAK);
 	pgc_do(&cluster, "restart");
 	/* The first call may meet the dead connection; every call after it
 	 * runs on a new one. */
-	(void)me_status(&srv, key);
+	(void)me_status(key);
 	for (int i = 0; i < 3; i++)
-		assert_int_not_equal(me_status(&srv, key), 200);
+		assert_int_not_equal(me_status(key), 200);
 	readyz_until(&srv, 503, "key pepper does not match the database");
 	pgt_exec(url, PEPPER_ROW_RESTORE);
 	readyz_until(&srv, 200, NULL);
-	assert_int_equal(me_status(&srv, key), 200);
+	assert_int_equal(me_status(key), 200);
 	assert_int_equal(hl_stop(&srv, SIGTERM), 0);
 	free(key);
 }
@@ -256,7 +268,6 @@ static void sigterm_refuses_queued_and_new(void **state)
 			       "LEDGERBOX_USER_CONCURRENT=100", NULL };
 	static struct fl_load loads[RUNNING + QUEUED];
 	pthread_t t[RUNNING + QUEUED];
-	struct server srv = { 0 };
 	uint64_t end = fl_now_ms() + POLL_MS;
 	struct reply r;
 	char *dave, *root, *ra;
@@ -336,13 +347,13 @@ static void sigterm_refuses_queued_and_new(void **state)
 int main(void)
 {
 	const struct CMUnitTest local[] = {
-		cmocka_unit_test(state_full_is_not_ready),
-		cmocka_unit_test(sigterm_refuses_queued_and_new),
+		cmocka_unit_test_teardown(state_full_is_not_ready, test_teardown),
+		cmocka_unit_test_teardown(sigterm_refuses_queued_and_new, test_teardown),
 	};
 	const struct CMUnitTest pg[] = {
-		cmocka_unit_test(pg_halted_is_not_ready),
-		cmocka_unit_test(pepper_mismatch_is_not_ready),
-		cmocka_unit_test(pepper_checked_on_reconnect),
+		cmocka_unit_test_teardown(pg_halted_is_not_ready, test_teardown),
+		cmocka_unit_test_teardown(pepper_mismatch_is_not_ready, test_teardown),
+		cmocka_unit_test_teardown(pepper_checked_on_reconnect, test_teardown),
 	};
 	int failed = cmocka_run_group_tests_name("fault_ready", local, NULL, NULL);
 
