@@ -14,7 +14,7 @@ struct http_server;
 struct request;
 
 /* Seconds a client is told to wait (Retry-After) by a draining node. */
-#define READY_DRAIN_RETRY_S 5
+#define READY_DRAIN_RETRY_S 5u
 
 /* The node is shutting down: from now on /readyz fails and new requests
  * are answered 503 (ready_refuse_draining). Never undone. */
