@@ -10,9 +10,9 @@
  * balancer or a person can match) and says what to do ("message").
  *
  * The store's probe writes to disk and queries the database, so it runs
- * at most once per PROBE_EVERY_MS under probe_lock: concurrent callers
- * wait for the one probe and then share its answer, and a flood of
- * /readyz costs the disk and the database one probe a second. The other
+ * at most once per PROBE_EVERY_MS and one at a time: callers in between
+ * share the last answer, and a flood of /readyz costs the disk and the
+ * database one probe a second. The other
  * checks read memory only and run every time.
  */
 #include <pthread.h>
@@ -30,9 +30,11 @@
 
 static atomic_bool draining;
 static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct store_probe last_probe;
+static pthread_cond_t probe_done = PTHREAD_COND_INITIALIZER;
+static struct store_probe last_probe; /* under probe_lock, like the rest */
 static uint64_t last_probe_ms;
-static bool probed;
+static bool probed;  /* last_probe holds an answer */
+static bool probing; /* a probe is running, outside the lock */
 
 void ready_drain_begin(void)
 {
@@ -72,19 +74,33 @@ enum MHD_Result ready_refuse_draining(struct request *rq)
 	return r;
 }
 
+/* The last probe's answer, or a fresh one when it is older than
+ * PROBE_EVERY_MS. One probe runs at a time; while it does, callers get the
+ * previous answer rather than wait (a database that does not answer can
+ * hold a probe for its connect timeout), except before the first answer. */
 static void store_probe_cached(struct store *s, struct store_probe *ret)
 {
-	uint64_t now;
+	struct store_probe fresh;
 
 	pthread_mutex_lock(&probe_lock);
-	now = clock_mono_ms();
-	if (!probed || now - last_probe_ms >= PROBE_EVERY_MS) {
-		store_probe_run(s, &last_probe);
-		last_probe_ms = clock_mono_ms();
-		probed = true;
+	while (probing && !probed)
+		pthread_cond_wait(&probe_done, &probe_lock);
+	if (probing || (probed && clock_mono_ms() - last_probe_ms < PROBE_EVERY_MS)) {
+		*ret = last_probe;
+		pthread_mutex_unlock(&probe_lock);
+		return;
 	}
-	*ret = last_probe;
+	probing = true;
 	pthread_mutex_unlock(&probe_lock);
+	store_probe_run(s, &fresh);
+	pthread_mutex_lock(&probe_lock);
+	last_probe = fresh;
+	last_probe_ms = clock_mono_ms();
+	probed = true;
+	probing = false;
+	pthread_cond_broadcast(&probe_done);
+	pthread_mutex_unlock(&probe_lock);
+	*ret = fresh;
 }
 
 /* Adds check `name` to checks; a failure is also kept in *first_failed
