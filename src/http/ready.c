@@ -12,8 +12,8 @@
  * The store's probe writes to disk and queries the database, so it runs
  * at most once per PROBE_EVERY_MS and one at a time: callers in between
  * share the last answer, and a flood of /readyz costs the disk and the
- * database one probe a second. The other
- * checks read memory only and run every time.
+ * database one probe a second. The other checks read memory only and run
+ * every time.
  */
 #include <pthread.h>
 #include <stdatomic.h>
