@@ -4,9 +4,10 @@
  * Start order matters: configuration, store, then the sandbox workers
  * (forked while this process has no threads yet), then the HTTP threads.
  * SIGINT and SIGTERM are blocked in every thread and taken by the main
- * thread with sigwait, which then shuts down gracefully: stop accepting,
- * let admitted runs finish within LEDGERBOX_SHUTDOWN_GRACE_MS (then cancel
- * them), close connections, close the database cleanly.
+ * thread with sigwait, which then shuts down gracefully: answer new
+ * requests and /readyz 503 with Retry-After, refuse the runs still queued,
+ * let running runs finish within LEDGERBOX_SHUTDOWN_GRACE_MS (then cancel
+ * them), stop listening, close connections, close the database cleanly.
  */
 #include <errno.h>
 #include <limits.h>
@@ -122,14 +123,19 @@ static void signals_block(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* Lets admitted runs finish within the grace period (then cancels them),
- * and waits for their answers to be sent before connections close. */
+/* Refuses new requests (503, still listening, so clients are told to go
+ * elsewhere rather than refused) and runs still queued, lets the running
+ * ones finish within the grace period (then cancels them), stops
+ * listening, and waits for their answers to be sent before connections
+ * close. */
 static void shutdown_drain(struct http_server *srv, uint64_t grace_ms)
 {
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
 	uint64_t waited_ms = 0;
 
+	http_drain_begin(srv);
 	pool_drain(srv->pool, grace_ms);
+	http_quiesce(srv);
 	while (http_in_flight() > 0 && waited_ms < grace_ms + 5000) {
 		nanosleep(&pause, NULL);
 		waited_ms += 10;
@@ -237,7 +243,6 @@ static int serve(const struct config *cfg, bool bootstrap)
 	f = json_pack("{s:i,s:I}", "signal", sig, "grace_ms", (json_int_t)cfg->shutdown_grace_ms);
 	log_event(LOG_INFO, NULL, "serve.shutdown", f);
 	json_decref(f);
-	http_quiesce(&srv);
 	shutdown_drain(&srv, cfg->shutdown_grace_ms);
 	http_stop(&srv);
 	http_backends_stop(&srv);

@@ -48,6 +48,10 @@ int http_backends_start(struct http_server *srv, char *err, size_t err_len);
 void http_backends_stop(struct http_server *srv);
 /* Starts listening on cfg's address. */
 int http_start(struct http_server *srv, char *err, size_t err_len);
+/* Begins the shutdown: the node keeps listening, but answers new requests
+ * and /readyz with 503 "shutting_down" and Retry-After; requests already
+ * admitted go on. */
+void http_drain_begin(struct http_server *srv);
 /* Stops accepting new connections; connections in flight go on. */
 void http_quiesce(struct http_server *srv);
 /* The served routes (method and template), for the test that keeps

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "config/llm_local.h"
+#include "http/ready.h"
 #include "http/request.h"
 #include "obs/metrics.h"
 #include "templates/templates.h"
@@ -34,25 +35,31 @@ static json_t *llm_status(struct request *rq)
 			 llm_privacy_summary(cfg->llm_send_samples, cfg->llm_url));
 }
 
-/* Ready when the store answers and a sandbox worker slot exists; the LLM
- * and the breakers are reported, since code and templates work without
- * the LLM. */
+/* Ready when every check of ready.c passes: 503 otherwise, with the first
+ * failing check's reason and what to do. The LLM and the breakers are
+ * reported but do not decide, since code and templates work without the
+ * LLM. */
 enum MHD_Result route_readyz(struct request *rq)
 {
 	int active, waiting;
-	bool store_ok = store_ping(rq->srv->store) == 0;
 	uint64_t now = clock_mono_ms();
-	json_t *body;
+	json_t *failed = NULL, *checks, *body;
+	bool ready;
 	enum MHD_Result r;
 
+	checks = ready_checks(rq->srv, &ready, &failed);
 	pool_load(rq->srv->pool, &active, &waiting);
-	body = json_pack("{s:s,s:b,s:i,s:i,s:i,s:o,s:{s:o,s:o}}", "status",
-			 store_ok ? "ready" : "not_ready", "store", store_ok, "runs_active", active,
-			 "runs_waiting", waiting, "run_slots", (int)rq->srv->cfg->max_runs, "llm",
-			 llm_status(rq), "breakers", "llm",
+	body = json_pack("{s:s,s:o,s:b,s:i,s:i,s:i,s:o,s:{s:o,s:o}}", "status",
+			 ready ? "ready" : "not_ready", "checks", checks, "store",
+			 json_is_true(json_object_get(json_object_get(checks, "database"), "ok")),
+			 "runs_active", active, "runs_waiting", waiting, "run_slots",
+			 (int)rq->srv->cfg->max_runs, "llm", llm_status(rq), "breakers", "llm",
 			 breaker_to_json(rq->srv->llm_breaker, now), "sandbox",
 			 breaker_to_json(rq->srv->sandbox_breaker, now));
-	r = respond_json(rq, store_ok ? 200 : 503, body);
+	if (body && failed)
+		json_object_update(body, failed);
+	json_decref(failed);
+	r = respond_json(rq, ready ? 200 : 503, body);
 	json_decref(body);
 	return r;
 }

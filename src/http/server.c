@@ -20,6 +20,12 @@
  * queue, the rest to the quick lane, so that neither /healthz nor a
  * listing waits behind analyses. Slow clients are cut by the connection
  * watchdog (conn_watch.c).
+ *
+ * Shutting down goes: draining (still listening; new requests and /readyz
+ * answered 503 with Retry-After, ready.c, so a balancer stops sending
+ * and a client retries elsewhere, rather than meeting refused connections
+ * while runs finish) -> quiesced (listener closed, once the runs are done)
+ * -> stopped.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +45,7 @@
 #include "http/conn_watch.h"
 #include "http/held.h"
 #include "http/lane.h"
+#include "http/ready.h"
 #include "http/request.h"
 #include "http/retention_sweeper.h"
 #include "http/url_nul.h"
@@ -202,6 +209,15 @@ static void allowed_methods(const char *url, char *out, size_t len)
 		if (pattern_match(routes[i].pattern, url, params) && !strstr(out, routes[i].method))
 			snprintf(out + strlen(out), len - strlen(out), "%s%s", out[0] ? ", " : "",
 				 routes[i].method);
+}
+
+/* While the node drains, only the probes and the metrics are answered:
+ * the operator and the balancer still see it, everything else goes to
+ * another node. */
+static bool route_serves_draining(const struct route *route)
+{
+	return route->fn == route_healthz || route->fn == route_readyz ||
+	       route->fn == route_metrics;
 }
 
 static enum MHD_Result answer_unrouted(struct request *rq, const char *url, bool path_known)
@@ -410,6 +426,8 @@ static enum MHD_Result dispatch(void *cls, struct MHD_Connection *conn, const ch
 		if (!route)
 			return answer_unrouted(rq, url, path_known);
 		rq->route = route->name;
+		if (ready_draining() && !route_serves_draining(route))
+			return ready_refuse_draining(rq);
 		if (declared_too_large(rq))
 			return answer_too_large(rq);
 		if (route_is_upload(rq))
@@ -598,6 +616,12 @@ int http_start(struct http_server *srv, char *err, size_t err_len)
 	log_event(LOG_INFO, NULL, "http.start", f);
 	json_decref(f);
 	return 0;
+}
+
+void http_drain_begin(struct http_server *srv)
+{
+	(void)srv;
+	ready_drain_begin();
 }
 
 /* MHD hands the listening socket back on quiesce; it is closed as soon as

@@ -164,9 +164,31 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Under p->lock: takes w out of the queue, wherever it stands. */
+static void queue_unlink_locked(struct pool *p, struct waiter *w)
+{
+	struct waiter *prev = NULL;
+
+	for (struct waiter *it = p->first; it; prev = it, it = it->next) {
+		if (it != w)
+			continue;
+		if (prev)
+			prev->next = w->next;
+		else
+			p->first = w->next;
+		if (p->last == w)
+			p->last = prev;
+		p->waiting--;
+		return;
+	}
+}
+
 /* Under p->lock: stands w at the end of the queue until slot_release
  * hands it a slot, which it returns. slot_release unlinks w before it sets
- * w->slot, so w (on the caller's stack) is out of the queue on return. */
+ * w->slot, so w (on the caller's stack) is out of the queue on return.
+ * A request still queued when the drain begins never starts (NULL): its
+ * client is answered at once (and retries elsewhere) instead of waiting
+ * out the grace period for a run that would be cancelled. */
 static struct slot *queue_wait_locked(struct pool *p, struct waiter *w)
 {
 	pthread_cond_init(&w->handed, NULL);
@@ -176,8 +198,10 @@ static struct slot *queue_wait_locked(struct pool *p, struct waiter *w)
 		p->first = w;
 	p->last = w;
 	p->waiting++;
-	while (!w->slot)
+	while (!w->slot && !p->draining)
 		pthread_cond_wait(&w->handed, &p->lock);
+	if (!w->slot)
+		queue_unlink_locked(p, w);
 	pthread_cond_destroy(&w->handed);
 	return w->slot;
 }
@@ -202,6 +226,12 @@ static int slot_acquire(struct pool *p, struct slot **ret)
 	p->admitted++;
 	if (!s)
 		s = queue_wait_locked(p, &me);
+	if (!s) {
+		p->admitted--;
+		pthread_cond_broadcast(&p->changed);
+		pthread_mutex_unlock(&p->lock);
+		return -ESHUTDOWN;
+	}
 	s->busy = true;
 	pthread_mutex_unlock(&p->lock);
 	*ret = s;
@@ -425,6 +455,19 @@ void pool_load(struct pool *p, int *ret_active, int *ret_waiting)
 	pthread_mutex_unlock(&p->lock);
 }
 
+unsigned pool_dead_slots(struct pool *p, unsigned *ret_slots)
+{
+	unsigned dead = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < p->n_slots; i++)
+		if (!p->slots[i].busy && p->slots[i].fd < 0)
+			dead++;
+	*ret_slots = p->n_slots;
+	pthread_mutex_unlock(&p->lock);
+	return dead;
+}
+
 static void deadline_after(struct timespec *ts, uint64_t ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts); /* the clock of p->changed */
@@ -443,6 +486,9 @@ void pool_drain(struct pool *p, uint64_t grace_ms)
 	deadline_after(&deadline, grace_ms);
 	pthread_mutex_lock(&p->lock);
 	p->draining = true;
+	/* Wakes the queued requests, which leave refused. */
+	for (struct waiter *w = p->first; w; w = w->next)
+		pthread_cond_signal(&w->handed);
 	while (p->admitted > 0)
 		if (pthread_cond_timedwait(&p->changed, &p->lock, &deadline) == ETIMEDOUT)
 			break;

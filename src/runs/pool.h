@@ -54,8 +54,12 @@ int pool_run_live(struct pool *p, json_t *request, int client_fd, const struct p
 void pool_result_release(struct pool_result *r);
 /* Runs in progress and requests waiting. */
 void pool_load(struct pool *p, int *ret_active, int *ret_waiting);
-/* Refuses new requests, waits up to grace_ms for those admitted (running or
- * queued) to finish, then cancels what is left and waits for it. */
+/* Idle run slots whose worker is gone and could not be replaced (the
+ * sandbox worker cannot start): with every slot so, no run can start. */
+unsigned pool_dead_slots(struct pool *p, unsigned *ret_slots);
+/* Refuses new requests and those still queued (-ESHUTDOWN), waits up to
+ * grace_ms for the running ones to finish, then cancels what is left and
+ * waits for it. */
 void pool_drain(struct pool *p, uint64_t grace_ms);
 /* Ends the workers and frees the pool; accepts NULL. */
 void pool_stop(struct pool *p);

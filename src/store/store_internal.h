@@ -7,6 +7,7 @@
  *   store.c         open, close, pragmas, ping, names and roles
  *   store_schema.c  the ordered migrations and how they are applied
  *   store_pepper.c  the secret STATE_DIR/key-pepper that keys API key hashes
+ *   store_probe.c   readiness: the state takes a write (store_probe.h)
  *   store_sql.c     transactions, statements, errors and clocks
  *   store_keys.c    principals and API keys
  *   store_runs.c    run ids and storing a run with its artifacts
@@ -65,6 +66,10 @@ struct store {
 	int artifacts_fd; /* STATE_DIR/artifacts */
 	unsigned char pepper[STORE_PEPPER_BYTES];
 	PGconn *pg;       /* the PostgreSQL back end; NULL with SQLite */
+	/* PostgreSQL: the database's pepper fingerprint, read at the last
+	 * reconnect or readiness probe, is not this node's pepper; keys are
+	 * then refused (-EKEYREJECTED) until it is again. Under s->lock. */
+	bool pepper_mismatch;
 };
 
 /* store_sql.c */

@@ -9,6 +9,7 @@
  *   store_pg_sql.c      the lock with a reconnect, binary-safe statements
  *   store_pg_schema.c   the "store" part's migrations (pg_migrate)
  *   store_pg_pepper.c   every node's key-pepper must be the same one
+ *   store_pg_probe.c    readiness: the database answers, the pepper agrees
  *   store_pg_keys.c     principals and API keys
  *   store_pg_runs.c     storing a run with its artifacts (bytea)
  *   store_pg_retention.c  expiring runs' artifacts, a team's stored bytes
@@ -35,6 +36,9 @@ int store_pg_open(struct store *s, const char *state_dir, const char *url, char 
 		  size_t err_len);
 int store_pg_schema_version(struct store *s, int *ret);
 int store_pg_ping(struct store *s);
+/* store_pg_probe.c: store_probe_run()'s database and pepper checks. */
+struct store_probe;
+void store_pg_probe(struct store *s, struct store_probe *ret);
 
 /* store_pg_sql.c: takes s->lock and makes sure the connection is up
  * (reconnecting a lost one); on failure the lock is not held. */
@@ -56,6 +60,11 @@ extern const struct pg_schema store_pg_schema;
  * it only while the database has no key and no fingerprint; refuses a
  * pepper that differs from the fingerprint (-EKEYREJECTED). */
 int store_pg_pepper_load(struct store *s, const char *state_dir, char *err, size_t err_len);
+/* With s->lock held: compares the database's recorded fingerprint with
+ * this node's pepper and sets s->pepper_mismatch; 0 when they agree (or
+ * none is recorded yet), -EKEYREJECTED when not, another -errno (err
+ * filled) when the database could not be read. */
+int store_pg_pepper_verify_locked(struct store *s, char *err, size_t err_len);
 /* Inside a key's transaction: records this node's fingerprint if none is
  * recorded yet; -EKEYREJECTED when a different one is. */
 int store_pg_pepper_claim_tx(struct store *s);

@@ -140,6 +140,12 @@ int store_pg_key_find(struct store *s, const unsigned char hash[STORE_KEY_HASH_B
 	r = store_pg_lock(s);
 	if (r < 0)
 		return r;
+	/* A hash made with another pepper than the keys' means nothing: the
+	 * node serves no key until the peppers agree again. */
+	if (s->pepper_mismatch) {
+		store_unlock(s);
+		return -EKEYREJECTED;
+	}
 	r = pg_query(s->pg,
 		     "SELECT encode(k.key_hash, 'hex'), p.id, p.user_name, p.team, p.role FROM api_keys k"
 		     " JOIN principals p ON p.id = k.principal_id"

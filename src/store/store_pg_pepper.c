@@ -118,6 +118,35 @@ int store_pg_pepper_load(struct store *s, const char *state_dir, char *err, size
 	return 0;
 }
 
+int store_pg_pepper_verify_locked(struct store *s, char *err, size_t err_len)
+{
+	char recorded[FINGERPRINT_HEX], mine[FINGERPRINT_HEX];
+	PGresult *res;
+	int r = pg_query(s->pg, "SELECT fingerprint FROM key_pepper WHERE id = 1", 0, NULL, &res,
+			 err, err_len);
+
+	if (r < 0)
+		return r;
+	if (PQntuples(res) > 1 ||
+	    (PQntuples(res) == 1 && strlen(PQgetvalue(res, 0, 0)) != STORE_HASH_HEX_LEN)) {
+		PQclear(res);
+		store_err(err, err_len, "the key_pepper row is not a fingerprint");
+		return -EIO;
+	}
+	memcpy(recorded, PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "",
+	       PQntuples(res) == 1 ? FINGERPRINT_HEX : 1);
+	PQclear(res);
+	/* No fingerprint yet: no key exists that another pepper made (the
+	 * first key records it, store_pg_pepper_claim_tx). */
+	if (!recorded[0]) {
+		s->pepper_mismatch = false;
+		return 0;
+	}
+	fingerprint(s->pepper, mine);
+	s->pepper_mismatch = sodium_memcmp(mine, recorded, STORE_HASH_HEX_LEN) != 0;
+	return s->pepper_mismatch ? -EKEYREJECTED : 0;
+}
+
 int store_pg_pepper_claim_tx(struct store *s)
 {
 	char mine[FINGERPRINT_HEX], now[PG_INT_TEXT];

@@ -12,16 +12,26 @@
 
 int store_pg_lock(struct store *s)
 {
+	bool was_lost;
 	int r;
 
 	store_lock(s);
 	/* A server restart or a dropped idle connection is repaired here,
 	 * before the call, so one lost connection costs at most the call
 	 * that was using it. */
+	was_lost = PQstatus(s->pg) != CONNECTION_OK;
 	r = pg_ensure(s->pg);
-	if (r < 0)
+	if (r < 0) {
 		store_unlock(s);
-	return r;
+		return r;
+	}
+	/* The server that answers now may hold another database (restored
+	 * from elsewhere, its key_pepper row changed): the pepper is checked
+	 * again before any key is served on the new connection. A failure to
+	 * read it leaves the last answer standing. */
+	if (was_lost)
+		(void)store_pg_pepper_verify_locked(s, NULL, 0);
+	return 0;
 }
 
 int store_pg_query_bin(PGconn *c, const char *sql, int n, const char *const *params,
