@@ -25,6 +25,7 @@
  */
 
 #include "fault/faultlib.h"
+#include "store/store.h"
 #include "support/pgcluster.h"
 
 static struct server srv;
@@ -321,6 +322,8 @@ static void run_finishing_on_a_full_disk_is_kept_or_not_charged(void **state)
 
 static void starts_on_a_full_disk(void **state)
 {
+	char err[512], why[256];
+	struct store *s;
 	struct reply r;
 	(void)state;
 
@@ -334,7 +337,14 @@ static void starts_on_a_full_disk(void **state)
 	hl_call(&srv, "POST", "/api/analyze", alice, print_run, &r);
 	assert_unavailable("a run on a full disk", &r, "disk is full");
 	hl_reply_free(&r);
+	/* What a readiness check can ask: the store opens and answers, but
+	 * cannot take a write, and says why. */
+	assert_int_equal(store_open(srv.state, &s, err, sizeof(err)), 0);
+	assert_false(store_available(s, why, sizeof(why)));
+	assert_non_null(strstr(why, "disk is full"));
 	assert_int_equal(unlink(filler), 0);
+	assert_true(store_available(s, why, sizeof(why)));
+	store_close(s);
 	hl_call(&srv, "POST", "/api/analyze", alice, print_run, &r);
 	if (r.status != 200)
 		fail_msg("a run once space is freed: %ld %s", r.status, r.body);
