@@ -91,6 +91,12 @@ static int owner_start(struct budgets *b, int dir_fd, char *err, size_t err_len)
 		r = lock_set(b->owner_fd, F_WRLCK, false);
 		if (r == 0) {
 			r = reservations_sweep(b->db);
+			/* On a full or read-only disk the server still starts
+			 * (reads work, writes answer 503): stale reservations
+			 * only make budgets look fuller until the next start
+			 * that can sweep them. */
+			if (r == -ENOSPC || r == -EROFS)
+				r = 0;
 			if (r < 0) {
 				budget_err(err, err_len, "cannot release stale reservations: %s",
 					   sqlite3_errmsg(b->db));

@@ -92,8 +92,10 @@ int budget_pg_ensure(struct budget_pg *pg)
 
 	if (PQstatus(pg->conn) == CONNECTION_OK)
 		return 0;
+	/* Unreachable is a passing state the server answers 503 for, not a
+	 * broken ledger. */
 	if (pg_ensure(pg->conn) < 0)
-		return -EIO;
+		return -ECONNREFUSED;
 	/* A new session: the node lock and settings went with the old one. */
 	if (session_setup(pg) < 0 || node_try_lock(pg, pg->node, &locked) < 0)
 		return -EIO;

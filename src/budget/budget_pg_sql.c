@@ -28,6 +28,7 @@ static int err_map(int r)
 		return -EBUSY; /* a lock or statement timeout, like SQLite's busy */
 	case -ENOSPC:
 	case -EROFS:
+	case -ECONNRESET: /* the connection was lost: the store is away */
 	case -EEXIST:
 	case -ENOMEM:
 	case -EINVAL:

@@ -162,6 +162,7 @@ static int budgets_start(const struct config *cfg, struct pricing *pricing,
 {
 	char err[512];
 	size_t settled = 0;
+	int e;
 
 	if (business_zone_set(cfg) < 0)
 		return -EINVAL;
@@ -170,8 +171,14 @@ static int budgets_start(const struct config *cfg, struct pricing *pricing,
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
 		return -EINVAL;
 	}
-	if (budget_reconcile(*ret, cfg->state_dir, cfg->database_url, &settled, err,
-			     sizeof(err)) < 0) {
+	e = budget_reconcile(*ret, cfg->state_dir, cfg->database_url, &settled, err, sizeof(err));
+	/* A full or read-only state disk does not keep the server from
+	 * starting: reads work, writes answer 503, and the runs still to be
+	 * settled are settled at the next start that can write. */
+	if (e == -ENOSPC || e == -EROFS) {
+		fprintf(stderr, "ledgerbox serve: %s; starting anyway (writes will answer 503 until "
+			"the state disk can be written)\n", err);
+	} else if (e < 0) {
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
 		budget_close(*ret);
 		return -EIO;

@@ -18,6 +18,7 @@
 #include "datasets/pg_dataset.h"
 #include "http/dataset_access.h"
 #include "http/analyze_parse.h"
+#include "http/store_fault.h"
 #include "templates/templates.h"
 #include "util/utf8.h"
 #include "util/banned.h"
@@ -225,10 +226,15 @@ static bool dataset_readable(struct analyze_req *a, struct analyze_problem *p)
 			 a->dataset);
 		return bad(p, 404, "unknown_dataset", msg, "dataset");
 	}
-	if (r < 0)
-		return bad(p, 500, "store_unavailable",
-			   "cannot read who owns the dataset: the state store did not answer; "
-			   "try again", "dataset");
+	if (r < 0) {
+		store_fault_message(r, "cannot read who owns the dataset", p->message,
+				    sizeof(p->message));
+		p->status = store_error_passing(r) ? 503 : 500;
+		p->code = store_error_passing(r) ? STORE_FAULT_CODE : "store_failed";
+		p->retry_after_s = store_error_passing(r) ? store_fault_retry_s(r) : 0;
+		p->field = "dataset";
+		return false;
+	}
 	return true;
 }
 
@@ -442,11 +448,13 @@ int analyze_check_for(const struct config *cfg, struct store *store, const struc
 
 bool analyze_parse(struct request *rq, struct analyze_req *a, enum MHD_Result *ret)
 {
-	struct analyze_problem p;
+	struct analyze_problem p = { 0 };
 
 	if (analyze_check_for(rq->srv->cfg, rq->srv->store, &rq->who, rq->body.data, rq->body.len, a,
 			      &p) < 0) {
-		*ret = respond_error(rq, p.status, p.code, p.message, p.field);
+		*ret = p.retry_after_s
+			       ? respond_retry(rq, p.status, p.code, p.message, p.retry_after_s)
+			       : respond_error(rq, p.status, p.code, p.message, p.field);
 		return false;
 	}
 	a->stream = wants_stream(rq);

@@ -12,7 +12,8 @@
 
 /* What is wrong with a request, as the client is told. */
 struct analyze_problem {
-	unsigned status;    /* 400, 404 or 500 */
+	unsigned status;    /* 400, 404, 500, or 503 when the store is away */
+	unsigned retry_after_s; /* > 0 with a 503: sent as Retry-After */
 	const char *code;   /* static, e.g. "invalid_json" */
 	char message[1024]; /* valid UTF-8 */
 	/* NULL when the problem is the whole body; else static, field_buf, a

@@ -6,15 +6,26 @@
  * LEDGERBOX_EXPORT_ROWS) is kept as CSV with the run. The run, its
  * artifacts and an audit entry are stored in one transaction before the
  * answer goes out, so a 200 means it is on the record.
+ *
+ * A run that finished while the store was briefly away (the database
+ * restarting, its file system read-only, the database busy) is not thrown
+ * away at once: the record, and then the settlement of its cost, are tried
+ * again with growing pauses until the request's deadline
+ * (LEDGERBOX_ANALYZE_DEADLINE_MS from its start). A full disk is not
+ * waited for: it needs someone to free space. When the record cannot be
+ * made, nothing was charged (the reservation is released, or expires) and
+ * the answer says so: 503 with Retry-After when the store is away.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http/analyze_internal.h"
 #include "http/artifact_quota.h"
+#include "http/store_fault.h"
 #include "http/table_csv.h"
 #include "obs/metrics.h"
 #include "templates/templates.h"
@@ -204,6 +215,81 @@ static uint64_t run_output_bytes(const struct run_output *out)
 	return bytes;
 }
 
+#define STORE_RETRY_FIRST_MS 100
+#define STORE_RETRY_MAX_MS 2000
+
+/* After a step that failed because the store is away: true once a pause
+ * has passed and there is time to try again before the request's
+ * deadline, false to give up now. Pauses double from STORE_RETRY_FIRST_MS
+ * up to STORE_RETRY_MAX_MS. */
+static bool store_retry_pause(struct request *rq, unsigned *pause_ms)
+{
+	uint64_t deadline = rq->started_ms + rq->srv->cfg->analyze_deadline_ms;
+	struct timespec ts;
+
+	if (!*pause_ms)
+		*pause_ms = STORE_RETRY_FIRST_MS;
+	if (clock_mono_ms() + *pause_ms >= deadline)
+		return false;
+	ts.tv_sec = *pause_ms / 1000;
+	ts.tv_nsec = (long)(*pause_ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	*pause_ms = *pause_ms * 2 > STORE_RETRY_MAX_MS ? STORE_RETRY_MAX_MS : *pause_ms * 2;
+	return true;
+}
+
+/* store_retry_pause() after a write that failed with err, when err is
+ * worth waiting out: the store is away, not broken, and not full (a full
+ * disk waits for someone to free space). */
+static bool store_retry_wait(struct request *rq, int err, unsigned *pause_ms)
+{
+	return store_error_passing(err) && err != -ENOSPC && store_retry_pause(rq, pause_ms);
+}
+
+/* The team's artifact quota, asked again while the store is away. */
+static bool quota_room(struct request *rq, uint64_t adding, struct outcome *o)
+{
+	unsigned pause_ms = 0;
+
+	while (!artifact_quota_room(rq, adding, o)) {
+		if (o->status != 503 || !store_retry_pause(rq, &pause_ms))
+			return false;
+		outcome_release(o);
+	}
+	return true;
+}
+
+/* Stores the run, trying again while the store is briefly away. A
+ * try whose commit reached the database though its answer was lost
+ * (the connection dropped) leaves the run stored: the next try's -EEXIST
+ * for the same fresh id is that success. */
+static int record_run(struct request *rq, const struct run_record *rec, struct run_output *out)
+{
+	unsigned pause_ms = 0;
+	bool retried = false;
+	int e;
+
+	for (;;) {
+		e = store_run_insert(rq->srv->store, rec, out->files, out->n_files);
+		if (e == -EEXIST && retried)
+			return 0;
+		if (e == 0 || !store_retry_wait(rq, e, &pause_ms))
+			return e;
+		retried = true;
+	}
+}
+
+static int settle_cost(struct request *rq, const char *ledger_id, struct charge *c)
+{
+	unsigned pause_ms = 0;
+	int e;
+
+	while ((e = charge_settle(rq, ledger_id, c)) < 0 && store_retry_wait(rq, e, &pause_ms))
+		;
+	return e;
+}
+
 /* Records the run, then settles its cost: a crash between the two leaves a
  * recorded run without its ledger entry, which the next start settles from
  * the recorded cost (budget reconciliation), so the ledger always ends up
@@ -219,31 +305,39 @@ void analyze_record_and_settle(struct request *rq, const struct analyze_req *a, 
 				  .duration_ms = duration_ms };
 	const char *status = json_string_value(json_object_get(out->response, "status"));
 	const char *warning;
-	char msg[300];
+	char msg[300], msg2[700];
 	int e;
 
 	memcpy(rec.id, id, sizeof(rec.id));
 	rec.status = status ? status : "sandbox_error";
 	metrics_run(rec.status, (uint64_t)duration_ms);
-	if (!artifact_quota_room(rq, run_output_bytes(out), o)) {
+	if (!quota_room(rq, run_output_bytes(out), o)) {
 		charge_release(rq, ledger_id, c);
 		return;
 	}
-	e = store_run_insert(rq->srv->store, &rec, out->files, out->n_files);
+	e = record_run(rq, &rec, out);
 	if (e < 0) {
+		/* No ledger entry was written: releasing the reservation (or,
+		 * when that cannot be written either, its expiry) leaves the
+		 * run uncharged. */
 		charge_release(rq, ledger_id, c);
-		snprintf(msg, sizeof(msg),
-			 "the run finished but could not be recorded; nothing was kept%s",
-			 storage_why(e));
-		outcome_error(o, 500, "store_failed", msg, NULL, 0, NULL);
+		store_fault_outcome(o, e, "store_failed",
+				    "the run finished but could not be recorded, so its result was "
+				    "not kept and nothing was charged");
 		return;
 	}
-	e = charge_settle(rq, ledger_id, c);
+	e = settle_cost(rq, ledger_id, c);
 	if (e < 0) {
 		snprintf(msg, sizeof(msg),
-			 "the run is recorded but its cost could not be settled yet; it will be at "
-			 "the next start%s", storage_why(e));
-		outcome_error(o, 500, "budget_failed", msg, NULL, 0, NULL);
+			 "the run is recorded (GET /api/runs/%s) but its cost could not be settled "
+			 "yet; it will be at the next start", id);
+		/* The run is on record: the message and runId say so, so that
+		 * a client does not run it again. */
+		store_fault_message(e, msg, msg2, sizeof(msg2));
+		outcome_error(o, store_error_passing(e) ? 503 : 500,
+			      store_error_passing(e) ? STORE_FAULT_CODE : "budget_failed", msg2,
+			      NULL, store_error_passing(e) ? store_fault_retry_s(e) : 0,
+			      json_pack("{s:s}", "runId", id));
 		return;
 	}
 	charge_annotate(rq, c, out->response);

@@ -16,17 +16,19 @@
 #include <stdio.h>
 
 #include "http/artifact_quota.h"
+#include "http/store_fault.h"
 #include "util/banned.h"
 
 bool artifact_quota_room(struct request *rq, uint64_t adding, struct outcome *o)
 {
 	uint64_t used = 0, limit = rq->srv->cfg->team_artifact_quota;
 	char msg[400];
+	int e = store_team_artifact_bytes(rq->srv->store, rq->who.team, &used);
 
-	if (store_team_artifact_bytes(rq->srv->store, rq->who.team, &used) < 0) {
-		outcome_error(o, 500, "store_failed",
-			      "the team's stored artifact bytes could not be read; nothing was run",
-			      NULL, 0, NULL);
+	if (e < 0) {
+		store_fault_outcome(o, e, "store_failed",
+				    "the team's stored artifact bytes could not be read, so nothing "
+				    "was kept and nothing was charged");
 		return false;
 	}
 	if ((adding == 0 && used < limit) || (adding > 0 && used + adding <= limit))

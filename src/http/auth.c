@@ -6,9 +6,12 @@
  * replaced when full). Past FREE_FAILURES within WINDOW_MS, each further
  * failure is answered only after a delay that doubles up to MAX_DELAY_MS, so
  * guessing keys costs time; the first such failure of a window is logged
- * (without the key). A correct key is never delayed.
+ * (without the key). A correct key is never delayed, and a key the store
+ * could not be asked about (database away, store_error_passing()) is
+ * answered 503 without counting as a failure: it is not known to be wrong.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include <time.h>
 
 #include "http/request.h"
+#include "http/store_fault.h"
 #include "obs/log.h"
 #include "util/banned.h"
 
@@ -24,6 +28,8 @@
 #define FREE_FAILURES 5
 #define WINDOW_MS 60000
 #define MAX_DELAY_MS 5000
+/* A wrong pepper needs an administrator: minutes, not seconds. */
+#define PEPPER_RETRY_S 60
 
 struct fail_slot {
 	char addr[INET6_ADDRSTRLEN];
@@ -110,6 +116,7 @@ const char *auth_bearer_key(struct request *rq)
 bool auth_require(struct request *rq, enum MHD_Result *ret)
 {
 	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
+	int e;
 
 	if (!h) {
 		*ret = respond_error(rq, 401, "unauthorized",
@@ -117,10 +124,28 @@ bool auth_require(struct request *rq, enum MHD_Result *ret)
 				     "(create one with 'ledgerbox keys create')", NULL);
 		return false;
 	}
-	if (strncasecmp(h, "Bearer ", 7) == 0 &&
-	    store_key_authenticate(rq->srv->store, h + 7, &rq->who) == 0) {
+	e = strncasecmp(h, "Bearer ", 7) == 0
+		    ? store_key_authenticate(rq->srv->store, h + 7, &rq->who)
+		    : -ENOENT;
+	if (e == 0) {
 		rq->authenticated = true;
 		return true;
+	}
+	/* Only a key the store looked up and did not find is a wrong guess:
+	 * when it could not be asked, the key may well be right, and its
+	 * client is neither refused nor slowed down. */
+	if (e == -EKEYREJECTED) {
+		*ret = respond_retry(rq, 503, "pepper_mismatch",
+				     "this node's key pepper does not match the one the database's "
+				     "keys were made with, so no key can be checked here: an "
+				     "administrator must give this node the pepper file every node "
+				     "shares (docs/multinode.md); other nodes may serve meanwhile",
+				     PEPPER_RETRY_S);
+		return false;
+	}
+	if (e != -ENOENT) {
+		*ret = respond_store_fault(rq, e, "store_failed", "checking the API key failed");
+		return false;
 	}
 	slow_down(rq);
 	*ret = respond_error(rq, 401, "unauthorized", "the API key is not valid or was revoked", NULL);

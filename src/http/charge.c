@@ -7,6 +7,7 @@
 
 #include "http/analyze_internal.h"
 #include "http/charge.h"
+#include "http/store_fault.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "util/banned.h"
@@ -163,9 +164,8 @@ bool charge_reserve(struct request *rq, struct analyze_req *a, const char *run_i
 		return false;
 	}
 	if (e < 0) {
-		char msg[200];
-		snprintf(msg, sizeof(msg), "reserving the run's budget failed%s", storage_why(e));
-		outcome_error(o, 500, "budget_failed", msg, NULL, 0, NULL);
+		store_fault_outcome(o, e, "budget_failed",
+				    "reserving the run's budget failed; nothing was run");
 		return false;
 	}
 	c->reserved = true;

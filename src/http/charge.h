@@ -37,7 +37,8 @@ struct charge {
  * extra_worst_micros (an LLM call and a check of its code). Past a soft
  * threshold, with the soft policy on (LEDGERBOX_SOFT_POLICY_PERCENT < 100),
  * the run's limits are cut first and the smaller worst case reserved. On
- * refusal sets a 402 outcome (false); on a store failure a 500. */
+ * refusal sets a 402 outcome (false); on a store failure a 503 when the
+ * store is away (store_fault.h), else a 500. */
 bool charge_reserve(struct request *rq, struct analyze_req *a, const char *ledger_id,
 		    uint64_t extra_worst_micros, struct charge *c, struct outcome *o);
 /* Adds what a sandbox run used (its result JSON: cpu_ms, wall_ms,

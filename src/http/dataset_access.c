@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "http/dataset_access.h"
+#include "http/store_fault.h"
 #include "util/banned.h"
 
 int dataset_access_read(struct store *s, const struct principal *who, const char *name,
@@ -57,9 +58,7 @@ bool dataset_access_answer(struct request *rq, const char *name, struct store_da
 		return false;
 	}
 	if (e < 0) {
-		*r = respond_error(rq, 500, "store_unavailable",
-				   "cannot read who owns the dataset: the state store did not answer; "
-				   "try again", NULL);
+		*r = respond_store_fault(rq, e, "store_failed", "cannot read who owns the dataset");
 		return false;
 	}
 	return true;

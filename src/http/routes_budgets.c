@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "http/request.h"
+#include "http/store_fault.h"
 #include "util/buf.h"
 #include "util/parse.h"
 #include "util/banned.h"
@@ -80,11 +81,13 @@ enum MHD_Result route_budgets_list(struct request *rq)
 	char session[160];
 	size_t i;
 	enum MHD_Result r;
+	int e;
 
 	if (!auth_require(rq, &r) || !session_arg(rq, session, sizeof(session), &r))
 		return r;
-	if (budget_list(rq->srv->budgets, "", clock_unix_ms(), &all) < 0)
-		return respond_error(rq, 500, "budget_failed", "reading the budgets failed", NULL);
+	e = budget_list(rq->srv->budgets, "", clock_unix_ms(), &all);
+	if (e < 0)
+		return respond_store_fault(rq, e, "budget_failed", "reading the budgets failed");
 	mine = json_array();
 	json_array_foreach(all, i, b) {
 		const char *scope = json_string_value(json_object_get(b, "scope"));
@@ -140,7 +143,6 @@ enum MHD_Result route_budget_put(struct request *rq)
 	json_t *detail;
 	char limit[32];
 	enum MHD_Result r;
-	char msg[200];
 	int e;
 
 	memset(&def, 0, sizeof(def));
@@ -153,10 +155,8 @@ enum MHD_Result route_budget_put(struct request *rq)
 	if (!def_parse(rq, &def, &r))
 		return r;
 	e = budget_set(rq->srv->budgets, &def);
-	if (e < 0) {
-		snprintf(msg, sizeof(msg), "saving the budget failed%s", storage_why(e));
-		return respond_error(rq, 500, "budget_failed", msg, NULL);
-	}
+	if (e < 0)
+		return respond_store_fault(rq, e, "budget_failed", "saving the budget failed");
 	money_format(def.limit_micros, limit, sizeof(limit));
 	detail = json_pack("{s:s,s:s,s:i,s:b}", "limit", limit, "period",
 			   budget_period_name(def.period), "softPercent", (int)def.soft_percent,
@@ -181,11 +181,8 @@ enum MHD_Result route_budget_delete(struct request *rq)
 	e = budget_remove(rq->srv->budgets, scope);
 	if (e == -ENOENT)
 		return respond_error(rq, 404, "not_found", "no such budget", NULL);
-	if (e < 0) {
-		char msg[200];
-		snprintf(msg, sizeof(msg), "removing the budget failed%s", storage_why(e));
-		return respond_error(rq, 500, "budget_failed", msg, NULL);
-	}
+	if (e < 0)
+		return respond_store_fault(rq, e, "budget_failed", "removing the budget failed");
 	json_t *body;
 
 	store_audit_append(rq->srv->store, rq->who.user, "budget.remove", scope, NULL);
@@ -297,6 +294,7 @@ enum MHD_Result route_spend(struct request *rq)
 	int64_t from, to;
 	json_t *entries, *body;
 	enum MHD_Result r;
+	int e;
 
 	if (!auth_require(rq, &r) || !time_arg(rq, "from", 0, &from, &r) ||
 	    !time_arg(rq, "to", INT64_MAX / 2, &to, &r))
@@ -308,8 +306,9 @@ enum MHD_Result route_spend(struct request *rq)
 	if (scope && (!budget_scope_valid(scope) || !scope_visible(rq, scope)))
 		return respond_error(rq, 403, "forbidden", "you may see the spend of your own "
 							 "scopes only (org, your team, yourself)", "scope");
-	if (budget_spend(rq->srv->budgets, scope ? scope : "", from, to, &entries) < 0)
-		return respond_error(rq, 500, "budget_failed", "reading the ledger failed", NULL);
+	e = budget_spend(rq->srv->budgets, scope ? scope : "", from, to, &entries);
+	if (e < 0)
+		return respond_store_fault(rq, e, "budget_failed", "reading the ledger failed");
 	if (format && strcmp(format, "csv") == 0) {
 		r = spend_csv(rq, entries);
 		json_decref(entries);

@@ -23,6 +23,7 @@
 
 #include "http/dataset_access.h"
 #include "http/request.h"
+#include "http/store_fault.h"
 #include "util/banned.h"
 
 static void audit(struct request *rq, const char *action, const struct store_dataset *d)
@@ -59,6 +60,7 @@ static enum MHD_Result delete_locked(struct request *rq)
 	char err[512];
 	enum MHD_Result r;
 	json_t *body;
+	int e;
 
 	if (!orphan && !dataset_access_answer(rq, rq->params[0], &d, &r))
 		return r;
@@ -80,11 +82,11 @@ static enum MHD_Result delete_locked(struct request *rq)
 	if (!orphan &&
 	    dataset_name_free(rq->srv->cfg->data_dir, rq->params[0], err, sizeof(err)) == -EEXIST)
 		keep_record = true;
-	if (!keep_record && store_dataset_forget(rq->srv->store, rq->params[0]) < 0)
-		return respond_error(rq, 500, "store_unavailable",
-				     "the dataset's files are gone but its record could not be "
-				     "removed: the state store did not answer; delete it again",
-				     NULL);
+	e = keep_record ? 0 : store_dataset_forget(rq->srv->store, rq->params[0]);
+	if (e < 0)
+		return respond_store_fault(rq, e, "store_failed",
+					   "the dataset's files are gone but its record could not be "
+					   "removed; delete it again");
 	audit(rq, "dataset.delete", &d);
 	body = json_pack("{s:s,s:b}", "name", rq->params[0], "deleted", 1);
 	r = respond_json(rq, 200, body);
@@ -122,13 +124,13 @@ enum MHD_Result route_dataset_publish(struct request *rq)
 	struct store_dataset d;
 	enum MHD_Result r;
 	json_t *body;
+	int e;
 
 	if (!auth_require_admin(rq, &r) || !dataset_access_answer(rq, rq->params[0], &d, &r))
 		return r;
-	if (store_dataset_publish(rq->srv->store, rq->params[0]) < 0)
-		return respond_error(rq, 500, "store_unavailable",
-				     "cannot record the new owner: the state store did not answer; "
-				     "try again", NULL);
+	e = store_dataset_publish(rq->srv->store, rq->params[0]);
+	if (e < 0)
+		return respond_store_fault(rq, e, "store_failed", "cannot record the new owner");
 	audit(rq, "dataset.publish", &d);
 	body = json_pack("{s:s,s:{s:n},s:I}", "name", rq->params[0], "owner", "team", "version",
 			 (json_int_t)d.version);

@@ -25,6 +25,7 @@
 
 #include "http/dataset_access.h"
 #include "http/request.h"
+#include "http/store_fault.h"
 #include "util/banned.h"
 
 enum MHD_Result route_datasets_list(struct request *rq)
@@ -32,16 +33,17 @@ enum MHD_Result route_datasets_list(struct request *rq)
 	char err[512];
 	json_t *list, *body;
 	enum MHD_Result r;
+	int e;
 
 	if (!auth_require(rq, &r))
 		return r;
 	if (dataset_list(rq->srv->cfg->data_dir, &list, err, sizeof(err)) < 0)
 		return respond_error(rq, 500, "datasets_unreadable", err, NULL);
-	if (dataset_access_filter(rq->srv->store, &rq->who, list) < 0) {
+	e = dataset_access_filter(rq->srv->store, &rq->who, list);
+	if (e < 0) {
 		json_decref(list);
-		return respond_error(rq, 500, "store_unavailable",
-				     "cannot read who owns the datasets: the state store did not "
-				     "answer; try again", NULL);
+		return respond_store_fault(rq, e, "store_failed",
+					   "cannot read who owns the datasets");
 	}
 	body = json_pack("{s:o}", "datasets", list);
 	r = respond_json(rq, 200, body);
@@ -253,13 +255,11 @@ static enum MHD_Result quota_refused(struct request *rq, const char *team,
 
 static enum MHD_Result store_refused(struct request *rq, int e)
 {
-	return respond_error(rq, e == -EEXIST ? 409 : 500,
-			     e == -EEXIST ? "dataset_exists" : "store_unavailable",
-			     e == -EEXIST ? "a dataset of that name (ignoring case) was uploaded "
-					    "meanwhile: pick another name"
-					  : "cannot record the dataset's owner: the state store did "
-					    "not answer; try again",
-			     e == -EEXIST ? "name" : NULL);
+	if (e == -EEXIST)
+		return respond_error(rq, 409, "dataset_exists",
+				     "a dataset of that name (ignoring case) was uploaded meanwhile: "
+				     "pick another name", "name");
+	return respond_store_fault(rq, e, "store_failed", "cannot record the dataset's owner");
 }
 
 /* Audits the change and answers with the summary, its owner and version. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http/request.h"
+#include "http/store_fault.h"
 #include "http/table_csv.h"
 #include "util/bidi.h"
 #include "util/parse.h"
@@ -55,6 +56,7 @@ enum MHD_Result route_runs_list(struct request *rq)
 	json_t *runs, *body;
 	int64_t total;
 	enum MHD_Result r;
+	int e;
 
 	if (!auth_require(rq, &r) || !query_int(rq, "limit", 1, 500, &limit, &r) ||
 	    !query_int(rq, "offset", 0, 1u << 30, &offset, &r))
@@ -62,9 +64,9 @@ enum MHD_Result route_runs_list(struct request *rq)
 	if (user && rq->who.role != ROLE_ADMIN && strcmp(user, rq->who.user) != 0)
 		return respond_error(rq, 403, "forbidden", "only admins may list other users' runs",
 				     "user");
-	if (store_runs_list(rq->srv->store, &rq->who, user, (int)limit, (int)offset, &runs,
-			    &total) < 0)
-		return respond_error(rq, 500, "store_failed", "reading the run history failed", NULL);
+	e = store_runs_list(rq->srv->store, &rq->who, user, (int)limit, (int)offset, &runs, &total);
+	if (e < 0)
+		return respond_store_fault(rq, e, "store_failed", "reading the run history failed");
 	body = json_pack("{s:o,s:I,s:I,s:I}", "runs", runs, "total", (json_int_t)total, "limit",
 			 (json_int_t)limit, "offset", (json_int_t)offset);
 	r = respond_json(rq, 200, body);
@@ -76,11 +78,16 @@ enum MHD_Result route_run_get(struct request *rq)
 {
 	struct run_record run;
 	enum MHD_Result r;
+	int e;
 
 	if (!auth_require(rq, &r))
 		return r;
-	if (!run_id_valid(rq->params[0]) ||
-	    store_run_get(rq->srv->store, &rq->who, rq->params[0], &run) < 0)
+	e = run_id_valid(rq->params[0])
+		    ? store_run_get(rq->srv->store, &rq->who, rq->params[0], &run)
+		    : -ENOENT;
+	if (store_error_passing(e))
+		return respond_store_fault(rq, e, "store_failed", "reading the run failed");
+	if (e < 0)
 		return not_found(rq, "no such run");
 	/* The record stays when retention removed its files; it says so, and
 	 * its links then answer 410. */
@@ -110,6 +117,8 @@ static enum MHD_Result send_artifact(struct request *rq, const char *name, const
 				     "(LEDGERBOX_ARTIFACT_RETENTION); the run's record remains: "
 				     "run it again for new files",
 				     NULL);
+	if (store_error_passing(e))
+		return respond_store_fault(rq, e, "store_failed", "reading the artifact failed");
 	if (e < 0)
 		return not_found(rq, "no such artifact");
 	return respond_file(rq, fd, bytes, mime, download);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store/store_internal.h"
@@ -209,6 +210,58 @@ int store_ping(struct store *s)
 	}
 	store_unlock(s);
 	return r;
+}
+
+bool store_error_passing(int err)
+{
+	switch (err) {
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -EBUSY:
+	case -ETIMEDOUT:
+	case -ENOSPC:
+	case -EROFS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* SQLite's file system: a write needs it writable and with room (a
+ * commit appends to the WAL; a run's files are new files). */
+static bool state_disk_writable(struct store *s, char *why, size_t why_len)
+{
+	struct statvfs st;
+
+	if (fstatvfs(s->dir_fd, &st) < 0)
+		return true; /* nothing to say: the ping decides */
+	if (st.f_flag & ST_RDONLY) {
+		store_err(why, why_len, "the state directory's file system is mounted read-only: "
+			  "remount it read-write (reads still work)");
+		return false;
+	}
+	if (st.f_bavail == 0) {
+		store_err(why, why_len, "the state disk is full: free space where "
+			  "LEDGERBOX_STATE_DIR is (reads still work)");
+		return false;
+	}
+	return true;
+}
+
+bool store_available(struct store *s, char *why, size_t why_len)
+{
+	int r;
+
+	if (!s)
+		return false;
+	r = store_ping(s);
+	if (r < 0) {
+		store_err(why, why_len, "%s", r == -ECONNREFUSED || r == -ECONNRESET
+				      ? "the database cannot be reached"
+				      : "the database does not answer as expected");
+		return false;
+	}
+	return s->pg ? true : state_disk_writable(s, why, why_len);
 }
 
 bool store_name_valid(const char *name)

@@ -74,6 +74,21 @@ int store_schema_version(struct store *s, int *ret);
 /* A cheap query proving the database answers (for /readyz). */
 int store_ping(struct store *s);
 
+/* True when err says the store could not be asked or could not write
+ * just now, not that what was asked for is missing or wrong: the database
+ * cannot be reached or its connection was lost (-ECONNREFUSED,
+ * -ECONNRESET), it stayed busy or timed out (-EBUSY, -ETIMEDOUT), or its
+ * disk is full or read-only (-ENOSPC, -EROFS). Such a failure passes
+ * without anyone changing a request; the server answers it 503 with
+ * Retry-After. The same codes come from the budget ledger and the cache,
+ * which keep their tables in the same database. */
+bool store_error_passing(int err);
+/* Whether the store answers reads and can take a write now: a ping, and
+ * with SQLite a look at the state directory's file system (neither
+ * read-only nor full). When not, why is one line for an operator
+ * ("the state disk is full: ..."). For a readiness check. */
+bool store_available(struct store *s, char *why, size_t why_len);
+
 /* Names: user and team must match [A-Za-z0-9._-]{1,63}. */
 bool store_name_valid(const char *name);
 int store_role_parse(const char *name, enum store_role *ret);

@@ -45,7 +45,7 @@ int store_pg_schema_version(struct store *s, int *ret)
 
 	if (r < 0)
 		return r;
-	r = pg_query(s->pg, "SELECT version FROM ledgerbox_schema WHERE part = $1", 1, params, &res,
+	r = store_pg_query(s, "SELECT version FROM ledgerbox_schema WHERE part = $1", 1, params, &res,
 		     NULL, 0);
 	store_unlock(s);
 	if (r < 0)
@@ -68,7 +68,7 @@ int store_pg_ping(struct store *s)
 		return r;
 	/* Reads a real table (not just SELECT 1), so missing tables or
 	 * revoked privileges show up here. */
-	r = pg_query(s->pg, "SELECT entries FROM audit_head WHERE id = 1", 0, NULL, &res, NULL, 0);
+	r = store_pg_query(s, "SELECT entries FROM audit_head WHERE id = 1", 0, NULL, &res, NULL, 0);
 	store_unlock(s);
 	if (r < 0)
 		return r;

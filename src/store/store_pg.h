@@ -43,6 +43,16 @@ void store_pg_probe(struct store *s, struct store_probe *ret);
 /* store_pg_sql.c: takes s->lock and makes sure the connection is up
  * (reconnecting a lost one); on failure the lock is not held. */
 int store_pg_lock(struct store *s);
+/* pg_query() on the store's connection. When the connection turns out to
+ * have been lost since the last call (the server restarted, an idle
+ * connection was dropped), a statement that is safe to send twice (a
+ * SELECT, or BEGIN) outside a transaction is sent again once on a new
+ * connection, so a restart costs no call; otherwise the loss is
+ * -ECONNRESET, and an unreachable server -ECONNREFUSED. */
+int store_pg_query(struct store *s, const char *sql, int n, const char *const *params,
+		   PGresult **ret, char *err, size_t err_len);
+/* BEGIN through store_pg_query(). */
+int store_pg_tx_begin(struct store *s);
 /* pg_query() where params may be binary: lengths and formats as for
  * PQexecParams (formats[i] 1 = binary), result_binary asks for binary
  * results. */

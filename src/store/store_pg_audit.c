@@ -28,7 +28,7 @@
 static int head_lock(struct store *s, int64_t *ret_entries, char ret_hash[STORE_HASH_HEX_LEN + 1])
 {
 	PGresult *res;
-	int r = pg_query(s->pg, "SELECT entries, last_hash FROM audit_head WHERE id = 1 FOR UPDATE",
+	int r = store_pg_query(s, "SELECT entries, last_hash FROM audit_head WHERE id = 1 FOR UPDATE",
 			 0, NULL, &res, NULL, 0);
 
 	if (r < 0)
@@ -48,7 +48,7 @@ static int entry_insert(struct store *s, const struct store_audit_entry *e, cons
 	const char *params[8] = { pg_i64_text(e->id, id), pg_i64_text(e->at_ms, at), e->actor,
 				  e->action, e->subject, e->detail, e->prev_hash, hash };
 
-	return pg_query(s->pg,
+	return store_pg_query(s,
 			"INSERT INTO audit (id, at_ms, actor, action, subject, detail, prev_hash, hash)"
 			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 			8, params, NULL, NULL, 0);
@@ -59,7 +59,7 @@ static int head_advance(struct store *s, int64_t entries, const char *hash)
 	char num[PG_INT_TEXT];
 	const char *params[2] = { pg_i64_text(entries, num), hash };
 	PGresult *res;
-	int r = pg_query(s->pg, "UPDATE audit_head SET entries = $1, last_hash = $2 WHERE id = 1", 2,
+	int r = store_pg_query(s, "UPDATE audit_head SET entries = $1, last_hash = $2 WHERE id = 1", 2,
 			 params, &res, NULL, 0);
 
 	if (r < 0)
@@ -84,7 +84,7 @@ int store_pg_audit_append(struct store *s, const char *actor, const char *action
 
 	if (r < 0)
 		return r;
-	r = pg_tx_begin(s->pg);
+	r = store_pg_tx_begin(s);
 	if (r == 0)
 		r = pg_tx_end(s->pg, store_pg_audit_append_tx(s, actor, action, subject, detail));
 	store_unlock(s);
@@ -118,7 +118,7 @@ static int walk_entries(struct store *s, struct store_audit_walk *w)
 	while (r == 0) {
 		int rows;
 
-		r = pg_query(s->pg, "FETCH FORWARD " WALK_BATCH " FROM audit_walk", 0, NULL, &res,
+		r = store_pg_query(s, "FETCH FORWARD " WALK_BATCH " FROM audit_walk", 0, NULL, &res,
 			     NULL, 0);
 		if (r < 0)
 			break;
@@ -137,7 +137,7 @@ static int walk_check_head(struct store *s, struct store_audit_walk *w)
 	PGresult *res;
 	int64_t entries = 0;
 	const char *hash = NULL;
-	int r = pg_query(s->pg, "SELECT entries, last_hash FROM audit_head WHERE id = 1", 0, NULL,
+	int r = store_pg_query(s, "SELECT entries, last_hash FROM audit_head WHERE id = 1", 0, NULL,
 			 &res, NULL, 0);
 
 	if (r < 0)
@@ -161,7 +161,7 @@ int store_pg_audit_verify(struct store *s, int64_t *ret_entries, int64_t *ret_ba
 		store_err(err, err_len, "cannot reach PostgreSQL to read the audit log");
 		return r;
 	}
-	r = pg_exec(s->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	r = store_pg_query(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, NULL, 0);
 	if (r == 0) {
 		r = walk_entries(s, &w);
 		if (r == 0)

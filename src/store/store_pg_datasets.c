@@ -33,7 +33,7 @@ static int get_locked(struct store *s, const char *key, struct store_dataset *re
 {
 	const char *params[1] = { key };
 	PGresult *res;
-	int r = pg_query(s->pg, "SELECT name, team, version, bytes FROM datasets WHERE name_key = $1",
+	int r = store_pg_query(s, "SELECT name, team, version, bytes FROM datasets WHERE name_key = $1",
 			 1, params, &res, NULL, 0);
 
 	if (r < 0)
@@ -62,7 +62,7 @@ static int team_bytes_locked(struct store *s, const char *team, const char *exce
 {
 	const char *params[2] = { team, except_key };
 	PGresult *res;
-	int r = pg_query(s->pg,
+	int r = store_pg_query(s,
 			 "SELECT coalesce(sum(bytes), 0) FROM datasets"
 			 " WHERE team = $1 AND name_key IS DISTINCT FROM $2",
 			 2, params, &res, NULL, 0);
@@ -84,7 +84,7 @@ static int quota_check_tx(struct store *s, const char *team, const char *except_
 
 	if (!team || !*team)
 		return 0;
-	r = pg_query(s->pg, "SELECT pg_advisory_xact_lock(hashtext('ledgerbox.quota:' || $1))", 1,
+	r = store_pg_query(s, "SELECT pg_advisory_xact_lock(hashtext('ledgerbox.quota:' || $1))", 1,
 		     params, NULL, NULL, 0);
 	if (r == 0)
 		r = team_bytes_locked(s, team, except_key, &used);
@@ -102,7 +102,7 @@ static int claim_tx(struct store *s, const char *key, const struct store_dataset
 
 	if (r < 0)
 		return r;
-	r = pg_query(s->pg,
+	r = store_pg_query(s,
 		     "INSERT INTO datasets (name_key, name, team, version, bytes, created_ms,"
 		     " updated_ms) VALUES ($1, $2, $3, 1, $4, $5, $5)"
 		     " ON CONFLICT (name_key) DO NOTHING RETURNING name_key",
@@ -121,7 +121,7 @@ int store_pg_dataset_claim(struct store *s, const char *key, const struct store_
 
 	if (r < 0)
 		return r;
-	r = pg_tx_begin(s->pg);
+	r = store_pg_tx_begin(s);
 	if (r == 0)
 		r = pg_tx_end(s->pg, claim_tx(s, key, d, quota_bytes, ret_quota));
 	store_unlock(s);
@@ -141,7 +141,7 @@ static int revise_tx(struct store *s, const char *key, const char *name, int64_t
 		return r;
 	r = quota_check_tx(s, old.team, key, bytes, quota_bytes, ret_quota);
 	if (r == 0)
-		r = pg_query(s->pg,
+		r = store_pg_query(s,
 			     "INSERT INTO datasets (name_key, name, team, version, bytes, created_ms,"
 			     " updated_ms) VALUES ($1, $2, NULL, 2, $3, $4, $4)"
 			     " ON CONFLICT (name_key) DO UPDATE SET version = datasets.version + 1,"
@@ -158,7 +158,7 @@ int store_pg_dataset_revise(struct store *s, const char *key, const char *name, 
 
 	if (r < 0)
 		return r;
-	r = pg_tx_begin(s->pg);
+	r = store_pg_tx_begin(s);
 	if (r == 0)
 		r = pg_tx_end(s->pg, revise_tx(s, key, name, bytes, quota_bytes, ret_quota, ret));
 	store_unlock(s);
@@ -171,7 +171,7 @@ static int exec_locked(struct store *s, const char *sql, int n, const char *cons
 
 	if (r < 0)
 		return r;
-	r = pg_query(s->pg, sql, n, params, NULL, NULL, 0);
+	r = store_pg_query(s, sql, n, params, NULL, NULL, 0);
 	store_unlock(s);
 	return r;
 }

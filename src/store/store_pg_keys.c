@@ -22,7 +22,7 @@ static int principal_ensure(struct store *s, const char *user, const char *team,
 	const char *params[4] = { user, team, store_role_name(role),
 				  pg_i64_text(clock_unix_ms(), now) };
 	PGresult *res;
-	int r = pg_query(s->pg,
+	int r = store_pg_query(s,
 			 "INSERT INTO principals (user_name, team, role, created_ms)"
 			 " VALUES ($1, $2, $3, $4) ON CONFLICT (user_name) DO NOTHING RETURNING id",
 			 4, params, &res, NULL, 0);
@@ -36,7 +36,7 @@ static int principal_ensure(struct store *s, const char *user, const char *team,
 		return r;
 	}
 	PQclear(res);
-	r = pg_query(s->pg, "SELECT id, team, role FROM principals WHERE user_name = $1", 1, params,
+	r = store_pg_query(s, "SELECT id, team, role FROM principals WHERE user_name = $1", 1, params,
 		     &res, NULL, 0);
 	if (r < 0)
 		return r;
@@ -59,7 +59,7 @@ static int key_row_insert(struct store *s, int64_t principal_id,
 	int r;
 
 	store_pg_hash_param(hash, hex);
-	r = pg_query(s->pg,
+	r = store_pg_query(s,
 		     "INSERT INTO api_keys (principal_id, key_hash, created_ms)"
 		     " VALUES ($1, $2::bytea, $3) RETURNING id",
 		     3, params, &res, NULL, 0);
@@ -106,7 +106,7 @@ int store_pg_key_create(struct store *s, const char *actor, const char *user, co
 
 	if (r < 0)
 		return r;
-	r = pg_tx_begin(s->pg);
+	r = store_pg_tx_begin(s);
 	if (r == 0)
 		r = pg_tx_end(s->pg, key_create_tx(s, actor, user, team, role, hash, &key_id));
 	store_unlock(s);
@@ -146,11 +146,16 @@ int store_pg_key_find(struct store *s, const unsigned char hash[STORE_KEY_HASH_B
 		store_unlock(s);
 		return -EKEYREJECTED;
 	}
-	r = pg_query(s->pg,
+	r = store_pg_query(s,
 		     "SELECT encode(k.key_hash, 'hex'), p.id, p.user_name, p.team, p.role FROM api_keys k"
 		     " JOIN principals p ON p.id = k.principal_id"
 		     " WHERE k.key_hash = $1::bytea AND k.revoked_ms IS NULL",
 		     1, params, &res, NULL, 0);
+	/* The query may have reconnected, and found the peppers apart. */
+	if (r == 0 && s->pepper_mismatch) {
+		PQclear(res);
+		r = -EKEYREJECTED;
+	}
 	store_unlock(s);
 	if (r < 0)
 		return r;
@@ -173,7 +178,7 @@ static int key_revoke_tx(struct store *s, const char *actor, int64_t key_id)
 	const char *params[2] = { pg_i64_text(clock_unix_ms(), now), pg_i64_text(key_id, id) };
 	PGresult *res;
 	json_t *detail = NULL;
-	int r = pg_query(s->pg,
+	int r = store_pg_query(s,
 			 "UPDATE api_keys k SET revoked_ms = $1 FROM principals p"
 			 " WHERE k.id = $2 AND k.revoked_ms IS NULL AND p.id = k.principal_id"
 			 " RETURNING p.user_name",
@@ -202,7 +207,7 @@ int store_pg_key_revoke(struct store *s, const char *actor, int64_t key_id)
 
 	if (r < 0)
 		return r;
-	r = pg_tx_begin(s->pg);
+	r = store_pg_tx_begin(s);
 	if (r == 0)
 		r = pg_tx_end(s->pg, key_revoke_tx(s, actor, key_id));
 	store_unlock(s);
@@ -230,7 +235,7 @@ int store_pg_keys_list(struct store *s, json_t **ret)
 
 	if (r < 0)
 		return r;
-	r = pg_query(s->pg,
+	r = store_pg_query(s,
 		     "SELECT k.id, p.user_name, p.team, p.role, k.created_ms FROM api_keys k"
 		     " JOIN principals p ON p.id = k.principal_id"
 		     " WHERE k.revoked_ms IS NULL ORDER BY k.id",
@@ -261,7 +266,7 @@ int store_pg_admin_key_count(struct store *s, int64_t *ret)
 
 	if (r < 0)
 		return r;
-	r = pg_query(s->pg,
+	r = store_pg_query(s,
 		     "SELECT count(*) FROM api_keys k JOIN principals p ON p.id = k.principal_id"
 		     " WHERE p.role = 'admin' AND k.revoked_ms IS NULL",
 		     0, NULL, &res, NULL, 0);

@@ -42,7 +42,7 @@ static int db_state(struct store *s, char fp[FINGERPRINT_HEX], bool *keys_exist,
 		    size_t err_len)
 {
 	PGresult *res;
-	int r = pg_query(s->pg,
+	int r = store_pg_query(s,
 			 "SELECT (SELECT fingerprint FROM key_pepper WHERE id = 1),"
 			 " EXISTS (SELECT 1 FROM api_keys)",
 			 0, NULL, &res, err, err_len);
@@ -155,14 +155,14 @@ int store_pg_pepper_claim_tx(struct store *s)
 	int r;
 
 	fingerprint(s->pepper, mine);
-	r = pg_query(s->pg,
+	r = store_pg_query(s,
 		     "INSERT INTO key_pepper (id, fingerprint, created_ms) VALUES (1, $1, $2)"
 		     " ON CONFLICT (id) DO NOTHING",
 		     2, params, NULL, NULL, 0);
 	if (r < 0)
 		return r;
 	/* Read committed: this sees the row of a node that won the race. */
-	r = pg_query(s->pg, "SELECT fingerprint FROM key_pepper WHERE id = 1", 0, NULL, &res, NULL,
+	r = store_pg_query(s, "SELECT fingerprint FROM key_pepper WHERE id = 1", 0, NULL, &res, NULL,
 		     0);
 	if (r < 0)
 		return r;

@@ -69,7 +69,7 @@ int store_pg_run_get(struct store *s, const struct principal *viewer, const char
 
 	if (r < 0)
 		return r;
-	r = pg_query(s->pg,
+	r = store_pg_query(s,
 		     "SELECT r.id, r.principal_id, p.user_name, r.language, r.dataset, r.session,"
 		     " r.status, r.code, r.result, r.created_ms, r.duration_ms, r.files_expired_ms,"
 		     " b.result"
@@ -123,7 +123,7 @@ static int list_rows(struct store *s, enum store_list_shape shape, const char *c
 		 " r.duration_ms FROM runs r JOIN principals p ON p.id = r.principal_id"
 		 " WHERE %s ORDER BY r.created_ms DESC, r.seq DESC LIMIT $2 OFFSET $3",
 		 list_where[shape]);
-	r = pg_query(s->pg, sql, 3, params, &res, NULL, 0);
+	r = store_pg_query(s, sql, 3, params, &res, NULL, 0);
 	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
 		json_t *row = list_row(res, i);
 		if (!row || json_array_append_new(array, row) < 0)
@@ -143,7 +143,7 @@ static int list_total(struct store *s, enum store_list_shape shape, const char *
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM runs r JOIN principals p ON p.id = r.principal_id WHERE %s",
 		 list_where[shape]);
-	r = pg_query(s->pg, sql, 1, params, &res, NULL, 0);
+	r = store_pg_query(s, sql, 1, params, &res, NULL, 0);
 	if (r < 0)
 		return r;
 	r = PQntuples(res) == 1 && pg_get_i64(res, 0, 0, ret) == 0 ? 0 : -EIO;
@@ -166,7 +166,7 @@ int store_pg_runs_list(struct store *s, enum store_list_shape shape,
 		return r;
 	/* One snapshot for the page and the total, even while other nodes
 	 * insert. */
-	r = pg_exec(s->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	r = store_pg_query(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, NULL, 0);
 	if (r == 0) {
 		r = list_rows(s, shape, params, array);
 		if (r == 0)
@@ -298,7 +298,7 @@ static int artifact_open_tx(struct store *s, const char *const params[4], int fd
 			    char *ret_mime, size_t mime_len, uint64_t *ret_bytes)
 {
 	PGresult *res;
-	int r = pg_query(s->pg,
+	int r = store_pg_query(s,
 			 "SELECT CASE WHEN r.files_expired_ms IS NULL THEN 'f' ELSE 't' END,"
 			 " a.mime, a.bytes, octet_length(h.data) FROM runs r"
 			 " LEFT JOIN artifacts a ON a.run_id = r.id AND a.name = $2"
@@ -328,7 +328,7 @@ int store_pg_artifact_open(struct store *s, const struct principal *viewer, cons
 		return r;
 	r = store_pg_lock(s);
 	if (r == 0) {
-		r = pg_exec(s->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+		r = store_pg_query(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL, NULL, 0);
 		if (r == 0)
 			r = pg_tx_end(s->pg, artifact_open_tx(s, params, fd, mime,
 							      mime_len < sizeof(mime) ? mime_len

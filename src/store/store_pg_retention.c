@@ -16,7 +16,7 @@
 static int expire_tx(struct store *s, const char *const params[3], int *ret_runs)
 {
 	PGresult *res;
-	int r = pg_query(s->pg,
+	int r = store_pg_query(s,
 			 "UPDATE runs SET files_expired_ms = $1 WHERE id IN (SELECT id FROM runs"
 			 " WHERE files_expired_ms IS NULL AND created_ms < $2 ORDER BY created_ms"
 			 " LIMIT $3 FOR UPDATE SKIP LOCKED)",
@@ -27,7 +27,7 @@ static int expire_tx(struct store *s, const char *const params[3], int *ret_runs
 	*ret_runs = (int)strtol(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	/* The steps of store_retention.c, in the same order. */
-	r = pg_query(s->pg,
+	r = store_pg_query(s,
 		     "DELETE FROM artifacts h WHERE h.content_run = h.run_id"
 		     " AND h.run_id IN (SELECT id FROM runs WHERE files_expired_ms = $1"
 		     " UNION SELECT a.content_run FROM artifacts a JOIN runs e ON e.id = a.run_id"
@@ -40,7 +40,7 @@ static int expire_tx(struct store *s, const char *const params[3], int *ret_runs
 		     1, params, NULL, NULL, 0);
 	if (r < 0)
 		return r;
-	return pg_query(s->pg,
+	return store_pg_query(s,
 			"DELETE FROM artifacts WHERE content_run <> run_id"
 			" AND run_id IN (SELECT id FROM runs WHERE files_expired_ms = $1)",
 			1, params, NULL, NULL, 0);
@@ -56,7 +56,7 @@ int store_pg_runs_expire(struct store *s, int64_t now_ms, int64_t cutoff_ms, int
 
 	if (r < 0)
 		return r;
-	r = pg_tx_begin(s->pg);
+	r = store_pg_tx_begin(s);
 	if (r == 0)
 		r = pg_tx_end(s->pg, expire_tx(s, params, &runs));
 	store_unlock(s);
@@ -73,7 +73,7 @@ int store_pg_team_artifact_bytes(struct store *s, const char *team, uint64_t *re
 
 	if (r < 0)
 		return r;
-	r = pg_query(s->pg,
+	r = store_pg_query(s,
 		     "SELECT COALESCE(SUM(a.bytes), 0)::bigint FROM artifacts a"
 		     " JOIN runs r ON r.id = a.run_id JOIN principals p ON p.id = r.principal_id"
 		     " WHERE p.team = $1 AND a.content_run = a.run_id",

@@ -22,7 +22,7 @@ static int principal_user(struct store *s, int64_t principal_id, char ret[STORE_
 	char id[PG_INT_TEXT];
 	const char *params[1] = { pg_i64_text(principal_id, id) };
 	PGresult *res;
-	int r = pg_query(s->pg, "SELECT user_name FROM principals WHERE id = $1", 1, params, &res,
+	int r = store_pg_query(s, "SELECT user_name FROM principals WHERE id = $1", 1, params, &res,
 			 NULL, 0);
 
 	if (r < 0)
@@ -48,7 +48,7 @@ static int run_row_insert(struct store *s, const struct run_record *run,
 		result->from[0] ? result->from : NULL,
 	};
 
-	return pg_query(s->pg,
+	return store_pg_query(s,
 			"INSERT INTO runs (id, principal_id, language, dataset, session, status,"
 			" code, result, created_ms, duration_ms, result_from)"
 			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -64,7 +64,7 @@ int store_pg_share_base_get(struct store *s, const char *from,
 
 	if (r < 0)
 		return r;
-	r = pg_query(s->pg,
+	r = store_pg_query(s,
 		     "SELECT coalesce(r.result_from, r.id), coalesce(b.result, r.result)"
 		     " FROM runs r LEFT JOIN runs b ON b.id = r.result_from WHERE r.id = $1",
 		     1, params, &res, NULL, 0);
@@ -109,7 +109,7 @@ static int shared_rows_insert(struct store *s, const char *run_id, const char *f
 {
 	const char *params[2] = { run_id, from };
 	PGresult *res;
-	int r = pg_query(s->pg,
+	int r = store_pg_query(s,
 			 "SELECT files_expired_ms IS NOT NULL FROM runs WHERE id = $1 FOR SHARE", 1,
 			 params + 1, &res, NULL, 0);
 
@@ -119,7 +119,7 @@ static int shared_rows_insert(struct store *s, const char *run_id, const char *f
 	PQclear(res);
 	if (r < 0)
 		return r;
-	r = pg_query(s->pg,
+	r = store_pg_query(s,
 		     "INSERT INTO artifacts (run_id, name, mime, bytes, data, content_run)"
 		     " SELECT $1, name, mime, bytes, NULL, content_run FROM artifacts"
 		     " WHERE run_id = $2",
@@ -163,7 +163,7 @@ int store_pg_run_insert(struct store *s, const struct run_record *run,
 
 	if (r < 0)
 		return r;
-	r = pg_tx_begin(s->pg);
+	r = store_pg_tx_begin(s);
 	if (r == 0)
 		r = pg_tx_end(s->pg, run_insert_tx(s, run, result, a, n, from));
 	store_unlock(s);

@@ -34,6 +34,38 @@ int store_pg_lock(struct store *s)
 	return 0;
 }
 
+/* A statement that changes nothing, so sending it again cannot do a thing
+ * twice: a read, or the BEGIN that opens a transaction. */
+static bool repeatable(const char *sql)
+{
+	return strncmp(sql, "SELECT ", 7) == 0 || strncmp(sql, "BEGIN", 5) == 0;
+}
+
+int store_pg_query(struct store *s, const char *sql, int n, const char *const *params,
+		   PGresult **ret, char *err, size_t err_len)
+{
+	/* Only outside a transaction: one that was open went with the
+	 * connection, and repeating its last statement alone would be wrong. */
+	bool idle = PQtransactionStatus(s->pg) == PQTRANS_IDLE;
+	int r = pg_query(s->pg, sql, n, params, ret, err, err_len);
+
+	if (r == -ECONNRESET && idle && repeatable(sql) && PQstatus(s->pg) != CONNECTION_OK) {
+		r = pg_ensure(s->pg);
+		/* A new session, maybe on another database: the pepper is
+		 * checked again, as store_pg_lock does. */
+		if (r == 0)
+			(void)store_pg_pepper_verify_locked(s, NULL, 0);
+		if (r == 0)
+			r = pg_query(s->pg, sql, n, params, ret, err, err_len);
+	}
+	return r;
+}
+
+int store_pg_tx_begin(struct store *s)
+{
+	return store_pg_query(s, "BEGIN", 0, NULL, NULL, NULL, 0);
+}
+
 int store_pg_query_bin(PGconn *c, const char *sql, int n, const char *const *params,
 		       const int *lengths, const int *formats, bool result_binary, PGresult **ret)
 {

@@ -40,9 +40,30 @@ int db_errno(int rc)
 	}
 }
 
+/* db_errno(), refined for an I/O failure by what the system said: a disk
+ * that is full or mounted read-only is a passing state of the machine
+ * (the callers answer "try again"), not a broken database. */
+static int db_errno_of(sqlite3 *db, int rc)
+{
+	int primary = rc & 0xff;
+
+	if (db && (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN)) {
+		switch (sqlite3_system_errno(db)) {
+		case ENOSPC:
+		case EDQUOT:
+			return -ENOSPC;
+		case EROFS:
+			return -EROFS;
+		default:
+			break;
+		}
+	}
+	return db_errno(rc);
+}
+
 int db_exec(sqlite3 *db, const char *sql)
 {
-	return db_errno(sqlite3_exec(db, sql, NULL, NULL, NULL));
+	return db_errno_of(db, sqlite3_exec(db, sql, NULL, NULL, NULL));
 }
 
 int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret)
@@ -52,7 +73,7 @@ int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret)
 
 	if (rc != SQLITE_OK) {
 		sqlite3_finalize(st);
-		return db_errno(rc);
+		return db_errno_of(db, rc);
 	}
 	*ret = st;
 	return 0;
@@ -66,7 +87,7 @@ int db_step(sqlite3_stmt *st)
 		return 1;
 	if (rc == SQLITE_DONE)
 		return 0;
-	rc = db_errno(rc);
+	rc = db_errno_of(sqlite3_db_handle(st), rc);
 	return rc < 0 ? rc : -EIO;
 }
 
@@ -176,7 +197,7 @@ int db_open_wal(const char *path, const struct db_settings *s, sqlite3 **ret, ch
 		size_t err_len)
 {
 	sqlite3 *db = NULL;
-	int r, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
+	int persist, r, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
 		       SQLITE_OPEN_NOFOLLOW;
 
 	r = sqlite3_open_v2(path, &db, flags, NULL);
@@ -186,6 +207,12 @@ int db_open_wal(const char *path, const struct db_settings *s, sqlite3 **ret, ch
 		sqlite3_close(db);
 		return db_errno(r) < 0 ? db_errno(r) : -EIO;
 	}
+	/* The -wal and -shm files stay when the last connection closes (the
+	 * WAL emptied by the checkpoint), so a later open finds them and
+	 * needs no new disk space: the server still starts, and reads, on a
+	 * full disk. */
+	persist = 1;
+	(void)sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	r = db_configure(db, s, err, err_len);
 	if (r < 0) {
 		sqlite3_close(db);

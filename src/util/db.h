@@ -19,7 +19,9 @@
 #define DB_STATE_FILE "ledgerbox.db"
 
 /* 0 for OK/ROW/DONE; -EBUSY, -EEXIST (constraint), -ENOMEM, -ENOSPC,
- * -EROFS, -EACCES, else -EIO. */
+ * -EROFS, -EACCES, else -EIO. db_exec(), db_prepare() and db_step() also
+ * give -ENOSPC and -EROFS for an I/O error the system reported as a full
+ * disk or a read-only file system. */
 int db_errno(int rc);
 int db_exec(sqlite3 *db, const char *sql);
 /* Prepares one statement; *ret only on success. */
@@ -56,7 +58,9 @@ struct db_settings {
 };
 
 /* Opens path read-write (created if missing, links not followed, serialised
- * threading) with extended result codes, the settings and WAL mode. *ret
+ * threading) with extended result codes, the settings and WAL mode; the
+ * -wal and -shm files persist after the last close (SQLITE_FCNTL_PERSIST_WAL),
+ * so opening again needs no new disk space. *ret
  * only on success; the caller closes it with sqlite3_close(). */
 int db_open_wal(const char *path, const struct db_settings *s, sqlite3 **ret, char *err,
 		size_t err_len);

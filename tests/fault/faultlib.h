@@ -23,6 +23,8 @@
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "http/httplib.h"
@@ -569,6 +571,49 @@ static inline size_t fl_loads_done(struct fl_load *loads, size_t n, long status)
 		k += __atomic_load_n(&loads[i].done, __ATOMIC_ACQUIRE) &&
 		     (status == 0 || loads[i].status == status);
 	return k;
+}
+
+/* ---- Disk ---- */
+
+/* Mounts a small tmpfs of the test's own on dir (created if missing; the
+ * test needs root), so that filling it touches nothing else. */
+static inline void fl_mount_small_tmpfs(const char *dir)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		fail_msg("mkdir %s: %s", dir, strerror(errno));
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=0700") < 0)
+		fail_msg("mount tmpfs on %s: %s (the test needs root)", dir, strerror(errno));
+}
+
+static inline uint64_t fl_free_bytes(const char *dir)
+{
+	struct statvfs st;
+
+	assert_int_equal(statvfs(dir, &st), 0);
+	return (uint64_t)st.f_bavail * st.f_frsize;
+}
+
+/* Writes the file `filler` until the file system under `dir` refuses
+ * another byte. */
+static inline void fl_fill_disk(const char *dir, const char *filler)
+{
+	static char block[64 * 1024];
+	int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t size = sizeof(block);
+
+	assert_true(fd >= 0);
+	memset(block, 'x', sizeof(block));
+	while (size > 0) {
+		ssize_t n = write(fd, block, size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			assert_int_equal(errno, ENOSPC);
+			size /= 2;
+		}
+	}
+	close(fd);
+	assert_true(fl_free_bytes(dir) < 4096);
 }
 
 #endif

@@ -17,8 +17,6 @@
  *
  * The group's teardown stops the server and unmounts, whatever happened.
  */
-#include <sys/mount.h>
-#include <sys/statvfs.h>
 
 #include "fault/faultlib.h"
 
@@ -47,10 +45,7 @@ static int mount_state(void **state)
 	(void)state;
 	hl_prepare(&srv, "fault-disk", env_vars);
 	snprintf(filler, sizeof(filler), "%s/filler", srv.state);
-	if (mkdir(srv.state, 0700) < 0 && errno != EEXIST)
-		fail_msg("mkdir %s: %s", srv.state, strerror(errno));
-	if (mount("tmpfs", srv.state, "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=0700") < 0)
-		fail_msg("mount tmpfs on %s: %s (the test needs root)", srv.state, strerror(errno));
+	fl_mount_small_tmpfs(srv.state);
 	mounted = true;
 	return 0;
 }
@@ -68,36 +63,6 @@ static int unmount_state(void **state)
 	free(root);
 	curl_global_cleanup();
 	return 0;
-}
-
-static uint64_t free_bytes(void)
-{
-	struct statvfs st;
-
-	assert_int_equal(statvfs(srv.state, &st), 0);
-	return (uint64_t)st.f_bavail * st.f_frsize;
-}
-
-/* Writes until the file system refuses another byte. */
-static void fill_disk(void)
-{
-	static char block[64 * 1024];
-	int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t size = sizeof(block);
-
-	assert_true(fd >= 0);
-	memset(block, 'x', sizeof(block));
-	while (size > 0) {
-		ssize_t n = write(fd, block, size);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			assert_int_equal(errno, ENOSPC);
-			size /= 2;
-		}
-	}
-	close(fd);
-	assert_true(free_bytes() < 4096);
 }
 
 static void note_ok_run(const struct reply *r)
@@ -148,7 +113,7 @@ static void full_disk_refuses_writes_clearly(void **state)
 	struct reply r;
 	(void)state;
 
-	fill_disk();
+	fl_fill_disk(srv.state, filler);
 	for (int round = 0; round < ROUNDS; round++) {
 		char body[200];
 
@@ -209,7 +174,7 @@ static void disk_fills_during_a_run(void **state)
 	while (fl_budget_int(&srv, root, "user:alice", "reservedMicros") == 0 && fl_now_ms() < end)
 		fl_sleep_ms(20);
 	assert_true(fl_budget_int(&srv, root, "user:alice", "reservedMicros") > 0);
-	fill_disk();
+	fl_fill_disk(srv.state, filler);
 	pthread_join(t, NULL);
 	if (!refused_clearly("a run whose disk filled while it ran", &r))
 		fail_msg("the run was stored on a full disk: %s", r.body);

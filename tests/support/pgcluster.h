@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "testlib.h"
 
@@ -35,6 +36,13 @@ static inline void pgc_start(struct pgc *c, const char *name)
 	size_t n;
 
 	snprintf(c->dir, sizeof(c->dir), "%s/pgc-%s-%d", tl_tmp(), name, (int)getpid());
+	/* The server runs as user postgres, which must pass through the
+	 * test's tmp folder (made owner-only) to reach its own. */
+	{
+		struct stat st;
+		if (stat(tl_tmp(), &st) == 0)
+			chmod(tl_tmp(), (st.st_mode & 07777) | 0111);
+	}
 	pgc_script("start", c->dir, &out);
 	if (out.exit_code != 0)
 		fail_msg("scripts/pg-cluster start %s failed: %s", c->dir, out.err ? out.err : "");
