@@ -22,7 +22,7 @@
  * dies. A short `ledgerbox budget list` running while the server
  * restarts postpones the sweep to the next lone open. Several nodes on one
  * database use PostgreSQL instead (budget_open_url), where reservations are
- * owned per node (budget_pg.c).
+ * leases renewed by the node that made them (budget_pg_lease.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -111,6 +111,7 @@ static int owner_start(struct budgets *b, int dir_fd, char *err, size_t err_len)
 
 static void budgets_free(struct budgets *b)
 {
+	budget_pending_free(b);
 	budget_pg_close(b->pg);
 	if (b->db)
 		sqlite3_close(b->db);
@@ -181,6 +182,8 @@ void budget_close(struct budgets *b)
 {
 	if (!b)
 		return;
+	/* The renewer uses the connection under the lock: stopped first. */
+	budget_lease_renewer_stop(b);
 	pthread_mutex_destroy(&b->lock);
 	/* The connection closes before the owner lock goes, so a later lone
 	 * opener never sweeps while this handle could still write. */

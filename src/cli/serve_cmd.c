@@ -164,6 +164,7 @@ static int budgets_start(const struct config *cfg, struct pricing *pricing,
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
 		return -EINVAL;
 	}
+	budget_lease_set(*ret, cfg->reservation_lease_s * 1000);
 	if (budget_reconcile(*ret, cfg->state_dir, cfg->database_url, &settled, err,
 			     sizeof(err)) < 0) {
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
