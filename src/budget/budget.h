@@ -91,10 +91,12 @@ int budget_open(const char *state_dir, struct budgets **ret, char *err, size_t e
  * on STATE_DIR; a postgres:// or postgresql:// URL keeps them in that
  * PostgreSQL database (STATE_DIR unused, may be NULL), shared by every
  * node that opens the same URL, with the same API, semantics and error
- * codes. There, each handle is a node: it holds a session-level advisory
- * lock while open and owns the reservations it makes; opening (and, now
- * and then, reserving) releases the reservations of nodes whose session
- * has ended, never those of a live one. Any other URL is -EINVAL. */
+ * codes. There, each handle is a node and its reservations are leases it
+ * renews (budget_lease_set); a lease that ended counts nowhere, and
+ * opening (and, now and then, reserving) deletes those. With a STATE_DIR,
+ * an opener alone on it also deletes the reservations of the last node
+ * that opened it alone (STATE_DIR/budget-node: a restarted server ends its
+ * dead predecessor's at once). Any other URL is -EINVAL. */
 int budget_open_url(const char *state_dir, const char *database_url, struct budgets **ret,
 		    char *err, size_t err_len);
 /* Closes; accepts NULL. Reservations stay until settled, released or swept. */

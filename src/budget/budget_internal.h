@@ -241,6 +241,9 @@ int budget_pg_spend_locked(struct budget_pg *pg, const char *scope, int64_t from
 			   int64_t to_ms, json_t *list);
 int budget_pg_totals_locked(struct budget_pg *pg, uint64_t *ret_ledger_micros,
 			    uint64_t *ret_reserved_micros);
+/* This handle's node id, and deleting a dead node's reservations. */
+int32_t budget_pg_node_id(const struct budget_pg *pg);
+int budget_pg_node_sweep(struct budget_pg *pg, int32_t node);
 /* Whether the last statement lost the connection: its outcome, a COMMIT
  * above all, is then unknown. */
 bool budget_pg_lost(const struct budget_pg *pg);

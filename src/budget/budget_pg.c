@@ -101,6 +101,23 @@ int budget_pg_ensure(struct budget_pg *pg)
 	return 0;
 }
 
+int32_t budget_pg_node_id(const struct budget_pg *pg)
+{
+	return pg->node;
+}
+
+int budget_pg_node_sweep(struct budget_pg *pg, int32_t node)
+{
+	char id_text[PG_INT_TEXT];
+	const char *params[] = { pg_i64_text(node, id_text) };
+
+	/* Never this handle's own (a dead node may have drawn the same id). */
+	if (node == pg->node)
+		return 0;
+	return budget_pg_run_once(pg, "DELETE FROM reservations WHERE node = $1::integer", 1,
+				  params, NULL);
+}
+
 bool budget_pg_lost(const struct budget_pg *pg)
 {
 	return PQstatus(pg->conn) != CONNECTION_OK;

@@ -66,11 +66,11 @@ static const char *const migrations[BUDGET_PG_SCHEMA_LATEST] = {
 	"END $migration$",
 	/* 2: a reservation is a lease that ends at expires_at, on the
 	 * database's clock, unless its node renews it (budget_pg_lease.c).
-	 * Rows from before get a minute, the default lease. */
+	 * Rows from before, and rows an older node still inserts during a
+	 * rolling upgrade, get a minute, the default lease. */
 	"DO $migration$ BEGIN "
 	"ALTER TABLE reservations ADD COLUMN expires_at timestamptz NOT NULL"
 	"  DEFAULT now() + interval '60 seconds';"
-	"ALTER TABLE reservations ALTER COLUMN expires_at DROP DEFAULT;"
 	"CREATE INDEX reservations_by_expiry ON reservations (expires_at);"
 	"END $migration$",
 };
