@@ -22,7 +22,16 @@
  * dies. A short `ledgerbox budget list` running while the server
  * restarts postpones the sweep to the next lone open. Several nodes on one
  * database use PostgreSQL instead (budget_open_url), where reservations are
- * owned per node (budget_pg.c).
+ * leases renewed by the node that made them (budget_pg_lease.c).
+ *
+ * On PostgreSQL a restarted server need not wait for its dead
+ * predecessor's leases to run out: STATE_DIR/budget-node holds the node id
+ * of the last handle that opened the folder alone, under the same
+ * lock-file rule (every handle holds a read lock on it; an opener that gets
+ * the write lock is alone, so that id's process is gone and its runs with
+ * it). Such an opener deletes that node's reservations, writes its own id
+ * and downgrades. A CLI command beside a live server never gets the write
+ * lock, so it sweeps nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +44,7 @@
 #include "util/banned.h"
 
 #define LOCK_FILE "budget.lock"
+#define NODE_FILE "budget-node"
 
 /* foreign_keys off: see the top of this file. */
 static const struct db_settings settings = {
@@ -115,8 +125,64 @@ static int owner_start(struct budgets *b, int dir_fd, char *err, size_t err_len)
 	return r;
 }
 
+/* The node id in NODE_FILE, or 0 when there is none. */
+static int32_t node_file_read(int fd)
+{
+	char text[16];
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+	long id;
+
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	id = strtol(text, NULL, 10);
+	return id > 0 && id <= INT32_MAX ? (int32_t)id : 0;
+}
+
+static int node_file_write(int fd, int32_t id)
+{
+	char text[16];
+	int len = snprintf(text, sizeof(text), "%d\n", (int)id);
+
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)len, 0) != len)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+/* PostgreSQL: sweeps the reservations of the node that last opened
+ * state_dir alone, when this opener is alone (see the top of this file). */
+static int pg_owner_start(struct budgets *b, const char *state_dir, char *err, size_t err_len)
+{
+	int dir_fd = -1, r = db_state_dir_open(state_dir, &dir_fd, err, err_len);
+
+	if (r < 0)
+		return r;
+	b->owner_fd = openat(dir_fd, NODE_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	r = b->owner_fd < 0 ? -errno : 0;
+	close(dir_fd);
+	if (r == 0) {
+		r = lock_set(b->owner_fd, F_WRLCK, false);
+		if (r == 0) {
+			int32_t last = node_file_read(b->owner_fd);
+
+			r = last ? budget_pg_node_sweep(b->pg, last) : 0;
+			if (r == 0)
+				r = node_file_write(b->owner_fd, budget_pg_node_id(b->pg));
+		} else if (r == -EAGAIN || r == -EACCES) {
+			r = 0; /* another handle is open here: nothing of it is stale */
+		}
+		if (r == 0)
+			r = lock_set(b->owner_fd, F_RDLCK, true);
+	}
+	if (r < 0)
+		budget_err(err, err_len, "cannot release the reservations of this folder's last"
+					 " server (%s/%s): %s", state_dir, NODE_FILE, strerror(-r));
+	return r;
+}
+
 static void budgets_free(struct budgets *b)
 {
+	budget_pending_free(b);
 	budget_pg_close(b->pg);
 	if (b->db)
 		sqlite3_close(b->db);
@@ -173,6 +239,8 @@ int budget_open_url(const char *state_dir, const char *database_url, struct budg
 		return -ENOMEM;
 	b->owner_fd = -1;
 	r = budget_pg_open(b, database_url, err, err_len);
+	if (r == 0 && state_dir && *state_dir)
+		r = pg_owner_start(b, state_dir, err, err_len);
 	if (r == 0)
 		r = -pthread_mutex_init(&b->lock, NULL);
 	if (r < 0) {
@@ -187,6 +255,8 @@ void budget_close(struct budgets *b)
 {
 	if (!b)
 		return;
+	/* The renewer uses the connection under the lock: stopped first. */
+	budget_lease_renewer_stop(b);
 	pthread_mutex_destroy(&b->lock);
 	/* The connection closes before the owner lock goes, so a later lone
 	 * opener never sweeps while this handle could still write. */

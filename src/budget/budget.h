@@ -91,14 +91,28 @@ int budget_open(const char *state_dir, struct budgets **ret, char *err, size_t e
  * on STATE_DIR; a postgres:// or postgresql:// URL keeps them in that
  * PostgreSQL database (STATE_DIR unused, may be NULL), shared by every
  * node that opens the same URL, with the same API, semantics and error
- * codes. There, each handle is a node: it holds a session-level advisory
- * lock while open and owns the reservations it makes; opening (and, now
- * and then, reserving) releases the reservations of nodes whose session
- * has ended, never those of a live one. Any other URL is -EINVAL. */
+ * codes. There, each handle is a node and its reservations are leases it
+ * renews (budget_lease_set); a lease that ended counts nowhere, and
+ * opening (and, now and then, reserving) deletes those. With a STATE_DIR,
+ * an opener alone on it also deletes the reservations of the last node
+ * that opened it alone (STATE_DIR/budget-node: a restarted server ends its
+ * dead predecessor's at once). Any other URL is -EINVAL. */
 int budget_open_url(const char *state_dir, const char *database_url, struct budgets **ret,
 		    char *err, size_t err_len);
 /* Closes; accepts NULL. Reservations stay until settled, released or swept. */
 void budget_close(struct budgets *b);
+
+/* PostgreSQL: a reservation is a lease on the database's clock. It ends
+ * hold_ms (the run's deadline, budget_reserve_for) plus the lease after it
+ * was made, and this handle pushes it on (to now + the lease, every third
+ * of it) while the run is neither settled nor released, so it outlives its
+ * run by at most the lease when the node dies, and never ends while the
+ * run may still go as long as the database is away for less than the
+ * lease. An expired reservation counts in no standing and is swept.
+ * SQLite (one machine, swept at a lone open) ignores the lease. */
+#define BUDGET_LEASE_DEFAULT_MS 60000
+#define BUDGET_LEASE_MIN_MS 2000
+void budget_lease_set(struct budgets *b, uint64_t lease_ms);
 
 /* Creates or replaces the budget of def->scope (soft warnings already
  * given for it are forgotten). -EINVAL for a bad scope, period or
@@ -126,12 +140,25 @@ int budget_list(struct budgets *b, const char *scope_prefix, int64_t now_ms, jso
 int budget_reserve(struct budgets *b, const char *run_id, const struct budget_scopes *scopes,
 		   uint64_t amount_micros, int64_t now_ms, struct budget_refusal *ret_refusal,
 		   struct budget_status *ret_status, size_t *ret_n_status);
+/* budget_reserve() for a run that may go on for hold_ms (its deadline):
+ * on PostgreSQL its lease starts that much longer. When PostgreSQL went
+ * away around the commit, the outcome is unknown: the error is returned
+ * and the run id's reservations are released by this handle once the
+ * database is back (or end with their lease). */
+int budget_reserve_for(struct budgets *b, const char *run_id, const struct budget_scopes *scopes,
+		       uint64_t amount_micros, uint64_t hold_ms, int64_t now_ms,
+		       struct budget_refusal *ret_refusal, struct budget_status *ret_status,
+		       size_t *ret_n_status);
 /* Replaces run_id's reservations by one ledger entry of the actual cost
  * per applicable scope, budgeted or not (detail: JSON with tokens, cpu_ms,
  * memory, rates; borrowed; may be NULL; at most 64 KiB compact, else
  * -E2BIG), durably, at now_ms. Settling a run id again changes nothing,
  * returns 0 and reports no statuses (*ret_n_status = 0). Statuses are as
- * for budget_reserve, after the settlement. */
+ * for budget_reserve, after the settlement. On PostgreSQL, a settlement
+ * that lost the connection returns the error but is kept and tried again
+ * by this handle until it lands (the run's lease renewed meanwhile); a
+ * release of that run id does nothing until then. A settlement after the
+ * lease ended still charges the ledger. */
 int budget_settle(struct budgets *b, const char *run_id, const struct budget_scopes *scopes,
 		  uint64_t cost_micros, json_t *detail, int64_t now_ms,
 		  struct budget_status *ret_status, size_t *ret_n_status);

@@ -57,9 +57,25 @@
 #define BUDGET_DETAIL_MAX (64u << 10) /* a ledger entry's detail as compact JSON */
 #define BUDGET_SPEND_ROWS_MAX 50000
 #define BUDGET_MONEY_TEXT_MAX 32
-#define BUDGET_PENDING_MAX 64      /* releases kept for a retry */
+#define BUDGET_PENDING_MAX 64      /* releases (and settlements) kept for a retry */
 
 struct budget_pg;
+
+/* The scopes one run is charged to, "org" first. */
+struct scope_list {
+	char scope[BUDGET_SCOPES_MAX][BUDGET_SCOPE_MAX];
+	size_t n;
+};
+
+/* A settlement whose outcome is unknown (PostgreSQL went away around it),
+ * kept to be tried again: settling is idempotent by run id. */
+struct budget_pending_settle {
+	char run_id[BUDGET_RUN_ID_MAX + 1];
+	struct scope_list list;
+	uint64_t amount_micros;
+	int64_t at_ms;
+	char *detail; /* owned; NULL for none */
+};
 
 struct budgets {
 	pthread_mutex_t lock;
@@ -69,12 +85,15 @@ struct budgets {
 	/* Run ids whose release failed to be written, under lock. */
 	char pending[BUDGET_PENDING_MAX][BUDGET_RUN_ID_MAX + 1];
 	size_t n_pending;
-};
-
-/* The scopes one run is charged to, "org" first. */
-struct scope_list {
-	char scope[BUDGET_SCOPES_MAX][BUDGET_SCOPE_MAX];
-	size_t n;
+	/* PostgreSQL only: settlements to try again, under lock. */
+	struct budget_pending_settle settles[BUDGET_PENDING_MAX];
+	size_t n_settles;
+	/* PostgreSQL only: the thread renewing leases and retrying the
+	 * pending lists (budget_pg_lease.c), started at the first
+	 * reservation; `wake` (with `lock`) stops it. */
+	pthread_t renewer;
+	pthread_cond_t wake;
+	bool renewer_started, renewer_stop, wake_ready;
 };
 
 /* A scope's budget and its standing at one instant. For a period of
@@ -134,8 +153,21 @@ bool budget_period_valid(enum budget_period p);
 /* Deletes a run's reservations; a failure is kept and retried. */
 int budget_release_locked(struct budgets *b, const char *run_id);
 void budget_pending_add_locked(struct budgets *b, const char *run_id);
-/* Retries the kept releases; those that fail again stay kept. */
+/* Retries the kept releases and settlements; those that fail again stay
+ * kept. */
 void budget_pending_flush_locked(struct budgets *b);
+/* PostgreSQL: keeps a settlement whose outcome is unknown for a retry (the
+ * run's lease is renewed meanwhile); -ENOMEM when it cannot be kept. */
+int budget_pending_settle_add_locked(struct budgets *b, const struct budget_entry *e,
+				     const struct scope_list *list);
+void budget_pending_free(struct budgets *b);
+
+/* budget_pg_lease.c, PostgreSQL only. */
+/* Starts the renewing thread once; a failure leaves leases to run out at
+ * the run's deadline plus the lease. */
+void budget_lease_renewer_start_locked(struct budgets *b);
+/* Stops and joins it; without b->lock held. */
+void budget_lease_renewer_stop(struct budgets *b);
 
 /* budget_standing.c */
 /* The stored budget of a scope; -ENOENT when it has none. */
@@ -195,7 +227,8 @@ int budget_pg_remove_locked(struct budget_pg *pg, const char *scope);
 int budget_pg_list_locked(struct budget_pg *pg, const char *prefix, int64_t now_ms,
 			  json_t *list);
 int budget_pg_reserve_locked(struct budget_pg *pg, const char *run_id,
-			     const struct scope_list *list, uint64_t amount_micros, int64_t now_ms,
+			     const struct scope_list *list, uint64_t amount_micros,
+			     uint64_t hold_ms, int64_t now_ms,
 			     struct budget_refusal *ret_refusal,
 			     struct budget_status ret_status[BUDGET_SCOPES_MAX], size_t *ret_n);
 /* Deletes a run's reservations (one statement); 0 also when none. */
@@ -208,5 +241,15 @@ int budget_pg_spend_locked(struct budget_pg *pg, const char *scope, int64_t from
 			   int64_t to_ms, json_t *list);
 int budget_pg_totals_locked(struct budget_pg *pg, uint64_t *ret_ledger_micros,
 			    uint64_t *ret_reserved_micros);
+/* This handle's node id, and deleting a dead node's reservations. */
+int32_t budget_pg_node_id(const struct budget_pg *pg);
+int budget_pg_node_sweep(struct budget_pg *pg, int32_t node);
+/* Whether the last statement lost the connection: its outcome, a COMMIT
+ * above all, is then unknown. */
+bool budget_pg_lost(const struct budget_pg *pg);
+/* The runs whose leases this node renews (budget_pg_lease.c): added once
+ * reserved, removed once settled or released; -ENOMEM past the maximum. */
+int budget_pg_live_add(struct budget_pg *pg, const char *run_id);
+void budget_pg_live_remove(struct budget_pg *pg, const char *run_id);
 
 #endif

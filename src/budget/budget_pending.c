@@ -1,5 +1,5 @@
 /*
- * budget_pending: releases that could not be written.
+ * budget_pending: releases and settlements that could not be written.
  *
  * Releasing a reservation is a write; when the state disk is full it
  * fails, and the run's worst case would stay reserved until the next
@@ -9,9 +9,20 @@
  * own statement, before the next reservation, release or settlement:
  * once there is room again, no decision counts the dead run's money.
  *
+ * On PostgreSQL the database can also go away around a commit, leaving
+ * its outcome unknown. A reservation in that state is released (by run
+ * id, which is idempotent) through the same list; a settlement is kept
+ * whole (scopes, amount, time, detail) and tried again until it lands
+ * (settling is at most once per run id, so a retry after a commit that
+ * did land changes nothing). Until then the run stays live, so its lease
+ * is renewed and its money stays held, and a release of that run id is a
+ * no-op: the settlement will replace the reservation. The renewer thread
+ * (budget_pg_lease.c) flushes both lists, so they land once the database
+ * is back even without a request.
+ *
  * Callers hold b->lock and have no transaction open: a retry inside a
- * reservation's transaction would be rolled back with a refusal. The list
- * serves both back ends; only the statement differs.
+ * reservation's transaction would be rolled back with a refusal. The
+ * release list serves both back ends; only the statement differs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,8 +36,12 @@ static int release_one(struct budgets *b, const char *run_id)
 	sqlite3_stmt *st;
 	int r;
 
-	if (b->pg)
-		return budget_pg_release_locked(b->pg, run_id);
+	if (b->pg) {
+		r = budget_pg_release_locked(b->pg, run_id);
+		if (r == 0)
+			budget_pg_live_remove(b->pg, run_id);
+		return r;
+	}
 	r = db_prepare(b->db, "DELETE FROM reservations WHERE run_id = ?1", &st);
 
 	if (r < 0)
@@ -45,9 +60,74 @@ void budget_pending_add_locked(struct budgets *b, const char *run_id)
 	snprintf(b->pending[b->n_pending++], sizeof(b->pending[0]), "%s", run_id);
 }
 
+static bool settle_pending(const struct budgets *b, const char *run_id)
+{
+	for (size_t i = 0; i < b->n_settles; i++)
+		if (strcmp(b->settles[i].run_id, run_id) == 0)
+			return true;
+	return false;
+}
+
+int budget_pending_settle_add_locked(struct budgets *b, const struct budget_entry *e,
+				     const struct scope_list *list)
+{
+	struct budget_pending_settle *p;
+
+	if (settle_pending(b, e->run_id))
+		return 0;
+	if (b->n_settles == BUDGET_PENDING_MAX)
+		return -ENOMEM; /* the run's lease, not renewed, is the fallback */
+	p = &b->settles[b->n_settles];
+	p->detail = NULL;
+	if (e->detail) {
+		p->detail = strdup(e->detail);
+		if (!p->detail)
+			return -ENOMEM;
+	}
+	snprintf(p->run_id, sizeof(p->run_id), "%s", e->run_id);
+	p->list = *list;
+	p->amount_micros = e->amount_micros;
+	p->at_ms = e->at_ms;
+	b->n_settles++;
+	return 0;
+}
+
+/* Tries the kept settlements again, in order; those that land leave the
+ * list and their run's lease. */
+static void settles_flush_locked(struct budgets *b)
+{
+	struct budget_status status[BUDGET_SCOPES_MAX];
+	size_t kept = 0, n = 0;
+
+	for (size_t i = 0; i < b->n_settles; i++) {
+		struct budget_pending_settle *p = &b->settles[i];
+		struct budget_entry e = { p->run_id, p->amount_micros, p->at_ms, p->detail };
+
+		if (budget_pg_settle_locked(b->pg, &e, &p->list, status, &n) == 0) {
+			budget_pg_live_remove(b->pg, p->run_id);
+			free(p->detail);
+			continue;
+		}
+		if (kept != i)
+			b->settles[kept] = *p;
+		kept++;
+	}
+	b->n_settles = kept;
+}
+
+void budget_pending_free(struct budgets *b)
+{
+	for (size_t i = 0; i < b->n_settles; i++)
+		free(b->settles[i].detail);
+	b->n_settles = 0;
+}
+
 void budget_pending_flush_locked(struct budgets *b)
 {
 	size_t kept = 0;
+
+	if (b->pg)
+		settles_flush_locked(b);
 
 	for (size_t i = 0; i < b->n_pending; i++) {
 		if (release_one(b, b->pending[i]) == 0)
@@ -64,6 +144,8 @@ int budget_release_locked(struct budgets *b, const char *run_id)
 	int r;
 
 	budget_pending_flush_locked(b);
+	if (settle_pending(b, run_id))
+		return 0; /* its settlement will replace the reservation */
 	r = release_one(b, run_id);
 	if (r < 0)
 		budget_pending_add_locked(b, run_id);

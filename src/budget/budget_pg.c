@@ -1,25 +1,22 @@
 /*
- * budget_pg: opening and closing the PostgreSQL back end, the node lock,
- * reconnecting, and recovering reservations after a node died.
+ * budget_pg: opening and closing the PostgreSQL back end, the node id,
+ * reconnecting, and sweeping reservations whose lease ended.
  *
- * Crash recovery across nodes: a reservation belongs to a run in flight,
- * and no run survives the session of the handle that reserved it. Each
- * open handle therefore takes a random node id, holds the session-level
- * advisory lock (BUDGET_PG_NODE_CLASS, id) for as long as its session
- * lives and writes the id into every reservation it makes. PostgreSQL
- * drops a session's advisory locks when the session ends, whether the
- * process closed it, crashed or lost the machine (once the server notices
- * the dead connection). A reservation whose node's lock is free is
- * therefore stale; the sweep deletes those at open and then at most every
- * BUDGET_PG_SWEEP_MS before a reservation, and never one of a live node.
+ * Crash recovery across nodes: a reservation is a lease (budget_pg_lease.c)
+ * that ends on the database's clock unless the node that made it renews
+ * it; a dead node renews nothing, so its reservations end by themselves.
+ * An expired reservation counts in no standing (budget_pg_standing.c), so
+ * whether and when the sweep deletes it changes no decision: the sweep
+ * only keeps the table small, at open and then at most every
+ * BUDGET_PG_SWEEP_MS. Nothing depends on a database session surviving: a
+ * database restart ends every session, and every lease goes on as stored.
  *
- * At open a node also deletes reservations carrying its own new id: they
- * can only be left by a dead session that drew the same id.
- *
- * A lost connection ends the session and so frees the node lock: the
- * node's reservations may be swept meanwhile, as if it had died (its runs
- * still settle; the ledger is the truth). On reconnecting it takes its lock
- * again, or a fresh id in the unlikely case another node drew the old one.
+ * Node ids: each open handle takes a random id and holds the session-level
+ * advisory lock (BUDGET_PG_NODE_CLASS, id) so that no two live sessions
+ * draw the same one; at open a node deletes reservations carrying its new
+ * id, which only a dead session that drew it can have left. On a
+ * reconnect it takes its lock again (or a fresh id in the unlikely case
+ * another node drew the old one) and renews its live leases at once.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -101,27 +98,45 @@ int budget_pg_ensure(struct budget_pg *pg)
 		return -EIO;
 	if (!locked && node_take(pg) < 0)
 		return -EIO;
+	/* Leases are renewed by run id, whichever node id this session has. */
+	(void)budget_pg_renew(pg);
 	return 0;
+}
+
+int32_t budget_pg_node_id(const struct budget_pg *pg)
+{
+	return pg->node;
+}
+
+int budget_pg_node_sweep(struct budget_pg *pg, int32_t node)
+{
+	char id_text[PG_INT_TEXT];
+	const char *params[] = { pg_i64_text(node, id_text) };
+
+	/* Never this handle's own (a dead node may have drawn the same id). */
+	if (node == pg->node)
+		return 0;
+	return budget_pg_run_once(pg, "DELETE FROM reservations WHERE node = $1::integer", 1,
+				  params, NULL);
+}
+
+bool budget_pg_lost(const struct budget_pg *pg)
+{
+	return PQstatus(pg->conn) != CONNECTION_OK;
 }
 
 int budget_pg_sweep(struct budget_pg *pg, bool self)
 {
-	char class_text[PG_INT_TEXT], id_text[PG_INT_TEXT];
-	const char *params[] = { self ? "true" : "false", pg_i64_text(pg->node, id_text),
-				 pg_i64_text(BUDGET_PG_NODE_CLASS, class_text) };
+	char id_text[PG_INT_TEXT];
+	const char *params[] = { self ? "true" : "false", pg_i64_text(pg->node, id_text) };
 
-	/* The live nodes are read once (pg_locks is volatile, so NOT IN is
-	 * a hashed subplan, not a lock table scan per row). Deleting only
-	 * lowers reservations, so no limit check can be broken by it and the
-	 * write lock is not needed. */
-	return budget_pg_run_once(
-		pg,
-		"DELETE FROM reservations WHERE ($1::boolean AND node = $2::integer)"
-		" OR node NOT IN (SELECT objid::bigint FROM pg_locks"
-		"  WHERE locktype = 'advisory' AND granted AND objsubid = 2"
-		"  AND classid = $3::integer::oid"
-		"  AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
-		3, params, NULL);
+	/* Deleting only lowers reservations (and expired ones count nowhere),
+	 * so no limit check can be broken by it: the write lock is not
+	 * needed. */
+	return budget_pg_run_once(pg,
+				  "DELETE FROM reservations WHERE ($1::boolean AND node = $2::integer)"
+				  " OR expires_at <= now()",
+				  2, params, NULL);
 }
 
 void budget_pg_sweep_maybe(struct budget_pg *pg)
@@ -138,10 +153,11 @@ void budget_pg_close(struct budget_pg *pg)
 {
 	if (!pg)
 		return;
-	/* Ending the session frees the node lock; the reservations stay
-	 * until settled, released or swept, as with SQLite. */
+	/* Ending the session frees the node id; the reservations stay until
+	 * settled, released or their lease ends. */
 	if (pg->conn)
 		PQfinish(pg->conn);
+	budget_pg_live_free(pg);
 	free(pg);
 }
 
@@ -185,6 +201,7 @@ int budget_pg_open(struct budgets *b, const char *url, char *err, size_t err_len
 
 	if (!pg)
 		return -ENOMEM;
+	pg->lease_ms = BUDGET_LEASE_DEFAULT_MS;
 	r = pg_setup(pg, url, err, err_len);
 	if (r < 0) {
 		budget_pg_close(pg);

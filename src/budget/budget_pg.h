@@ -3,8 +3,10 @@
  * part (budget_pg*.c). Nothing outside src/budget/ includes this.
  *
  * Files:
- *   budget_pg.c           connecting, the node lock, reconnecting, the
- *                         sweep of reservations left by dead nodes
+ *   budget_pg.c           connecting, the node id, reconnecting, the
+ *                         sweep of expired reservations
+ *   budget_pg_lease.c     the leases of this node's live runs: which runs,
+ *                         renewing them, the thread that renews
  *   budget_pg_sql.c       statements, transactions and the budget write lock
  *   budget_pg_schema.c    the tables, through pg_migrate (part "budget")
  *   budget_pg_standing.c  one scope's standing and the soft warnings
@@ -20,10 +22,14 @@
  * SQLite's write lock makes them do on one machine. Releases, shrinks and
  * the sweep only ever lower reservations and run as single statements.
  *
- * Nodes: every handle picks a random node id, holds the session-level
- * advisory lock (BUDGET_PG_NODE_CLASS, id) while its session lives and
- * tags its reservations with the id. Reservations whose node's lock is
- * free belong to a dead session and are swept.
+ * Nodes and leases: every handle picks a random node id (unique among live
+ * sessions through the session-level advisory lock (BUDGET_PG_NODE_CLASS,
+ * id)) and tags its reservations with it. A reservation is a lease: it
+ * counts only until expires_at, on the database's clock, which starts at
+ * the run's deadline plus the lease and is pushed on by the owning node
+ * while the run or its pending settlement lives (budget_pg_lease.c).
+ * Expired reservations count nowhere and are swept; nothing depends on a
+ * session surviving, so a database restart frees nothing early.
  *
  * Functions named *_tx expect b->lock held and a transaction open.
  */
@@ -44,22 +50,37 @@
 /* The first key of the two-key session locks that mark live nodes (the
  * second is the node id). Two-key locks never collide with one-key ones. */
 #define BUDGET_PG_NODE_CLASS 71401128
-/* How often a node sweeps dead nodes' reservations besides at open. */
+/* How often a node sweeps expired reservations besides at open. */
 #define BUDGET_PG_SWEEP_MS 60000
 
 struct budget_pg {
 	PGconn *conn;
 	int32_t node;		/* 1..INT32_MAX */
 	uint64_t sweep_due_ms;	/* clock_mono_ms() of the next periodic sweep */
+	uint64_t lease_ms;	/* budget_lease_set(); BUDGET_LEASE_DEFAULT_MS */
+	/* Run ids reserved through this handle and neither settled nor
+	 * released: the leases this node renews. Growable, at most
+	 * BUDGET_PG_LIVE_MAX; a run past that keeps its first lease only. */
+	char (*live)[BUDGET_RUN_ID_MAX + 1];
+	size_t n_live, cap_live;
 };
+
+#define BUDGET_PG_LIVE_MAX 65536
 
 /* budget_pg.c */
 /* Makes the connection usable, reconnecting (and taking the node lock
  * again) when it was lost; -EIO when that fails. */
 int budget_pg_ensure(struct budget_pg *pg);
-/* Deletes reservations of nodes whose lock is free (and, with self, this
- * node's own: at open none of them can be live). */
+/* Deletes expired reservations (and, with self, this node's own: at open
+ * none of them can be live). */
 int budget_pg_sweep(struct budget_pg *pg, bool self);
+
+/* budget_pg_lease.c (the live set is declared in budget_internal.h) */
+bool budget_pg_live_has(const struct budget_pg *pg, const char *run_id);
+/* Pushes the end of every live lease to at least now + lease_ms on the
+ * database's clock (one statement; never shortens a lease). */
+int budget_pg_renew(struct budget_pg *pg);
+void budget_pg_live_free(struct budget_pg *pg);
 /* The periodic sweep, at most every BUDGET_PG_SWEEP_MS; failures wait for
  * the next one. */
 void budget_pg_sweep_maybe(struct budget_pg *pg);

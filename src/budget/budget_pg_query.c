@@ -5,7 +5,8 @@
  *
  * Each answer comes from one statement, so from one snapshot: the totals
  * never show a run's reservations and its ledger rows at once, nor
- * neither, even while other nodes settle.
+ * neither, even while other nodes settle. Reservations whose lease ended
+ * count nowhere, here neither.
  */
 #include <errno.h>
 
@@ -58,7 +59,8 @@ int budget_pg_totals_locked(struct budget_pg *pg, uint64_t *ret_ledger_micros,
 	PGresult *res;
 	int r = budget_pg_run_once(pg,
 				   "SELECT (SELECT COALESCE(SUM(amount_micros), 0) FROM ledger),"
-				   " (SELECT COALESCE(SUM(amount_micros), 0) FROM reservations)",
+				   " (SELECT COALESCE(SUM(amount_micros), 0) FROM reservations"
+				   "  WHERE expires_at > now())",
 				   0, NULL, &res);
 
 	if (r < 0)

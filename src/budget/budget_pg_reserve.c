@@ -11,6 +11,10 @@
  * waits for that lock, so none can slip in between the check and the
  * insert, and a refusal on any scope leaves no reservation on the others.
  *
+ * Each reservation is a lease (budget_pg_lease.c) ending hold_ms (the
+ * run's deadline) plus the node's lease after now(), on the database's
+ * clock.
+ *
  * Release and shrink only ever lower reservations, so they cannot break a
  * limit: each is one statement, without the lock, and safe to repeat after
  * a reconnect.
@@ -40,41 +44,57 @@ static int run_unused_tx(struct budget_pg *pg, const char *run_id)
 	return r;
 }
 
+/* What a reservation is made for: its amount, how long its run may go,
+ * and when it was made (node clock, for the record only). */
+struct hold {
+	uint64_t amount_micros, hold_ms;
+	int64_t now_ms;
+};
+
 static int reservation_insert_tx(struct budget_pg *pg, const char *run_id, const char *scope,
-				 uint64_t amount_micros, int64_t now_ms)
+				 const struct hold *h)
 {
-	char amount_text[PG_INT_TEXT], now_text[PG_INT_TEXT], node_text[PG_INT_TEXT];
-	const char *params[] = { run_id, scope, pg_i64_text((int64_t)amount_micros, amount_text),
-				 pg_i64_text(now_ms, now_text), pg_i64_text(pg->node, node_text) };
+	char amount_text[PG_INT_TEXT], now_text[PG_INT_TEXT], node_text[PG_INT_TEXT],
+		lease_text[PG_INT_TEXT];
+	uint64_t lease_ms = budget_add_sat(h->hold_ms, pg->lease_ms);
+	const char *params[] = { run_id,
+				 scope,
+				 pg_i64_text((int64_t)h->amount_micros, amount_text),
+				 pg_i64_text(h->now_ms, now_text),
+				 pg_i64_text(pg->node, node_text),
+				 pg_i64_text(lease_ms > INT64_MAX ? INT64_MAX : (int64_t)lease_ms,
+					     lease_text) };
 
 	return budget_pg_query(pg,
 			       "INSERT INTO reservations (run_id, scope, amount_micros, created_ms,"
-			       " node) VALUES ($1, $2, $3, $4, $5)",
-			       5, params, NULL);
+			       " node, expires_at) VALUES ($1, $2, $3, $4, $5,"
+			       " now() + $6::bigint * interval '1 millisecond')",
+			       6, params, NULL);
 }
 
 /* Inserts the reservations and turns each standing into the status after
  * them. */
 static int reserve_apply_tx(struct budget_pg *pg, const char *run_id,
-			    struct budget_standing *stand, size_t n, uint64_t amount_micros,
-			    int64_t now_ms, struct budget_status *ret_status)
+			    struct budget_standing *stand, size_t n, const struct hold *h,
+			    struct budget_status *ret_status)
 {
 	int r = 0;
 
 	for (size_t i = 0; i < n && r == 0; i++) {
-		r = reservation_insert_tx(pg, run_id, stand[i].def.scope, amount_micros, now_ms);
-		stand[i].reserved_micros = budget_add_sat(stand[i].reserved_micros, amount_micros);
+		r = reservation_insert_tx(pg, run_id, stand[i].def.scope, h);
+		stand[i].reserved_micros = budget_add_sat(stand[i].reserved_micros, h->amount_micros);
 		if (r == 0)
-			r = budget_pg_status_fill_tx(pg, &stand[i], now_ms, &ret_status[i]);
+			r = budget_pg_status_fill_tx(pg, &stand[i], h->now_ms, &ret_status[i]);
 	}
 	return r;
 }
 
 int budget_pg_reserve_locked(struct budget_pg *pg, const char *run_id,
-			     const struct scope_list *list, uint64_t amount_micros, int64_t now_ms,
-			     struct budget_refusal *ret_refusal,
+			     const struct scope_list *list, uint64_t amount_micros,
+			     uint64_t hold_ms, int64_t now_ms, struct budget_refusal *ret_refusal,
 			     struct budget_status ret_status[BUDGET_SCOPES_MAX], size_t *ret_n)
 {
+	const struct hold h = { amount_micros, hold_ms, now_ms };
 	struct budget_standing stand[BUDGET_SCOPES_MAX];
 	size_t n = 0;
 	int r;
@@ -89,7 +109,7 @@ int budget_pg_reserve_locked(struct budget_pg *pg, const char *run_id,
 	if (r == 0)
 		r = budget_limits_check(stand, n, amount_micros, ret_refusal);
 	if (r == 0)
-		r = reserve_apply_tx(pg, run_id, stand, n, amount_micros, now_ms, ret_status);
+		r = reserve_apply_tx(pg, run_id, stand, n, &h, ret_status);
 	r = budget_pg_end(pg, r);
 	if (r == 0)
 		*ret_n = n;

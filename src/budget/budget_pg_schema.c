@@ -4,9 +4,9 @@
  * lock, so nodes starting at once apply each migration exactly once.
  *
  * The tables mirror the SQLite ones (budget_schema.c) column for column,
- * with two differences: reservations carry the node id of the handle that
- * made them (budget_pg.h: the sweep of dead nodes), and amounts and times
- * are bigint. A migration is sent as one statement (libpq's extended
+ * with differences: reservations carry the node id of the handle that
+ * made them and the end of their lease (expires_at, the database's clock;
+ * see budget_pg_lease.c), and amounts and times are bigint. A migration is sent as one statement (libpq's extended
  * protocol takes one command at a time), so a version with several
  * statements is one DO block.
  *
@@ -17,7 +17,7 @@
 #include "budget/budget_pg.h"
 #include "util/banned.h"
 
-#define BUDGET_PG_SCHEMA_LATEST 1
+#define BUDGET_PG_SCHEMA_LATEST 2
 
 static const char *const migrations[BUDGET_PG_SCHEMA_LATEST] = {
 	/* 1: budgets, open reservations (with their node), the append-only
@@ -63,6 +63,15 @@ static const char *const migrations[BUDGET_PG_SCHEMA_LATEST] = {
 	"  FOR EACH ROW EXECUTE FUNCTION ledgerbox_ledger_refuse();"
 	"CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger"
 	"  FOR EACH STATEMENT EXECUTE FUNCTION ledgerbox_ledger_refuse();"
+	"END $migration$",
+	/* 2: a reservation is a lease that ends at expires_at, on the
+	 * database's clock, unless its node renews it (budget_pg_lease.c).
+	 * Rows from before, and rows an older node still inserts during a
+	 * rolling upgrade, get a minute, the default lease. */
+	"DO $migration$ BEGIN "
+	"ALTER TABLE reservations ADD COLUMN expires_at timestamptz NOT NULL"
+	"  DEFAULT now() + interval '60 seconds';"
+	"CREATE INDEX reservations_by_expiry ON reservations (expires_at);"
 	"END $migration$",
 };
 

@@ -5,7 +5,9 @@
  * rules are those of budget_standing.c (reservations have no period; the
  * threshold is budget_status_of's).
  *
- * Spend and reservations are read by one statement, so they come from one
+ * Only reservations whose lease has not ended count (budget_pg_lease.c):
+ * an expired one holds nothing, swept or not, so no decision depends on
+ * when the sweep runs. Spend and reservations are read by one statement, so they come from one
  * snapshot even outside a transaction: a settlement committing between two
  * reads could otherwise hide a run from both sums at once.
  */
@@ -65,7 +67,7 @@ static int sums_read(struct budget_pg *pg, struct budget_standing *stand)
 			    "SELECT (SELECT COALESCE(SUM(amount_micros), 0) FROM ledger"
 			    "  WHERE scope = $1 AND at_ms >= $2 AND at_ms < $3),"
 			    " (SELECT COALESCE(SUM(amount_micros), 0) FROM reservations"
-			    "  WHERE scope = $1)",
+			    "  WHERE scope = $1 AND expires_at > now())",
 			    3, params, &res);
 	if (r < 0)
 		return r;

@@ -76,9 +76,31 @@ static int reserve_apply_tx(sqlite3 *db, const char *run_id, struct budget_stand
 	return r;
 }
 
+/* PostgreSQL: a reservation made is a lease this node renews; one whose
+ * commit may or may not have landed (the connection went) is released by
+ * run id once the database is back, and never renewed. */
+static void pg_reserve_after_locked(struct budgets *b, const char *run_id, int r)
+{
+	if (r == 0) {
+		if (budget_pg_live_add(b->pg, run_id) == 0)
+			budget_lease_renewer_start_locked(b);
+	} else if (r != -EDQUOT && r != -EEXIST && budget_pg_lost(b->pg)) {
+		budget_pending_add_locked(b, run_id);
+	}
+}
+
 int budget_reserve(struct budgets *b, const char *run_id, const struct budget_scopes *scopes,
 		   uint64_t amount_micros, int64_t now_ms, struct budget_refusal *ret_refusal,
 		   struct budget_status *ret_status, size_t *ret_n_status)
+{
+	return budget_reserve_for(b, run_id, scopes, amount_micros, 0, now_ms, ret_refusal,
+				  ret_status, ret_n_status);
+}
+
+int budget_reserve_for(struct budgets *b, const char *run_id, const struct budget_scopes *scopes,
+		       uint64_t amount_micros, uint64_t hold_ms, int64_t now_ms,
+		       struct budget_refusal *ret_refusal, struct budget_status *ret_status,
+		       size_t *ret_n_status)
 {
 	struct budget_standing stand[BUDGET_SCOPES_MAX];
 	struct budget_status status[BUDGET_SCOPES_MAX];
@@ -97,8 +119,9 @@ int budget_reserve(struct budgets *b, const char *run_id, const struct budget_sc
 	budget_lock(b);
 	budget_pending_flush_locked(b);
 	if (b->pg) {
-		r = budget_pg_reserve_locked(b->pg, run_id, &list, amount_micros, now_ms, &refusal,
-					     status, &n);
+		r = budget_pg_reserve_locked(b->pg, run_id, &list, amount_micros, hold_ms, now_ms,
+					     &refusal, status, &n);
+		pg_reserve_after_locked(b, run_id, r);
 	} else {
 		r = budget_tx_begin(b->db);
 		if (r == 0)

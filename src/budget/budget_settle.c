@@ -13,6 +13,8 @@
  * is, and can take spent past a hard limit (later reservations are then
  * refused until the period ends). The invariant holds as long as runs are
  * stopped at the cost they reserved, which is the caller's side of it.
+ * On PostgreSQL that holds after the run's lease ended too: the ledger row
+ * is appended whether the reservation is still there or not.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -136,6 +138,12 @@ int budget_settle(struct budgets *b, const char *run_id, const struct budget_sco
 	budget_pending_flush_locked(b);
 	if (b->pg) {
 		r = budget_pg_settle_locked(b->pg, &e, &list, status, &n);
+		/* Settled: the lease has nothing left to hold. Lost around
+		 * the commit: kept and tried again, the lease renewed. */
+		if (r == 0)
+			budget_pg_live_remove(b->pg, run_id);
+		else if (budget_pg_lost(b->pg))
+			(void)budget_pending_settle_add_locked(b, &e, &list);
 	} else {
 		r = budget_tx_begin(b->db);
 		if (r == 0)

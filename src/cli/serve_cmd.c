@@ -171,6 +171,7 @@ static int budgets_start(const struct config *cfg, struct pricing *pricing,
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
 		return -EINVAL;
 	}
+	budget_lease_set(*ret, cfg->reservation_lease_s * 1000);
 	e = budget_reconcile(*ret, cfg->state_dir, cfg->database_url, &settled, err, sizeof(err));
 	/* A full or read-only state disk does not keep the server from
 	 * starting: reads work, writes answer 503, and the runs still to be

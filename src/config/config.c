@@ -122,6 +122,8 @@ enum kind {
 	  "older name of TZ, still read; it must agree with TZ when both are set")            \
 	X("SOFT_POLICY_PERCENT", KIND_U64, OFF(soft_policy_percent), 1, 100, "100",              \
 	  "past a soft budget threshold, runs get this % of their limits (100: unchanged)")    \
+	X("RESERVATION_LEASE_S", KIND_U64, OFF(reservation_lease_s), 2, 3600, "60",             \
+	  "PostgreSQL: how long a run's budget reservation outlasts its deadline unless its node renews it (2 to 3600)") \
 	X("LLM_URL", KIND_TEXT, OFF(llm_url), 8, 511, "http://127.0.0.1:11434",                 \
 	  "base URL of the LLM server (http:// or https://, no path, no user or password)")     \
 	X("LLM_API", KIND_TEXT, OFF(llm_api), 1, 15, "ollama",                                  \
@@ -254,6 +256,7 @@ static void config_defaults(struct config *c)
 	c->export_rows = 100000;
 	c->shutdown_grace_ms = 30000;
 	c->soft_policy_percent = 100;
+	c->reservation_lease_s = 60;
 	snprintf(c->llm_url, sizeof(c->llm_url), "http://127.0.0.1:11434");
 	snprintf(c->llm_api, sizeof(c->llm_api), "ollama");
 	snprintf(c->llm_model, sizeof(c->llm_model), "llama3.1");

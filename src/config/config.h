@@ -57,6 +57,7 @@ struct config {
 	 * soft threshold, a run's time and memory limits are cut to this
 	 * percentage (so it reserves, and can spend, less). */
 	uint64_t soft_policy_percent;
+	uint64_t reservation_lease_s; /* PostgreSQL budget leases (budget_lease_set) */
 	/* The LLM back end (see docs/configuration.md). */
 	char llm_url[512];         /* LEDGERBOX_LLM_URL, default http://127.0.0.1:11434 */
 	char llm_api[16];          /* LEDGERBOX_LLM_API: "ollama" (default) or "openai" */

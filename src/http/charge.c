@@ -93,12 +93,21 @@ static void worst_of(struct request *rq, const struct analyze_req *a, uint64_t e
 		c->worst.total_micros = BUDGET_MICROS_MAX;
 }
 
+/* How long the reservation must hold without renewal (PostgreSQL leases
+ * add their own margin): the run's wall-clock limit, or the whole
+ * request's deadline when a model call comes first. */
+static uint64_t hold_ms(struct request *rq, const struct analyze_req *a, uint64_t extra_micros)
+{
+	return extra_micros ? rq->srv->cfg->analyze_deadline_ms : a->limits.wall_ms;
+}
+
 static int reserve_worst(struct request *rq, const struct analyze_req *a, const char *run_id,
 			 uint64_t extra_micros, struct charge *c, struct budget_refusal *refusal)
 {
 	worst_of(rq, a, extra_micros, c);
-	return budget_reserve(rq->srv->budgets, run_id, &c->scopes, c->worst.total_micros,
-			      clock_unix_ms(), refusal, c->status, &c->n_status);
+	return budget_reserve_for(rq->srv->budgets, run_id, &c->scopes, c->worst.total_micros,
+				  hold_ms(rq, a, extra_micros), clock_unix_ms(), refusal,
+				  c->status, &c->n_status);
 }
 
 static void note_first_crossings(struct charge *c)

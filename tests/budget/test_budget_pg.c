@@ -4,8 +4,9 @@
  * database each, and what only several nodes sharing one database bring:
  * URL dispatch, the schema migrated once by nodes starting together, the
  * hard limit held across eight handles reserving at once, reservations of
- * a dead node swept while a live node's stay, a lost connection taken up
- * again, and a release that failed retried later.
+ * a dead node ending with their lease (counted nowhere, then swept) while a
+ * live node's stay, a lost connection taken up again, and a release that
+ * failed retried later.
  *
  * Every case works in its own database (pgtest.h), dropped at its end.
  * The process runs in TZ=UTC.
@@ -164,7 +165,7 @@ static void schema_migrated_once(void **state)
 	assert_string_equal(raw_text(url, "SELECT version FROM ledgerbox_schema"
 					  " WHERE part = 'budget'",
 				     text, sizeof(text)),
-			    "1");
+			    "2");
 
 	b = fx_open(fx);
 	assert_int_equal(settle(b, "q1", &alice, 5, NOW_MS), 0);
@@ -185,9 +186,9 @@ static void schema_migrated_once(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* Nodes: dead ones swept, live ones kept, connections taken up again  */
+/* Nodes: dead ones' leases end, live ones kept, connections taken up  */
 
-static void dead_node_swept_live_node_kept(void **state)
+static void dead_node_leases_end_live_node_kept(void **state)
 {
 	const struct budget_fx *fx = *state;
 	struct budgets *dead, *live, *later;
@@ -196,6 +197,8 @@ static void dead_node_swept_live_node_kept(void **state)
 
 	dead = fx_open(fx);
 	live = fx_open(fx);
+	/* The shortest lease, so the dead node's ends within the test. */
+	budget_lease_set(dead, BUDGET_LEASE_MIN_MS);
 	def_set(dead, "org", 100, PERIOD_NONE, 100, true);
 	assert_int_equal(reserve(dead, "d1", &alice, 40, NOW_MS), 0);
 	assert_int_equal(reserve(live, "l1", &alice, 30, NOW_MS), 0);
@@ -206,10 +209,18 @@ static void dead_node_swept_live_node_kept(void **state)
 	assert_int_equal(reserved_total(later), 70);
 	budget_close(later);
 
-	/* The "dead" node's session ends without releasing d1. */
+	/* The "dead" node's session ends without releasing d1: it still
+	 * counts until its lease ends, then nowhere, swept or not. */
 	budget_close(dead);
 	later = fx_open(fx);
-	assert_int_equal(reserved_total(later), 30); /* d1 swept, l1 kept */
+	assert_int_equal(reserved_total(later), 70);
+	budget_close(later);
+	usleep((BUDGET_LEASE_MIN_MS + 1000) * 1000);
+	assert_int_equal(reserved_total(live), 30); /* d1 expired, l1 renewed */
+	later = fx_open(fx);
+	assert_int_equal(pgt_count(fx->url, "SELECT count(*) FROM reservations WHERE run_id = 'd1'"),
+			 0); /* and swept by the open */
+	assert_int_equal(reserved_total(later), 30);
 	assert_int_equal(reserve(later, "n1", &alice, 50, NOW_MS), 0);
 	assert_int_equal(reserve(later, "n2", &alice, 1, NOW_MS), -EDQUOT);
 
@@ -300,7 +311,7 @@ int main(void)
 	const struct CMUnitTest own[] = {
 		cmocka_unit_test_setup_teardown(open_url_dispatch, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(schema_migrated_once, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(dead_node_swept_live_node_kept, fx_setup,
+		cmocka_unit_test_setup_teardown(dead_node_leases_end_live_node_kept, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(lost_connection_taken_up_again, fx_setup,
 						fx_teardown),
