@@ -14,10 +14,10 @@
  * - no run is started twice: every request carries a marker of its own in
  *   its code, and no marker is in more than one row of the runs table; the
  *   requests answered 200 have exactly one row each;
- * - the reservations the dead node held are released, while the other
- *   node keeps serving, within RESERVATION_LEASE_S plus
- *   RELEASE_SLACK_S once the nodes have that setting (before it, within
- *   the once-a-minute sweep of docs/postgres.md plus the same slack);
+ * - the reservations the dead node held stop counting, while the other
+ *   node keeps serving, once their leases end: at most the run time limit
+ *   (RUN_TIMEOUT_S) plus the lease (RESERVATION_LEASE_S) after the kill,
+ *   give or take RELEASE_SLACK_S;
  * - the survivor and nginx stop cleanly and nothing stays reserved.
  *
  * LEDGERBOX_TEST_NGINX_DIR=/a/folder runs the same test against another
@@ -49,19 +49,18 @@
 /* The load goes on past the shipped fail_timeout (10 s), after which nginx
  * tries the dead node again: that request must be passed on too. */
 #define LOAD_PAST_FAIL_TIMEOUT_MS 15000
-/* The lease the nodes are given; a node that knows the setting releases a
- * dead node's reservations within it. */
+/* A reservation's lease ends the lease after its run's deadline; the
+ * nodes are given a short run time limit and a short lease. */
+#define RUN_TIMEOUT_S 10
+#define RUN_TIMEOUT_TEXT "10000"
 #define RESERVATION_LEASE_S 10
 #define RESERVATION_LEASE_TEXT "10"
-#define RESERVATION_LEASE_ENV "LEDGERBOX_RESERVATION_LEASE_S"
-/* Without the lease, the survivor sweeps dead nodes' reservations at most
- * once a minute (BUDGET_PG_SWEEP_MS). */
-#define SWEEP_PERIOD_S 60
 #define RELEASE_SLACK_S 20
 #define NODE_LOCK_CLASS "71401128" /* BUDGET_PG_NODE_CLASS */
 
 static char db_url[PGT_URL_MAX];
-static char *node_env[] = { RESERVATION_LEASE_ENV "=" RESERVATION_LEASE_TEXT,
+static char *node_env[] = { "LEDGERBOX_RESERVATION_LEASE_S=" RESERVATION_LEASE_TEXT,
+			    "LEDGERBOX_RUN_TIMEOUT_MS=" RUN_TIMEOUT_TEXT,
 			    /* The load must meet neither a full queue nor one
 			     * key's admission limits. */
 			    MN_ADMISSION_UNLIMITED,
@@ -193,22 +192,12 @@ static long reserved_by(long node_id)
 {
 	char sql[128];
 
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM reservations WHERE node = %ld", node_id);
+	/* An expired lease counts in no budget, whether or not a sweep has
+	 * deleted its row yet. */
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM reservations WHERE node = %ld AND expires_at > now()",
+		 node_id);
 	return pgt_count(db_url, sql);
-}
-
-/* True when this build of the node knows the lease setting. */
-static bool lease_is_a_setting(void)
-{
-	char *argv[] = { (char *)tl_bin(), "config", "sample", NULL };
-	struct tl_output o;
-	bool known;
-
-	tl_run(argv, NULL, &o);
-	assert_int_equal(o.exit_code, 0);
-	known = strstr(o.out, RESERVATION_LEASE_ENV + strlen("LEDGERBOX_")) != NULL;
-	tl_output_free(&o);
-	return known;
 }
 
 struct tally {
@@ -345,6 +334,7 @@ static void node_killed_mid_load_costs_only_its_requests_in_flight(void **state)
 {
 	pthread_t t[CLIENTS];
 	long dead_id, kill_ms, released_ms, bound_s, dead_reserved, runs, passed;
+	char sql[160];
 	struct tally tally;
 	struct reply r;
 	(void)state;
@@ -355,7 +345,7 @@ static void node_killed_mid_load_costs_only_its_requests_in_flight(void **state)
 	if (r.status != 200)
 		fail_msg("PUT budget: %ld %s", r.status, r.body);
 	hl_reply_free(&r);
-	bound_s = (lease_is_a_setting() ? RESERVATION_LEASE_S : SWEEP_PERIOD_S) + RELEASE_SLACK_S;
+	bound_s = RUN_TIMEOUT_S + RESERVATION_LEASE_S + RELEASE_SLACK_S;
 
 	for (int i = 0; i < CLIENTS; i++) {
 		clients[i].id = i;
@@ -398,10 +388,14 @@ static void node_killed_mid_load_costs_only_its_requests_in_flight(void **state)
 		fail_msg("the dead node's reservations were still held %ld s after it died",
 			 bound_s);
 
-	/* Nothing of the survivor's stays reserved once its runs are done. */
-	for (int i = 0; i < 200 && pgt_count(db_url, "SELECT count(*) FROM reservations"); i++)
+	/* Nothing of the survivor's stays reserved once its runs are done, and
+	 * the dead node's rows (left for the sweep) count no more. */
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM reservations WHERE node <> %ld OR expires_at > now()",
+		 dead_id);
+	for (int i = 0; i < 200 && pgt_count(db_url, sql); i++)
 		usleep(50000);
-	assert_int_equal(pgt_count(db_url, "SELECT count(*) FROM reservations"), 0);
+	assert_int_equal(pgt_count(db_url, sql), 0);
 	assert_int_equal(nl_stop(&ng), 0);
 	assert_int_equal(hl_stop(&node[0], SIGTERM), 0);
 }
