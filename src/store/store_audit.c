@@ -24,8 +24,8 @@
 #include "store/store_pg.h"
 #include "util/banned.h"
 
-/* The head: entry count and newest hash. */
-static int head_read(struct store *s, int64_t *ret_entries, char ret_hash[STORE_HASH_HEX_LEN + 1])
+int store_audit_head_read(struct store *s, int64_t *ret_entries,
+			  char ret_hash[STORE_HASH_HEX_LEN + 1])
 {
 	sqlite3_stmt *st;
 	int r = db_prepare(s->db, "SELECT entries, last_hash FROM audit_head WHERE id = 1", &st);
@@ -86,7 +86,7 @@ static int head_advance(struct store *s, int64_t entries, const char *hash)
 	return sqlite3_changes(s->db) == 1 ? 0 : -EIO;
 }
 
-static const struct store_audit_backend backend = { head_read, entry_insert, head_advance };
+static const struct store_audit_backend backend = { store_audit_head_read, entry_insert, head_advance };
 
 int store_audit_append_tx(struct store *s, const char *actor, const char *action,
 			  const char *subject, json_t *detail)
@@ -107,6 +107,7 @@ int store_audit_append(struct store *s, const char *actor, const char *action,
 	r = store_tx_begin(s);
 	if (r == 0)
 		r = db_tx_end(s->db, store_audit_append_tx(s, actor, action, subject, detail));
+	store_audit_anchor_settle(s, r);
 	store_unlock(s);
 	return r;
 }
@@ -161,7 +162,7 @@ static int walk_check_head(struct store *s, struct store_audit_walk *w)
 {
 	char head_hash[STORE_HASH_HEX_LEN + 1];
 	int64_t head_entries = 0;
-	int r = head_read(s, &head_entries, head_hash);
+	int r = store_audit_head_read(s, &head_entries, head_hash);
 
 	if (r < 0 && r != -EBADMSG)
 		return r;

@@ -175,6 +175,7 @@ int store_key_create(struct store *s, const char *actor, const char *user, const
 		r = store_tx_begin(s);
 		if (r == 0)
 			r = db_tx_end(s->db, key_create_tx(s, actor, user, team, role, hash, &key_id));
+		store_audit_anchor_settle(s, r);
 		store_unlock(s);
 	}
 	if (r == 0) {
@@ -282,6 +283,7 @@ int store_key_revoke(struct store *s, const char *actor, int64_t key_id)
 	r = store_tx_begin(s);
 	if (r == 0)
 		r = db_tx_end(s->db, key_revoke_tx(s, actor, key_id));
+	store_audit_anchor_settle(s, r);
 	store_unlock(s);
 	return r;
 }

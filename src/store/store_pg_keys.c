@@ -109,6 +109,7 @@ int store_pg_key_create(struct store *s, const char *actor, const char *user, co
 	r = pg_tx_begin(s->pg);
 	if (r == 0)
 		r = pg_tx_end(s->pg, key_create_tx(s, actor, user, team, role, hash, &key_id));
+	store_audit_anchor_settle(s, r);
 	store_unlock(s);
 	if (r == 0)
 		*ret_key_id = key_id;
@@ -199,6 +200,7 @@ int store_pg_key_revoke(struct store *s, const char *actor, int64_t key_id)
 	r = pg_tx_begin(s->pg);
 	if (r == 0)
 		r = pg_tx_end(s->pg, key_revoke_tx(s, actor, key_id));
+	store_audit_anchor_settle(s, r);
 	store_unlock(s);
 	return r;
 }
