@@ -41,6 +41,7 @@ struct principal {
 	char user[STORE_NAME_MAX];
 	char team[STORE_NAME_MAX];
 	enum store_role role;
+	int64_t key_id; /* the API key that authenticated it; 0 otherwise */
 };
 
 /* Opens (creating if needed, mode 0700) STATE_DIR, its database
@@ -114,6 +115,8 @@ struct run_record {
 	json_t *result;        /* borrowed on insert, new reference on read */
 	int64_t created_ms;    /* Unix milliseconds */
 	int64_t duration_ms;
+	int64_t key_id;        /* the API key the run was asked with (0: none);
+				* insert records it in the audit entry only */
 	int64_t files_expired_ms; /* filled by reads: when retention removed its
 				   * artifacts (Unix ms), 0 while they are kept */
 };

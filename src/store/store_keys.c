@@ -220,7 +220,7 @@ int store_key_authenticate(struct store *s, const char *key, struct principal *r
 		return store_pg_key_find(s, hash, ret);
 	store_lock(s);
 	r = db_prepare(s->db,
-			      "SELECT k.key_hash, p.id, p.user, p.team, p.role FROM api_keys k"
+			      "SELECT k.key_hash, p.id, p.user, p.team, p.role, k.id FROM api_keys k"
 			      " JOIN principals p ON p.id = k.principal_id"
 			      " WHERE k.key_hash = ?1 AND k.revoked_ms IS NULL",
 			      &st);
@@ -232,6 +232,7 @@ int store_key_authenticate(struct store *s, const char *key, struct principal *r
 			bool same = stored && sqlite3_column_bytes(st, 0) == STORE_KEY_HASH_BYTES &&
 				    sodium_memcmp(stored, hash, sizeof(hash)) == 0;
 			r = same ? principal_fill(st, 1, &p) : -ENOENT;
+			p.key_id = sqlite3_column_int64(st, 5);
 		} else if (r == 0) {
 			r = -ENOENT;
 		}

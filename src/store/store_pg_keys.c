@@ -142,7 +142,8 @@ int store_pg_key_find(struct store *s, const unsigned char hash[STORE_KEY_HASH_B
 	if (r < 0)
 		return r;
 	r = pg_query(s->pg,
-		     "SELECT encode(k.key_hash, 'hex'), p.id, p.user_name, p.team, p.role FROM api_keys k"
+		     "SELECT encode(k.key_hash, 'hex'), p.id, p.user_name, p.team, p.role, k.id"
+		     " FROM api_keys k"
 		     " JOIN principals p ON p.id = k.principal_id"
 		     " WHERE k.key_hash = $1::bytea AND k.revoked_ms IS NULL",
 		     1, params, &res, NULL, 0);
@@ -156,6 +157,8 @@ int store_pg_key_find(struct store *s, const unsigned char hash[STORE_KEY_HASH_B
 		r = -ENOENT;
 	else
 		r = principal_fill(res, &p);
+	if (r == 0 && pg_get_i64(res, 0, 5, &p.key_id) < 0)
+		r = -EIO;
 	PQclear(res);
 	if (r == 0)
 		*ret = p;

@@ -8,7 +8,7 @@
  *
  * The facts are the detail of the "run" entry, a JSON object that the hash
  * chain then protects: who (user as the entry's actor, team, principal
- * id), what (language, SHA-256 of the code, of the question asked in
+ * id, API key id), what (language, SHA-256 of the code, of the question asked in
  * natural language, the template id), over what (dataset, its version and
  * fingerprint), the cost in micro-units and the ledger charges it stands
  * for, the status, when (created_ms, duration_ms) and the SHA-256 of the
@@ -18,7 +18,8 @@
  *
  * Invariant: for a run inserted by this program and never edited, the
  * facts built from its row equal the chained facts, key by key (artifacts
- * excepted: retention removes artifact rows on purpose).
+ * excepted: retention removes artifact rows on purpose; and keyId, the API
+ * key used, which only the entry records).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -102,6 +103,8 @@ json_t *store_run_facts(const struct run_record *run, const char *team,
 	json_object_set_new(f, "facts", json_integer(FACTS_VERSION));
 	json_object_set_new(f, "team", text_or_null(team));
 	json_object_set_new(f, "principalId", json_integer(run->principal_id));
+	if (run->key_id > 0)
+		json_object_set_new(f, "keyId", json_integer(run->key_id));
 	json_object_set_new(f, "createdMs", json_integer(run->created_ms));
 	json_object_set_new(f, "codeSha256", digest_or_null(run->code));
 	json_object_set_new(f, "questionSha256",
@@ -164,7 +167,10 @@ static void facts_compare(struct store_run_check *c, const struct store_run_row 
 	json_object_foreach((json_t *)chained, key, v) {
 		const json_t *row_v = json_object_get(now, key);
 
-		if (strcmp(key, "artifacts") == 0 || (row_v && json_equal(v, row_v)))
+		/* Retention removes artifact rows on purpose; the key is only
+		 * in the entry (the runs table has no column for it). */
+		if (strcmp(key, "artifacts") == 0 || strcmp(key, "keyId") == 0 ||
+		    (row_v && json_equal(v, row_v)))
 			continue;
 		shown(row_v, is);
 		shown(v, was);

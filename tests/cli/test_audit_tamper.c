@@ -258,7 +258,7 @@ static void untouched_runs_verify_with_their_anchor(bool postgres)
 	log = sql_text(&m, needle);
 	if (!strstr(log, "\"cacheType\":\"exact\"") || !strstr(log, "\"team\":\"audit\"") ||
 	    !strstr(log, "\"datasetFingerprint\":\"") || !strstr(log, "\"costMicros\":") ||
-	    !strstr(log, "\"codeSha256\":\""))
+	    !strstr(log, "\"codeSha256\":\"") || !strstr(log, "\"keyId\":1"))
 		fail_msg("the cache hit's audit entry lacks its facts: %s", log);
 	free(log);
 	free(anchor);
