@@ -205,13 +205,7 @@ int store_sqlite_audit_crosscheck(struct store *s, json_t **ret_problems, int64_
 		if (r == 0)
 			r = check_orphans(&c);
 		(void)db_tx_end(s->db, 0);
-		if (r == 0) {
-			*ret_problems = c.problems;
-			*ret_runs = c.n_runs;
-			*ret_count = c.n_problems;
-		} else {
-			json_decref(c.problems);
-		}
+		r = store_run_check_end(&c, r, ret_problems, ret_runs, ret_count);
 	}
 	if (r < 0)
 		store_err(err, err_len, "cannot cross-check the runs: %s", sqlite3_errmsg(s->db));

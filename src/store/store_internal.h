@@ -239,6 +239,10 @@ void store_run_check_init(struct store_run_check *c, struct store *s,
 /* Compares one entry with its row and the ledger; problems are recorded
  * in c, the result is 0 or a read error of the ledger. */
 int store_run_check_row(struct store_run_check *c, const struct store_run_row *row);
+/* Hands the findings over when the check ended with r == 0, else drops
+ * them; returns r. */
+int store_run_check_end(struct store_run_check *c, int r, json_t **ret_problems, int64_t *ret_runs,
+			int64_t *ret_count);
 /* A run row no entry records. */
 void store_run_check_orphan(struct store_run_check *c, const char *run_id);
 /* Sets row->run.result from the stored text, rebuilt over base_text (the

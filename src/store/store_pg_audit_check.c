@@ -232,13 +232,7 @@ int store_pg_audit_crosscheck(struct store *s, json_t **ret_problems, int64_t *r
 		if (r == 0)
 			r = c.problems ? check_all(&c) : -ENOMEM;
 		(void)pg_tx_end(s->pg, -1); /* read only: nothing to commit */
-		if (r == 0) {
-			*ret_problems = c.problems;
-			*ret_runs = c.n_runs;
-			*ret_count = c.n_problems;
-		} else {
-			json_decref(c.problems);
-		}
+		r = store_run_check_end(&c, r, ret_problems, ret_runs, ret_count);
 	}
 	if (r < 0)
 		store_err(err, err_len, "cannot cross-check the runs: %.*s",

@@ -262,6 +262,19 @@ void store_run_row_answer(struct store_run_row *row, const char *text, const cha
 	}
 }
 
+int store_run_check_end(struct store_run_check *c, int r, json_t **ret_problems, int64_t *ret_runs,
+			int64_t *ret_count)
+{
+	if (r < 0) {
+		json_decref(c->problems);
+		return r;
+	}
+	*ret_problems = c->problems;
+	*ret_runs = c->n_runs;
+	*ret_count = c->n_problems;
+	return 0;
+}
+
 int store_audit_crosscheck(struct store *s, json_t **ret_problems, int64_t *ret_runs,
 			   int64_t *ret_count, char *err, size_t err_len)
 {
