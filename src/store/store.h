@@ -133,7 +133,8 @@ void store_run_id_new(char ret[STORE_RUN_ID_LEN + 1]);
 /* Stores the run, writes its artifact files (name, mime, bytes) under
  * STATE_DIR/artifacts/<id>/ (written and fsynced before the transaction
  * commits; removed again if it fails) and appends an audit entry
- * ("run", actor = the run's user, subject = run id), all or nothing.
+ * ("run", actor = the run's user, subject = run id, detail = the run's
+ * facts that store_audit_crosscheck() compares), all or nothing.
  * On SQLite the commit survives the process dying as soon as this returns
  * but is not fsynced by itself: the next synchronous=FULL commit to the
  * same database (the server's settle of the run's cost, which follows at

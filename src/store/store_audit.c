@@ -9,12 +9,13 @@
  * What verification catches: an edited field (the hash no longer matches),
  * an edited and rehashed entry (the next entry's prev_hash no longer
  * matches), a deleted entry anywhere (a gap in ids or a broken link), a
- * deleted tail (fewer entries than the head records). What it cannot
- * catch: someone with write access to the file who rewrites an entry and
- * every later one and audit_head consistently, or who deletes a tail and
- * rewinds audit_head to match; the chain is unkeyed, so anyone can compute
- * it. Copying the head hash somewhere else from time to time (a ticket,
- * an email) is what turns that into a detectable change.
+ * deleted tail (fewer entries than the head records). What the walk alone
+ * cannot catch: someone with write access to the file who rewrites an
+ * entry and every later one and audit_head consistently, or who deletes a
+ * tail and rewinds audit_head to match; the chain is unkeyed, so anyone
+ * can compute it. An anchor (store_audit_head() written down elsewhere,
+ * checked by store_audit_anchor_check() in store_audit_check.c) is what
+ * turns that into a detectable change.
  */
 #include <errno.h>
 #include <stdio.h>

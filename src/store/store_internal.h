@@ -16,7 +16,11 @@
  *   store_datasets.c  who owns each dataset, versions and team quotas
  *   store_audit.c   the hash-chained audit log and its verification (SQLite)
  *   store_audit_chain.c  the audit log's canonical text, hashing and the
- *                   checks of a walk, shared by both back ends
+ *                   checks of a walk, anchors, shared by both back ends
+ *   store_audit_check.c  the head, anchors and the cross-check of runs
+ *                   against entries and ledger (SQLite)
+ *   store_run_facts.c  what a run's entry records, and the comparison of
+ *                   a run row and the ledger with it (both back ends)
  *   store_pg*.c     the PostgreSQL back end (store_pg.h lists its files)
  *
  * Back ends: s->pg is NULL for SQLite. With a PostgreSQL URL, store_open_url()

@@ -14,6 +14,7 @@
  *   store_pg_retention.c  expiring runs' artifacts, a team's stored bytes
  *   store_pg_query.c    reading runs and artifacts back, with visibility
  *   store_pg_audit.c    the audit chain: append under a row lock, verify
+ *   store_pg_audit_check.c  the head, anchors, runs against entries and ledger
  *   store_pg_datasets.c who owns each dataset, versions and team quotas
  *
  * Many nodes share one database: everything that must be linear (the
