@@ -18,7 +18,7 @@ static const char main_usage[] =
 	"  serve       serve the analysis API over HTTP\n"
 	"  exec        run Python or SQL in a fresh sandbox and print the result as JSON\n"
 	"  keys        create, list and revoke API keys\n"
-	"  audit       verify the tamper-evident audit log\n"
+	"  audit       verify the tamper-evident audit log, or print its head\n"
 	"  budget      set, list and remove budgets\n"
 	"  spend       what was spent, by scope and time, as JSON or CSV\n"
 	"  config      print a sample configuration file, or check one\n"

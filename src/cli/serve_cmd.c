@@ -24,6 +24,7 @@
 #include "budget/budget.h"
 #include "budget/pricing.h"
 #include "budget/reconcile.h"
+#include "cli/store_commands.h"
 #include "config/config.h"
 #include "datasets/datasets.h"
 #include "demo/demo_data.h"
@@ -205,6 +206,7 @@ static int serve(const struct config *cfg, bool bootstrap)
 		fprintf(stderr, "ledgerbox serve: %s\n", err);
 		return 1;
 	}
+	audit_anchor_logging(srv.store, cfg->audit_anchor_every);
 	if (budgets_start(cfg, &pricing, &srv.budgets) < 0) {
 		store_close(srv.store);
 		return 1;

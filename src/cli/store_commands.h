@@ -13,14 +13,18 @@
 #define LEDGERBOX_STORE_COMMANDS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
 /* `ledgerbox keys create|list|revoke`. Exit 0 done, 1 failed, 64 bad usage. */
 int cmd_keys(int argc, char **argv);
-/* `ledgerbox audit verify`. Exit 0 intact, 1 broken, 2 could not be
+/* `ledgerbox audit verify|head`. Exit 0 intact, 1 broken, 2 could not be
  * checked, 64 bad usage. */
 int cmd_audit(int argc, char **argv);
+/* For `ledgerbox serve`: logs the audit head now (event audit.head) and
+ * each anchor that falls due every `every` entries (audit.anchor; 0: none). */
+void audit_anchor_logging(struct store *s, uint64_t every);
 
 enum store_cmd_exit {
 	STORE_CMD_EXIT_OK = 0,

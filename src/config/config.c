@@ -102,6 +102,8 @@ enum kind {
 	  "seconds a run's artifacts and table are kept (0: for ever); the run's record stays") \
 	X("RETENTION_SWEEP_MS", KIND_U64, OFF(retention_sweep_ms), 100, 86400000, "3600000",    \
 	  "how often the server removes expired artifacts (100 to 86400000)")                   \
+	X("AUDIT_ANCHOR_EVERY", KIND_U64, OFF(audit_anchor_every), 0, 1000000000, "1000",        \
+	  "log the audit head as an anchor every N entries (0: never; 1 to 1000000000)")        \
 	X("MAX_BODY_BYTES", KIND_BYTES, OFF(max_body_bytes), 1 * KiB, 64 * GiB, "1M",           \
 	  "largest JSON request body (1K to 64G)")                                              \
 	X("UPLOAD_MAX_BYTES", KIND_BYTES, OFF(upload_max_bytes), 1 * KiB, 64 * GiB, "100M",     \
@@ -246,6 +248,7 @@ static void config_defaults(struct config *c)
 	c->team_artifact_quota = 10 * GiB;
 	c->artifact_retention_s = 7776000;
 	c->retention_sweep_ms = 3600000;
+	c->audit_anchor_every = 1000;
 	c->warm_pool_min = 1;
 	c->warm_pool_max = 4;
 	c->max_body_bytes = 1 * MiB;

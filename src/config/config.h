@@ -41,6 +41,7 @@ struct config {
 	uint64_t team_artifact_quota;  /* LEDGERBOX_TEAM_ARTIFACT_QUOTA bytes, default 10G */
 	uint64_t artifact_retention_s; /* LEDGERBOX_ARTIFACT_RETENTION_S, default 90 days; 0: for ever */
 	uint64_t retention_sweep_ms;   /* LEDGERBOX_RETENTION_SWEEP_MS, default 3600000 */
+	uint64_t audit_anchor_every;   /* LEDGERBOX_AUDIT_ANCHOR_EVERY entries, default 1000; 0: off */
 	uint64_t max_body_bytes;   /* LEDGERBOX_MAX_BODY_BYTES, default 1M (JSON requests) */
 	uint64_t upload_max_bytes; /* LEDGERBOX_UPLOAD_MAX_BYTES, default 100M */
 	uint64_t upload_max_rows;  /* LEDGERBOX_UPLOAD_MAX_ROWS, default 1000000 */

@@ -284,7 +284,8 @@ bool cache_answer_exact(struct request *rq, const struct analyze_req *a, struct 
 			const char *id, int64_t created, uint64_t t0, struct outcome *o)
 {
 	struct cache_entry e;
-	struct run_record rec = { .principal_id = rq->who.id, .language = sandbox_lang_name(a->lang),
+	struct run_record rec = { .principal_id = rq->who.id, .key_id = rq->who.key_id,
+				  .language = sandbox_lang_name(a->lang),
 				  .dataset = a->dataset, .session = a->session,
 				  .created_ms = created };
 	json_t *resp;

@@ -299,7 +299,8 @@ void analyze_record_and_settle(struct request *rq, const struct analyze_req *a, 
 			       const char *ledger_id, int64_t created, int64_t duration_ms,
 			       struct outcome *o)
 {
-	struct run_record rec = { .principal_id = rq->who.id, .language = sandbox_lang_name(a->lang),
+	struct run_record rec = { .principal_id = rq->who.id, .key_id = rq->who.key_id,
+				  .language = sandbox_lang_name(a->lang),
 				  .dataset = a->dataset, .session = a->session, .code = code,
 				  .result = out->response, .created_ms = created,
 				  .duration_ms = duration_ms };

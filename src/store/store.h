@@ -41,6 +41,7 @@ struct principal {
 	char user[STORE_NAME_MAX];
 	char team[STORE_NAME_MAX];
 	enum store_role role;
+	int64_t key_id; /* the API key that authenticated it; 0 otherwise */
 };
 
 /* Opens (creating if needed, mode 0700) STATE_DIR, its database
@@ -129,6 +130,8 @@ struct run_record {
 	json_t *result;        /* borrowed on insert, new reference on read */
 	int64_t created_ms;    /* Unix milliseconds */
 	int64_t duration_ms;
+	int64_t key_id;        /* the API key the run was asked with (0: none);
+				* insert records it in the audit entry only */
 	int64_t files_expired_ms; /* filled by reads: when retention removed its
 				   * artifacts (Unix ms), 0 while they are kept */
 };
@@ -145,7 +148,8 @@ void store_run_id_new(char ret[STORE_RUN_ID_LEN + 1]);
 /* Stores the run, writes its artifact files (name, mime, bytes) under
  * STATE_DIR/artifacts/<id>/ (written and fsynced before the transaction
  * commits; removed again if it fails) and appends an audit entry
- * ("run", actor = the run's user, subject = run id), all or nothing.
+ * ("run", actor = the run's user, subject = run id, detail = the run's
+ * facts that store_audit_crosscheck() compares), all or nothing.
  * On SQLite the commit survives the process dying as soon as this returns
  * but is not fsynced by itself: the next synchronous=FULL commit to the
  * same database (the server's settle of the run's cost, which follows at
@@ -211,6 +215,46 @@ int store_audit_append(struct store *s, const char *actor, const char *action,
  * store's lock for the walk (other callers in this process wait). */
 int store_audit_verify(struct store *s, int64_t *ret_entries, int64_t *ret_bad_id, char *err,
 		       size_t err_len);
+
+/* An anchor: an entry of the audit log by id and hash, written down
+ * outside the database ("SEQ:HASH", STORE_AUDIT_ANCHOR_TEXT_MAX bytes
+ * with the NUL) so that a later rewrite of the log up to that entry, or a
+ * truncation below it, can be told even when it was done consistently. */
+#define STORE_AUDIT_HASH_HEX_LEN 64
+#define STORE_AUDIT_ANCHOR_TEXT_MAX 96
+struct store_audit_anchor {
+	int64_t seq;
+	char hash[STORE_AUDIT_HASH_HEX_LEN + 1];
+};
+/* The head: the newest entry's id and hash (0 and 64 zeros when empty). */
+int store_audit_head(struct store *s, struct store_audit_anchor *ret);
+/* "SEQ:HASH" (SEQ >= 1, HASH 64 lowercase hex digits); -EINVAL otherwise. */
+int store_audit_anchor_parse(const char *text, struct store_audit_anchor *ret);
+void store_audit_anchor_format(const struct store_audit_anchor *a,
+			       char ret[STORE_AUDIT_ANCHOR_TEXT_MAX]);
+/* Whether the log still holds entry a->seq with hash a->hash: 0, or
+ * -EBADMSG with err saying what differs (the entry is missing: the log
+ * was cut below it; its hash differs: the log was rewritten up to it). Use
+ * after store_audit_verify() found the chain intact: together they prove
+ * entries 1..seq are those the anchor was taken from. */
+int store_audit_anchor_check(struct store *s, const struct store_audit_anchor *a, char *err,
+			     size_t err_len);
+/* Called with each anchor that falls due: after the commit of an append
+ * whose entry id is a multiple of `every`, by the process that appended
+ * it (holding the store's lock: fn must not call the store). every 0
+ * turns it off. */
+typedef void store_audit_anchor_fn(void *ctx, const struct store_audit_anchor *a);
+void store_audit_anchor_every(struct store *s, int64_t every, store_audit_anchor_fn *fn,
+			      void *ctx);
+/* Cross-checks, in one snapshot, every "run" entry against its row in
+ * runs (the chained facts against the row's: a field edited in the row
+ * is named, a deleted row reported), every run row against the chain (a
+ * row no entry records), and the spend ledger's charges under each run's
+ * ledger ids against the cost the entry records. 0 with *ret_problems a
+ * new array of one-line messages (at most 50; *ret_count counts all) and
+ * *ret_runs the run entries checked; < 0 when it could not read. */
+int store_audit_crosscheck(struct store *s, json_t **ret_problems, int64_t *ret_runs,
+			   int64_t *ret_count, char *err, size_t err_len);
 
 /* Who owns a dataset (docs/datasets.md). A dataset uploaded through the
  * API belongs to its uploader's team, or to the organisation when an admin

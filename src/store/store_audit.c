@@ -9,12 +9,13 @@
  * What verification catches: an edited field (the hash no longer matches),
  * an edited and rehashed entry (the next entry's prev_hash no longer
  * matches), a deleted entry anywhere (a gap in ids or a broken link), a
- * deleted tail (fewer entries than the head records). What it cannot
- * catch: someone with write access to the file who rewrites an entry and
- * every later one and audit_head consistently, or who deletes a tail and
- * rewinds audit_head to match; the chain is unkeyed, so anyone can compute
- * it. Copying the head hash somewhere else from time to time (a ticket,
- * an email) is what turns that into a detectable change.
+ * deleted tail (fewer entries than the head records). What the walk alone
+ * cannot catch: someone with write access to the file who rewrites an
+ * entry and every later one and audit_head consistently, or who deletes a
+ * tail and rewinds audit_head to match; the chain is unkeyed, so anyone
+ * can compute it. An anchor (store_audit_head() written down elsewhere,
+ * checked by store_audit_anchor_check() in store_audit_check.c) is what
+ * turns that into a detectable change.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +25,8 @@
 #include "store/store_pg.h"
 #include "util/banned.h"
 
-/* The head: entry count and newest hash. */
-static int head_read(struct store *s, int64_t *ret_entries, char ret_hash[STORE_HASH_HEX_LEN + 1])
+int store_audit_head_read(struct store *s, int64_t *ret_entries,
+			  char ret_hash[STORE_HASH_HEX_LEN + 1])
 {
 	sqlite3_stmt *st;
 	int r = db_prepare(s->db, "SELECT entries, last_hash FROM audit_head WHERE id = 1", &st);
@@ -86,7 +87,7 @@ static int head_advance(struct store *s, int64_t entries, const char *hash)
 	return sqlite3_changes(s->db) == 1 ? 0 : -EIO;
 }
 
-static const struct store_audit_backend backend = { head_read, entry_insert, head_advance };
+static const struct store_audit_backend backend = { store_audit_head_read, entry_insert, head_advance };
 
 int store_audit_append_tx(struct store *s, const char *actor, const char *action,
 			  const char *subject, json_t *detail)
@@ -107,6 +108,7 @@ int store_audit_append(struct store *s, const char *actor, const char *action,
 	r = store_tx_begin(s);
 	if (r == 0)
 		r = db_tx_end(s->db, store_audit_append_tx(s, actor, action, subject, detail));
+	store_audit_anchor_settle(s, r);
 	store_unlock(s);
 	return r;
 }
@@ -161,7 +163,7 @@ static int walk_check_head(struct store *s, struct store_audit_walk *w)
 {
 	char head_hash[STORE_HASH_HEX_LEN + 1];
 	int64_t head_entries = 0;
-	int r = head_read(s, &head_entries, head_hash);
+	int r = store_audit_head_read(s, &head_entries, head_hash);
 
 	if (r < 0 && r != -EBADMSG)
 		return r;

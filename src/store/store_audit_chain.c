@@ -135,8 +135,87 @@ int store_audit_chain_append(struct store *s, const struct store_audit_backend *
 	}
 	if (r == 0)
 		r = be->head_advance(s, e.id, hash);
+	if (r == 0)
+		store_audit_anchor_note(s, e.id, hash);
 	free(text);
 	return r;
+}
+
+/* ---- anchors ------------------------------------------------------------ */
+
+void store_audit_anchor_every(struct store *s, int64_t every, store_audit_anchor_fn *fn,
+			      void *ctx)
+{
+	store_lock(s);
+	s->anchor_every = every > 0 && fn ? every : 0;
+	s->anchor_fn = fn;
+	s->anchor_ctx = ctx;
+	store_unlock(s);
+}
+
+void store_audit_anchor_note(struct store *s, int64_t id, const char *hash)
+{
+	if (s->anchor_every > 0 && id % s->anchor_every == 0) {
+		s->anchor_due.seq = id;
+		memcpy(s->anchor_due.hash, hash, STORE_HASH_HEX_LEN + 1);
+	}
+}
+
+void store_audit_anchor_settle(struct store *s, int r)
+{
+	/* Only a committed entry is worth writing down: an anchor of a
+	 * rolled-back one would later read as a rewritten log. */
+	if (r == 0 && s->anchor_due.seq > 0 && s->anchor_fn)
+		s->anchor_fn(s->anchor_ctx, &s->anchor_due);
+	s->anchor_due.seq = 0;
+}
+
+int store_audit_anchor_parse(const char *text, struct store_audit_anchor *ret)
+{
+	const char *colon = text ? strchr(text, ':') : NULL;
+	char *end;
+	long long seq;
+
+	if (!colon || colon == text || text[0] < '0' || text[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	seq = strtoll(text, &end, 10);
+	if (errno || end != colon || seq < 1 || strlen(colon + 1) != STORE_HASH_HEX_LEN)
+		return -EINVAL;
+	for (const char *h = colon + 1; *h; h++)
+		if (!((*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'f')))
+			return -EINVAL;
+	ret->seq = seq;
+	memcpy(ret->hash, colon + 1, STORE_HASH_HEX_LEN + 1);
+	return 0;
+}
+
+void store_audit_anchor_format(const struct store_audit_anchor *a,
+			       char ret[STORE_AUDIT_ANCHOR_TEXT_MAX])
+{
+	snprintf(ret, STORE_AUDIT_ANCHOR_TEXT_MAX, "%lld:%s", (long long)a->seq, a->hash);
+}
+
+/* The verdict on an anchor given the hash stored for its entry (NULL: no
+ * such entry) and the log's length. */
+int store_audit_anchor_verdict(const struct store_audit_anchor *a, const char *stored_hash,
+			       int64_t entries, char *err, size_t err_len)
+{
+	if (!stored_hash) {
+		store_err(err, err_len,
+			  "entry %lld of the anchor is missing: the log now ends at entry %lld "
+			  "(it was cut back below the anchor)",
+			  (long long)a->seq, (long long)entries);
+		return -EBADMSG;
+	}
+	if (strcmp(stored_hash, a->hash) != 0) {
+		store_err(err, err_len,
+			  "entry %lld now has hash %s, not the anchor's %s (the log was rewritten "
+			  "at or before that entry)",
+			  (long long)a->seq, stored_hash, a->hash);
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 void store_audit_walk_init(struct store_audit_walk *w, char *err, size_t err_len)

@@ -17,7 +17,11 @@
  *   store_datasets.c  who owns each dataset, versions and team quotas
  *   store_audit.c   the hash-chained audit log and its verification (SQLite)
  *   store_audit_chain.c  the audit log's canonical text, hashing and the
- *                   checks of a walk, shared by both back ends
+ *                   checks of a walk, anchors, shared by both back ends
+ *   store_audit_check.c  the head, anchors and the cross-check of runs
+ *                   against entries and ledger (SQLite)
+ *   store_run_facts.c  what a run's entry records, and the comparison of
+ *                   a run row and the ledger with it (both back ends)
  *   store_pg*.c     the PostgreSQL back end (store_pg.h lists its files)
  *
  * Back ends: s->pg is NULL for SQLite. With a PostgreSQL URL, store_open_url()
@@ -70,6 +74,12 @@ struct store {
 	 * reconnect or readiness probe, is not this node's pepper; keys are
 	 * then refused (-EKEYREJECTED) until it is again. Under s->lock. */
 	bool pepper_mismatch;
+	/* Anchors (store_audit_anchor_every()): the interval, who is told,
+	 * and the entry that fell due in the open transaction (seq 0: none). */
+	int64_t anchor_every;
+	store_audit_anchor_fn *anchor_fn;
+	void *anchor_ctx;
+	struct store_audit_anchor anchor_due;
 };
 
 /* store_sql.c */
@@ -119,9 +129,8 @@ struct run_result_text {
 
 /* store_runs.c: 32 lowercase hex characters. */
 bool store_run_id_valid(const char *id);
-/* The audit entries' details, the same from both back ends: a stored run,
- * a created key. */
-json_t *store_run_audit_detail(const struct run_record *run, size_t n_artifacts);
+/* The audit entries' details, the same from both back ends: a created
+ * key (a stored run's is store_run_facts()). */
 json_t *store_key_audit_detail(const char *user, const char *team, enum store_role role,
 			       bool principal_created);
 
@@ -141,6 +150,10 @@ int store_files_open(struct store *s, const char *run_id, const char *name, int 
  * committing the run (old enough that no insert can still be running). */
 void store_files_sweep(struct store *s);
 
+/* store_audit.c: the head's entry count and newest hash (SQLite; -EBADMSG
+ * when the row is missing or damaged). */
+int store_audit_head_read(struct store *s, int64_t *ret_entries,
+			  char ret_hash[STORE_HASH_HEX_LEN + 1]);
 /* store_audit.c: appends inside the caller's transaction. */
 int store_audit_append_tx(struct store *s, const char *actor, const char *action,
 			  const char *subject, json_t *detail);
@@ -193,6 +206,73 @@ int store_audit_walk_entry(struct store_audit_walk *w, const struct store_audit_
 /* The end of a clean walk against the head's count and hash; head_hash
  * NULL when the head row is missing or damaged. */
 int store_audit_walk_end(struct store_audit_walk *w, int64_t head_entries, const char *head_hash);
+
+/* store_run_facts.c: the detail of a run's audit entry (a new object;
+ * NULL when out of memory), from the run with its whole answer, its
+ * principal's team, the answer text as its row stores it and the number
+ * of artifact rows. */
+json_t *store_run_facts(const struct run_record *run, const char *team,
+			const struct run_result_text *stored, size_t n_artifacts);
+
+/* The cross-check of run entries against rows and ledger. Each back end
+ * reads the rows and the ledger; the comparison is written once. */
+#define STORE_LEDGER_SCOPES_MAX 8 /* a run is charged to org, team, user, session */
+struct store_ledger_charge {
+	char scope[160];
+	int64_t micros;
+};
+/* The ledger rows charged under ledger_id (none when the budget part has
+ * no ledger in this database), at most STORE_LEDGER_SCOPES_MAX. */
+struct store_ledger_reader {
+	int (*read)(struct store *s, const char *ledger_id, struct store_ledger_charge *ret,
+		    size_t *ret_n);
+};
+/* One chained "run" entry and the row of the run it names, as read. */
+struct store_run_row {
+	int64_t entry_id;
+	const char *subject;   /* the run id the entry names */
+	const char *detail;    /* the entry's chained facts */
+	bool present;          /* the run has a row; the fields below are set */
+	struct run_record run; /* result: the whole answer (new reference) */
+	const char *team;
+	struct run_result_text stored; /* text as stored (borrowed), result_from */
+};
+struct store_run_check {
+	struct store *s;
+	const struct store_ledger_reader *ledger; /* NULL: no ledger to compare */
+	json_t *problems; /* one line each, the first few */
+	int64_t n_problems, n_runs;
+};
+void store_run_check_init(struct store_run_check *c, struct store *s,
+			  const struct store_ledger_reader *ledger);
+/* Compares one entry with its row and the ledger; problems are recorded
+ * in c, the result is 0 or a read error of the ledger. */
+int store_run_check_row(struct store_run_check *c, const struct store_run_row *row);
+/* Hands the findings over when the check ended with r == 0, else drops
+ * them; returns r. */
+int store_run_check_end(struct store_run_check *c, int r, json_t **ret_problems, int64_t *ret_runs,
+			int64_t *ret_count);
+/* A run row no entry records. */
+void store_run_check_orphan(struct store_run_check *c, const char *run_id);
+/* Sets row->run.result from the stored text, rebuilt over base_text (the
+ * answer of run stored.from) for a shared answer; NULL when unreadable. */
+void store_run_row_answer(struct store_run_row *row, const char *text, const char *base_text);
+/* store_audit_check.c and store_pg_audit_check.c: the back ends' halves
+ * of store_audit_crosscheck(), store_audit_head() and anchors. */
+int store_sqlite_audit_crosscheck(struct store *s, json_t **ret_problems, int64_t *ret_runs,
+				  int64_t *ret_count, char *err, size_t err_len);
+int store_pg_audit_crosscheck(struct store *s, json_t **ret_problems, int64_t *ret_runs,
+			      int64_t *ret_count, char *err, size_t err_len);
+/* After a write transaction that may have appended entries ends with r
+ * (0: committed): reports an anchor that fell due in it, or forgets it. */
+void store_audit_anchor_settle(struct store *s, int r);
+/* Notes an appended entry (inside its transaction) as an anchor when its
+ * id is a multiple of the interval. */
+void store_audit_anchor_note(struct store *s, int64_t id, const char *hash);
+/* An anchor against the hash stored for its entry (NULL: there is none)
+ * and the log's length: 0 or -EBADMSG with err set. */
+int store_audit_anchor_verdict(const struct store_audit_anchor *a, const char *stored_hash,
+			       int64_t entries, char *err, size_t err_len);
 
 /* store_runs_query.c: the three shapes of a list, each able to use an
  * index: an analyst's own runs, one user's runs (admin) and all (admin). */

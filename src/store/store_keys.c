@@ -175,6 +175,7 @@ int store_key_create(struct store *s, const char *actor, const char *user, const
 		r = store_tx_begin(s);
 		if (r == 0)
 			r = db_tx_end(s->db, key_create_tx(s, actor, user, team, role, hash, &key_id));
+		store_audit_anchor_settle(s, r);
 		store_unlock(s);
 	}
 	if (r == 0) {
@@ -219,7 +220,7 @@ int store_key_authenticate(struct store *s, const char *key, struct principal *r
 		return store_pg_key_find(s, hash, ret);
 	store_lock(s);
 	r = db_prepare(s->db,
-			      "SELECT k.key_hash, p.id, p.user, p.team, p.role FROM api_keys k"
+			      "SELECT k.key_hash, p.id, p.user, p.team, p.role, k.id FROM api_keys k"
 			      " JOIN principals p ON p.id = k.principal_id"
 			      " WHERE k.key_hash = ?1 AND k.revoked_ms IS NULL",
 			      &st);
@@ -231,6 +232,7 @@ int store_key_authenticate(struct store *s, const char *key, struct principal *r
 			bool same = stored && sqlite3_column_bytes(st, 0) == STORE_KEY_HASH_BYTES &&
 				    sodium_memcmp(stored, hash, sizeof(hash)) == 0;
 			r = same ? principal_fill(st, 1, &p) : -ENOENT;
+			p.key_id = sqlite3_column_int64(st, 5);
 		} else if (r == 0) {
 			r = -ENOENT;
 		}
@@ -282,6 +284,7 @@ int store_key_revoke(struct store *s, const char *actor, int64_t key_id)
 	r = store_tx_begin(s);
 	if (r == 0)
 		r = db_tx_end(s->db, key_revoke_tx(s, actor, key_id));
+	store_audit_anchor_settle(s, r);
 	store_unlock(s);
 	return r;
 }

@@ -15,6 +15,7 @@
  *   store_pg_retention.c  expiring runs' artifacts, a team's stored bytes
  *   store_pg_query.c    reading runs and artifacts back, with visibility
  *   store_pg_audit.c    the audit chain: append under a row lock, verify
+ *   store_pg_audit_check.c  the head, anchors, runs against entries and ledger
  *   store_pg_datasets.c who owns each dataset, versions and team quotas
  *
  * Many nodes share one database: everything that must be linear (the
@@ -123,6 +124,11 @@ int store_pg_audit_append(struct store *s, const char *actor, const char *action
 			  const char *subject, json_t *detail);
 int store_pg_audit_verify(struct store *s, int64_t *ret_entries, int64_t *ret_bad_id, char *err,
 			  size_t err_len);
+/* store_pg_audit_check.c: the head, an anchor's check (the cross-check
+ * is declared in store_internal.h beside SQLite's). */
+int store_pg_audit_head(struct store *s, struct store_audit_anchor *ret);
+int store_pg_audit_anchor_check(struct store *s, const struct store_audit_anchor *a, char *err,
+				size_t err_len);
 
 /* store_pg_datasets.c: names already checked; key is store_dataset_key(). */
 int store_pg_dataset_get(struct store *s, const char *key, struct store_dataset *ret);

@@ -87,6 +87,7 @@ int store_pg_audit_append(struct store *s, const char *actor, const char *action
 	r = store_pg_tx_begin(s);
 	if (r == 0)
 		r = pg_tx_end(s->pg, store_pg_audit_append_tx(s, actor, action, subject, detail));
+	store_audit_anchor_settle(s, r);
 	store_unlock(s);
 	return r;
 }

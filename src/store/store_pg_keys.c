@@ -109,6 +109,7 @@ int store_pg_key_create(struct store *s, const char *actor, const char *user, co
 	r = store_pg_tx_begin(s);
 	if (r == 0)
 		r = pg_tx_end(s->pg, key_create_tx(s, actor, user, team, role, hash, &key_id));
+	store_audit_anchor_settle(s, r);
 	store_unlock(s);
 	if (r == 0)
 		*ret_key_id = key_id;
@@ -147,7 +148,8 @@ int store_pg_key_find(struct store *s, const unsigned char hash[STORE_KEY_HASH_B
 		return -EKEYREJECTED;
 	}
 	r = store_pg_query(s,
-		     "SELECT encode(k.key_hash, 'hex'), p.id, p.user_name, p.team, p.role FROM api_keys k"
+		     "SELECT encode(k.key_hash, 'hex'), p.id, p.user_name, p.team, p.role, k.id"
+		     " FROM api_keys k"
 		     " JOIN principals p ON p.id = k.principal_id"
 		     " WHERE k.key_hash = $1::bytea AND k.revoked_ms IS NULL",
 		     1, params, &res, NULL, 0);
@@ -166,6 +168,8 @@ int store_pg_key_find(struct store *s, const unsigned char hash[STORE_KEY_HASH_B
 		r = -ENOENT;
 	else
 		r = principal_fill(res, &p);
+	if (r == 0 && pg_get_i64(res, 0, 5, &p.key_id) < 0)
+		r = -EIO;
 	PQclear(res);
 	if (r == 0)
 		*ret = p;
@@ -210,6 +214,7 @@ int store_pg_key_revoke(struct store *s, const char *actor, int64_t key_id)
 	r = store_pg_tx_begin(s);
 	if (r == 0)
 		r = pg_tx_end(s->pg, key_revoke_tx(s, actor, key_id));
+	store_audit_anchor_settle(s, r);
 	store_unlock(s);
 	return r;
 }

@@ -17,19 +17,21 @@
 #include "store/store_pg.h"
 #include "util/banned.h"
 
-static int principal_user(struct store *s, int64_t principal_id, char ret[STORE_NAME_MAX])
+static int principal_names(struct store *s, int64_t principal_id, char ret_user[STORE_NAME_MAX],
+			   char ret_team[STORE_NAME_MAX])
 {
 	char id[PG_INT_TEXT];
 	const char *params[1] = { pg_i64_text(principal_id, id) };
 	PGresult *res;
-	int r = store_pg_query(s, "SELECT user_name FROM principals WHERE id = $1", 1, params, &res,
-			 NULL, 0);
+	int r = store_pg_query(s, "SELECT user_name, team FROM principals WHERE id = $1", 1, params,
+			       &res, NULL, 0);
 
 	if (r < 0)
 		return r;
 	if (PQntuples(res) != 1)
 		r = -ENOENT;
-	else if (snprintf(ret, STORE_NAME_MAX, "%s", PQgetvalue(res, 0, 0)) >= STORE_NAME_MAX)
+	else if (snprintf(ret_user, STORE_NAME_MAX, "%s", PQgetvalue(res, 0, 0)) >= STORE_NAME_MAX ||
+		 snprintf(ret_team, STORE_NAME_MAX, "%s", PQgetvalue(res, 0, 1)) >= STORE_NAME_MAX)
 		r = -EIO;
 	PQclear(res);
 	return r;
@@ -135,9 +137,9 @@ static int run_insert_tx(struct store *s, const struct run_record *run,
 			 const struct run_result_text *result,
 			 const struct artifact_file *a, size_t n, const char *from)
 {
-	char user[STORE_NAME_MAX];
+	char user[STORE_NAME_MAX], team[STORE_NAME_MAX];
 	json_t *detail;
-	int r = principal_user(s, run->principal_id, user);
+	int r = principal_names(s, run->principal_id, user, team);
 
 	if (r == 0)
 		r = run_row_insert(s, run, result);
@@ -147,7 +149,7 @@ static int run_insert_tx(struct store *s, const struct run_record *run,
 		r = artifact_row_insert(s, run->id, &a[i]);
 	if (r < 0)
 		return r;
-	detail = store_run_audit_detail(run, n);
+	detail = store_run_facts(run, team, result, n);
 	if (!detail)
 		return -ENOMEM;
 	r = store_pg_audit_append_tx(s, user, "run", run->id, detail);
@@ -166,6 +168,7 @@ int store_pg_run_insert(struct store *s, const struct run_record *run,
 	r = store_pg_tx_begin(s);
 	if (r == 0)
 		r = pg_tx_end(s->pg, run_insert_tx(s, run, result, a, n, from));
+	store_audit_anchor_settle(s, r);
 	store_unlock(s);
 	return r;
 }

@@ -94,11 +94,11 @@ static bool run_ok(const struct run_record *run)
 	       run->duration_ms >= 0;
 }
 
-/* The user name of a principal, into ret (STORE_NAME_MAX bytes). */
-static int principal_user(struct store *s, int64_t principal_id, char *ret)
+/* The user and team names of a principal (STORE_NAME_MAX bytes each). */
+static int principal_names(struct store *s, int64_t principal_id, char *ret_user, char *ret_team)
 {
 	sqlite3_stmt *st;
-	int r = db_prepare(s->db, "SELECT user FROM principals WHERE id = ?1", &st);
+	int r = db_prepare(s->db, "SELECT user, team FROM principals WHERE id = ?1", &st);
 
 	if (r < 0)
 		return r;
@@ -106,7 +106,11 @@ static int principal_user(struct store *s, int64_t principal_id, char *ret)
 	r = db_step(st);
 	if (r == 1) {
 		const char *user = (const char *)sqlite3_column_text(st, 0);
-		r = user && snprintf(ret, STORE_NAME_MAX, "%s", user) < STORE_NAME_MAX ? 0 : -EIO;
+		const char *team = (const char *)sqlite3_column_text(st, 1);
+		r = user && team && snprintf(ret_user, STORE_NAME_MAX, "%s", user) < STORE_NAME_MAX &&
+				    snprintf(ret_team, STORE_NAME_MAX, "%s", team) < STORE_NAME_MAX
+			    ? 0
+			    : -EIO;
 	} else if (r == 0) {
 		r = -ENOENT;
 	}
@@ -180,14 +184,6 @@ static int artifact_rows_insert(struct store *s, const char *run_id,
 	return r;
 }
 
-json_t *store_run_audit_detail(const struct run_record *run, size_t n_artifacts)
-{
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I}", "language", run->language, "status",
-			 run->status, "dataset", run->dataset, "session", run->session,
-			 "duration_ms", (json_int_t)run->duration_ms, "artifacts",
-			 (json_int_t)n_artifacts);
-}
-
 json_t *store_key_audit_detail(const char *user, const char *team, enum store_role role,
 			       bool principal_created)
 {
@@ -243,9 +239,9 @@ static int run_insert_tx(struct store *s, const struct run_record *run,
 			 const struct run_result_text *result,
 			 const struct artifact_file *a, size_t n, const char *from)
 {
-	char user[STORE_NAME_MAX];
+	char user[STORE_NAME_MAX], team[STORE_NAME_MAX];
 	json_t *detail;
-	int r = principal_user(s, run->principal_id, user);
+	int r = principal_names(s, run->principal_id, user, team);
 
 	if (r == 0)
 		r = run_row_insert(s, run, result);
@@ -254,7 +250,7 @@ static int run_insert_tx(struct store *s, const struct run_record *run,
 			 : artifact_rows_insert(s, run->id, a, n);
 	if (r < 0)
 		return r;
-	detail = store_run_audit_detail(run, n);
+	detail = store_run_facts(run, team, result, n);
 	if (!detail)
 		return -ENOMEM;
 	r = store_audit_append_tx(s, user, "run", run->id, detail);
@@ -280,6 +276,7 @@ static int run_insert_commit(struct store *s, const struct run_record *run,
 		r = store_tx_begin(s);
 	if (r == 0)
 		r = db_tx_end(s->db, run_insert_tx(s, run, result, a, n, from));
+	store_audit_anchor_settle(s, r);
 	if (db_exec(s->db, "PRAGMA synchronous = FULL") < 0 && r == 0)
 		r = -EIO;
 	store_unlock(s);

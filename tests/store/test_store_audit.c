@@ -2,7 +2,8 @@
  * Tests of the audit log in src/store: a valid chain verifies; edits and
  * deletions made with raw SQLite (after dropping the triggers that refuse
  * them) are found and reported at the right entry. Also: concurrent run
- * inserts from several threads all land, each with its audit entry.
+ * inserts from several threads all land, each with its audit entry;
+ * anchors fall due and check; the cross-check of runs names what differs.
  */
 #include "store_test.h"
 
@@ -249,6 +250,98 @@ static void concurrent_inserts_all_land(void **state)
 	free(dir);
 }
 
+struct anchors_seen {
+	int n;
+	struct store_audit_anchor seen[8];
+};
+
+static void anchor_seen(void *ctx, const struct store_audit_anchor *a)
+{
+	struct anchors_seen *seen = ctx;
+
+	if (seen->n < 8)
+		seen->seen[seen->n++] = *a;
+}
+
+/* An anchor falls due after the commit of every second entry, and is
+ * exactly what `audit head` prints and --against checks. */
+static void anchors_fall_due_after_commits_only(void **state)
+{
+	char *dir = state_path("audit-anchors"), err[256];
+	struct anchors_seen seen = { 0 };
+	struct store_audit_anchor head, parsed;
+	char text[STORE_AUDIT_ANCHOR_TEXT_MAX];
+	struct principal p;
+	struct run_record run;
+	struct store *s = store_at(dir);
+	(void)state;
+
+	store_audit_anchor_every(s, 2, anchor_seen, &seen);
+	principal_of(s, "hana", "finance", ROLE_ANALYST, &p); /* entry 1 */
+	run_fill(&run, &p, 1);
+	assert_int_equal(store_run_insert(s, &run, NULL, 0), 0); /* entry 2 */
+	/* A failed insert appends nothing and reports nothing. */
+	assert_int_equal(store_run_insert(s, &run, NULL, 0), -EEXIST);
+	assert_int_equal(store_audit_append(s, "system", "note", NULL, NULL), 0); /* 3 */
+	assert_int_equal(store_audit_append(s, "system", "note", NULL, NULL), 0); /* 4 */
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.seen[0].seq, 2);
+	assert_int_equal(seen.seen[1].seq, 4);
+	assert_int_equal(store_audit_head(s, &head), 0);
+	assert_int_equal(head.seq, 4);
+	assert_string_equal(head.hash, seen.seen[1].hash);
+	store_audit_anchor_format(&seen.seen[0], text);
+	assert_int_equal(store_audit_anchor_parse(text, &parsed), 0);
+	assert_int_equal(store_audit_anchor_check(s, &parsed, err, sizeof(err)), 0);
+	parsed.hash[0] = parsed.hash[0] == 'a' ? 'b' : 'a';
+	assert_int_equal(store_audit_anchor_check(s, &parsed, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "rewritten"));
+	parsed.seq = 9;
+	assert_int_equal(store_audit_anchor_check(s, &parsed, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "missing"));
+	assert_int_equal(store_audit_anchor_parse("0:abc", &parsed), -EINVAL);
+	assert_int_equal(store_audit_anchor_parse("2:", &parsed), -EINVAL);
+	store_close(s);
+	free(dir);
+}
+
+/* The cross-check names the field of a run row edited behind the store's
+ * back, and the run whose row is gone. */
+static void crosscheck_names_edited_and_deleted_runs(void **state)
+{
+	char *dir = state_path("audit-cross"), err[256], sql[200];
+	struct principal p;
+	struct run_record run[2];
+	struct store *s = store_at(dir);
+	json_t *problems;
+	int64_t runs, count;
+	(void)state;
+
+	principal_of(s, "hana", "finance", ROLE_ANALYST, &p);
+	for (int i = 0; i < 2; i++) {
+		run_fill(&run[i], &p, i);
+		assert_int_equal(store_run_insert(s, &run[i], NULL, 0), 0);
+	}
+	assert_int_equal(store_audit_crosscheck(s, &problems, &runs, &count, err, sizeof(err)), 0);
+	assert_int_equal(runs, 2);
+	assert_int_equal(count, 0);
+	json_decref(problems);
+	store_close(s);
+	snprintf(sql, sizeof(sql), "UPDATE runs SET status = 'error' WHERE id = '%s'", run[0].id);
+	sql_raw(dir, sql);
+	snprintf(sql, sizeof(sql), "DELETE FROM runs WHERE id = '%s'", run[1].id);
+	sql_raw(dir, sql);
+	s = store_at(dir);
+	assert_int_equal(store_audit_crosscheck(s, &problems, &runs, &count, err, sizeof(err)), 0);
+	assert_int_equal(count, 2);
+	assert_non_null(strstr(json_string_value(json_array_get(problems, 0)), "status is \"error\""));
+	assert_non_null(strstr(json_string_value(json_array_get(problems, 0)), run[0].id));
+	assert_non_null(strstr(json_string_value(json_array_get(problems, 1)), "no row"));
+	json_decref(problems);
+	store_close(s);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +353,8 @@ int main(void)
 		cmocka_unit_test(audit_verify_finds_a_deleted_last_entry),
 		cmocka_unit_test(audit_verify_finds_a_first_entry_deleted_and_a_hidden_nul),
 		cmocka_unit_test(concurrent_inserts_all_land),
+		cmocka_unit_test(anchors_fall_due_after_commits_only),
+		cmocka_unit_test(crosscheck_names_edited_and_deleted_runs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

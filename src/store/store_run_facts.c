@@ -1,0 +1,286 @@
+/*
+ * store_run_facts: what a run's audit entry records about the run, and the
+ * cross-check of each chained run entry against its row in `runs` and its
+ * charges in the spend ledger. Both back ends build the same facts (from
+ * the row they are about to insert, or from the row they read back) and
+ * hand rows read back to store_run_check_row(), so a difference means the
+ * same thing in SQLite and PostgreSQL.
+ *
+ * The facts are the detail of the "run" entry, a JSON object that the hash
+ * chain then protects: who (user as the entry's actor, team, principal
+ * id, API key id), what (language, SHA-256 of the code, of the question asked in
+ * natural language, the template id), over what (dataset, its version and
+ * fingerprint), the cost in micro-units and the ledger charges it stands
+ * for, the status, when (created_ms, duration_ms) and the SHA-256 of the
+ * stored answer text. "facts": 2 marks this form; entries written before
+ * it hold only language, status, dataset, session, duration_ms and
+ * artifacts, and are checked on those.
+ *
+ * Invariant: for a run inserted by this program and never edited, the
+ * facts built from its row equal the chained facts, key by key (artifacts
+ * excepted: retention removes artifact rows on purpose; and keyId, the API
+ * key used, which only the entry records).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+#include "util/banned.h"
+
+#define FACTS_VERSION 2
+#define PROBLEMS_MAX 50 /* listed; every one is counted */
+#define VALUE_SHOWN_MAX 80
+
+static json_t *digest_or_null(const char *text)
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char hex[STORE_HASH_HEX_LEN + 1];
+
+	if (!text)
+		return json_null();
+	crypto_hash_sha256(digest, (const unsigned char *)text, strlen(text));
+	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+	return json_string(hex);
+}
+
+static json_t *copy_or_null(const json_t *v)
+{
+	return v ? json_deep_copy(v) : json_null();
+}
+
+static json_t *text_or_null(const char *text)
+{
+	return text ? json_string(text) : json_null();
+}
+
+static json_t *total_micros(const json_t *holder)
+{
+	return copy_or_null(json_object_get(json_object_get(holder, "cost"), "totalMicros"));
+}
+
+/* The ledger ids the run's cost was charged under and their amounts: one
+ * per attempt of a natural-language run, else the run's own id; none for
+ * an exact cache hit, which did no work (budget reconciliation agrees). */
+static json_t *charges_of(const char *run_id, const json_t *answer)
+{
+	const char *cache_type = json_string_value(json_object_get(answer, "cacheType"));
+	json_t *attempts = json_object_get(answer, "attempts"), *charges = json_object(), *t;
+	size_t i;
+
+	if (!charges || (cache_type && strcmp(cache_type, "exact") == 0))
+		return charges;
+	json_array_foreach(attempts, i, t) {
+		const char *ledger_id = json_string_value(json_object_get(t, "ledgerId"));
+		if (ledger_id)
+			json_object_set_new(charges, ledger_id, total_micros(t));
+	}
+	if (json_object_size(charges) == 0)
+		json_object_set_new(charges, run_id, total_micros(answer));
+	return charges;
+}
+
+json_t *store_run_facts(const struct run_record *run, const char *team,
+			const struct run_result_text *stored, size_t n_artifacts)
+{
+	const json_t *answer = run->result;
+	const json_t *version = json_object_get(answer, "datasetVersion");
+	const json_t *template = json_object_get(json_object_get(answer, "template"), "id");
+	json_t *f = json_object();
+
+	if (!f)
+		return NULL;
+	/* The keys of the first form of a run entry, unchanged. */
+	json_object_set_new(f, "language", text_or_null(run->language));
+	json_object_set_new(f, "status", text_or_null(run->status));
+	json_object_set_new(f, "dataset", text_or_null(run->dataset));
+	json_object_set_new(f, "session", text_or_null(run->session));
+	json_object_set_new(f, "duration_ms", json_integer(run->duration_ms));
+	json_object_set_new(f, "artifacts", json_integer((json_int_t)n_artifacts));
+	/* The facts the chain now covers too. */
+	json_object_set_new(f, "facts", json_integer(FACTS_VERSION));
+	json_object_set_new(f, "team", text_or_null(team));
+	json_object_set_new(f, "principalId", json_integer(run->principal_id));
+	if (run->key_id > 0)
+		json_object_set_new(f, "keyId", json_integer(run->key_id));
+	json_object_set_new(f, "createdMs", json_integer(run->created_ms));
+	json_object_set_new(f, "codeSha256", digest_or_null(run->code));
+	json_object_set_new(f, "questionSha256",
+			    digest_or_null(json_string_value(json_object_get(answer, "query"))));
+	json_object_set_new(f, "template", copy_or_null(template));
+	json_object_set_new(f, "datasetVersion", copy_or_null(json_object_get(version, "version")));
+	json_object_set_new(f, "datasetFingerprint",
+			    copy_or_null(json_object_get(version, "fingerprint")));
+	json_object_set_new(f, "costMicros", total_micros(answer));
+	json_object_set_new(f, "cacheType", copy_or_null(json_object_get(answer, "cacheType")));
+	json_object_set_new(f, "charges", charges_of(run->id, answer));
+	json_object_set_new(f, "resultFrom", text_or_null(stored->from[0] ? stored->from : NULL));
+	json_object_set_new(f, "resultSha256", digest_or_null(stored->text));
+	return f;
+}
+
+void store_run_check_init(struct store_run_check *c, struct store *s,
+			  const struct store_ledger_reader *ledger)
+{
+	memset(c, 0, sizeof(*c));
+	c->s = s;
+	c->ledger = ledger;
+	c->problems = json_array();
+}
+
+static void problem(struct store_run_check *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void problem(struct store_run_check *c, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	c->n_problems++;
+	if (json_array_size(c->problems) >= PROBLEMS_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	json_array_append_new(c->problems, json_string(line));
+}
+
+/* A value as a short text for a message. */
+static void shown(const json_t *v, char ret[VALUE_SHOWN_MAX + 4])
+{
+	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS) : NULL;
+
+	snprintf(ret, VALUE_SHOWN_MAX + 1, "%s", text ? text : "(none)");
+	if (text && strlen(text) > VALUE_SHOWN_MAX)
+		memcpy(ret + VALUE_SHOWN_MAX, "...", 4);
+	free(text);
+}
+
+static void facts_compare(struct store_run_check *c, const struct store_run_row *row,
+			  const json_t *chained, const json_t *now)
+{
+	char was[VALUE_SHOWN_MAX + 4], is[VALUE_SHOWN_MAX + 4];
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)chained, key, v) {
+		const json_t *row_v = json_object_get(now, key);
+
+		/* Retention removes artifact rows on purpose; the key is only
+		 * in the entry (the runs table has no column for it). */
+		if (strcmp(key, "artifacts") == 0 || strcmp(key, "keyId") == 0 ||
+		    (row_v && json_equal(v, row_v)))
+			continue;
+		shown(row_v, is);
+		shown(v, was);
+		problem(c, "run %s: %s is %s in the runs table but %s in its audit entry %lld "
+			   "(the run row was edited)",
+			row->subject, key, is, was, (long long)row->entry_id);
+	}
+}
+
+/* Every ledger row of a charge holds the amount the chained facts record. */
+static int charges_compare(struct store_run_check *c, const struct store_run_row *row,
+			   const json_t *charges)
+{
+	const char *ledger_id;
+	json_t *micros;
+
+	if (!c->ledger)
+		return 0;
+	json_object_foreach((json_t *)charges, ledger_id, micros) {
+		struct store_ledger_charge found[STORE_LEDGER_SCOPES_MAX];
+		size_t n = 0;
+		int r = c->ledger->read(c->s, ledger_id, found, &n);
+
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < n; i++)
+			if (!json_is_integer(micros) || json_integer_value(micros) != found[i].micros)
+				problem(c, "run %s: the ledger charges %lld micros to %s under %s, but "
+					   "its audit entry %lld records %lld (the ledger or the run "
+					   "was edited)",
+					row->subject, (long long)found[i].micros, found[i].scope,
+					ledger_id, (long long)row->entry_id,
+					(long long)json_integer_value(micros));
+	}
+	return 0;
+}
+
+int store_run_check_row(struct store_run_check *c, const struct store_run_row *row)
+{
+	json_t *chained, *now, *charges;
+	int r;
+
+	c->n_runs++;
+	chained = json_loads(row->detail, 0, NULL);
+	if (!json_is_object(chained)) {
+		json_decref(chained);
+		problem(c, "run %s: its audit entry %lld holds no readable detail", row->subject,
+			(long long)row->entry_id);
+		return 0;
+	}
+	if (!row->present) {
+		problem(c, "run %s: its audit entry %lld has no row in the runs table (the run row "
+			   "was deleted)",
+			row->subject, (long long)row->entry_id);
+		json_decref(chained);
+		return 0;
+	}
+	now = store_run_facts(&row->run, row->team, &row->stored, 0);
+	if (!now) {
+		json_decref(chained);
+		return -ENOMEM;
+	}
+	facts_compare(c, row, chained, now);
+	/* The chained charges when the entry has them; an entry of the first
+	 * form is checked against what the row says. */
+	charges = json_object_get(chained, "charges");
+	r = charges_compare(c, row, charges ? charges : json_object_get(now, "charges"));
+	json_decref(now);
+	json_decref(chained);
+	return r;
+}
+
+void store_run_check_orphan(struct store_run_check *c, const char *run_id)
+{
+	problem(c, "run %s: it is in the runs table but no audit entry records it (the row was "
+		   "added outside ledgerbox, or its entry was removed)",
+		run_id);
+}
+
+void store_run_row_answer(struct store_run_row *row, const char *text, const char *base_text)
+{
+	row->run.result = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+	if (row->run.result && row->stored.from[0] &&
+	    store_run_result_whole(&row->run, base_text) < 0) {
+		/* The answer cannot be rebuilt: its facts read as missing,
+		 * which the comparison reports. */
+		json_decref(row->run.result);
+		row->run.result = NULL;
+	}
+}
+
+int store_run_check_end(struct store_run_check *c, int r, json_t **ret_problems, int64_t *ret_runs,
+			int64_t *ret_count)
+{
+	if (r < 0) {
+		json_decref(c->problems);
+		return r;
+	}
+	*ret_problems = c->problems;
+	*ret_runs = c->n_runs;
+	*ret_count = c->n_problems;
+	return 0;
+}
+
+int store_audit_crosscheck(struct store *s, json_t **ret_problems, int64_t *ret_runs,
+			   int64_t *ret_count, char *err, size_t err_len)
+{
+	if (!s || !ret_problems || !ret_runs || !ret_count)
+		return -EINVAL;
+	return s->pg ? store_pg_audit_crosscheck(s, ret_problems, ret_runs, ret_count, err, err_len)
+		     : store_sqlite_audit_crosscheck(s, ret_problems, ret_runs, ret_count, err,
+						     err_len);
+}
