@@ -2,10 +2,11 @@
  * Fault: the first-come-first-served run queue when a queued request ends
  * without ever running, over real HTTP against a server with one run slot.
  *
- * - Clients that hang up while their runs wait leave the queue: /readyz
- *   stops counting them, their places go to new requests (a queue full of
- *   requests nobody waits for answered every newcomer 429 until the runs
- *   ahead ended), and the slot still goes on to the next live waiter.
+ * - Clients that hang up while their runs wait (a JSON request and an
+ *   event stream) leave the queue: /readyz stops counting them, their
+ *   places go to new requests (a queue full of requests nobody waits for
+ *   answered every newcomer 429 until the runs ahead ended), and the slot
+ *   still goes on to the next live waiter.
  * - A client that hangs up at the moment its slot comes (the run ahead is
  *   cancelled by its own client at the same time) leaves no slot busy.
  * - SIGTERM with runs queued behind a run that outlasts the grace period:
@@ -57,8 +58,10 @@ static void run_body(char *out, size_t len, int seconds, const char *tag)
 }
 
 /* Sends a run on a connection of its own and leaves it open: closing the
- * returned socket is the client hanging up. */
-static int raw_run(int seconds, const char *tag)
+ * returned socket is the client hanging up. `events`: asks for the
+ * answer as server-sent events, whose analysis runs in a thread of its
+ * own. */
+static int raw_run_as(int seconds, const char *tag, bool events)
 {
 	char body[256], req[1024];
 	int fd = rl_connect(srv.port), n;
@@ -66,10 +69,15 @@ static int raw_run(int seconds, const char *tag)
 	run_body(body, sizeof(body), seconds, tag);
 	n = snprintf(req, sizeof(req),
 		     "POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
-		     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-		     erin, strlen(body), body);
+		     "%sContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		     erin, events ? "Accept: text/event-stream\r\n" : "", strlen(body), body);
 	assert_true(rl_send(fd, req, (size_t)n));
 	return fd;
+}
+
+static int raw_run(int seconds, const char *tag)
+{
+	return raw_run_as(seconds, tag, false);
 }
 
 static void load_start(struct fl_load *l, pthread_t *t, int seconds, const char *tag)
@@ -92,7 +100,8 @@ static void queued_clients_that_hang_up_leave_the_queue(void **state)
 		char tag[32];
 
 		snprintf(tag, sizeof(tag), "gone %d", i);
-		queued[i] = raw_run(1, tag);
+		/* One plain request, one event stream. */
+		queued[i] = raw_run_as(1, tag, i == 1);
 		fl_load_reached(&srv, 1, i + 1, "a queued run");
 	}
 	for (int i = 0; i < QUEUED; i++)
