@@ -119,6 +119,10 @@ static void sandbox_refused(int e, struct outcome *o)
 		outcome_error(o, 429, "queue_full",
 			      "every run slot is busy and the wait queue is full; retry shortly", NULL,
 			      2, NULL);
+	} else if (e == -ECANCELED) {
+		/* The client hung up while its run waited for a slot. */
+		outcome_error(o, 499, "cancelled", "the client went away; the request was stopped",
+			      NULL, 0, NULL);
 	} else if (e == -ESHUTDOWN) {
 		outcome_error(o, 503, "shutting_down",
 			      "the server is shutting down; retry on another node or later", NULL, 5,

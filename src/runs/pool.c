@@ -13,6 +13,13 @@
  * only when nobody waits. Were the slot freed for all to grab, a request
  * that came later, or a newcomer retrying after a 429, could win it again
  * and again, and a queued run could wait far past its place in the queue.
+ *
+ * A waiter leaves the queue in two ways besides being handed a slot: its
+ * client hangs up (it looks every QUEUE_WATCH_MS), or the drain refuses
+ * every waiter left at the end of the grace period. Either way it is
+ * unlinked under the lock before it is told, so a slot is never handed to
+ * a request that is no longer there; one handed a slot whose client has
+ * already gone gives the slot back before starting anything.
  */
 #include "runs/pool.h"
 
@@ -33,6 +40,9 @@
 #include "runs/worker.h"
 #include "util/banned.h"
 
+/* How often a queued request looks whether its client is still there. */
+#define QUEUE_WATCH_MS 200
+
 struct slot {
 	pid_t pid;
 	int fd;
@@ -43,8 +53,9 @@ struct slot {
 /* A request waiting in the queue; lives on its thread's stack. */
 struct waiter {
 	struct waiter *next;
-	pthread_cond_t handed; /* signalled once `slot` is set */
+	pthread_cond_t handed; /* signalled once `slot` or `refused` is set */
 	struct slot *slot;     /* the slot handed over; NULL while waiting */
+	int refused;           /* -ESHUTDOWN or -ECANCELED: left without a slot */
 };
 
 struct pool {
@@ -108,10 +119,11 @@ static void slot_end(struct slot *s)
 	s->pid = 0;
 }
 
-/* The condition the drain waits on with a deadline: measured on
- * CLOCK_MONOTONIC, so a wall clock stepped back during a shutdown (NTP,
- * an operator's date -s) cannot stretch the grace period by the step. */
-static void changed_init(pthread_cond_t *c)
+/* The conditions waited on with a deadline (the drain's grace, a
+ * waiter's look at its client): measured on CLOCK_MONOTONIC, so a wall
+ * clock stepped back (NTP, an operator's date -s) cannot stretch them by
+ * the step. */
+static void cond_init_monotonic(pthread_cond_t *c)
 {
 	pthread_condattr_t attr;
 
@@ -132,7 +144,7 @@ int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, unsigned 
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&p->lock, NULL);
-	changed_init(&p->changed);
+	cond_init_monotonic(&p->changed);
 	p->queue_max = queue_max;
 	for (unsigned i = 0; i < max_runs; i++)
 		p->slots[i].fd = -1;
@@ -164,54 +176,86 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Under p->lock: takes w out of the queue, wherever it stands. */
-static void queue_unlink_locked(struct pool *p, struct waiter *w)
+static void deadline_after(struct timespec *ts, uint64_t ms)
 {
-	struct waiter *prev = NULL;
-
-	for (struct waiter *it = p->first; it; prev = it, it = it->next) {
-		if (it != w)
-			continue;
-		if (prev)
-			prev->next = w->next;
-		else
-			p->first = w->next;
-		if (p->last == w)
-			p->last = prev;
-		p->waiting--;
-		return;
+	clock_gettime(CLOCK_MONOTONIC, ts); /* the clock of the pool's conditions */
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
 	}
 }
 
-/* Under p->lock: stands w at the end of the queue until slot_release
- * hands it a slot, which it returns. slot_release unlinks w before it sets
- * w->slot, so w (on the caller's stack) is out of the queue on return.
- * A request still queued when the drain begins never starts (NULL): its
- * client is answered at once (and retries elsewhere) instead of waiting
- * out the grace period for a run that would be cancelled. */
-static struct slot *queue_wait_locked(struct pool *p, struct waiter *w)
+/* Whether the client on fd (when >= 0) has hung up. */
+static bool client_hung_up(int fd)
 {
-	pthread_cond_init(&w->handed, NULL);
+	struct pollfd pfd = { fd, POLLRDHUP, 0 };
+
+	return fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* Under p->lock: takes w out of the queue, wherever it stands. */
+static void queue_unlink_locked(struct pool *p, struct waiter *w)
+{
+	struct waiter **at = &p->first, *before = NULL;
+
+	while (*at != w) {
+		before = *at;
+		at = &before->next;
+	}
+	*at = w->next;
+	if (p->last == w)
+		p->last = before;
+	p->waiting--;
+}
+
+/* Under p->lock: stands w at the end of the queue until slot_release
+ * hands it a slot (0), the drain refuses it (-ESHUTDOWN) or its client
+ * hangs up (-ECANCELED). Whoever ends the wait unlinks w first, so w (on
+ * the caller's stack) is out of the queue on return. */
+static int queue_wait_locked(struct pool *p, struct waiter *w, int client_fd)
+{
+	cond_init_monotonic(&w->handed);
 	if (p->last)
 		p->last->next = w;
 	else
 		p->first = w;
 	p->last = w;
 	p->waiting++;
-	while (!w->slot && !p->draining)
-		pthread_cond_wait(&w->handed, &p->lock);
-	if (!w->slot)
-		queue_unlink_locked(p, w);
+	while (!w->slot && !w->refused) {
+		struct timespec look;
+
+		deadline_after(&look, QUEUE_WATCH_MS);
+		if (pthread_cond_timedwait(&w->handed, &p->lock, &look) == ETIMEDOUT && !w->slot &&
+		    !w->refused && client_hung_up(client_fd)) {
+			queue_unlink_locked(p, w);
+			w->refused = -ECANCELED;
+		}
+	}
 	pthread_cond_destroy(&w->handed);
-	return w->slot;
+	return w->slot ? 0 : w->refused;
+}
+
+/* Under p->lock: turns every waiter away without a slot (-ESHUTDOWN). */
+static void queue_refuse_all_locked(struct pool *p)
+{
+	while (p->first) {
+		struct waiter *w = p->first;
+
+		queue_unlink_locked(p, w);
+		w->refused = -ESHUTDOWN;
+		pthread_cond_signal(&w->handed);
+	}
 }
 
 /* Takes a slot: an idle one when nobody waits, else the place at the end of
  * the queue if there is room, until a release hands this request its slot. */
-static int slot_acquire(struct pool *p, struct slot **ret)
+static int slot_acquire(struct pool *p, int client_fd, struct slot **ret)
 {
 	struct waiter me = { 0 };
 	struct slot *s;
+	int r;
 
 	pthread_mutex_lock(&p->lock);
 	if (p->draining) {
@@ -224,13 +268,15 @@ static int slot_acquire(struct pool *p, struct slot **ret)
 		return -EAGAIN;
 	}
 	p->admitted++;
-	if (!s)
-		s = queue_wait_locked(p, &me);
 	if (!s) {
-		p->admitted--;
-		pthread_cond_broadcast(&p->changed);
-		pthread_mutex_unlock(&p->lock);
-		return -ESHUTDOWN;
+		r = queue_wait_locked(p, &me, client_fd);
+		if (r < 0) {
+			p->admitted--;
+			pthread_cond_broadcast(&p->changed);
+			pthread_mutex_unlock(&p->lock);
+			return r;
+		}
+		s = me.slot;
 	}
 	s->busy = true;
 	pthread_mutex_unlock(&p->lock);
@@ -253,10 +299,7 @@ static void slot_release(struct pool *p, struct slot *s, bool broken)
 	next = p->first;
 	if (next) {
 		/* Straight to the oldest waiter: the slot never looks idle. */
-		p->first = next->next;
-		if (!p->first)
-			p->last = NULL;
-		p->waiting--;
+		queue_unlink_locked(p, next);
 		next->slot = s;
 		pthread_cond_signal(&next->handed);
 	} else {
@@ -410,11 +453,17 @@ int pool_run_live(struct pool *p, json_t *request, int client_fd, const struct p
 	struct pool_result out = { 0 };
 	struct slot *s;
 	uint64_t queued_at = mono_ms();
-	int r = slot_acquire(p, &s);
+	int r = slot_acquire(p, client_fd, &s);
 	uint64_t queue_ms = mono_ms() - queued_at;
 
 	if (r < 0)
 		return r;
+	/* Gone while it waited, or at the very moment the slot came: the
+	 * slot goes on to the next waiter, and nothing runs for nobody. */
+	if (client_hung_up(client_fd)) {
+		slot_release(p, s, false);
+		return -ECANCELED;
+	}
 	r = exchange_warm(p, request, client_fd, live, &out);
 	if (r == -ENOENT) {
 		r = exchange(p, s, request, client_fd, live, &out);
@@ -468,17 +517,6 @@ unsigned pool_dead_slots(struct pool *p, unsigned *ret_slots)
 	return dead;
 }
 
-static void deadline_after(struct timespec *ts, uint64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts); /* the clock of p->changed */
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 void pool_drain(struct pool *p, uint64_t grace_ms)
 {
 	struct timespec deadline;
@@ -486,9 +524,10 @@ void pool_drain(struct pool *p, uint64_t grace_ms)
 	deadline_after(&deadline, grace_ms);
 	pthread_mutex_lock(&p->lock);
 	p->draining = true;
-	/* Wakes the queued requests, which leave refused. */
-	for (struct waiter *w = p->first; w; w = w->next)
-		pthread_cond_signal(&w->handed);
+	/* A request still queued when the drain begins never starts: its
+	 * client is answered at once (and retries elsewhere) instead of
+	 * waiting out the grace period for a run that would be cancelled. */
+	queue_refuse_all_locked(p);
 	while (p->admitted > 0)
 		if (pthread_cond_timedwait(&p->changed, &p->lock, &deadline) == ETIMEDOUT)
 			break;

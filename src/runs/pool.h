@@ -38,9 +38,11 @@ struct pool_result {
 int pool_start(const char *exe, unsigned max_runs, unsigned queue_max, unsigned warm_min,
 	       unsigned warm_max, struct pool **ret);
 /* Runs one request ({"run": {...}}, see worker.h). While it runs, a hang-up
- * on client_fd (when >= 0) cancels it. The result's "queue_ms" is how long
- * the request waited for a slot. -EAGAIN: queue full; -ESHUTDOWN: the pool
- * is draining; -EIO: the worker failed. */
+ * on client_fd (when >= 0) cancels it; while it waits, a hang-up takes it
+ * out of the queue before it starts (-ECANCELED). The result's "queue_ms"
+ * is how long the request waited for a slot. -EAGAIN: queue full;
+ * -ESHUTDOWN: the pool is draining, or still queued when the drain's grace
+ * ended; -EIO: the worker failed. */
 int pool_run(struct pool *p, json_t *request, int client_fd, struct pool_result *ret);
 /* The same, with the run's stdout handed to on_output line by line while
  * it runs (the request asks the worker with "stream_output": true). The

@@ -520,6 +520,30 @@ static inline int fl_admitted(struct server *s)
 	return n;
 }
 
+/* Waits (up to 20 s, polling every 20 ms) until /readyz shows `active`
+ * runs running and `waiting` queued; fails naming `what` otherwise. */
+static inline void fl_load_reached(struct server *s, int active, int waiting, const char *what)
+{
+	uint64_t end = fl_now_ms() + 20000;
+
+	for (;;) {
+		struct reply r;
+		json_int_t a, w;
+
+		hl_call(s, "GET", "/readyz", NULL, NULL, &r);
+		a = json_integer_value(json_object_get(r.json, "runs_active"));
+		w = json_integer_value(json_object_get(r.json, "runs_waiting"));
+		hl_reply_free(&r);
+		if (a == active && w == waiting)
+			return;
+		if (fl_now_ms() >= end)
+			fail_msg("%s: the server never showed %d running and %d waiting (last %lld, "
+				 "%lld); log in %s",
+				 what, active, waiting, (long long)a, (long long)w, s->log);
+		fl_sleep_ms(20);
+	}
+}
+
 /* One request of a concurrent load, answered in its own thread. */
 struct fl_load {
 	struct server *srv;

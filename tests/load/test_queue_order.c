@@ -16,13 +16,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "http/httplib.h"
+#include "fault/faultlib.h"
 #include "util/banned.h"
 
 #define QUEUED 6
 #define LATE_MAX 64
-#define WAIT_STEP_MS 20
-#define WAIT_MAX_MS 20000
 #define SLOT_RUN_S 5
 
 static struct server srv;
@@ -116,30 +114,6 @@ static void *send_late(void *arg)
 	return NULL;
 }
 
-/* Waits until /readyz shows `active` runs running and `waiting` queued. */
-static void load_reached(int active, int waiting)
-{
-	long waited = 0;
-
-	for (;;) {
-		struct reply r;
-		json_int_t a, w;
-
-		hl_call(&srv, "GET", "/readyz", NULL, NULL, &r);
-		a = json_integer_value(json_object_get(r.json, "runs_active"));
-		w = json_integer_value(json_object_get(r.json, "runs_waiting"));
-		hl_reply_free(&r);
-		if (a == active && w == waiting)
-			return;
-		if (waited >= WAIT_MAX_MS)
-			fail_msg("the server never showed %d running and %d waiting (last %lld, %lld);"
-				 " log in %s",
-				 active, waiting, (long long)a, (long long)w, srv.log);
-		usleep(WAIT_STEP_MS * 1000);
-		waited += WAIT_STEP_MS;
-	}
-}
-
 static void queued_runs_are_served_in_arrival_order(void **state)
 {
 	static struct sent first, queued[QUEUED];
@@ -151,14 +125,14 @@ static void queued_runs_are_served_in_arrival_order(void **state)
 		 "{\"language\":\"python\",\"code\":\"import time\\ntime.sleep(%d)\\nprint(1)\"}",
 		 SLOT_RUN_S);
 	assert_int_equal(pthread_create(&first.thread, NULL, send_run, &first), 0);
-	load_reached(1, 0);
+	fl_load_reached(&srv, 1, 0, "the long run");
 	for (int i = 0; i < QUEUED; i++) {
 		char tag[32];
 
 		snprintf(tag, sizeof(tag), "queued %d", i);
 		short_run_body(queued[i].body, sizeof(queued[i].body), tag);
 		assert_int_equal(pthread_create(&queued[i].thread, NULL, send_run, &queued[i]), 0);
-		load_reached(1, i + 1);
+		fl_load_reached(&srv, 1, i + 1, "a queued run");
 	}
 	/* The queue is full and the slot busy: newcomers now meet a full
 	 * queue until the slot frees, then may only join at the back. */
