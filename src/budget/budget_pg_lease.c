@@ -7,9 +7,16 @@
  * to last the run's deadline plus the lease, and while the run lives (it
  * is in the live set: reserved here, neither settled nor released) or its
  * settlement waits for the database (budget_pending.c), the renewer pushes
- * it to at least now + lease every third of the lease. So:
+ * it to at least now + lease + 2 * RENEW_EVERY every RENEW_EVERY (a sixth
+ * of the lease). The two intervals are the margin that makes an outage
+ * shorter than the lease safe: the last renewal before it came at most one
+ * interval before it began, and the first after it comes at most one
+ * interval after it ended; were the push only now + lease, an outage of
+ * two thirds of the lease could end a live run's lease, and another node
+ * could take its money before this one renews. So:
  *  - a node that dies stops renewing, and its reservations end at most
- *    the lease after its runs' deadlines (its runs died with it);
+ *    the lease after its runs' deadlines or a third more than the lease
+ *    after its last renewal, whichever is later (its runs died with it);
  *  - a database restart ends no session-bound state: leases go on as
  *    stored, and the node renews them as soon as it is back;
  *  - a reservation whose outcome is unknown (the reply to its COMMIT was
@@ -28,6 +35,9 @@
 
 #include "budget/budget_pg.h"
 #include "util/banned.h"
+
+/* How often the renewer runs, and so the margin a renewal adds. */
+#define RENEW_EVERY(lease_ms) ((lease_ms) / 6)
 
 /* Room for one quoted run id and its comma in the array literal. */
 #define LIVE_ITEM_TEXT (BUDGET_RUN_ID_MAX + 1)
@@ -109,7 +119,7 @@ int budget_pg_renew(struct budget_pg *pg)
 	if (!ids)
 		return -ENOMEM;
 	params[0] = ids;
-	params[1] = pg_i64_text((int64_t)pg->lease_ms, lease_text);
+	params[1] = pg_i64_text((int64_t)(pg->lease_ms + 2 * RENEW_EVERY(pg->lease_ms)), lease_text);
 	/* GREATEST: a renewal never shortens the first lease, which covers
 	 * the run's whole deadline. */
 	r = budget_pg_query(pg,
@@ -147,7 +157,7 @@ static void *renewer_main(void *arg)
 
 	budget_lock(b);
 	while (!b->renewer_stop) {
-		deadline_after(&due, b->pg->lease_ms / 3);
+		deadline_after(&due, RENEW_EVERY(b->pg->lease_ms));
 		while (!b->renewer_stop &&
 		       pthread_cond_timedwait(&b->wake, &b->lock, &due) != ETIMEDOUT)
 			;

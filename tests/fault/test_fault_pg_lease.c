@@ -58,7 +58,7 @@ static long long wait_none_live(const char *prefix, unsigned timeout_ms)
 	return n;
 }
 
-static struct budgets *lease_handle(const char *scope)
+static struct budgets *lease_handle(const char *scope, uint64_t lease_ms)
 {
 	struct budget_def def = { .limit_micros = 1000000, .period = PERIOD_NONE,
 				  .soft_percent = 100, .hard = true };
@@ -67,7 +67,7 @@ static struct budgets *lease_handle(const char *scope)
 
 	if (budget_open_url(NULL, pg.url, &b, err, sizeof(err)) < 0)
 		fail_msg("budget_open_url: %s", err);
-	budget_lease_set(b, LEASE_MS);
+	budget_lease_set(b, lease_ms);
 	snprintf(def.scope, sizeof(def.scope), "%s", scope);
 	assert_int_equal(budget_set(b, &def), 0);
 	return b;
@@ -95,7 +95,7 @@ static void test_released_while_away_are_not_renewed(void **state)
 	long long left;
 
 	(void)state;
-	b = lease_handle("user:leaseuser");
+	b = lease_handle("user:leaseuser", LEASE_MS);
 	reserve_runs(b, &who, "rel-");
 	pgc_do(&pg, "halt");
 	for (int i = 0; i < RUNS; i++) {
@@ -121,7 +121,7 @@ static void test_unkept_settlements_are_not_renewed(void **state)
 	long long left;
 
 	(void)state;
-	b = lease_handle("user:settleuser");
+	b = lease_handle("user:settleuser", LEASE_MS);
 	reserve_runs(b, &who, "set-");
 	pgc_do(&pg, "halt");
 	for (int i = 0; i < RUNS; i++) {
@@ -134,6 +134,84 @@ static void test_unkept_settlements_are_not_renewed(void **state)
 	left = wait_none_live("set-", 4 * LEASE_MS);
 	printf("# settled while away, still counting after %d ms: %lld\n", 4 * LEASE_MS, left);
 	assert_int_equal(left, 0);
+	budget_close(b);
+}
+
+/* The end of run_id's lease in ms since the epoch, on the database's
+ * clock; -1 when there is none or the database does not answer. */
+static long long lease_end_ms(const char *run_id)
+{
+	const char *params[] = { run_id };
+	PGconn *c = PQconnectdb(pg.url);
+	PGresult *res = PQexecParams(c,
+				     "SELECT (extract(epoch FROM max(expires_at)) * 1000)::bigint"
+				     " FROM reservations WHERE run_id = $1",
+				     1, NULL, params, NULL, NULL, 0);
+	long long v = -1;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    !PQgetisnull(res, 0, 0))
+		v = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(c);
+	return v;
+}
+
+/* Returns when the node has just renewed run_id's lease (its end moved). */
+static void wait_renewal(const char *run_id, unsigned timeout_ms)
+{
+	uint64_t until = fl_now_ms() + timeout_ms;
+	long long first = lease_end_ms(run_id), now;
+
+	assert_true(first > 0);
+	do {
+		fl_sleep_ms(50);
+		now = lease_end_ms(run_id);
+	} while (fl_now_ms() < until && now == first);
+	assert_true(now > first);
+}
+
+/* A database stopped for less than the lease, from just after a renewal
+ * to well past one lease after it: the lease of a run that lives only on
+ * renewals (a queued run, a pending settlement) must still count once it
+ * is back, before any renewal had a chance. */
+static void test_outage_shorter_than_lease_keeps_renewed_lease(void **state)
+{
+	struct budget_scopes who = { "leaseteam", "gapuser", NULL };
+	const uint64_t lease_ms = 9000;
+	uint64_t renewed_at, halted_at, back_at;
+	struct budgets *b, *other;
+	long long left;
+	int taken;
+
+	(void)state;
+	b = lease_handle("user:gapuser", lease_ms);
+	assert_int_equal(budget_reserve_for(b, "gap-x", &who, 10, 0, clock_unix_ms(), NULL, NULL,
+					    NULL),
+			 0);
+	/* From here on the lease lives on renewals only. */
+	wait_renewal("gap-x", (unsigned)lease_ms);
+	renewed_at = fl_now_ms();
+	fl_sleep_ms(2000);
+	halted_at = fl_now_ms();
+	pgc_do(&pg, "halt");
+	fl_sleep_ms((unsigned)(renewed_at + lease_ms + 500 - fl_now_ms()));
+	pgc_do(&pg, "resume");
+	back_at = fl_now_ms();
+	left = live_reservations("gap-");
+	/* Another node asking for the rest of the limit and a little more
+	 * must be refused: the first run's money is still held. */
+	other = lease_handle("user:gapuser", lease_ms);
+	taken = budget_reserve_for(other, "gap-y", &who, 999995, 0, clock_unix_ms(), NULL, NULL,
+				   NULL);
+	budget_close(other);
+	printf("# away %llu ms (lease %llu ms): the renewed lease still counts: %lld;"
+	       " another node's reservation past the limit: %d\n",
+	       (unsigned long long)(back_at - halted_at), (unsigned long long)lease_ms, left, taken);
+	assert_true(back_at - halted_at < lease_ms);
+	assert_int_equal(left, 1);
+	assert_int_equal(taken, -EDQUOT);
+	assert_int_equal(budget_release(b, "gap-x"), 0);
 	budget_close(b);
 }
 
@@ -157,6 +235,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_released_while_away_are_not_renewed),
 		cmocka_unit_test(test_unkept_settlements_are_not_renewed),
+		cmocka_unit_test(test_outage_shorter_than_lease_keeps_renewed_lease),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
