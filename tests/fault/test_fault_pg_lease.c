@@ -1,15 +1,18 @@
 /*
- * Fault: the leases of PostgreSQL reservations when their release or
- * settlement cannot be written because the database is away.
+ * Fault: the leases of PostgreSQL reservations when the database goes
+ * away or the node's connection is busy.
  *
  * A PostgreSQL of the test's own (pgcluster.h; the shared one is never
  * stopped) is stopped while a node lets go of more runs than its
- * pending-release list holds. Once the database is back, every one of
- * those reservations must stop counting within the lease: a released run
- * that the node still renews would keep its money held for as long as the
- * node lives.
+ * pending-release list holds: once it is back, every one of those
+ * reservations must stop counting within the lease (a released run the
+ * node still renews would hold its money for as long as the node lives).
+ * It is stopped for less than the lease from the worst moment, just after
+ * a renewal: a run living on renewals must still count, so another node
+ * is refused. And another session holds the budget write lock while a
+ * call of the node waits for it: renewals must go on meanwhile.
  *
- * Waits are bounded polls; the program stays under half a minute.
+ * Waits are bounded polls; the program stays under a minute.
  */
 #include <sys/stat.h>
 
@@ -215,6 +218,56 @@ static void test_outage_shorter_than_lease_keeps_renewed_lease(void **state)
 	budget_close(b);
 }
 
+/* A budget call of the node that waits for the budget write lock. */
+struct blocked_call {
+	struct budgets *b;
+	int r;
+};
+
+static void *blocked_set_main(void *arg)
+{
+	struct blocked_call *c = arg;
+	struct budget_def def = { .scope = "team:starveother", .limit_micros = 1000,
+				  .period = PERIOD_NONE, .soft_percent = 100, .hard = true };
+
+	c->r = budget_set(c->b, &def);
+	return NULL;
+}
+
+/* Another node holds the budget write lock for longer than the lease, and
+ * a budget call of this node waits for it meanwhile: the renewals of its
+ * live runs must go on, or a queued run's money stops counting. */
+static void test_renewals_go_on_while_a_call_waits(void **state)
+{
+	struct budget_scopes who = { "leaseteam", "starveuser", NULL };
+	struct blocked_call call = { NULL, 1 };
+	PGconn *holder = PQconnectdb(pg.url);
+	PGresult *res;
+	pthread_t t;
+	long long left;
+
+	(void)state;
+	call.b = lease_handle("user:starveuser", LEASE_MS);
+	assert_int_equal(budget_reserve_for(call.b, "starve-x", &who, 10, 0, clock_unix_ms(), NULL,
+					    NULL, NULL),
+			 0);
+	res = PQexec(holder, "BEGIN; SELECT pg_advisory_xact_lock(7140112836)");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	assert_int_equal(pthread_create(&t, NULL, blocked_set_main, &call), 0);
+	fl_sleep_ms(3 * LEASE_MS);
+	left = live_reservations("starve-");
+	PQclear(PQexec(holder, "COMMIT"));
+	PQfinish(holder);
+	pthread_join(t, NULL);
+	printf("# %d ms behind another node's write lock: the live run's lease counts: %lld\n",
+	       3 * LEASE_MS, left);
+	assert_int_equal(left, 1);
+	assert_int_equal(call.r, 0);
+	assert_int_equal(budget_release(call.b, "starve-x"), 0);
+	budget_close(call.b);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -236,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_released_while_away_are_not_renewed),
 		cmocka_unit_test(test_unkept_settlements_are_not_renewed),
 		cmocka_unit_test(test_outage_shorter_than_lease_keeps_renewed_lease),
+		cmocka_unit_test(test_renewals_go_on_while_a_call_waits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
