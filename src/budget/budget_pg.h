@@ -83,7 +83,6 @@ int budget_pg_ensure(struct budget_pg *pg);
 int budget_pg_sweep(struct budget_pg *pg, bool self);
 
 /* budget_pg_lease.c (the live set is declared in budget_internal.h) */
-bool budget_pg_live_has(struct budget_pg *pg, const char *run_id);
 /* Pushes the end of every live lease to at least now + lease_ms + a third
  * of it (two renewal intervals of margin, see budget_pg_lease.c) on the
  * database's clock (one statement on conn; never shortens a lease). */

@@ -99,16 +99,6 @@ void budget_pg_live_remove(struct budget_pg *pg, const char *run_id)
 	pthread_mutex_unlock(&pg->live_lock);
 }
 
-bool budget_pg_live_has(struct budget_pg *pg, const char *run_id)
-{
-	bool has;
-
-	pthread_mutex_lock(&pg->live_lock);
-	has = live_has_locked(pg, run_id);
-	pthread_mutex_unlock(&pg->live_lock);
-	return has;
-}
-
 void budget_pg_live_free(struct budget_pg *pg)
 {
 	free(pg->live);
