@@ -90,7 +90,8 @@ struct budgets {
 	size_t n_settles;
 	/* PostgreSQL only: the thread renewing leases and retrying the
 	 * pending lists (budget_pg_lease.c), started at the first
-	 * reservation; `wake` (with `lock`) stops it. */
+	 * reservation; `wake` (with the back end's live_lock, never
+	 * `lock`) stops it. */
 	pthread_t renewer;
 	pthread_cond_t wake;
 	bool renewer_started, renewer_stop, wake_ready;

@@ -16,9 +16,11 @@
  * (settling is at most once per run id, so a retry after a commit that
  * did land changes nothing). Until then the run stays live, so its lease
  * is renewed and its money stays held, and a release of that run id is a
- * no-op: the settlement will replace the reservation. The renewer thread
- * (budget_pg_lease.c) flushes both lists, so they land once the database
- * is back even without a request.
+ * no-op: the settlement will replace the reservation. Any other release
+ * takes the run out of the renewed set at once, landed or not, so a
+ * release that could not be kept (the list full) ends with its lease. The
+ * renewer thread (budget_pg_lease.c) flushes both lists, so they land once
+ * the database is back even without a request.
  *
  * Callers hold b->lock and have no transaction open: a retry inside a
  * reservation's transaction would be rolled back with a refusal. The
@@ -146,6 +148,12 @@ int budget_release_locked(struct budgets *b, const char *run_id)
 	budget_pending_flush_locked(b);
 	if (settle_pending(b, run_id))
 		return 0; /* its settlement will replace the reservation */
+	/* A released run needs no money, whether or not the delete lands:
+	 * never renewed again, a reservation left behind (the list full, the
+	 * database away) ends with its lease instead of living as long as
+	 * this node. */
+	if (b->pg)
+		budget_pg_live_remove(b->pg, run_id);
 	r = release_one(b, run_id);
 	if (r < 0)
 		budget_pending_add_locked(b, run_id);

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include "budget/budget_pg.h"
@@ -99,7 +100,7 @@ int budget_pg_ensure(struct budget_pg *pg)
 	if (!locked && node_take(pg) < 0)
 		return -EIO;
 	/* Leases are renewed by run id, whichever node id this session has. */
-	(void)budget_pg_renew(pg);
+	(void)budget_pg_renew(pg, pg->conn);
 	return 0;
 }
 
@@ -157,7 +158,11 @@ void budget_pg_close(struct budget_pg *pg)
 	 * settled, released or their lease ends. */
 	if (pg->conn)
 		PQfinish(pg->conn);
+	if (pg->renew_conn)
+		PQfinish(pg->renew_conn);
 	budget_pg_live_free(pg);
+	pthread_mutex_destroy(&pg->live_lock);
+	free(pg->url);
 	free(pg);
 }
 
@@ -202,6 +207,12 @@ int budget_pg_open(struct budgets *b, const char *url, char *err, size_t err_len
 	if (!pg)
 		return -ENOMEM;
 	pg->lease_ms = BUDGET_LEASE_DEFAULT_MS;
+	pg->url = strdup(url);
+	if (!pg->url || pthread_mutex_init(&pg->live_lock, NULL) != 0) {
+		free(pg->url);
+		free(pg);
+		return -ENOMEM;
+	}
 	r = pg_setup(pg, url, err, err_len);
 	if (r < 0) {
 		budget_pg_close(pg);

@@ -36,6 +36,7 @@
 #ifndef LEDGERBOX_BUDGET_PG_H
 #define LEDGERBOX_BUDGET_PG_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -63,6 +64,12 @@ struct budget_pg {
 	 * BUDGET_PG_LIVE_MAX; a run past that keeps its first lease only. */
 	char (*live)[BUDGET_RUN_ID_MAX + 1];
 	size_t n_live, cap_live;
+	/* Guards the live set, lease_ms and the renewer's stop flag and
+	 * wake-up, so the renewer never waits for b->lock (taken after it
+	 * when both are held). */
+	pthread_mutex_t live_lock;
+	char *url;	   /* for the renewer's own session */
+	PGconn *renew_conn; /* the renewer's session, its thread only */
 };
 
 #define BUDGET_PG_LIVE_MAX 65536
@@ -76,10 +83,10 @@ int budget_pg_ensure(struct budget_pg *pg);
 int budget_pg_sweep(struct budget_pg *pg, bool self);
 
 /* budget_pg_lease.c (the live set is declared in budget_internal.h) */
-bool budget_pg_live_has(const struct budget_pg *pg, const char *run_id);
-/* Pushes the end of every live lease to at least now + lease_ms on the
- * database's clock (one statement; never shortens a lease). */
-int budget_pg_renew(struct budget_pg *pg);
+/* Pushes the end of every live lease to at least now + lease_ms + a third
+ * of it (two renewal intervals of margin, see budget_pg_lease.c) on the
+ * database's clock (one statement on conn; never shortens a lease). */
+int budget_pg_renew(struct budget_pg *pg, PGconn *conn);
 void budget_pg_live_free(struct budget_pg *pg);
 /* The periodic sweep, at most every BUDGET_PG_SWEEP_MS; failures wait for
  * the next one. */
