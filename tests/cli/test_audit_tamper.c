@@ -507,6 +507,37 @@ static void plain_words_runs_verify_and_a_lost_attempt_charge_is_named(bool post
 	made_end(&m);
 }
 
+/* Other recorded facts edited in place: one run's status and creation
+ * time, another's dataset fingerprint (inside its stored answer, so the
+ * answer's digest differs too). Each is named. */
+static void other_facts_edited_are_named(bool postgres)
+{
+	struct made m;
+	char q[500], needle[200];
+
+	made_start(&m, "audit-facts", postgres, (char *[]){ NULL });
+	snprintf(q, sizeof(q),
+		 postgres ? "UPDATE runs SET status = 'error', created_ms = created_ms + 1"
+			    " WHERE id = '%s';"
+			    "UPDATE runs SET result = jsonb_set(result::jsonb,"
+			    " '{datasetVersion,fingerprint}', '\"forged\"')::text WHERE id = '%s'"
+			  : "UPDATE runs SET status = 'error', created_ms = created_ms + 1"
+			    " WHERE id = '%s';"
+			    "UPDATE runs SET result = json_set(result, '$.datasetVersion.fingerprint',"
+			    " 'forged') WHERE id = '%s'",
+		 m.run_ids[0], m.run_ids[2]);
+	sql(&m, q);
+	snprintf(needle, sizeof(needle), "run %s: status is \"error\" in the runs table", m.run_ids[0]);
+	expect_verify(&m, NULL, 1, needle);
+	snprintf(needle, sizeof(needle), "run %s: createdMs is ", m.run_ids[0]);
+	expect_verify(&m, NULL, 1, needle);
+	snprintf(needle, sizeof(needle), "run %s: datasetFingerprint is \"forged\"", m.run_ids[2]);
+	expect_verify(&m, NULL, 1, needle);
+	snprintf(needle, sizeof(needle), "run %s: resultSha256 is ", m.run_ids[2]);
+	expect_verify(&m, NULL, 1, needle);
+	made_end(&m);
+}
+
 static void sqlite_untouched(void **state)
 {
 	(void)state;
@@ -615,6 +646,18 @@ static void pg_rehashed(void **state)
 	rewritten_and_rehashed_is_caught_against_an_anchor(true);
 }
 
+static void sqlite_facts(void **state)
+{
+	(void)state;
+	other_facts_edited_are_named(false);
+}
+
+static void pg_facts(void **state)
+{
+	(void)state;
+	other_facts_edited_are_named(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest sqlite_tests[] = {
@@ -627,6 +670,7 @@ int main(void)
 		cmocka_unit_test(sqlite_rename),
 		cmocka_unit_test(sqlite_anchors),
 		cmocka_unit_test(sqlite_plain_words),
+		cmocka_unit_test(sqlite_facts),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test(pg_untouched),
@@ -638,6 +682,7 @@ int main(void)
 		cmocka_unit_test(pg_rename),
 		cmocka_unit_test(pg_anchors),
 		cmocka_unit_test(pg_plain_words),
+		cmocka_unit_test(pg_facts),
 	};
 	int failed = cmocka_run_group_tests_name("audit tampering on SQLite", sqlite_tests, NULL, NULL);
 
