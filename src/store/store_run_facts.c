@@ -19,8 +19,9 @@
  * The ledger side: each recorded charge must have one row per scope the
  * run is charged to (org, team, user, session), each holding the chained
  * amount, and no row under another scope; only the charge that
- * reconciliation settles (the last attempt's) may be missing whole. The
- * principal's user name must still be the entry's actor.
+ * reconciliation settles (the last attempt's) may be missing whole, and a
+ * run not charged under its own id (an exact cache hit) has no rows there.
+ * The principal's user name must still be the entry's actor.
  *
  * Invariant: for a run inserted by this program and never edited, the
  * facts built from its row equal the chained facts, key by key (artifacts
@@ -249,7 +250,11 @@ static void charge_compare(struct store_run_check *c, const struct store_run_row
 				(long long)row->entry_id, (long long)json_integer_value(micros));
 		while (k < scopes->n && strcmp(scopes->name[k], found[i].scope) != 0)
 			k++;
-		if (k < scopes->n)
+		if (k < scopes->n && seen[k])
+			problem(c, "run %s: the ledger charges %s twice under %s (a ledger row was "
+				   "added)",
+				row->subject, found[i].scope, ledger_id);
+		else if (k < scopes->n)
 			seen[k] = true;
 		else
 			problem(c, "run %s: the ledger charges %lld micros to %s under %s, a scope "
@@ -263,23 +268,47 @@ static void charge_compare(struct store_run_check *c, const struct store_run_row
 				row->subject, scopes->name[k], ledger_id);
 }
 
+/* A run not charged under its own id (an exact cache hit does no work)
+ * has no ledger rows there either: one would charge a scope for nothing. */
+static int uncharged_compare(struct store_run_check *c, const struct store_run_row *row,
+			     const json_t *charges)
+{
+	struct store_ledger_charge found[STORE_LEDGER_SCOPES_MAX];
+	size_t n = 0;
+	int r;
+
+	if (json_object_get(charges, row->subject))
+		return 0;
+	r = c->ledger->read(c->s, row->subject, found, &n);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		problem(c, "run %s: the ledger charges %lld micros to %s under %s, a charge its "
+			   "audit entry %lld does not record (a ledger row was added)",
+			row->subject, (long long)found[i].micros, found[i].scope, row->subject,
+			(long long)row->entry_id);
+	return r;
+}
+
 /* Every charge the chained facts record is in the ledger as they record
- * it. */
+ * it, and the run's own id is charged nothing else. */
 static int charges_compare(struct store_run_check *c, const struct store_run_row *row,
 			   const json_t *chained, const json_t *charges, const char *last_id)
 {
 	struct run_scopes scopes;
 	const char *ledger_id;
 	json_t *micros;
+	int r;
 
 	if (!c->ledger)
 		return 0;
+	r = uncharged_compare(c, row, charges);
+	if (r < 0)
+		return r;
 	run_scopes_of(row, chained, &scopes);
 	json_object_foreach((json_t *)charges, ledger_id, micros) {
 		struct store_ledger_charge found[STORE_LEDGER_SCOPES_MAX];
 		size_t n = 0;
-		int r = c->ledger->read(c->s, ledger_id, found, &n);
 
+		r = c->ledger->read(c->s, ledger_id, found, &n);
 		if (r < 0)
 			return r;
 		if (n > 0)

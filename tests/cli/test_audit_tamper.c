@@ -420,6 +420,25 @@ static void ledger_rows_deleted_or_added_are_named(bool postgres)
 		 m.run_ids[2], micros);
 	expect_verify(&m, NULL, 1, needle);
 	expect_verify(&m, NULL, 1, "2 differences");
+	/* With the one-row-per-scope rule dropped, a scope charged twice for
+	 * one run, and a charge for the cache hit, which was never charged. */
+	sql(&m, postgres ? "ALTER TABLE ledger DROP CONSTRAINT ledger_run_id_scope_key"
+			 : "CREATE TABLE ledger_copy AS SELECT * FROM ledger; DROP TABLE ledger;"
+			   " ALTER TABLE ledger_copy RENAME TO ledger");
+	snprintf(q, sizeof(q),
+		 "INSERT INTO ledger (run_id, scope, amount_micros, at_ms)"
+		 " SELECT run_id, scope, amount_micros, at_ms FROM ledger"
+		 " WHERE run_id = '%s' AND scope = 'org';"
+		 "INSERT INTO ledger (run_id, scope, amount_micros, at_ms)"
+		 " VALUES ('%s', 'org', 5, 1)",
+		 m.run_ids[0], m.run_ids[RUNS]);
+	sql(&m, q);
+	snprintf(needle, sizeof(needle), "run %s: the ledger charges org twice under %s",
+		 m.run_ids[0], m.run_ids[0]);
+	expect_verify(&m, NULL, 1, needle);
+	snprintf(needle, sizeof(needle), "run %s: the ledger charges 5 micros to org under %s, a "
+		 "charge its audit entry", m.run_ids[RUNS], m.run_ids[RUNS]);
+	expect_verify(&m, NULL, 1, needle);
 	made_end(&m);
 }
 
