@@ -19,7 +19,8 @@
  * The ledger side: each recorded charge must have one row per scope the
  * run is charged to (org, team, user, session), each holding the chained
  * amount, and no row under another scope; only the charge that
- * reconciliation settles (the last attempt's) may be missing whole, and a
+ * reconciliation settles (the last attempt's) or one of no cost (released,
+ * never settled) may be missing whole, and a
  * run not charged under its own id (an exact cache hit) has no rows there.
  * The principal's user name must still be the entry's actor.
  *
@@ -313,7 +314,8 @@ static int charges_compare(struct store_run_check *c, const struct store_run_row
 			return r;
 		if (n > 0)
 			charge_compare(c, row, ledger_id, micros, &scopes, found, n);
-		else if (strcmp(ledger_id, last_id) != 0)
+		/* An attempt that cost nothing is released, not settled. */
+		else if (strcmp(ledger_id, last_id) != 0 && json_integer_value(micros) != 0)
 			problem(c, "run %s: the ledger has no charge under %s, but its audit entry "
 				   "%lld records %lld micros there (the ledger rows were deleted)",
 				row->subject, ledger_id, (long long)row->entry_id,

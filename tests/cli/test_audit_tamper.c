@@ -487,11 +487,16 @@ static void foreign_and_future_anchors_do_not_match(bool postgres)
  * the same question again, answered from the cache. Untouched, all
  * agree; the first attempt's charge deleted whole is named (only the
  * last attempt's may be missing: the next start settles that one). */
-static void plain_words_runs_verify_and_a_lost_attempt_charge_is_named(bool postgres)
+static void plain_words_runs_verify_and_a_lost_attempt_charge_is_named(bool postgres,
+									  bool free_model)
 {
 	char url[128];
+	/* A free model's attempts cost nothing and are never settled: no
+	 * ledger rows, and no difference either. */
 	char *env[] = { url, "LEDGERBOX_LLM_API=ollama", "LEDGERBOX_LLM_RETRIES=0",
-			"LEDGERBOX_MODEL_RATES=llama3.1=1,2", "LEDGERBOX_REPAIR_ATTEMPTS=2", NULL };
+			free_model ? "LEDGERBOX_MODEL_RATES=llama3.1=0,0"
+				   : "LEDGERBOX_MODEL_RATES=llama3.1=1,2",
+			"LEDGERBOX_REPAIR_ATTEMPTS=2", NULL };
 	const char *ask = "{\"query\":\"how many customers are there?\",\"language\":\"sql\","
 			  "\"dataset\":\"demo\"}";
 	struct stub_reply bad = { .content = "```sql\nSELECT no_such_column FROM customers\n```" };
@@ -502,7 +507,7 @@ static void plain_words_runs_verify_and_a_lost_attempt_charge_is_named(bool post
 	struct reply r;
 
 	snprintf(url, sizeof(url), "LEDGERBOX_LLM_URL=http://127.0.0.1:%d", llm_stub_port(stub));
-	key = made_open(&m, "audit-llm", postgres, env);
+	key = made_open(&m, free_model ? "audit-llm-free" : "audit-llm", postgres, env);
 	llm_stub_push(stub, &bad);
 	llm_stub_push(stub, &good);
 	hl_call(&m.srv, "POST", "/api/analyze", key, ask, &r);
@@ -518,6 +523,10 @@ static void plain_words_runs_verify_and_a_lost_attempt_charge_is_named(bool post
 	assert_int_equal(hl_stop(&m.srv, SIGTERM), 0);
 	llm_stub_stop(stub);
 	expect_verify(&m, NULL, 0, "runs match the audit log and the ledger: 2 runs");
+	if (free_model) {
+		made_end(&m);
+		return;
+	}
 	triggers_off(&m);
 	snprintf(q, sizeof(q), "DELETE FROM ledger WHERE run_id = '%s'", run);
 	sql(&m, q);
@@ -632,7 +641,7 @@ static void sqlite_anchors(void **state)
 static void sqlite_plain_words(void **state)
 {
 	(void)state;
-	plain_words_runs_verify_and_a_lost_attempt_charge_is_named(false);
+	plain_words_runs_verify_and_a_lost_attempt_charge_is_named(false, false);
 }
 
 static void pg_ledger(void **state)
@@ -656,13 +665,19 @@ static void pg_anchors(void **state)
 static void pg_plain_words(void **state)
 {
 	(void)state;
-	plain_words_runs_verify_and_a_lost_attempt_charge_is_named(true);
+	plain_words_runs_verify_and_a_lost_attempt_charge_is_named(true, false);
 }
 
 static void pg_rehashed(void **state)
 {
 	(void)state;
 	rewritten_and_rehashed_is_caught_against_an_anchor(true);
+}
+
+static void sqlite_plain_words_free(void **state)
+{
+	(void)state;
+	plain_words_runs_verify_and_a_lost_attempt_charge_is_named(false, true);
 }
 
 static void sqlite_facts(void **state)
@@ -689,6 +704,7 @@ int main(void)
 		cmocka_unit_test(sqlite_rename),
 		cmocka_unit_test(sqlite_anchors),
 		cmocka_unit_test(sqlite_plain_words),
+		cmocka_unit_test(sqlite_plain_words_free),
 		cmocka_unit_test(sqlite_facts),
 	};
 	const struct CMUnitTest pg_tests[] = {
