@@ -117,7 +117,7 @@ static int ledger_exists(struct store *s, bool *ret)
 static const char entries_sql[] =
 	"SELECT a.id, a.subject, a.detail, r.id, p.team, r.principal_id, r.language, r.dataset,"
 	" r.session, r.status, r.code, r.result, r.created_ms, r.duration_ms, r.result_from,"
-	" b.result"
+	" b.result, a.actor, p.user"
 	" FROM audit a LEFT JOIN runs r ON r.id = a.subject"
 	" LEFT JOIN principals p ON p.id = r.principal_id"
 	" LEFT JOIN runs b ON b.id = r.result_from"
@@ -135,12 +135,14 @@ static int check_entry(struct store_run_check *c, sqlite3_stmt *st)
 		.subject = col_text(st, 1) ? col_text(st, 1) : "",
 		.detail = col_text(st, 2) ? col_text(st, 2) : "",
 		.present = sqlite3_column_type(st, 3) != SQLITE_NULL,
+		.actor = col_text(st, 16) ? col_text(st, 16) : "",
 	};
 	int r;
 
 	if (row.present) {
 		snprintf(row.run.id, sizeof(row.run.id), "%s", col_text(st, 3));
 		row.team = col_text(st, 4);
+		row.user = col_text(st, 17);
 		row.run.principal_id = sqlite3_column_int64(st, 5);
 		row.run.language = col_text(st, 6);
 		row.run.dataset = col_text(st, 7);

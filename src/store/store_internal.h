@@ -235,6 +235,8 @@ struct store_run_row {
 	bool present;          /* the run has a row; the fields below are set */
 	struct run_record run; /* result: the whole answer (new reference) */
 	const char *team;
+	const char *user;  /* the principal's user name now (NULL: no principal row) */
+	const char *actor; /* the entry's actor: the user who ran it */
 	struct run_result_text stored; /* text as stored (borrowed), result_from */
 };
 struct store_run_check {

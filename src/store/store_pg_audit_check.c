@@ -138,12 +138,14 @@ static int check_entry(struct store_run_check *c, const PGresult *res, int i)
 		.subject = PQgetvalue(res, i, 1),
 		.detail = PQgetvalue(res, i, 2),
 		.present = !PQgetisnull(res, i, 3),
+		.actor = PQgetvalue(res, i, 16),
 	};
 	int r = pg_get_i64(res, i, 0, &row.entry_id);
 
 	if (r == 0 && row.present) {
 		snprintf(row.run.id, sizeof(row.run.id), "%s", PQgetvalue(res, i, 3));
 		row.team = col_text(res, i, 4);
+		row.user = col_text(res, i, 17);
 		r = pg_get_i64(res, i, 5, &row.run.principal_id);
 		row.run.language = col_text(res, i, 6);
 		row.run.dataset = col_text(res, i, 7);
@@ -196,7 +198,7 @@ static int check_all(struct store_run_check *c)
 			"DECLARE run_check NO SCROLL CURSOR FOR"
 			" SELECT a.id, a.subject, a.detail, r.id, p.team, r.principal_id, r.language,"
 			" r.dataset, r.session, r.status, r.code, r.result, r.created_ms,"
-			" r.duration_ms, r.result_from, b.result"
+			" r.duration_ms, r.result_from, b.result, a.actor, p.user_name"
 			" FROM audit a LEFT JOIN runs r ON r.id = a.subject"
 			" LEFT JOIN principals p ON p.id = r.principal_id"
 			" LEFT JOIN runs b ON b.id = r.result_from"

@@ -16,6 +16,14 @@
  * it hold only language, status, dataset, session, duration_ms and
  * artifacts, and are checked on those.
  *
+ * The ledger side: each recorded charge must have one row per scope the
+ * run is charged to (org, team, user, session), each holding the chained
+ * amount, and no row under another scope; only the charge that
+ * reconciliation settles (the last attempt's) or one of no cost (released,
+ * never settled) may be missing whole, and a
+ * run not charged under its own id (an exact cache hit) has no rows there.
+ * The principal's user name must still be the entry's actor.
+ *
  * Invariant: for a run inserted by this program and never edited, the
  * facts built from its row equal the chained facts, key by key (artifacts
  * excepted: retention removes artifact rows on purpose; and keyId, the API
@@ -180,32 +188,152 @@ static void facts_compare(struct store_run_check *c, const struct store_run_row 
 	}
 }
 
-/* Every ledger row of a charge holds the amount the chained facts record. */
-static int charges_compare(struct store_run_check *c, const struct store_run_row *row,
-			   const json_t *charges)
+/* The scopes every charge of a run is settled under, as the budget part
+ * names them (budget_scopes_expand): the org, then the team, user and
+ * session when there is one. The team and session come from the chained
+ * facts when the entry has them, the user is the entry's actor. */
+#define RUN_SCOPES 4
+struct run_scopes {
+	char name[RUN_SCOPES][sizeof(((struct store_ledger_charge *)0)->scope)];
+	size_t n;
+};
+
+static void scope_add(struct run_scopes *set, const char *kind, const char *name)
 {
+	if (name && name[0])
+		snprintf(set->name[set->n++], sizeof(set->name[0]), "%s:%s", kind, name);
+}
+
+static void run_scopes_of(const struct store_run_row *row, const json_t *chained,
+			  struct run_scopes *ret)
+{
+	const char *team = json_string_value(json_object_get(chained, "team"));
+	const char *session = json_string_value(json_object_get(chained, "session"));
+
+	ret->n = 0;
+	snprintf(ret->name[ret->n++], sizeof(ret->name[0]), "org");
+	scope_add(ret, "team", team ? team : row->team);
+	scope_add(ret, "user", row->actor);
+	scope_add(ret, "session", json_object_get(chained, "session") ? session : row->run.session);
+}
+
+/* The one charge whose rows may still be missing: reconciliation settles
+ * the last attempt's ledger id (else the run's own) of a run recorded
+ * before its settlement landed (budget/reconcile.c); every earlier
+ * attempt was settled before the run was recorded. */
+static const char *charge_settled_last(const char *run_id, const json_t *answer)
+{
+	const json_t *attempts = json_object_get(answer, "attempts");
+	const char *id = NULL;
+
+	if (json_array_size(attempts) > 0)
+		id = json_string_value(json_object_get(
+			json_array_get(attempts, json_array_size(attempts) - 1), "ledgerId"));
+	return id ? id : run_id;
+}
+
+/* One charge's rows: each holds the chained amount, under a scope the run
+ * is charged to, and every such scope has its row. */
+static void charge_compare(struct store_run_check *c, const struct store_run_row *row,
+			   const char *ledger_id, const json_t *micros,
+			   const struct run_scopes *scopes,
+			   const struct store_ledger_charge *found, size_t n)
+{
+	bool seen[RUN_SCOPES] = { false };
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+
+		if (!json_is_integer(micros) || json_integer_value(micros) != found[i].micros)
+			problem(c, "run %s: the ledger charges %lld micros to %s under %s, but its "
+				   "audit entry %lld records %lld (the ledger or the run was edited)",
+				row->subject, (long long)found[i].micros, found[i].scope, ledger_id,
+				(long long)row->entry_id, (long long)json_integer_value(micros));
+		while (k < scopes->n && strcmp(scopes->name[k], found[i].scope) != 0)
+			k++;
+		if (k < scopes->n && seen[k])
+			problem(c, "run %s: the ledger charges %s twice under %s (a ledger row was "
+				   "added)",
+				row->subject, found[i].scope, ledger_id);
+		else if (k < scopes->n)
+			seen[k] = true;
+		else
+			problem(c, "run %s: the ledger charges %lld micros to %s under %s, a scope "
+				   "the run was not charged to (a ledger row was added)",
+				row->subject, (long long)found[i].micros, found[i].scope, ledger_id);
+	}
+	for (size_t k = 0; k < scopes->n; k++)
+		if (!seen[k])
+			problem(c, "run %s: the ledger has no charge to %s under %s, though the "
+				   "other scopes were charged (a ledger row was deleted)",
+				row->subject, scopes->name[k], ledger_id);
+}
+
+/* A run not charged under its own id (an exact cache hit does no work)
+ * has no ledger rows there either: one would charge a scope for nothing. */
+static int uncharged_compare(struct store_run_check *c, const struct store_run_row *row,
+			     const json_t *charges)
+{
+	struct store_ledger_charge found[STORE_LEDGER_SCOPES_MAX];
+	size_t n = 0;
+	int r;
+
+	if (json_object_get(charges, row->subject))
+		return 0;
+	r = c->ledger->read(c->s, row->subject, found, &n);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		problem(c, "run %s: the ledger charges %lld micros to %s under %s, a charge its "
+			   "audit entry %lld does not record (a ledger row was added)",
+			row->subject, (long long)found[i].micros, found[i].scope, row->subject,
+			(long long)row->entry_id);
+	return r;
+}
+
+/* Every charge the chained facts record is in the ledger as they record
+ * it, and the run's own id is charged nothing else. */
+static int charges_compare(struct store_run_check *c, const struct store_run_row *row,
+			   const json_t *chained, const json_t *charges, const char *last_id)
+{
+	struct run_scopes scopes;
 	const char *ledger_id;
 	json_t *micros;
+	int r;
 
 	if (!c->ledger)
 		return 0;
+	r = uncharged_compare(c, row, charges);
+	if (r < 0)
+		return r;
+	run_scopes_of(row, chained, &scopes);
 	json_object_foreach((json_t *)charges, ledger_id, micros) {
 		struct store_ledger_charge found[STORE_LEDGER_SCOPES_MAX];
 		size_t n = 0;
-		int r = c->ledger->read(c->s, ledger_id, found, &n);
 
+		r = c->ledger->read(c->s, ledger_id, found, &n);
 		if (r < 0)
 			return r;
-		for (size_t i = 0; i < n; i++)
-			if (!json_is_integer(micros) || json_integer_value(micros) != found[i].micros)
-				problem(c, "run %s: the ledger charges %lld micros to %s under %s, but "
-					   "its audit entry %lld records %lld (the ledger or the run "
-					   "was edited)",
-					row->subject, (long long)found[i].micros, found[i].scope,
-					ledger_id, (long long)row->entry_id,
-					(long long)json_integer_value(micros));
+		if (n > 0)
+			charge_compare(c, row, ledger_id, micros, &scopes, found, n);
+		/* An attempt that cost nothing is released, not settled. */
+		else if (strcmp(ledger_id, last_id) != 0 && json_integer_value(micros) != 0)
+			problem(c, "run %s: the ledger has no charge under %s, but its audit entry "
+				   "%lld records %lld micros there (the ledger rows were deleted)",
+				row->subject, ledger_id, (long long)row->entry_id,
+				(long long)json_integer_value(micros));
 	}
 	return 0;
+}
+
+/* The entry's actor is the run's user; the principal row must still say
+ * so (renaming it would hand every run to someone else). */
+static void user_compare(struct store_run_check *c, const struct store_run_row *row)
+{
+	if (row->user && strcmp(row->user, row->actor) == 0)
+		return;
+	problem(c, "run %s: user is \"%s\" in the principals table but \"%s\" in its audit "
+		   "entry %lld (the principal was edited)",
+		row->subject, row->user ? row->user : "(none)", row->actor,
+		(long long)row->entry_id);
 }
 
 int store_run_check_row(struct store_run_check *c, const struct store_run_row *row)
@@ -234,10 +362,12 @@ int store_run_check_row(struct store_run_check *c, const struct store_run_row *r
 		return -ENOMEM;
 	}
 	facts_compare(c, row, chained, now);
+	user_compare(c, row);
 	/* The chained charges when the entry has them; an entry of the first
 	 * form is checked against what the row says. */
 	charges = json_object_get(chained, "charges");
-	r = charges_compare(c, row, charges ? charges : json_object_get(now, "charges"));
+	r = charges_compare(c, row, chained, charges ? charges : json_object_get(now, "charges"),
+			    charge_settled_last(row->run.id, row->run.result));
 	json_decref(now);
 	json_decref(chained);
 	return r;

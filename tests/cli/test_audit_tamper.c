@@ -7,13 +7,18 @@
  * what differs and where: a run's cost edited in `runs`, a run row
  * deleted, the chain's tail cut with the head moved back, and a run
  * rewritten with its entry, every later hash and the ledger recomputed
- * (the last two are caught only against an anchor taken before). The
+ * (the last two are caught only against an anchor taken before), one
+ * ledger row deleted and another added, a principal renamed, and a
+ * plain-words run of two attempts (and its cache hit) that verifies
+ * untouched until its first attempt's charge is deleted. Anchors from
+ * another database, beyond the head or malformed do not match. The
  * server's anchor log line is checked against the chain too.
  */
 #include <sqlite3.h>
 
 #include "http/httplib.h"
 #include "store/store_internal.h"
+#include "support/llm_stub.h"
 
 #define RUNS 3
 
@@ -94,7 +99,8 @@ static void triggers_off(const struct made *m)
 		       "ALTER TABLE ledger DISABLE TRIGGER USER");
 	else
 		sql(m, "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
-		       "DROP TRIGGER audit_head_forward; DROP TRIGGER ledger_no_update");
+		       "DROP TRIGGER audit_head_forward; DROP TRIGGER ledger_no_update;"
+		       "DROP TRIGGER ledger_no_delete");
 }
 
 /* The careful forger: from entry `from` on, every prev_hash and hash
@@ -153,11 +159,10 @@ static char *file_text(const char *path)
 
 /* ---- the real server and CLI ---------------------------------------------- */
 
-static void made_start(struct made *m, const char *name, bool postgres, char *const env[])
+/* The server started on a fresh database, with a key for tess of team
+ * audit (returned, malloc'd). */
+static char *made_open(struct made *m, const char *name, bool postgres, char *const env[])
 {
-	struct reply r;
-	char *key, body[256];
-
 	memset(m, 0, sizeof(*m));
 	hl_prepare(&m->srv, name, env);
 	if (postgres) {
@@ -167,7 +172,14 @@ static void made_start(struct made *m, const char *name, bool postgres, char *co
 		snprintf(m->db_url, sizeof(m->db_url), "%s", strchr(m->srv.db_env, '=') + 1);
 	}
 	hl_start(&m->srv);
-	key = hl_key_create(&m->srv, "tess", "audit", "analyst");
+	return hl_key_create(&m->srv, "tess", "audit", "analyst");
+}
+
+static void made_start(struct made *m, const char *name, bool postgres, char *const env[])
+{
+	struct reply r;
+	char *key = made_open(m, name, postgres, env), body[256];
+
 	for (int i = 0; i <= RUNS; i++) {
 		/* The last repeats the first: an exact cache hit, recorded too. */
 		snprintf(body, sizeof(body),
@@ -346,8 +358,12 @@ static void rewritten_and_rehashed_is_caught_against_an_anchor(bool postgres)
 	run = m.run_ids[0];
 	triggers_off(&m);
 	snprintf(q, sizeof(q),
-		 "UPDATE runs SET result = json_set(result, '$.cost.totalMicros', 1) WHERE id = '%s';"
-		 "UPDATE ledger SET amount_micros = 1 WHERE run_id = '%s'",
+		 postgres ? "UPDATE runs SET result = jsonb_set(result::jsonb, '{cost,totalMicros}',"
+			    " '1')::text WHERE id = '%s';"
+			    "UPDATE ledger SET amount_micros = 1 WHERE run_id = '%s'"
+			  : "UPDATE runs SET result = json_set(result, '$.cost.totalMicros', 1)"
+			    " WHERE id = '%s';"
+			    "UPDATE ledger SET amount_micros = 1 WHERE run_id = '%s'",
 		 run, run);
 	sql(&m, q);
 	snprintf(q, sizeof(q), "SELECT result FROM runs WHERE id = '%s'", run);
@@ -374,6 +390,179 @@ static void rewritten_and_rehashed_is_caught_against_an_anchor(bool postgres)
 	free(detail_text);
 	free(result);
 	free(anchor);
+	made_end(&m);
+}
+
+/* One of a run's ledger rows deleted (its user is no longer charged), or
+ * one added for a scope the run was never charged to: no field of the
+ * run differs, but the ledger does. */
+static void ledger_rows_deleted_or_added_are_named(bool postgres)
+{
+	struct made m;
+	char q[400], needle[200];
+	long long micros;
+
+	made_start(&m, "audit-ledger", postgres, (char *[]){ NULL });
+	triggers_off(&m);
+	snprintf(q, sizeof(q), "SELECT amount_micros FROM ledger WHERE run_id = '%s' AND scope = 'org'",
+		 m.run_ids[2]);
+	micros = sql_number(&m, q);
+	snprintf(q, sizeof(q),
+		 "DELETE FROM ledger WHERE run_id = '%s' AND scope = 'user:tess';"
+		 "INSERT INTO ledger (run_id, scope, amount_micros, at_ms)"
+		 " VALUES ('%s', 'team:other', %lld, 1)",
+		 m.run_ids[1], m.run_ids[2], micros);
+	sql(&m, q);
+	snprintf(needle, sizeof(needle), "run %s: the ledger has no charge to user:tess under %s",
+		 m.run_ids[1], m.run_ids[1]);
+	expect_verify(&m, NULL, 1, needle);
+	snprintf(needle, sizeof(needle), "run %s: the ledger charges %lld micros to team:other",
+		 m.run_ids[2], micros);
+	expect_verify(&m, NULL, 1, needle);
+	expect_verify(&m, NULL, 1, "2 differences");
+	/* With the one-row-per-scope rule dropped, a scope charged twice for
+	 * one run, and a charge for the cache hit, which was never charged. */
+	sql(&m, postgres ? "ALTER TABLE ledger DROP CONSTRAINT ledger_run_id_scope_key"
+			 : "CREATE TABLE ledger_copy AS SELECT * FROM ledger; DROP TABLE ledger;"
+			   " ALTER TABLE ledger_copy RENAME TO ledger");
+	snprintf(q, sizeof(q),
+		 "INSERT INTO ledger (run_id, scope, amount_micros, at_ms)"
+		 " SELECT run_id, scope, amount_micros, at_ms FROM ledger"
+		 " WHERE run_id = '%s' AND scope = 'org';"
+		 "INSERT INTO ledger (run_id, scope, amount_micros, at_ms)"
+		 " VALUES ('%s', 'org', 5, 1)",
+		 m.run_ids[0], m.run_ids[RUNS]);
+	sql(&m, q);
+	snprintf(needle, sizeof(needle), "run %s: the ledger charges org twice under %s",
+		 m.run_ids[0], m.run_ids[0]);
+	expect_verify(&m, NULL, 1, needle);
+	snprintf(needle, sizeof(needle), "run %s: the ledger charges 5 micros to org under %s, a "
+		 "charge its audit entry", m.run_ids[RUNS], m.run_ids[RUNS]);
+	expect_verify(&m, NULL, 1, needle);
+	made_end(&m);
+}
+
+/* The principal behind the runs renamed: every run now reads as
+ * another user's, though no run row changed. */
+static void renamed_principal_is_named(bool postgres)
+{
+	struct made m;
+	char needle[200];
+
+	made_start(&m, "audit-rename", postgres, (char *[]){ NULL });
+	sql(&m, postgres ? "UPDATE principals SET user_name = 'mallory' WHERE user_name = 'tess'"
+			 : "UPDATE principals SET user = 'mallory' WHERE user = 'tess'");
+	snprintf(needle, sizeof(needle), "run %s: user is \"mallory\" in the principals table but "
+		 "\"tess\" in its audit entry", m.run_ids[0]);
+	expect_verify(&m, NULL, 1, needle);
+	made_end(&m);
+}
+
+/* Anchors that do not belong: a malformed one is a usage error; one from
+ * another database and one beyond the head do not match. */
+static void foreign_and_future_anchors_do_not_match(bool postgres)
+{
+	struct made m, other;
+	char *mine, *theirs, beyond[STORE_AUDIT_ANCHOR_TEXT_MAX + 8];
+
+	made_start(&m, "audit-anchor-a", postgres, (char *[]){ NULL });
+	made_start(&other, "audit-anchor-b", postgres, (char *[]){ NULL });
+	theirs = head_now(&other);
+	mine = head_now(&m);
+	expect_verify(&m, mine, 0, "matches");
+	expect_verify(&m, "5:ABC", 64, NULL);
+	expect_verify(&m, "x:0000000000000000000000000000000000000000000000000000000000000000",
+		      64, NULL);
+	/* Same number of entries, other runs: another hash. */
+	expect_verify(&m, theirs, 1, "was rewritten at or before that entry");
+	snprintf(beyond, sizeof(beyond), "%lld%s", strtoll(mine, NULL, 10) + 1, strchr(mine, ':'));
+	expect_verify(&m, beyond, 1, "is missing");
+	free(mine);
+	free(theirs);
+	made_end(&other);
+	made_end(&m);
+}
+
+/* Plain-words runs: one repaired once (two attempts, two ledger ids), then
+ * the same question again, answered from the cache. Untouched, all
+ * agree; the first attempt's charge deleted whole is named (only the
+ * last attempt's may be missing: the next start settles that one). */
+static void plain_words_runs_verify_and_a_lost_attempt_charge_is_named(bool postgres,
+									  bool free_model)
+{
+	char url[128];
+	/* A free model's attempts cost nothing and are never settled: no
+	 * ledger rows, and no difference either. */
+	char *env[] = { url, "LEDGERBOX_LLM_API=ollama", "LEDGERBOX_LLM_RETRIES=0",
+			free_model ? "LEDGERBOX_MODEL_RATES=llama3.1=0,0"
+				   : "LEDGERBOX_MODEL_RATES=llama3.1=1,2",
+			"LEDGERBOX_REPAIR_ATTEMPTS=2", NULL };
+	const char *ask = "{\"query\":\"how many customers are there?\",\"language\":\"sql\","
+			  "\"dataset\":\"demo\"}";
+	struct stub_reply bad = { .content = "```sql\nSELECT no_such_column FROM customers\n```" };
+	struct stub_reply good = { .content = "```sql\nSELECT COUNT(*) FROM customers\n```" };
+	struct llm_stub *stub = llm_stub_start();
+	char *key, q[300], needle[200], run[STORE_RUN_ID_LEN + 1];
+	struct made m;
+	struct reply r;
+
+	snprintf(url, sizeof(url), "LEDGERBOX_LLM_URL=http://127.0.0.1:%d", llm_stub_port(stub));
+	key = made_open(&m, free_model ? "audit-llm-free" : "audit-llm", postgres, env);
+	llm_stub_push(stub, &bad);
+	llm_stub_push(stub, &good);
+	hl_call(&m.srv, "POST", "/api/analyze", key, ask, &r);
+	if (r.status != 200 || json_array_size(json_object_get(r.json, "attempts")) != 2)
+		fail_msg("wanted a run of two attempts: %ld %s", r.status, r.body);
+	snprintf(run, sizeof(run), "%s", hl_str(r.json, "id"));
+	hl_reply_free(&r);
+	hl_call(&m.srv, "POST", "/api/analyze", key, ask, &r);
+	if (r.status != 200 || !json_is_string(json_object_get(r.json, "cacheType")))
+		fail_msg("wanted a cache hit: %ld %s", r.status, r.body);
+	hl_reply_free(&r);
+	free(key);
+	assert_int_equal(hl_stop(&m.srv, SIGTERM), 0);
+	llm_stub_stop(stub);
+	expect_verify(&m, NULL, 0, "runs match the audit log and the ledger: 2 runs");
+	if (free_model) {
+		made_end(&m);
+		return;
+	}
+	triggers_off(&m);
+	snprintf(q, sizeof(q), "DELETE FROM ledger WHERE run_id = '%s'", run);
+	sql(&m, q);
+	snprintf(needle, sizeof(needle), "run %s: the ledger has no charge under %s", run, run);
+	expect_verify(&m, NULL, 1, needle);
+	made_end(&m);
+}
+
+/* Other recorded facts edited in place: one run's status and creation
+ * time, another's dataset fingerprint (inside its stored answer, so the
+ * answer's digest differs too). Each is named. */
+static void other_facts_edited_are_named(bool postgres)
+{
+	struct made m;
+	char q[500], needle[200];
+
+	made_start(&m, "audit-facts", postgres, (char *[]){ NULL });
+	snprintf(q, sizeof(q),
+		 postgres ? "UPDATE runs SET status = 'error', created_ms = created_ms + 1"
+			    " WHERE id = '%s';"
+			    "UPDATE runs SET result = jsonb_set(result::jsonb,"
+			    " '{datasetVersion,fingerprint}', '\"forged\"')::text WHERE id = '%s'"
+			  : "UPDATE runs SET status = 'error', created_ms = created_ms + 1"
+			    " WHERE id = '%s';"
+			    "UPDATE runs SET result = json_set(result, '$.datasetVersion.fingerprint',"
+			    " 'forged') WHERE id = '%s'",
+		 m.run_ids[0], m.run_ids[2]);
+	sql(&m, q);
+	snprintf(needle, sizeof(needle), "run %s: status is \"error\" in the runs table", m.run_ids[0]);
+	expect_verify(&m, NULL, 1, needle);
+	snprintf(needle, sizeof(needle), "run %s: createdMs is ", m.run_ids[0]);
+	expect_verify(&m, NULL, 1, needle);
+	snprintf(needle, sizeof(needle), "run %s: datasetFingerprint is \"forged\"", m.run_ids[2]);
+	expect_verify(&m, NULL, 1, needle);
+	snprintf(needle, sizeof(needle), "run %s: resultSha256 is ", m.run_ids[2]);
+	expect_verify(&m, NULL, 1, needle);
 	made_end(&m);
 }
 
@@ -431,6 +620,78 @@ static void pg_cut_tail(void **state)
 	cut_tail_is_caught_against_an_anchor(true);
 }
 
+static void sqlite_ledger(void **state)
+{
+	(void)state;
+	ledger_rows_deleted_or_added_are_named(false);
+}
+
+static void sqlite_rename(void **state)
+{
+	(void)state;
+	renamed_principal_is_named(false);
+}
+
+static void sqlite_anchors(void **state)
+{
+	(void)state;
+	foreign_and_future_anchors_do_not_match(false);
+}
+
+static void sqlite_plain_words(void **state)
+{
+	(void)state;
+	plain_words_runs_verify_and_a_lost_attempt_charge_is_named(false, false);
+}
+
+static void pg_ledger(void **state)
+{
+	(void)state;
+	ledger_rows_deleted_or_added_are_named(true);
+}
+
+static void pg_rename(void **state)
+{
+	(void)state;
+	renamed_principal_is_named(true);
+}
+
+static void pg_anchors(void **state)
+{
+	(void)state;
+	foreign_and_future_anchors_do_not_match(true);
+}
+
+static void pg_plain_words(void **state)
+{
+	(void)state;
+	plain_words_runs_verify_and_a_lost_attempt_charge_is_named(true, false);
+}
+
+static void pg_rehashed(void **state)
+{
+	(void)state;
+	rewritten_and_rehashed_is_caught_against_an_anchor(true);
+}
+
+static void sqlite_plain_words_free(void **state)
+{
+	(void)state;
+	plain_words_runs_verify_and_a_lost_attempt_charge_is_named(false, true);
+}
+
+static void sqlite_facts(void **state)
+{
+	(void)state;
+	other_facts_edited_are_named(false);
+}
+
+static void pg_facts(void **state)
+{
+	(void)state;
+	other_facts_edited_are_named(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest sqlite_tests[] = {
@@ -439,12 +700,24 @@ int main(void)
 		cmocka_unit_test(sqlite_deleted_row),
 		cmocka_unit_test(sqlite_cut_tail),
 		cmocka_unit_test(sqlite_rehashed),
+		cmocka_unit_test(sqlite_ledger),
+		cmocka_unit_test(sqlite_rename),
+		cmocka_unit_test(sqlite_anchors),
+		cmocka_unit_test(sqlite_plain_words),
+		cmocka_unit_test(sqlite_plain_words_free),
+		cmocka_unit_test(sqlite_facts),
 	};
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test(pg_untouched),
 		cmocka_unit_test(pg_cost_edit),
 		cmocka_unit_test(pg_deleted_row),
 		cmocka_unit_test(pg_cut_tail),
+		cmocka_unit_test(pg_rehashed),
+		cmocka_unit_test(pg_ledger),
+		cmocka_unit_test(pg_rename),
+		cmocka_unit_test(pg_anchors),
+		cmocka_unit_test(pg_plain_words),
+		cmocka_unit_test(pg_facts),
 	};
 	int failed = cmocka_run_group_tests_name("audit tampering on SQLite", sqlite_tests, NULL, NULL);
 
