@@ -5,6 +5,7 @@
 #include "config/llm_local.h"
 #include "http/ready.h"
 #include "http/request.h"
+#include "http/store_fault.h"
 #include "obs/metrics.h"
 #include "templates/templates.h"
 #include "util/buf.h"
@@ -147,11 +148,13 @@ enum MHD_Result route_keys_list(struct request *rq)
 {
 	json_t *keys, *body;
 	enum MHD_Result r;
+	int e;
 
 	if (!auth_require_admin(rq, &r))
 		return r;
-	if (store_keys_list(rq->srv->store, &keys) < 0)
-		return respond_error(rq, 500, "store_failed", "reading the keys failed", NULL);
+	e = store_keys_list(rq->srv->store, &keys);
+	if (e < 0)
+		return respond_store_fault(rq, e, "store_failed", "reading the keys failed");
 	body = json_pack("{s:o}", "keys", keys);
 	r = respond_json(rq, 200, body);
 	json_decref(body);
