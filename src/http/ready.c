@@ -29,6 +29,7 @@
 #define PROBE_EVERY_MS 1000
 
 static atomic_bool draining;
+static _Atomic uint64_t drain_began_ms; /* clock_mono_ms(); 0: not draining */
 static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t probe_done = PTHREAD_COND_INITIALIZER;
 static struct store_probe last_probe; /* under probe_lock, like the rest */
@@ -38,7 +39,15 @@ static bool probing; /* a probe is running, outside the lock */
 
 void ready_drain_begin(void)
 {
+	uint64_t none = 0;
+
+	atomic_compare_exchange_strong(&drain_began_ms, &none, clock_mono_ms());
 	atomic_store(&draining, true);
+}
+
+uint64_t ready_drain_began_ms(void)
+{
+	return atomic_load(&drain_began_ms);
 }
 
 bool ready_draining(void)
