@@ -16,6 +16,9 @@ struct request;
 
 /* Seconds a client is told to wait (Retry-After) by a draining node. */
 #define READY_DRAIN_RETRY_S 5u
+/* Retry-After of a /readyz that fails: the checks are asked again at most
+ * once a second, and most faults (a database restart) pass within it. */
+#define READY_RETRY_S 5u
 
 /* The node is shutting down: from now on /readyz fails and new requests
  * are answered 503 (ready_refuse_draining). Never undone. */

@@ -1,4 +1,5 @@
 /* routes_ops: /healthz, /readyz and /metrics, for operators and probes. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +38,7 @@ static json_t *llm_status(struct request *rq)
 }
 
 /* Ready when every check of ready.c passes: 503 otherwise, with the first
- * failing check's reason and what to do. The LLM and the breakers are
+ * failing check's reason and what to do, and Retry-After as on every 503. The LLM and the breakers are
  * reported but do not decide, since code and templates work without the
  * LLM. */
 enum MHD_Result route_readyz(struct request *rq)
@@ -60,7 +61,14 @@ enum MHD_Result route_readyz(struct request *rq)
 	if (body && failed)
 		json_object_update(body, failed);
 	json_decref(failed);
-	r = respond_json(rq, ready ? 200 : 503, body);
+	if (ready) {
+		r = respond_json(rq, 200, body);
+	} else {
+		char retry[16];
+
+		snprintf(retry, sizeof(retry), "%u", READY_RETRY_S);
+		r = respond_json_header(rq, 503, body, "Retry-After", retry);
+	}
 	json_decref(body);
 	return r;
 }

@@ -67,6 +67,13 @@ static void readyz_until(struct server *s, long want, const char *reason)
 		if (r.status == want &&
 		    (!reason || (hl_str(r.json, "reason") && strstr(hl_str(r.json, "reason"), reason) &&
 				 hl_str(r.json, "message") && hl_str(r.json, "message")[0]))) {
+			/* A 503 says when to ask again, as every 503 does. */
+			char *retry = want == 503 ? hl_header(&r, "Retry-After") : NULL;
+			bool retry_sane = retry && atoi(retry) > 0 && atoi(retry) <= 60;
+
+			free(retry);
+			if (want == 503 && !retry_sane)
+				fail_msg("/readyz 503 (%s) has no sane Retry-After", reason ? reason : "");
 			hl_reply_free(&r);
 			return;
 		}
