@@ -6,7 +6,11 @@
  *   /readyz answers 503 naming "state not writable" and, once the filler
  *   is gone, 200 again.
  * - The PostgreSQL back end (a cluster of this test's own, never the
- *   shared one) is halted: 503 "database unreachable"; resumed: 200.
+ *   shared one) is halted: 503 "database unreachable"; resumed: 200. Its
+ *   processes are stopped (SIGSTOP: connections open, nothing answered):
+ *   503 "database unreachable" within seconds, though no probe finishes;
+ *   continued: 200, and keys work.
+ * - Every 503 of /readyz carries a sane Retry-After.
  * - The database's key_pepper row stops matching this node's pepper:
  *   503 naming the pepper, and no key is served; restored: 200 and keys
  *   work. The same when the row changes behind a running node and the
