@@ -25,6 +25,7 @@
 
 #include "http/analyze_internal.h"
 #include "http/artifact_quota.h"
+#include "http/ready.h"
 #include "http/store_fault.h"
 #include "http/table_csv.h"
 #include "obs/metrics.h"
@@ -221,12 +222,17 @@ static uint64_t run_output_bytes(const struct run_output *out)
 /* After a step that failed because the store is away: true once a pause
  * has passed and there is time to try again before the request's
  * deadline, false to give up now. Pauses double from STORE_RETRY_FIRST_MS
- * up to STORE_RETRY_MAX_MS. */
+ * up to STORE_RETRY_MAX_MS. A node shutting down waits no longer than its
+ * grace period: the shutdown waits for this request, and a run that was
+ * allowed to finish must not hold the node for the rest of its deadline. */
 static bool store_retry_pause(struct request *rq, unsigned *pause_ms)
 {
 	uint64_t deadline = rq->started_ms + rq->srv->cfg->analyze_deadline_ms;
+	uint64_t drain_began = ready_drain_began_ms();
 	struct timespec ts;
 
+	if (drain_began && drain_began + rq->srv->cfg->shutdown_grace_ms < deadline)
+		deadline = drain_began + rq->srv->cfg->shutdown_grace_ms;
 	if (!*pause_ms)
 		*pause_ms = STORE_RETRY_FIRST_MS;
 	if (clock_mono_ms() + *pause_ms >= deadline)

@@ -27,18 +27,32 @@
 #include "util/banned.h"
 
 #define PROBE_EVERY_MS 1000
+/* A probe still running after this long means a database that takes
+ * connections but answers nothing (stopped, or stuck on a lock): the node
+ * is not ready, though the probe itself has no answer yet. */
+#define PROBE_STUCK_MS 3000
 
 static atomic_bool draining;
+static _Atomic uint64_t drain_began_ms; /* clock_mono_ms(); 0: not draining */
 static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t probe_done = PTHREAD_COND_INITIALIZER;
 static struct store_probe last_probe; /* under probe_lock, like the rest */
 static uint64_t last_probe_ms;
+static uint64_t probe_started_ms;
 static bool probed;  /* last_probe holds an answer */
 static bool probing; /* a probe is running, outside the lock */
 
 void ready_drain_begin(void)
 {
+	uint64_t none = 0;
+
+	atomic_compare_exchange_strong(&drain_began_ms, &none, clock_mono_ms());
 	atomic_store(&draining, true);
+}
+
+uint64_t ready_drain_began_ms(void)
+{
+	return atomic_load(&drain_began_ms);
 }
 
 bool ready_draining(void)
@@ -74,10 +88,23 @@ enum MHD_Result ready_refuse_draining(struct request *rq)
 	return r;
 }
 
+/* The answer while a probe has been waiting waited_ms for the store. */
+static void probe_stuck(struct store_probe *ret, uint64_t waited_ms)
+{
+	ret->database_reachable = false;
+	snprintf(ret->database_detail, sizeof(ret->database_detail),
+		 "the state database has not answered for %llu s (stopped, overloaded, a "
+		 "lock held, or the network path lost): check that it runs and answers; "
+		 "requests that need it wait meanwhile",
+		 (unsigned long long)(waited_ms / 1000));
+}
+
 /* The last probe's answer, or a fresh one when it is older than
  * PROBE_EVERY_MS. One probe runs at a time; while it does, callers get the
  * previous answer rather than wait (a database that does not answer can
- * hold a probe for its connect timeout), except before the first answer. */
+ * hold a probe for its connect timeout, or for as long as it is stopped),
+ * except before the first answer; once it has run PROBE_STUCK_MS, that
+ * answer says the database does not answer. */
 static void store_probe_cached(struct store *s, struct store_probe *ret)
 {
 	struct store_probe fresh;
@@ -87,10 +114,13 @@ static void store_probe_cached(struct store *s, struct store_probe *ret)
 		pthread_cond_wait(&probe_done, &probe_lock);
 	if (probing || (probed && clock_mono_ms() - last_probe_ms < PROBE_EVERY_MS)) {
 		*ret = last_probe;
+		if (probing && clock_mono_ms() - probe_started_ms >= PROBE_STUCK_MS)
+			probe_stuck(ret, clock_mono_ms() - probe_started_ms);
 		pthread_mutex_unlock(&probe_lock);
 		return;
 	}
 	probing = true;
+	probe_started_ms = clock_mono_ms();
 	pthread_mutex_unlock(&probe_lock);
 	store_probe_run(s, &fresh);
 	pthread_mutex_lock(&probe_lock);

@@ -5,6 +5,7 @@
 
 #include "cache/cache.h"
 #include "http/request.h"
+#include "http/store_fault.h"
 #include "obs/log.h"
 #include "util/banned.h"
 
@@ -21,7 +22,7 @@ enum MHD_Result route_cache_clear(struct request *rq)
 				     "the result cache is switched off (LEDGERBOX_CACHE=off)", NULL);
 	n = cache_clear(rq->srv->cache);
 	if (n < 0)
-		return respond_error(rq, 500, "cache_failed", "clearing the cache failed", NULL);
+		return respond_store_fault(rq, n, "cache_failed", "clearing the cache failed");
 	detail = json_pack("{s:i}", "deleted", n);
 	store_audit_append(rq->srv->store, rq->who.user, "cache.clear", NULL, detail);
 	json_decref(detail);

@@ -1,10 +1,12 @@
 /* routes_ops: /healthz, /readyz and /metrics, for operators and probes. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/llm_local.h"
 #include "http/ready.h"
 #include "http/request.h"
+#include "http/store_fault.h"
 #include "obs/metrics.h"
 #include "templates/templates.h"
 #include "util/buf.h"
@@ -36,7 +38,7 @@ static json_t *llm_status(struct request *rq)
 }
 
 /* Ready when every check of ready.c passes: 503 otherwise, with the first
- * failing check's reason and what to do. The LLM and the breakers are
+ * failing check's reason and what to do, and Retry-After as on every 503. The LLM and the breakers are
  * reported but do not decide, since code and templates work without the
  * LLM. */
 enum MHD_Result route_readyz(struct request *rq)
@@ -59,7 +61,14 @@ enum MHD_Result route_readyz(struct request *rq)
 	if (body && failed)
 		json_object_update(body, failed);
 	json_decref(failed);
-	r = respond_json(rq, ready ? 200 : 503, body);
+	if (ready) {
+		r = respond_json(rq, 200, body);
+	} else {
+		char retry[16];
+
+		snprintf(retry, sizeof(retry), "%u", READY_RETRY_S);
+		r = respond_json_header(rq, 503, body, "Retry-After", retry);
+	}
 	json_decref(body);
 	return r;
 }
@@ -147,11 +156,13 @@ enum MHD_Result route_keys_list(struct request *rq)
 {
 	json_t *keys, *body;
 	enum MHD_Result r;
+	int e;
 
 	if (!auth_require_admin(rq, &r))
 		return r;
-	if (store_keys_list(rq->srv->store, &keys) < 0)
-		return respond_error(rq, 500, "store_failed", "reading the keys failed", NULL);
+	e = store_keys_list(rq->srv->store, &keys);
+	if (e < 0)
+		return respond_store_fault(rq, e, "store_failed", "reading the keys failed");
 	body = json_pack("{s:o}", "keys", keys);
 	r = respond_json(rq, 200, body);
 	json_decref(body);

@@ -6,7 +6,11 @@
  *   /readyz answers 503 naming "state not writable" and, once the filler
  *   is gone, 200 again.
  * - The PostgreSQL back end (a cluster of this test's own, never the
- *   shared one) is halted: 503 "database unreachable"; resumed: 200.
+ *   shared one) is halted: 503 "database unreachable"; resumed: 200. Its
+ *   processes are stopped (SIGSTOP: connections open, nothing answered):
+ *   503 "database unreachable" within seconds, though no probe finishes;
+ *   continued: 200, and keys work.
+ * - Every 503 of /readyz carries a sane Retry-After.
  * - The database's key_pepper row stops matching this node's pepper:
  *   503 naming the pepper, and no key is served; restored: 200 and keys
  *   work. The same when the row changes behind a running node and the
@@ -67,6 +71,13 @@ static void readyz_until(struct server *s, long want, const char *reason)
 		if (r.status == want &&
 		    (!reason || (hl_str(r.json, "reason") && strstr(hl_str(r.json, "reason"), reason) &&
 				 hl_str(r.json, "message") && hl_str(r.json, "message")[0]))) {
+			/* A 503 says when to ask again, as every 503 does. */
+			char *retry = want == 503 ? hl_header(&r, "Retry-After") : NULL;
+			bool retry_sane = retry && atoi(retry) > 0 && atoi(retry) <= 60;
+
+			free(retry);
+			if (want == 503 && !retry_sane)
+				fail_msg("/readyz 503 (%s) has no sane Retry-After", reason ? reason : "");
 			hl_reply_free(&r);
 			return;
 		}
@@ -195,6 +206,64 @@ static void pg_halted_is_not_ready(void **state)
 	pgc_do(&cluster, "halt");
 	readyz_until(&srv, 503, "database unreachable");
 	pgc_do(&cluster, "resume");
+	readyz_until(&srv, 200, NULL);
+	assert_int_equal(me_status(key), 200);
+	assert_int_equal(hl_stop(&srv, SIGTERM), 0);
+	free(key);
+}
+
+/* Stops (sig SIGSTOP) or continues (SIGCONT) the cluster's postmaster and
+ * every process of it: a database that accepts connections but answers
+ * nothing, the worst kind of slow. */
+static void cluster_signal(int sig)
+{
+	char path[600], text[64] = "";
+	static struct fl_procs procs;
+	size_t len = 0;
+	pid_t postmaster;
+
+	snprintf(path, sizeof(path), "%s/data/postmaster.pid", cluster.dir);
+	assert_true(fl_read_file(path, text, sizeof(text), &len));
+	postmaster = (pid_t)atoi(text);
+	assert_true(postmaster > 1);
+	procs.n = 0;
+	fl_descendants(postmaster, &procs);
+	kill(postmaster, sig);
+	for (size_t i = 0; i < procs.n; i++)
+		if (procs.p[i].pid > 1)
+			kill(procs.p[i].pid, sig);
+}
+
+/* A database that stops answering (its processes stopped, connections
+ * still open) is not ready within seconds, though no probe can finish;
+ * once it runs again the node is ready and serves. */
+static void pg_frozen_is_not_ready(void **state)
+{
+	uint64_t end;
+	struct reply r;
+	char last[600] = "";
+	bool said_unready = false;
+	char *key;
+	(void)state;
+
+	key = pg_node_start("ready_frozen");
+	fl_sleep_ms(1100); /* the last probe's answer is stale: the next one probes */
+	cluster_signal(SIGSTOP);
+	end = fl_now_ms() + POLL_MS;
+	while (!said_unready && fl_now_ms() < end) {
+		/* The call that runs the probe waits for the database; the
+		 * ones after it must not be told "ready" meanwhile. */
+		hl_call_timeout(&srv, "GET", "/readyz", NULL, NULL, 0, NULL, 4000, &r);
+		said_unready = r.status == 503 && hl_str(r.json, "reason") &&
+			       strstr(hl_str(r.json, "reason"), "database unreachable");
+		snprintf(last, sizeof(last), "%ld %.500s", r.status, r.body ? r.body : "");
+		hl_reply_free(&r);
+		fl_sleep_ms(200);
+	}
+	cluster_signal(SIGCONT);
+	if (!said_unready)
+		fail_msg("/readyz never said \"database unreachable\" while PostgreSQL answered "
+			 "nothing; last: %s", last);
 	readyz_until(&srv, 200, NULL);
 	assert_int_equal(me_status(key), 200);
 	assert_int_equal(hl_stop(&srv, SIGTERM), 0);
@@ -352,6 +421,7 @@ int main(void)
 	};
 	const struct CMUnitTest pg[] = {
 		cmocka_unit_test_teardown(pg_halted_is_not_ready, test_teardown),
+		cmocka_unit_test_teardown(pg_frozen_is_not_ready, test_teardown),
 		cmocka_unit_test_teardown(pepper_mismatch_is_not_ready, test_teardown),
 		cmocka_unit_test_teardown(pepper_checked_on_reconnect, test_teardown),
 	};

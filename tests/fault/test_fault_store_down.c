@@ -9,7 +9,10 @@
  * checked). The first request after it is back, and after a fast restart
  * that ends every session, works. A run that finishes while the database
  * is stopped, and is started again within the request's deadline, is on
- * record and charged once.
+ * record and charged once; one still waiting when the server gets SIGTERM
+ * holds the shutdown no longer than its grace period, and is answered "not
+ * kept, nothing charged", which is so. A read that the database cuts short
+ * after the key check (a statement timeout) is a 503 too.
  *
  * SQLite: the state directory is a small tmpfs of the test's own (root is
  * not stopped by file modes, and a file system cannot be remounted
@@ -27,6 +30,7 @@
 #include "fault/faultlib.h"
 #include "store/store.h"
 #include "support/pgcluster.h"
+#include "support/pgtest.h"
 
 static struct server srv;
 static struct pgc pg;
@@ -36,7 +40,8 @@ static char filler[600];
 
 static char *env_vars[] = { "LEDGERBOX_CACHE=off", "LEDGERBOX_MAX_RUNS=2",
 			    "LEDGERBOX_BUDGET_TZ=UTC", "LEDGERBOX_PRICE_RUN=0.01",
-			    "LEDGERBOX_ANALYZE_DEADLINE_MS=60000", NULL };
+			    "LEDGERBOX_ANALYZE_DEADLINE_MS=60000",
+			    "LEDGERBOX_SHUTDOWN_GRACE_MS=2000", NULL };
 
 static const char *print_run = "{\"language\":\"python\",\"code\":\"print('here')\"}";
 static const char *sleep_run = "{\"language\":\"python\",\"code\":"
@@ -230,6 +235,73 @@ static void run_finishing_while_pg_is_stopped_is_recorded(void **state)
 	hl_reply_free(&r);
 }
 
+/* SIGTERM while a finished run waits for the database to record it: the
+ * wait ends with the shutdown's grace period, not the request's 60 s
+ * deadline, and the client is told plainly that nothing was kept or
+ * charged, which the server started again confirms. */
+static void stop_while_a_run_waits_to_be_recorded(void **state)
+{
+	struct reply r;
+	pthread_t t;
+	json_int_t spent = fl_budget_int(&srv, root, "user:alice", "spentMicros");
+	int status;
+	(void)state;
+
+	assert_int_equal(pthread_create(&t, NULL, sleeping_run, &r), 0);
+	wait_reserved();
+	pgc_do(&pg, "halt");
+	fl_sleep_ms(4500); /* the run has ended and waits for the database */
+	kill(srv.pid, SIGTERM);
+	/* Grace (2 s) and the drain's margin (5 s), well short of 60 s. */
+	status = fl_wait_exit(&srv, 20000);
+	pthread_join(t, NULL);
+	pgc_do(&pg, "resume");
+	if (status == -2)
+		fail_msg("the server did not stop within 20 s of SIGTERM while a run waited to "
+			 "be recorded (grace 2 s, request deadline 60 s)");
+	assert_int_equal(status, 0);
+	assert_unavailable("a run whose record was cut short by the shutdown", &r,
+			   "nothing was charged");
+	hl_reply_free(&r);
+	hl_start(&srv);
+	assert_int_equal(fl_budget_int(&srv, root, "user:alice", "spentMicros"), spent);
+	assert_int_equal(fl_budget_int(&srv, root, "user:alice", "reservedMicros"), 0);
+}
+
+/* Ends the server's PostgreSQL sessions, so the next query opens a new one
+ * that takes the database's settings as they are now. */
+static void pg_sessions_renewed(void)
+{
+	pgt_exec(pg.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+			 " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()");
+}
+
+/* A read that fails after the key was checked (here the admin's key list,
+ * long enough to outlast a statement timeout that the key lookup does
+ * not reach) is the store's passing fault, not a server error: 503 with
+ * Retry-After, naming what could not be read. */
+static void read_failing_after_the_key_check_is_503(void **state)
+{
+	struct reply r;
+	(void)state;
+
+	pgt_exec(pg.url, "INSERT INTO api_keys(principal_id, key_hash, created_ms)"
+			 " SELECT (SELECT min(id) FROM principals),"
+			 " decode(md5(i::text) || md5('k' || i::text), 'hex'), 0"
+			 " FROM generate_series(1, 400000) i");
+	pgt_exec(pg.url, "ALTER DATABASE postgres SET statement_timeout = '100ms'");
+	pg_sessions_renewed();
+	hl_call(&srv, "GET", "/api/keys", root, NULL, &r);
+	pgt_exec(pg.url, "ALTER DATABASE postgres RESET statement_timeout");
+	pgt_exec(pg.url, "DELETE FROM api_keys WHERE created_ms = 0");
+	pg_sessions_renewed();
+	assert_unavailable("GET /api/keys cut short by the database", &r, "keys");
+	hl_reply_free(&r);
+	hl_call(&srv, "GET", "/api/keys", root, NULL, &r);
+	assert_int_equal(r.status, 200);
+	hl_reply_free(&r);
+}
+
 /* ---- SQLite ---- */
 
 static int sqlite_setup(void **state)
@@ -358,6 +430,8 @@ int main(void)
 		cmocka_unit_test(pg_stopped_is_503_not_a_wrong_key),
 		cmocka_unit_test(first_request_after_a_restart_works),
 		cmocka_unit_test(run_finishing_while_pg_is_stopped_is_recorded),
+		cmocka_unit_test(stop_while_a_run_waits_to_be_recorded),
+		cmocka_unit_test(read_failing_after_the_key_check_is_503),
 	};
 	const struct CMUnitTest on_sqlite[] = {
 		cmocka_unit_test(full_state_refuses_writes_keeps_reads),
