@@ -260,8 +260,12 @@ static bool dataset_pin(const struct config *cfg, struct analyze_req *a,
 		r = dataset_hold(cfg->data_dir, a->dataset, &a->hold, err, sizeof(err));
 		if (r == -ENOENT)
 			ok = bad(p, 404, "unknown_dataset", err, "dataset");
-		else if (r < 0)
+		else if (r < 0) {
+			/* The dataset is being replaced this instant: the next
+			 * try finds the new version. */
 			ok = bad(p, 503, "dataset_changed", err, "dataset");
+			p->retry_after_s = 1;
+		}
 	}
 	/* The run record names the version it ran on (docs/datasets.md). */
 	if (ok && a->access_store && dataset_fingerprint(cfg->data_dir, a->dataset,

@@ -209,7 +209,7 @@ enum MHD_Result sse_analyze(struct request *rq, struct analyze_req *a)
 	if (pthread_create(&s->thread, NULL, analysis_thread, s) != 0) {
 		MHD_destroy_response(resp);
 		analyze_req_release(&s->a);
-		return respond_error(rq, 503, "busy", "no thread for the stream; retry shortly", NULL);
+		return respond_retry(rq, 503, "busy", "no thread for the stream; retry shortly", 1);
 	}
 	s->thread_started = true;
 	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
