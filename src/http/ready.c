@@ -62,30 +62,11 @@ bool ready_draining(void)
 
 enum MHD_Result ready_refuse_draining(struct request *rq)
 {
-	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "shutting_down", "message",
-				 "the server is shutting down; retry on another node or later");
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	struct MHD_Response *resp;
-	enum MHD_Result r;
-	char seconds[16];
-
-	json_decref(body);
-	if (!text)
-		return MHD_NO;
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(text);
-		return MHD_NO;
-	}
-	snprintf(seconds, sizeof(seconds), "%u", READY_DRAIN_RETRY_S);
-	MHD_add_response_header(resp, "Content-Type", "application/json");
-	MHD_add_response_header(resp, "Retry-After", seconds);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-	respond_common_headers(rq, resp);
-	rq->status = 503;
-	r = MHD_queue_response(rq->conn, 503, resp);
-	MHD_destroy_response(resp);
-	return r;
+	/* Connection: close, so a client's next request opens a connection
+	 * a balancer can send to another node. */
+	return respond_retry_close(rq, 503, "shutting_down",
+				   "the server is shutting down; retry on another node or later",
+				   READY_DRAIN_RETRY_S, true);
 }
 
 /* The answer while a probe has been waiting waited_ms for the store. */

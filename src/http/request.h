@@ -73,6 +73,9 @@ enum MHD_Result respond_error(struct request *rq, unsigned status, const char *c
 /* The same with Retry-After (seconds). */
 enum MHD_Result respond_retry(struct request *rq, unsigned status, const char *code,
 			      const char *message, unsigned retry_after_s);
+/* The same, also asking the client to close the connection after it. */
+enum MHD_Result respond_retry_close(struct request *rq, unsigned status, const char *code,
+				    const char *message, unsigned retry_after_s, bool close);
 /* A file body, as a download: takes ownership of fd. */
 enum MHD_Result respond_file(struct request *rq, int fd, uint64_t bytes, const char *mime,
 			     const char *download_name);

@@ -96,6 +96,12 @@ enum MHD_Result respond_error(struct request *rq, unsigned status, const char *c
 enum MHD_Result respond_retry(struct request *rq, unsigned status, const char *code,
 			      const char *message, unsigned retry_after_s)
 {
+	return respond_retry_close(rq, status, code, message, retry_after_s, false);
+}
+
+enum MHD_Result respond_retry_close(struct request *rq, unsigned status, const char *code,
+				    const char *message, unsigned retry_after_s, bool close)
+{
 	json_t *body = error_body(code, message, NULL);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct MHD_Response *resp;
@@ -112,6 +118,8 @@ enum MHD_Result respond_retry(struct request *rq, unsigned status, const char *c
 	snprintf(seconds, sizeof(seconds), "%u", retry_after_s);
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	MHD_add_response_header(resp, "Retry-After", seconds);
+	if (close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	return queue(rq, status, resp);
 }
 

@@ -92,35 +92,6 @@ static void readyz_until(struct server *s, long want, const char *reason)
 
 /* ---- the state directory fills up ---- */
 
-static uint64_t free_bytes(const char *dir)
-{
-	struct statvfs st;
-
-	assert_int_equal(statvfs(dir, &st), 0);
-	return (uint64_t)st.f_bavail * st.f_frsize;
-}
-
-static void fill_disk(const char *path, const char *dir)
-{
-	static char block[64 * 1024];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t size = sizeof(block);
-
-	assert_true(fd >= 0);
-	memset(block, 'x', sizeof(block));
-	while (size > 0) {
-		ssize_t n = write(fd, block, size);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			assert_int_equal(errno, ENOSPC);
-			size /= 2;
-		}
-	}
-	close(fd);
-	assert_true(free_bytes(dir) < 4096);
-}
-
 static void state_full_is_not_ready(void **state)
 {
 	static char *env[] = { "LEDGERBOX_CACHE=off", "LEDGERBOX_WARM_POOL_MAX=0", NULL };
@@ -137,7 +108,7 @@ static void state_full_is_not_ready(void **state)
 	hl_start(&srv);
 	readyz_until(&srv, 200, NULL);
 	snprintf(filler, sizeof(filler), "%s/filler", srv.state);
-	fill_disk(filler, srv.state);
+	fl_fill_disk(srv.state, filler);
 	readyz_until(&srv, 503, "state not writable");
 	assert_int_equal(unlink(filler), 0);
 	readyz_until(&srv, 200, NULL);
